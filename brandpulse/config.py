@@ -1,0 +1,343 @@
+"""The configuration file: one YAML document, validated at load.
+
+Every error names the file, the key path and what is wrong, and nothing starts
+with a configuration that did not validate. Secrets are never read from here:
+they come from environment variables (see :mod:`brandpulse.secrets`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from brandpulse.durations import parse_duration
+from brandpulse.types import Priority
+
+PLATFORMS = ("x", "reddit")
+DATABASE_URL_ENV = "BRANDPULSE_DATABASE_URL"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person who wrote the file."""
+
+    def __init__(self, problems: list[str], *, path: Path | str | None = None) -> None:
+        self.problems = problems
+        self.path = str(path) if path else None
+        where = f"{self.path}: " if self.path else ""
+        super().__init__("\n".join(f"{where}{p}" for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _duration(value: Any) -> timedelta:
+    return parse_duration(value)
+
+
+class Accounts(_Model):
+    """Handles the brand owns, per network (without '@' or 'u/')."""
+
+    x: list[str] = Field(default_factory=list)
+    reddit: list[str] = Field(default_factory=list)
+
+    @field_validator("x", "reddit")
+    @classmethod
+    def _strip(cls, handles: list[str]) -> list[str]:
+        return [h.strip().lstrip("@").removeprefix("u/") for h in handles]
+
+    def for_platform(self, platform: str) -> list[str]:
+        return list(getattr(self, platform, []) or [])
+
+    def all_lower(self) -> frozenset[str]:
+        return frozenset(h.lower() for h in (*self.x, *self.reddit))
+
+
+class Query(_Model):
+    keywords: list[str] = Field(default_factory=list, description="any of these phrases")
+    exclude: list[str] = Field(default_factory=list, description="none of these phrases")
+    # Reddit: which subreddits to listen in (without 'r/').
+    subreddits: list[str] = Field(default_factory=list)
+
+
+class Vocabulary(_Model):
+    """The brand's own domain words, used by analyzers and priority."""
+
+    negative: list[str] = Field(default_factory=list)
+    positive: list[str] = Field(default_factory=list)
+    urgent: list[str] = Field(default_factory=list)
+    products: list[str] = Field(default_factory=list)
+
+
+class Brand(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    accounts: Accounts = Field(default_factory=Accounts)
+    query: Query = Field(default_factory=Query)
+    vocabulary: Vocabulary = Field(default_factory=Vocabulary)
+    analyzer: str | None = None  # overrides the default analyzer for this brand
+
+
+class SourceConfig(BaseModel):
+    """Common fields of every source; the rest are the kind's own options,
+    validated by that kind (see ``listener.registry``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: str
+    brand: str
+    poll_interval: timedelta = timedelta(minutes=5)
+    enabled: bool = True
+
+    _poll = field_validator("poll_interval", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Condition(_Model):
+    """All given conditions must hold (AND); list values match any element (OR)."""
+
+    label: list[Literal["negative", "neutral", "positive", "unknown"]] | None = None
+    min_compound: float | None = Field(default=None, ge=-1, le=1)
+    max_compound: float | None = Field(default=None, ge=-1, le=1)
+    keywords_any: list[str] | None = None
+    keywords_none: list[str] | None = None
+    regex: str | None = None
+    lang: list[str] | None = None
+    platform: list[Literal["x", "reddit", "replay"]] | None = None
+    min_followers: int | None = Field(default=None, ge=0)
+    max_followers: int | None = Field(default=None, ge=0)
+    addresses_brand: bool | None = None
+    brand: list[str] | None = None
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return pattern
+
+
+class AlertAction(_Model):
+    priority: Literal["auto", "P1", "P2", "P3", "P4"] = "auto"
+
+
+class Actions(_Model):
+    alert: AlertAction | None = None
+    draft: str | None = None  # template name
+    tags: list[str] = Field(default_factory=list)
+
+
+class Rule(_Model):
+    name: str
+    when: Condition = Field(default_factory=Condition)
+    then: Actions
+    stop: bool = False  # later rules are not evaluated for a mention this rule matched
+
+
+class PriorityConfig(_Model):
+    weights: dict[Literal["negativity", "reach", "urgency"], float] = Field(
+        default_factory=lambda: {"negativity": 0.5, "reach": 0.3, "urgency": 0.2}
+    )
+    reach_followers_full: int = Field(default=100_000, gt=1)
+    urgent_words: list[str] = Field(
+        default_factory=lambda: [
+            "urgent", "asap", "emergency", "immediately", "right now", "stranded",
+            "stuck", "missed my", "tonight", "medical", "help!", "lawyer", "scam", "fraud",
+        ]
+    )
+    tiers: dict[Literal["P1", "P2", "P3"], float] = Field(
+        default_factory=lambda: {"P1": 0.65, "P2": 0.45, "P3": 0.25}
+    )
+
+
+def _default_sla() -> dict[str, timedelta]:
+    return {"P1": timedelta(hours=1), "P2": timedelta(hours=6), "P3": timedelta(hours=24), "P4": timedelta(hours=72)}
+
+
+class TemplateConfig(_Model):
+    text: str | None = None
+    file: str | None = None
+    platforms: list[Literal["x", "reddit", "replay"]] | None = None  # None: any
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_body(self) -> "TemplateConfig":
+        if (self.text is None) == (self.file is None):
+            raise ValueError("give exactly one of 'text' or 'file'")
+        return self
+
+
+class ReplyPolicy(_Model):
+    require_approval: bool = True
+    auto_send_templates: list[str] = Field(default_factory=list)
+
+
+class OutreachConfig(_Model):
+    channel: Literal["dry-run", "live"] = "dry-run"
+
+
+class Settings(_Model):
+    """The whole validated configuration. Paths are resolved against the
+    directory of the configuration file."""
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    templates_dir: Path = Path("../templates")
+    default_analyzer: str = "vader"
+    brands: list[Brand] = Field(min_length=1)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    priority: PriorityConfig = Field(default_factory=PriorityConfig)
+    sla: dict[Literal["P1", "P2", "P3", "P4"], timedelta] = Field(default_factory=_default_sla)
+    reply_policy: ReplyPolicy = Field(default_factory=ReplyPolicy)
+    templates: dict[str, TemplateConfig] = Field(default_factory=dict)
+    outreach: OutreachConfig = Field(default_factory=OutreachConfig)
+    # Where the file was loaded from (set by load_settings; not a YAML key).
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("sla", mode="before")
+    @classmethod
+    def _sla(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            merged: dict[str, Any] = dict(_default_sla())
+            merged.update({k: _duration(v) for k, v in value.items()})
+            return merged
+        return value
+
+    @model_validator(mode="after")
+    def _references(self) -> "Settings":
+        problems: list[str] = []
+        brand_ids = [b.id for b in self.brands]
+        for dup in {b for b in brand_ids if brand_ids.count(b) > 1}:
+            problems.append(f"brands: brand id {dup!r} appears more than once")
+        names = [s.name for s in self.sources]
+        for dup in {n for n in names if names.count(n) > 1}:
+            problems.append(f"sources: source name {dup!r} appears more than once")
+        for i, source in enumerate(self.sources):
+            if source.brand not in brand_ids:
+                problems.append(f"sources[{i}].brand: unknown brand {source.brand!r} (known: {', '.join(brand_ids)})")
+        for i, rule in enumerate(self.rules):
+            if rule.then.draft and rule.then.draft not in self.templates:
+                problems.append(
+                    f"rules[{i}].then.draft: unknown template {rule.then.draft!r}"
+                    f" (known: {', '.join(sorted(self.templates)) or 'none'})"
+                )
+            for b in rule.when.brand or []:
+                if b not in brand_ids:
+                    problems.append(f"rules[{i}].when.brand: unknown brand {b!r}")
+        for name in self.reply_policy.auto_send_templates:
+            if name not in self.templates:
+                problems.append(f"reply_policy.auto_send_templates: unknown template {name!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # -- derived values -------------------------------------------------
+    def brand(self, brand_id: str) -> Brand:
+        for b in self.brands:
+            if b.id == brand_id:
+                return b
+        raise KeyError(f"unknown brand {brand_id!r}")
+
+    def sla_for(self, priority: Priority | str) -> timedelta:
+        return self.sla[str(priority)]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source_path.parent if self.source_path else Path.cwd()
+
+    def resolve(self, path: Path | str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def data_path(self) -> Path:
+        return self.resolve(self.data_dir)
+
+    @property
+    def templates_path(self) -> Path:
+        return self.resolve(self.templates_dir)
+
+    def effective_database_url(self) -> str:
+        env = os.environ.get(DATABASE_URL_ENV)
+        if env:
+            return env
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+                rel = url.removeprefix("sqlite:///")
+                if rel and rel != ":memory:":
+                    return "sqlite:///" + str(self.resolve(rel))
+            return url
+        return "sqlite:///" + str(self.data_path / "brandpulse.db")
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def validation_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; secrets belong in environment variables, not here)"
+        problems.append(f"{_format_loc(loc)}: {msg}")
+    return problems
+
+
+def parse_settings(data: Any, *, path: Path | str | None = None) -> Settings:
+    if not isinstance(data, dict):
+        raise ConfigError(["(top level): expected a mapping of keys to values"], path=path)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(exc), path=path) from None
+    if path is not None:
+        settings = settings.model_copy(update={"source_path": Path(path).resolve()})
+    return settings
+
+
+def load_settings(path: Path | str) -> Settings:
+    """Read and validate a configuration file. Raises ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(["file not found"], path=path) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read: {exc.strerror}"], path=path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError([f"{where}invalid YAML: {getattr(exc, 'problem', exc)}"], path=path) from None
+    return parse_settings(data, path=path)

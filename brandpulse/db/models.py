@@ -1,0 +1,222 @@
+"""Tables. Every timestamp is stored as UTC and read back timezone-aware."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite keeps no time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime given to a UTC column: {value!r}")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite autoincrement needs INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class MentionRow(Base):
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id", name="uq_mentions_platform_external_id"),
+        Index("ix_mentions_author", "platform", "author_id"),
+        Index("ix_mentions_thread", "platform", "thread_id"),
+        Index("ix_mentions_brand_created", "brand", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    brand: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(128))
+    author_id: Mapped[str] = mapped_column(String(64))
+    author_handle: Mapped[str] = mapped_column(String(128))
+    author_name: Mapped[str | None] = mapped_column(String(256))
+    author_followers: Mapped[int] = mapped_column(Integer, default=0)
+    author_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    community: Mapped[str | None] = mapped_column(String(128))
+    lang: Mapped[str | None] = mapped_column(String(16))
+    url: Mapped[str | None] = mapped_column(Text)
+    thread_id: Mapped[str | None] = mapped_column(String(64))
+    reply_to_id: Mapped[str | None] = mapped_column(String(64))
+    quoted_id: Mapped[str | None] = mapped_column(String(64))
+    addressed_handles: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    is_own: Mapped[bool] = mapped_column(Boolean, default=False)  # posted by the brand's own account
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ScoreRow(Base):
+    __tablename__ = "scores"
+    __table_args__ = (UniqueConstraint("mention_id", "analyzer", "version", name="uq_scores_mention_analyzer"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"), index=True)
+    analyzer: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    compound: Mapped[float] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(16))
+    lang: Mapped[str | None] = mapped_column(String(16))
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MentionTagRow(Base):
+    __tablename__ = "mention_tags"
+
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class SourceStateRow(Base):
+    """A source's persistent memory: its cursor and its health."""
+
+    __tablename__ = "source_state"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | deferred | failing | over_budget
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    posts_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    mentions_stored: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_status_priority", "status", "priority", "sla_due_at"),
+        Index("ix_alerts_thread_author", "platform", "thread_id", "author_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str] = mapped_column(String(64))
+    author_handle: Mapped[str] = mapped_column(String(128))
+    thread_id: Mapped[str | None] = mapped_column(String(64))
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id"))  # the mention that opened it
+    last_mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id"))
+    mention_count: Mapped[int] = mapped_column(Integer, default=1)
+    rule: Mapped[str] = mapped_column(String(128))
+    priority: Mapped[str] = mapped_column(String(4))
+    priority_score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | acknowledged | resolved | dismissed
+    assignee: Mapped[str | None] = mapped_column(String(128))
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the first mention was posted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when brandpulse opened it
+    sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_mention_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertMentionRow(Base):
+    __tablename__ = "alert_mentions"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True)
+
+
+class OutboxRow(Base):
+    """A post brandpulse drafted or will send. Claimed by conditional update."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="reply")  # reply | status | followup
+    brand: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    mention_id: Mapped[int | None] = mapped_column(ForeignKey("mentions.id"))
+    in_reply_to: Mapped[str | None] = mapped_column(String(64))  # platform id of the post answered
+    account: Mapped[str | None] = mapped_column(String(128))  # brand account that posts
+    template: Mapped[str | None] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    # drafted | approved | held | sending | sent | failed | rejected | unknown | manual
+    status: Mapped[str] = mapped_column(String(16), default="drafted")
+    needs_approval: Mapped[bool] = mapped_column(Boolean, default=True)
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    approved_by: Mapped[str | None] = mapped_column(String(128))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    external_url: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

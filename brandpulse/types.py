@@ -1,0 +1,133 @@
+"""Domain types shared by every stage.
+
+Platform objects (tweepy, praw, JSON payloads) are converted into these frozen
+types at the edge of the one module that adapts each platform; nothing past
+that edge sees a platform library's types.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+
+class Platform(str, enum.Enum):
+    X = "x"
+    REDDIT = "reddit"
+    REPLAY = "replay"
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.value
+
+
+class Label(str, enum.Enum):
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+    UNKNOWN = "unknown"  # no analyzer supports the language: a human must look
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.value
+
+
+class Priority(str, enum.Enum):
+    """Alert priority tiers, P1 most urgent."""
+
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+    @property
+    def rank(self) -> int:
+        return int(self.value[1])
+
+    def __str__(self) -> str:  # pragma: no cover - trivial
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    platform: str
+    id: str
+    handle: str
+    name: str | None = None
+    followers: int = 0
+    verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One post that names a brand, as any source delivers it."""
+
+    platform: str
+    external_id: str
+    brand: str
+    author: Author
+    text: str
+    created_at: datetime  # timezone-aware, UTC
+    lang: str | None = None
+    url: str | None = None
+    thread_id: str | None = None  # X conversation id, Reddit submission fullname
+    reply_to_id: str | None = None
+    quoted_id: str | None = None
+    title: str | None = None  # Reddit submissions
+    community: str | None = None  # Reddit subreddit
+    # Handles (lower-case, without "@"/"u/") of accounts this post @mentions,
+    # replies to or quotes, as the platform reports them.
+    addressed_handles: tuple[str, ...] = ()
+    raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    analyzer: str
+    version: str
+    compound: float  # -1 .. 1
+    label: Label
+    lang: str | None = None
+    details: Mapping[str, Any] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What a source returns from one poll."""
+
+    mentions: list[Mention]
+    cursor: dict[str, Any]
+    posts_read: int = 0
+    # When the platform asks us to wait (rate limit), the earliest next poll.
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDecision:
+    """The rule engine's verdict that a mention needs a person."""
+
+    rule: str
+    priority: Priority
+    priority_score: float  # 0..1, higher is more urgent
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Everything the rules decided about one mention."""
+
+    matched: tuple[str, ...] = ()  # names of the rules that matched, in order
+    alert: AlertDecision | None = None
+    draft_template: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DraftRequest:
+    """Ask outreach to draft a reply to a stored mention."""
+
+    mention_id: int
+    alert_id: int | None
+    template: str
+    mention: Mention
+    score: Score | None = None
+    priority: Priority | None = None

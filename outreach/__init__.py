@@ -1,0 +1,1 @@
+"""Speaking: templates, the outbox, channels that post, and digests."""

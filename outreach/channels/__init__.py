@@ -1,0 +1,1 @@
+"""Channels that post to a network, one small class per network."""

@@ -1,0 +1,1 @@
+"""Sentiment analyzers, registered by name (see ``registry``)."""
