@@ -1,0 +1,139 @@
+"""``brandpulse alerts``: work the alert inbox from the command line."""
+
+from __future__ import annotations
+
+import click
+
+from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, pass_ctx
+from brandpulse.db.models import AlertRow
+from brandpulse.durations import format_duration
+from brandpulse.inbox import InboxError, MentionView, alert_context, change_state, list_alerts, next_alert
+
+STATUSES = ("open", "acknowledged", "resolved", "dismissed")
+
+
+def _one_line(alert: AlertRow, now) -> str:
+    left = format_duration(alert.sla_due_at - now)
+    overdue = " OVERDUE" if alert.sla_due_at < now and alert.status in ("open", "acknowledged") else ""
+    who = f" → {alert.assignee}" if alert.assignee else ""
+    many = f" ({alert.mention_count} posts)" if alert.mention_count > 1 else ""
+    return (
+        f"#{alert.id:<5} {alert.priority} {alert.status:<12} SLA {left:>7}{overdue}  "
+        f"{alert.platform:<6} @{alert.author_handle}{many}  [{alert.rule}]{who}"
+    )
+
+
+def _mention_line(view: MentionView, *, marker: str = "") -> str:
+    m = view.mention
+    label = f"{view.label} {view.compound:+.2f}" if view.label else "unscored"
+    text = " ".join(((f"[{m.title}] " if m.title else "") + m.text).split())
+    return f"  {marker}{m.created_at:%Y-%m-%d %H:%M} {m.platform} @{m.author_handle} ({m.author_followers:,} followers) [{label}]\n      {text}\n      {m.url or ''}"
+
+
+@click.group()
+def alerts() -> None:
+    """The alert inbox: list, show, take the next, acknowledge, resolve, dismiss."""
+
+
+@alerts.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Repeatable. Default: open and acknowledged.")
+@click.option("--brand", help="Only this brand id.")
+@click.option("--mine", "assignee", help="Only alerts assigned to NAME.")
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+@handle_errors
+def list_(ctx: Context, statuses, brand, assignee, limit) -> None:
+    """Alerts, most urgent first (priority, then SLA deadline)."""
+    app = ctx.app()
+    now = app.clock.now()
+    with app.Session() as s:
+        rows = list_alerts(s, statuses=statuses or ("open", "acknowledged"), brand=brand, assignee=assignee, limit=limit)
+        if not rows:
+            click.echo("no alerts")
+        for alert in rows:
+            click.echo(_one_line(alert, now))
+
+
+@alerts.command()
+@click.argument("alert_id", type=int)
+@pass_ctx
+@handle_errors
+def show(ctx: Context, alert_id: int) -> None:
+    """The whole context of one alert: its posts, the thread, the author's history, replies, audit."""
+    app = ctx.app()
+    now = app.clock.now()
+    with app.Session() as s:
+        try:
+            c = alert_context(s, alert_id)
+        except InboxError as exc:
+            raise UserError(str(exc)) from None
+        a = c.alert
+        click.echo(_one_line(a, now))
+        click.echo(f"  brand {a.brand}; opened {a.opened_at:%Y-%m-%d %H:%M} UTC; SLA due {a.sla_due_at:%Y-%m-%d %H:%M} UTC; tags: {', '.join(a.tags or []) or '-'}")
+        if a.resolution_note:
+            click.echo(f"  note: {a.resolution_note}")
+        click.echo("\nThis alert's posts:")
+        for v in c.mentions:
+            click.echo(_mention_line(v))
+        others = [v for v in c.thread if not v.in_alert]
+        if others:
+            click.echo("\nThe rest of the thread:")
+            for v in others:
+                click.echo(_mention_line(v))
+        click.echo(f"\nThe author's earlier mentions (every network): {len(c.author_history) or 'none'}")
+        for v in c.author_history:
+            click.echo(_mention_line(v))
+        click.echo("\nReplies:")
+        if not c.replies:
+            click.echo("  none drafted")
+        for r in c.replies:
+            reason = f" — held: {r.hold_reason}" if r.hold_reason else ""
+            click.echo(f"  reply #{r.id} [{r.status}{reason}] via {r.platform} as @{r.account or '?'}: {r.text}")
+        click.echo("\nHistory:")
+        for e in c.events:
+            click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor}: {e.action}{' ' + str(e.details) if e.details else ''}")
+
+
+@alerts.command("next")
+@actor_option
+@click.option("--brand", help="Only this brand id.")
+@pass_ctx
+@handle_errors
+def next_(ctx: Context, actor: str, brand: str | None) -> None:
+    """Take the most urgent unassigned alert: it is assigned to you (--as NAME)."""
+    app = ctx.app()
+    with app.Session.begin() as s:
+        alert = next_alert(s, actor=actor, now=app.clock.now(), brand=brand)
+        if alert is None:
+            click.echo("inbox zero: no unassigned open alerts")
+            return
+        alert_id = alert.id
+    click.echo(f"assigned to {actor}:")
+    ctx_show = click.get_current_context()
+    ctx_show.invoke(show, alert_id=alert_id)
+
+
+def _transition(action: str, help_text: str, *, note_option: str | None = None):
+    @click.argument("alert_id", type=int)
+    @actor_option
+    @pass_ctx
+    @handle_errors
+    def command(ctx: Context, alert_id: int, actor: str, note: str | None = None) -> None:
+        app = ctx.app()
+        try:
+            with app.Session.begin() as s:
+                alert = change_state(s, alert_id, action, actor=actor, now=app.clock.now(), note=note)
+                click.echo(f"alert #{alert.id} is now {alert.status} (by {actor})")
+        except InboxError as exc:
+            raise UserError(str(exc)) from None
+
+    command.__doc__ = help_text
+    if note_option:
+        command = click.option("--note", "--reason", "note", default=None, help=note_option)(command)
+    return alerts.command(action)(command)
+
+
+_transition("ack", "Acknowledge an alert (you are working on it).")
+_transition("resolve", "Resolve an alert (the customer was helped).", note_option="What was done.")
+_transition("dismiss", "Dismiss an alert (e.g. --reason 'not a complaint': used as training feedback).", note_option="Why: e.g. 'not a complaint'.")
+_transition("reopen", "Reopen a resolved or dismissed alert.")

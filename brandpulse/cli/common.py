@@ -1,0 +1,83 @@
+"""What every subcommand shares: loading the app from --config, errors, output."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from brandpulse.app import CONFIG_ENV, App, default_config_path
+from brandpulse.config import ConfigError, Settings, load_settings
+
+
+class Context:
+    """Lazily loads settings and the database so that ``--help`` never needs them."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+        self._app: App | None = None
+
+    @property
+    def path(self) -> Path:
+        if self.config_path is not None:
+            return self.config_path
+        env = os.environ.get(CONFIG_ENV)
+        return Path(env) if env else default_config_path()
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.path)
+            self.validate_wiring(self._settings)
+        return self._settings
+
+    @staticmethod
+    def validate_wiring(settings: Settings) -> None:
+        """Checks that need the stages: source kinds and their options, templates."""
+        from brandpulse.wiring import validate_settings
+
+        validate_settings(settings)
+
+    def app(self, *, migrate: bool = True) -> App:
+        if self._app is None:
+            self._app = App.open(self.settings, migrate=migrate)
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+
+def handle_errors(func: Callable) -> Callable:
+    """Turn expected errors into a clear message and exit code 2 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"configuration error:\n{exc}", err=True)
+            sys.exit(2)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+class UserError(Exception):
+    """Something the person typing can fix (unknown id, bad transition)."""
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def actor_option(func: Callable) -> Callable:
+    """``--as NAME`` (default: $BRANDPULSE_USER or $USER) for audited changes."""
+    default = os.environ.get("BRANDPULSE_USER") or os.environ.get("USER") or "cli"
+    return click.option("--as", "actor", default=default, show_default=True, help="Who is acting (recorded in the audit log).")(func)

@@ -1,0 +1,31 @@
+"""``brandpulse digest``: the daily digest, as HTML and text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from brandpulse.cli.common import Context, UserError, handle_errors, pass_ctx
+from brandpulse.durations import parse_duration
+
+
+@click.command()
+@click.option("--since", default="24h", show_default=True, help="Period covered, e.g. 24h, 7d.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Directory for the HTML file (default: <data_dir>/digests).")
+@pass_ctx
+@handle_errors
+def digest(ctx: Context, since: str, out_dir: Path | None) -> None:
+    """Write the digest as HTML and print it as text: open alerts by priority with SLA time left, counts by sentiment and platform."""
+    from outreach.digest import build_digest, render_text, write_digest
+
+    try:
+        period = parse_duration(since)
+    except ValueError as exc:
+        raise UserError(f"--since: {exc}") from None
+    app = ctx.app()
+    with app.Session() as s:
+        d = build_digest(s, settings=app.settings, now=app.clock.now(), since=period)
+    path = write_digest(d, settings=app.settings, directory=out_dir)
+    click.echo(render_text(d))
+    click.echo(f"HTML digest: {path}")

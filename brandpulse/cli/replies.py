@@ -1,0 +1,80 @@
+"""``brandpulse replies``: review drafted replies before they go out."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, pass_ctx
+from brandpulse.db.models import OutboxRow
+from outreach.outbox import OutboxError, approve as approve_reply, edit as edit_reply, reject as reject_reply
+
+STATUSES = ("drafted", "approved", "held", "sending", "sent", "failed", "rejected", "unknown", "manual")
+
+
+@click.group()
+def replies() -> None:
+    """Drafted replies: list, approve (optionally edited), reject, edit."""
+
+
+@replies.command("list")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Repeatable. Default: drafted and held.")
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+@handle_errors
+def list_(ctx: Context, statuses, limit) -> None:
+    """Replies waiting for a decision, oldest first."""
+    app = ctx.app()
+    with app.Session() as s:
+        rows = s.scalars(
+            select(OutboxRow).where(OutboxRow.status.in_(statuses or ("drafted", "held"))).order_by(OutboxRow.created_at, OutboxRow.id).limit(limit)
+        ).all()
+        if not rows:
+            click.echo("no replies")
+        for r in rows:
+            reason = f" held: {r.hold_reason}" if r.hold_reason else ""
+            alert = f" alert #{r.alert_id}" if r.alert_id else ""
+            click.echo(f"#{r.id:<5} {r.status:<9}{alert} {r.platform} as @{r.account or '?'} → {r.in_reply_to or 'new post'}{reason}\n       {r.text}")
+
+
+def _run(ctx: Context, fn, outbox_id: int, **kwargs) -> None:
+    app = ctx.app()
+    try:
+        with app.Session.begin() as s:
+            row = fn(s, outbox_id, now=app.clock.now(), **kwargs)
+            click.echo(f"reply #{row.id} is now {row.status}: {row.text}")
+    except OutboxError as exc:
+        raise UserError(str(exc)) from None
+
+
+@replies.command()
+@click.argument("reply_id", type=int)
+@click.option("--text", default=None, help="Replace the text before approving.")
+@actor_option
+@pass_ctx
+@handle_errors
+def approve(ctx: Context, reply_id: int, text: str | None, actor: str) -> None:
+    """Approve a drafted reply for sending (optionally with edited --text)."""
+    _run(ctx, approve_reply, reply_id, actor=actor, text=text)
+
+
+@replies.command()
+@click.argument("reply_id", type=int)
+@click.option("--reason", default=None)
+@actor_option
+@pass_ctx
+@handle_errors
+def reject(ctx: Context, reply_id: int, reason: str | None, actor: str) -> None:
+    """Reject a drafted reply: it will never be sent."""
+    _run(ctx, reject_reply, reply_id, actor=actor, reason=reason)
+
+
+@replies.command()
+@click.argument("reply_id", type=int)
+@click.option("--text", required=True, help="The new text.")
+@actor_option
+@pass_ctx
+@handle_errors
+def edit(ctx: Context, reply_id: int, text: str, actor: str) -> None:
+    """Change a drafted reply's text (it still needs approval)."""
+    _run(ctx, edit_reply, reply_id, actor=actor, text=text)

@@ -1,0 +1,193 @@
+"""``brandpulse run`` and ``brandpulse demo``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from brandpulse.app import App
+from brandpulse.clock import AcceleratedClock, Clock, SystemClock
+from brandpulse.cli.common import Context, UserError, handle_errors, pass_ctx
+from brandpulse.config import Settings
+from brandpulse.db.models import AlertRow, MentionRow, OutboxRow
+from brandpulse.durations import parse_duration
+from brandpulse.pipeline import Pipeline
+from brandpulse.wiring import build_pollers, channels_for
+from listener.replay import ReplaySource
+from listener.scheduler import Job, Scheduler, poll_job
+
+SEND_INTERVAL = timedelta(minutes=1)
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+def _jobs(app: App, pipeline: Pipeline, *, out) -> tuple[list[Job], list]:
+    from outreach.outbox import send_approved
+
+    pollers = build_pollers(app.settings, Session=app.Session, clock=app.clock, pipeline=pipeline)
+    interval = {s.name: s.poll_interval for s in app.settings.sources}
+    jobs = [poll_job(p, interval[p.source.name]) for p in pollers]
+    channels = channels_for(app.settings, out=out)
+
+    def send() -> None:
+        try:
+            send_approved(app.Session, channels=channels, now=app.clock.now())
+        except Exception:  # a sending failure must not stop listening
+            logging.getLogger("brandpulse.send").exception("sending approved replies failed")
+
+    jobs.append(Job(id="outbox:send", func=send, interval=SEND_INTERVAL))
+    return jobs, pollers
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="Poll every source once, send what is approved, and exit.")
+@click.option("--verbose", "-v", is_flag=True, help="Log at DEBUG level to stderr.")
+@pass_ctx
+@handle_errors
+def run(ctx: Context, once: bool, verbose: bool) -> None:
+    """Run the pipeline on the configured sources until stopped (Ctrl-C)."""
+    _configure_logging(verbose)
+    app = ctx.app()
+    pipeline = Pipeline(app.settings)
+    jobs, pollers = _jobs(app, pipeline, out=sys.stdout)
+    if not pollers:
+        raise UserError("no enabled sources in the configuration: nothing to listen to")
+    if once:
+        for job in jobs:
+            job.func()
+        click.echo(_summary_line(app))
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    scheduler = Scheduler(jobs)
+    scheduler.start()
+    click.echo(f"brandpulse is listening on {len(pollers)} source(s): {', '.join(p.source.name for p in pollers)}. Ctrl-C stops.")
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        click.echo("stopping: waiting for running polls to finish…")
+        scheduler.shutdown(wait=True)
+        click.echo(_summary_line(app))
+
+
+def _summary_line(app: App) -> str:
+    with app.Session() as s:
+        mentions = s.scalar(select(func.count()).select_from(MentionRow))
+        alerts = s.scalar(select(func.count()).select_from(AlertRow).where(AlertRow.status.in_(("open", "acknowledged"))))
+    return f"{mentions} mentions stored, {alerts} open alerts"
+
+
+@click.command()
+@click.option("--seconds", default=15.0, show_default=True, help="Wall-clock seconds the simulated day should take.")
+@click.option("--keep-db", is_flag=True, help="Keep the demo database from a previous run instead of starting fresh.")
+@click.option("--verbose", "-v", is_flag=True, help="Log at DEBUG level to stderr.")
+@pass_ctx
+@handle_errors
+def demo(ctx: Context, seconds: float, keep_db: bool, verbose: bool) -> None:
+    """Replay the bundled demo day through the real scheduler and pipeline, fast.
+
+    Mentions are released by their timestamps against an accelerated clock;
+    replies are posted by the dry-run channel (printed, never sent). At the
+    end: a summary and a digest."""
+    _configure_logging(verbose)
+    settings = ctx.settings
+    if settings.outreach.channel != "dry-run":
+        raise UserError("the demo only posts through the dry-run channel: set outreach.channel: dry-run")
+    sources = [s for s in settings.sources if s.enabled]
+    if not sources or any(s.kind != "replay" for s in sources):
+        raise UserError("the demo needs a configuration whose sources are all of kind 'replay'")
+    if not keep_db:
+        _reset_sqlite(settings)
+
+    probe = App.open(settings, clock=SystemClock())
+    pipeline = Pipeline(settings)
+    pollers = build_pollers(settings, Session=probe.Session, clock=probe.clock, pipeline=pipeline)
+    replays = [p.source for p in pollers if isinstance(p.source, ReplaySource)]
+    start = min(r.first_time for r in replays if r.first_time).replace(minute=0, second=0, microsecond=0)
+    end = max(r.last_time for r in replays if r.last_time)
+    speed = max(1.0, (end - start).total_seconds() / max(seconds, 1.0))
+    clock = AcceleratedClock(start, speed)
+    app = App(settings=settings, engine=probe.engine, Session=probe.Session, clock=clock)
+
+    click.echo(
+        f"brandpulse demo: replaying {sum(len(r) for r in replays)} mentions from {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC "
+        f"at {speed:,.0f}x ({seconds:g} s); replies go to the dry-run channel."
+    )
+    jobs, pollers = _jobs(app, pipeline, out=sys.stdout)
+    scheduler = Scheduler(jobs, time_scale=speed)
+    wall0 = time.monotonic()
+    scheduler.start()
+    try:
+        while True:
+            time.sleep(0.05)
+            if clock.now() > end and all(p.source.exhausted(p.cursor()) for p in pollers):
+                break
+            if time.monotonic() - wall0 > seconds * 4 + 30:
+                raise UserError("the demo replay did not finish in time (is the machine overloaded?)")
+    finally:
+        scheduler.shutdown(wait=True)
+    for job in jobs:  # one last pass so the final state is complete
+        job.func()
+    elapsed = time.monotonic() - wall0
+    _print_demo_summary(app, pipeline, elapsed=elapsed, now=clock.now())
+
+
+def _reset_sqlite(settings: Settings) -> None:
+    url = settings.effective_database_url()
+    if not url.startswith("sqlite:///"):
+        raise UserError("the demo starts from an empty SQLite database; give --keep-db to use another database as it is")
+    path = Path(url.removeprefix("sqlite:///"))
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _print_demo_summary(app: App, pipeline: Pipeline, *, elapsed: float, now) -> None:
+    from outreach.digest import build_digest, render_text, write_digest
+
+    with app.Session() as s:
+        mentions = s.scalar(select(func.count()).select_from(MentionRow))
+        by_platform = dict(s.execute(select(MentionRow.platform, func.count()).group_by(MentionRow.platform)).all())
+        own = s.scalar(select(func.count()).select_from(MentionRow).where(MentionRow.is_own.is_(True)))
+        alerts = Counter(dict(s.execute(select(AlertRow.priority, func.count()).group_by(AlertRow.priority)).all()))
+        grouped = s.scalar(select(func.count()).select_from(AlertRow).where(AlertRow.mention_count > 1))
+        replies = Counter(dict(s.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all()))
+        digest = build_digest(s, settings=app.settings, now=now, since=timedelta(hours=24))
+    path = write_digest(digest, settings=app.settings)
+    labels = ", ".join(f"{k} {v}" for k, v in sorted(pipeline.stats.by_label.items()))
+    click.echo("")
+    click.echo(f"Replayed in {elapsed:.1f} s.")
+    click.echo(f"Mentions stored: {mentions} ({', '.join(f'{k} {v}' for k, v in sorted(by_platform.items()))}; {own} by the brand's own accounts, not scored)")
+    click.echo(f"Sentiment: {labels}")
+    click.echo(
+        f"Alerts: {sum(alerts.values())} ("
+        + ", ".join(f"{p} {alerts.get(p, 0)}" for p in ("P1", "P2", "P3", "P4"))
+        + f"); {grouped} gather several mentions of one conversation"
+    )
+    click.echo(
+        f"Drafted replies: {sum(replies.values())} ("
+        + ", ".join(f"{k} {v}" for k, v in sorted(replies.items()))
+        + ")"
+    )
+    click.echo(f"Digest: {path}")
+    click.echo("")
+    click.echo(render_text(digest))
+    click.echo("Next: `brandpulse alerts next --as yourname` hands you the most urgent alert; `brandpulse alerts show ID` shows its context.")

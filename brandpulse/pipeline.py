@@ -1,0 +1,140 @@
+"""The pipeline: what happens to a batch of mentions once a source found them.
+
+listener → rules → outreach, wired here and nowhere else:
+
+1. ``prepare`` (no database): score each mention that is not the brand's own
+   post with the brand's analyzer, in one batch per brand.
+2. ``apply`` (inside the poll's transaction, only for mentions stored for the
+   first time): store the scores, evaluate the rules, tag, open or join alerts,
+   and draft replies into the outbox. All with batched statements.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from brandpulse.config import Settings
+from brandpulse.db.models import MentionTagRow, ScoreRow
+from brandpulse.types import Decision, DraftRequest, Mention, Score
+from listener.poller import StoredMention
+from outreach.drafts import draft_replies
+from outreach.templating import TemplateRenderer
+from rules.alerts import apply_decisions
+from rules.analyzers.base import Analyzer
+from rules.analyzers.registry import build_analyzer
+from rules.engine import RuleEngine
+
+
+@dataclass
+class PipelineStats:
+    mentions: int = 0
+    own_posts: int = 0
+    scored: int = 0
+    alerts_touched: int = 0
+    drafts: int = 0
+    by_label: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class Pipeline:
+    """The BatchHandler the poller calls. One instance serves every source."""
+
+    def __init__(self, settings: Settings, *, renderer: TemplateRenderer | None = None) -> None:
+        self.settings = settings
+        self.engine = RuleEngine(settings)
+        self.renderer = renderer or TemplateRenderer(settings)
+        self._analyzers: dict[str, Analyzer] = {}
+        self._own = {b.id: b.accounts.all_lower() for b in settings.brands}
+        self.stats = PipelineStats()
+
+    def analyzer_for(self, brand_id: str) -> Analyzer:
+        brand = self.settings.brand(brand_id)
+        name = brand.analyzer or self.settings.default_analyzer
+        if name not in self._analyzers:
+            self._analyzers[name] = build_analyzer(name)
+        return self._analyzers[name]
+
+    def is_own(self, mention: Mention) -> bool:
+        return mention.author.handle.lower() in self._own.get(mention.brand, frozenset())
+
+    # -- BatchHandler ---------------------------------------------------
+    def prepare(self, mentions: Sequence[Mention]) -> list[Score | None]:
+        scores: list[Score | None] = [None] * len(mentions)
+        by_brand: dict[str, list[int]] = defaultdict(list)
+        for i, m in enumerate(mentions):
+            if not self.is_own(m):
+                by_brand[m.brand].append(i)
+        for brand_id, idx in by_brand.items():
+            analyzer = self.analyzer_for(brand_id)
+            results = analyzer.score_many(
+                [_scored_text(mentions[i]) for i in idx],
+                langs=[mentions[i].lang for i in idx],
+                brand=self.settings.brand(brand_id),
+            )
+            for i, score in zip(idx, results):
+                scores[i] = score
+        return scores
+
+    def apply(self, session: Session, stored: Sequence[StoredMention], prepared: list[Score | None], *, now: datetime) -> None:
+        score_rows, tag_rows = [], []
+        decided: list[tuple[int, Mention, Decision]] = []
+        scores_by_row: dict[int, Score] = {}
+        self.stats.mentions += len(stored)
+        for item in stored:
+            score = prepared[item.index] if prepared is not None else None
+            if score is None:
+                self.stats.own_posts += 1
+                continue
+            scores_by_row[item.row_id] = score
+            self.stats.by_label[str(score.label)] += 1
+            score_rows.append(
+                {
+                    "mention_id": item.row_id,
+                    "analyzer": score.analyzer,
+                    "version": score.version,
+                    "compound": score.compound,
+                    "label": str(score.label),
+                    "lang": score.lang,
+                    "scored_at": now,
+                }
+            )
+            decision = self.engine.evaluate(item.mention, score)
+            if decision.tags:
+                tag_rows.extend({"mention_id": item.row_id, "tag": t} for t in decision.tags)
+            if decision.alert or decision.draft_template:
+                decided.append((item.row_id, item.mention, decision))
+        if score_rows:
+            session.execute(insert(ScoreRow), score_rows)
+            self.stats.scored += len(score_rows)
+        if tag_rows:
+            session.execute(insert(MentionTagRow), tag_rows)
+        if not decided:
+            return
+        alert_ids = apply_decisions(session, decided, settings=self.settings, now=now)
+        self.stats.alerts_touched += len(alert_ids)
+        requests = [
+            DraftRequest(
+                mention_id=row_id,
+                alert_id=alert_ids.get(row_id),
+                template=decision.draft_template,
+                mention=mention,
+                score=scores_by_row.get(row_id),
+                priority=decision.alert.priority if decision.alert else None,
+            )
+            for row_id, mention, decision in decided
+            if decision.draft_template
+        ]
+        if requests:
+            self.stats.drafts += len(draft_replies(session, requests, renderer=self.renderer, settings=self.settings, now=now))
+
+
+def _scored_text(mention: Mention) -> str:
+    """Reddit submissions carry half their meaning in the title."""
+    if mention.title:
+        return f"{mention.title}\n{mention.text}"
+    return mention.text

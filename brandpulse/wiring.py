@@ -1,0 +1,57 @@
+"""Builds the running parts from validated settings: sources, pollers, the
+pipeline, channels. Also the start-up checks that need those parts."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from brandpulse.clock import Clock
+from brandpulse.config import ConfigError, Settings
+from brandpulse.pipeline import Pipeline
+from listener.poller import Poller
+from listener.registry import build_sources
+from outreach.channels.registry import build_channels
+from outreach.templating import TemplateRenderer
+from rules.analyzers.registry import ANALYZERS
+
+
+def validate_settings(settings: Settings) -> None:
+    """Everything that must be right before anything starts. Raises ConfigError."""
+    problems = []
+    for name in {settings.default_analyzer, *(b.analyzer for b in settings.brands if b.analyzer)}:
+        if not _analyzer_known(name):
+            problems.append(f"analyzer {name!r} is unknown (known: {', '.join(sorted(ANALYZERS))})")
+    if problems:
+        raise ConfigError(problems, path=settings.source_path)
+    TemplateRenderer(settings)  # renders every template once with sample data
+    build_sources(settings)  # validates each source's options
+
+
+def _analyzer_known(name: str) -> bool:
+    if name in ANALYZERS:
+        return True
+    try:  # trained analyzers are resolved by a prefix, e.g. "trained:acme"
+        from rules.analyzers.registry import is_known  # type: ignore[attr-defined]
+    except ImportError:
+        return False
+    return bool(is_known(name))
+
+
+def build_pollers(settings: Settings, *, Session: sessionmaker[Session], clock: Clock, pipeline: Pipeline) -> list[Poller]:
+    pollers = []
+    for source in build_sources(settings):
+        brand = settings.brand(source.brand)
+        pollers.append(
+            Poller(source=source, Session=Session, clock=clock, handler=pipeline, own_handles=brand.accounts.all_lower())
+        )
+    return pollers
+
+
+def intervals(settings: Settings) -> dict[str, object]:
+    return {s.name: s.poll_interval for s in settings.sources}
+
+
+def channels_for(settings: Settings, *, out: TextIO | None = None):
+    return build_channels(settings, out=out)

@@ -1,0 +1,237 @@
+"""The poller: run one source once, store what it found.
+
+One poll = fetch from the source (outside any transaction), let the batch
+handler prepare (score) the mentions, then in ONE transaction: insert the
+mentions that are new (the (platform, external_id) unique key makes
+re-delivery harmless), let the handler act on the new ones, and save the new
+cursor and the source's health. A crash anywhere leaves either all of it or
+none of it, so nothing is lost and nothing is stored twice.
+
+A source that fails is never allowed to take the scheduler down: rate limits
+defer the source until the platform's reset time, transient errors back off
+with jitter, permanent errors (bad credentials) mark it failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Protocol, Sequence
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from brandpulse.clock import Clock
+from brandpulse.db.models import MentionRow, SourceStateRow
+from brandpulse.types import Mention
+from listener.base import RateLimited, Source, SourceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMention:
+    row_id: int
+    mention: Mention
+    index: int  # position in the fetched batch (to find its prepared data)
+
+
+class BatchHandler(Protocol):
+    """What happens to mentions after they are stored (the pipeline)."""
+
+    def prepare(self, mentions: Sequence[Mention]) -> Any:
+        """Work that needs no database (sentiment scoring), done before the transaction."""
+
+    def apply(self, session: Session, stored: Sequence[StoredMention], prepared: Any, *, now: datetime) -> None:
+        """Act on the newly stored mentions inside the poll's transaction."""
+
+
+@dataclass
+class PollOutcome:
+    source: str
+    status: str  # ok | skipped | deferred | failed | failing | error
+    fetched: int = 0
+    stored: int = 0
+    error: str | None = None
+    next_poll_at: datetime | None = None
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter, capped."""
+
+    base: timedelta = timedelta(seconds=30)
+    cap: timedelta = timedelta(minutes=30)
+    rng: Callable[[], float] = field(default=random.random)
+
+    def delay(self, failures: int) -> timedelta:
+        ceiling = min(self.cap.total_seconds(), self.base.total_seconds() * (2 ** max(0, failures - 1)))
+        return timedelta(seconds=ceiling * (0.5 + 0.5 * self.rng()))
+
+
+def _insert_ignore(dialect: str):
+    if dialect == "sqlite":
+        return sqlite.insert(MentionRow).on_conflict_do_nothing(index_elements=["platform", "external_id"])
+    if dialect == "postgresql":
+        return postgresql.insert(MentionRow).on_conflict_do_nothing(index_elements=["platform", "external_id"])
+    raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+
+
+def mention_row(m: Mention, *, source: str, fetched_at: datetime, own_handles: frozenset[str]) -> dict[str, Any]:
+    return {
+        "platform": m.platform,
+        "external_id": m.external_id,
+        "brand": m.brand,
+        "source": source,
+        "author_id": m.author.id,
+        "author_handle": m.author.handle,
+        "author_name": m.author.name,
+        "author_followers": m.author.followers,
+        "author_verified": m.author.verified,
+        "text": m.text,
+        "title": m.title,
+        "community": m.community,
+        "lang": m.lang,
+        "url": m.url,
+        "thread_id": m.thread_id,
+        "reply_to_id": m.reply_to_id,
+        "quoted_id": m.quoted_id,
+        "addressed_handles": list(m.addressed_handles),
+        "is_own": m.author.handle.lower() in own_handles,
+        "created_at": m.created_at,
+        "fetched_at": fetched_at,
+        "raw": dict(m.raw) if m.raw is not None else None,
+    }
+
+
+def store_mentions(
+    session: Session, mentions: Sequence[Mention], *, source: str, now: datetime, own_handles: frozenset[str] = frozenset()
+) -> list[StoredMention]:
+    """Insert the mentions not stored before; return those that were new, in batch order."""
+    if not mentions:
+        return []
+    first: dict[tuple[str, str], int] = {}
+    for i, m in enumerate(mentions):
+        first.setdefault((m.platform, m.external_id), i)
+    rows = [mention_row(mentions[i], source=source, fetched_at=now, own_handles=own_handles) for i in first.values()]
+    stmt = _insert_ignore(session.get_bind().dialect.name).returning(
+        MentionRow.id, MentionRow.platform, MentionRow.external_id
+    )
+    inserted = session.execute(stmt, rows).all()
+    stored = [StoredMention(row.id, mentions[first[(row.platform, row.external_id)]], first[(row.platform, row.external_id)]) for row in inserted]
+    stored.sort(key=lambda s: s.index)
+    return stored
+
+
+def load_state(session: Session, source: Source) -> SourceStateRow:
+    state = session.get(SourceStateRow, source.name)
+    if state is None:
+        state = SourceStateRow(source=source.name, kind=source.kind, cursor={}, status="ok", posts_read=0, mentions_stored=0, consecutive_failures=0)
+        session.add(state)
+        session.flush()
+    return state
+
+
+class Poller:
+    """Polls one source. Safe to call from a scheduler thread: never raises."""
+
+    def __init__(
+        self,
+        *,
+        source: Source,
+        Session: sessionmaker[Session],
+        clock: Clock,
+        handler: BatchHandler | None = None,
+        own_handles: frozenset[str] = frozenset(),
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.source = source
+        self.Session = Session
+        self.clock = clock
+        self.handler = handler
+        self.own_handles = frozenset(h.lower() for h in own_handles)
+        self.backoff = backoff or Backoff()
+
+    def cursor(self) -> dict[str, Any]:
+        with self.Session() as session:
+            state = session.get(SourceStateRow, self.source.name)
+            return dict(state.cursor) if state else {}
+
+    def poll_once(self, *, force: bool = False) -> PollOutcome:
+        try:
+            return self._poll(force=force)
+        except Exception as exc:  # never take the scheduler down
+            log.exception("source %s: poll failed unexpectedly", self.source.name)
+            return self._record_failure(f"unexpected error: {type(exc).__name__}: {exc}", permanent=False, retry_at=None)
+
+    def _poll(self, *, force: bool) -> PollOutcome:
+        now = self.clock.now()
+        with self.Session.begin() as session:
+            state = load_state(session, self.source)
+            cursor = dict(state.cursor or {})
+            if not force and state.status == "failing":
+                return PollOutcome(self.source.name, "failing", error=state.last_error)
+            if not force and state.next_poll_at is not None and now < state.next_poll_at:
+                return PollOutcome(self.source.name, "skipped", next_poll_at=state.next_poll_at)
+        try:
+            result = self.source.fetch(cursor, now=now)
+        except RateLimited as exc:
+            return self._record_failure(str(exc), permanent=False, retry_at=exc.retry_at, status="deferred")
+        except SourceError as exc:
+            return self._record_failure(str(exc), permanent=exc.permanent, retry_at=exc.retry_at)
+
+        prepared = self.handler.prepare(result.mentions) if self.handler and result.mentions else None
+        with self.Session.begin() as session:
+            stored = store_mentions(session, result.mentions, source=self.source.name, now=now, own_handles=self.own_handles)
+            if self.handler and stored:
+                self.handler.apply(session, stored, prepared, now=now)
+            state = load_state(session, self.source)
+            state.cursor = result.cursor
+            state.status = "ok"
+            state.last_poll_at = now
+            state.last_success_at = now
+            state.next_poll_at = result.not_before
+            state.consecutive_failures = 0
+            state.posts_read = (state.posts_read or 0) + result.posts_read
+            state.mentions_stored = (state.mentions_stored or 0) + len(stored)
+            state.updated_at = now
+        return PollOutcome(self.source.name, "ok", fetched=len(result.mentions), stored=len(stored), next_poll_at=result.not_before)
+
+    def _record_failure(self, message: str, *, permanent: bool, retry_at: datetime | None, status: str | None = None) -> PollOutcome:
+        now = self.clock.now()
+        with self.Session.begin() as session:
+            state = load_state(session, self.source)
+            failures = (state.consecutive_failures or 0) + 1
+            if permanent:
+                status, next_at = "failing", None
+            else:
+                status = status or "error"
+                next_at = retry_at or (now + self.backoff.delay(failures))
+            state.status = status
+            state.last_poll_at = now
+            state.last_error_at = now
+            state.last_error = message
+            state.consecutive_failures = failures
+            state.next_poll_at = next_at
+            state.updated_at = now
+        level = logging.ERROR if permanent else logging.WARNING
+        log.log(level, "source %s: %s (%s)", self.source.name, message, status)
+        return PollOutcome(self.source.name, status, error=message, next_poll_at=next_at)
+
+
+def reset_failing(Session: sessionmaker[Session], source_name: str) -> bool:
+    """Let a source marked failing (e.g. after fixing credentials) poll again."""
+    with Session.begin() as session:
+        result = session.execute(
+            update(SourceStateRow)
+            .where(SourceStateRow.source == source_name, SourceStateRow.status == "failing")
+            .values(status="ok", next_poll_at=None, consecutive_failures=0)
+        )
+        return result.rowcount == 1
+
+
+def source_states(session: Session) -> list[SourceStateRow]:
+    return list(session.scalars(select(SourceStateRow).order_by(SourceStateRow.source)))
