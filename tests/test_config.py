@@ -1,0 +1,120 @@
+"""Configuration errors name the file, the key path and the problem."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from brandpulse.app import DEMO_CONFIG
+from brandpulse.config import ConfigError, load_settings, parse_settings
+from brandpulse.durations import format_duration, parse_duration
+
+
+def problems_of(data, path="cfg.yaml") -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_settings(data, path=path)
+    return str(info.value)
+
+
+def test_bundled_configs_are_valid():
+    settings = load_settings(DEMO_CONFIG)
+    assert settings.brands[0].id == "kestrel"
+    assert settings.sla_for("P1") == timedelta(hours=1)
+    example = DEMO_CONFIG.parent / "example.yaml"
+    if example.exists():
+        load_settings(example)
+
+
+def test_unknown_key_is_named_with_its_path(config_dict):
+    config_dict["brands"][0]["accounts"]["twitter"] = ["x"]
+    message = problems_of(config_dict)
+    assert "cfg.yaml: brands[0].accounts.twitter: unknown key" in message
+
+
+def test_secret_looking_key_is_refused(config_dict):
+    config_dict["x_bearer_token"] = "AAAA"
+    message = problems_of(config_dict)
+    assert "x_bearer_token: unknown key" in message and "environment variables" in message
+    assert "AAAA" not in message
+
+
+def test_bad_duration_and_wrong_type(config_dict):
+    config_dict["sources"] = [{"name": "s", "kind": "replay", "brand": "acme", "poll_interval": "soon", "path": "x"}]
+    config_dict["priority"] = {"reach_followers_full": "many"}
+    message = problems_of(config_dict)
+    assert "sources[0].poll_interval: not a duration: 'soon'" in message
+    assert "priority.reach_followers_full:" in message
+
+
+def test_references_are_checked(config_dict):
+    config_dict["sources"] = [{"name": "s", "kind": "replay", "brand": "nobody", "path": "x"}]
+    config_dict["rules"][0]["then"]["draft"] = "missing_template"
+    config_dict["reply_policy"] = {"auto_send_templates": ["nope"]}
+    message = problems_of(config_dict)
+    assert "sources[0].brand: unknown brand 'nobody'" in message
+    assert "rules[0].then.draft: unknown template 'missing_template'" in message
+    assert "reply_policy.auto_send_templates: unknown template 'nope'" in message
+
+
+def test_invalid_regex_in_rule(config_dict):
+    config_dict["rules"][0]["when"]["regex"] = "(unclosed"
+    assert "rules[0].when.regex: invalid regular expression '(unclosed'" in problems_of(config_dict)
+
+
+def test_template_needs_exactly_one_body(config_dict):
+    config_dict["templates"]["apology"] = {"text": "a", "file": "b.j2"}
+    assert "templates.apology: give exactly one of 'text' or 'file'" in problems_of(config_dict)
+
+
+def test_no_brand_is_an_error():
+    assert "brands:" in problems_of({"brands": []})
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("brands:\n  - id: a\n    name: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(path) in str(info.value) and "line" in str(info.value) and "invalid YAML" in str(info.value)
+
+
+def test_missing_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_paths_resolve_against_the_config_file(tmp_path: Path, config_dict, monkeypatch):
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    config_dict["data_dir"] = "state"
+    settings = parse_settings(config_dict, path=tmp_path / "conf" / "b.yaml")
+    assert settings.data_path == (tmp_path / "conf" / "state").resolve()
+    assert settings.effective_database_url() == f"sqlite:///{(tmp_path / 'conf' / 'state' / 'brandpulse.db').resolve()}"
+    monkeypatch.setenv("BRANDPULSE_DATABASE_URL", "postgresql+psycopg://u@h/db")
+    assert settings.effective_database_url() == "postgresql+psycopg://u@h/db"
+
+
+def test_sla_override_keeps_defaults(config_dict):
+    config_dict["sla"] = {"P1": "30m"}
+    settings = parse_settings(config_dict)
+    assert settings.sla_for("P1") == timedelta(minutes=30) and settings.sla_for("P4") == timedelta(hours=72)
+
+
+@pytest.mark.parametrize(
+    "text,seconds",
+    [("90s", 90), ("15m", 900), ("1h30m", 5400), ("7d", 604800), ("2", 2), (45, 45)],
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "soon", "5 parsecs", "1h-", -3])
+def test_parse_duration_rejects(bad):
+    with pytest.raises(ValueError):
+        parse_duration(bad)
+
+
+def test_format_duration_signs():
+    assert format_duration(timedelta(minutes=-65)) == "-1h05m"
+    assert format_duration(timedelta(days=2, hours=3)) == "2d03h"
