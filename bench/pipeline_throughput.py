@@ -1,0 +1,157 @@
+"""Pipeline throughput against bare VADER, measured in the same run.
+
+    python bench/pipeline_throughput.py [--posts N] [--batch 500] [--repeat 3]
+
+Posts: ../shared/data/airline_dev.csv when present (real tweets), else the
+bundled demo day (demo/mentions.jsonl), cycled to N posts.
+
+1. Bare VADER: ``polarity_scores`` on every post, nothing else.
+2. The pipeline, as ``brandpulse run`` runs it: a source hands batches to the
+   poller, which stores mentions + cursor in a SQLite file on disk (WAL),
+   scores them with the same VADER analyzer, evaluates the rules, opens or
+   joins alerts and drafts replies, one transaction per batch.
+
+Prints posts/s for both and their ratio (pipeline ÷ VADER; 1.0 would mean the
+pipeline costs nothing beyond scoring). Best of --repeat runs for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import html
+import json
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
+
+from brandpulse.clock import FakeClock  # noqa: E402
+from brandpulse.config import parse_settings  # noqa: E402
+from brandpulse.db import make_engine, session_factory, upgrade  # noqa: E402
+from brandpulse.pipeline import Pipeline  # noqa: E402
+from brandpulse.types import Author, FetchResult, Mention  # noqa: E402
+from listener.poller import Poller  # noqa: E402
+
+SHARED_CSV = ROOT.parent / "shared" / "data" / "airline_dev.csv"
+T0 = datetime(2026, 3, 10, tzinfo=timezone.utc)
+
+
+def load_texts(n: int) -> tuple[list[str], str]:
+    if SHARED_CSV.exists():
+        with SHARED_CSV.open(encoding="utf-8") as fh:
+            texts = [html.unescape(row["text"]) for row in csv.DictReader(fh)]
+        origin = f"{SHARED_CSV.name} ({len(texts)} real tweets)"
+    else:
+        with (ROOT / "demo" / "mentions.jsonl").open(encoding="utf-8") as fh:
+            texts = [json.loads(line)["text"] for line in fh if line.strip()]
+        origin = f"demo/mentions.jsonl ({len(texts)} posts, cycled)"
+    return [texts[i % len(texts)] for i in range(n)], origin
+
+
+def make_mentions(texts: list[str]) -> list[Mention]:
+    out = []
+    for i, text in enumerate(texts):
+        author = i % 1500  # repeat authors, some in the same thread → alert grouping happens
+        out.append(
+            Mention(
+                platform="x", external_id=str(10**18 + i), brand="acme",
+                author=Author(platform="x", id=str(author), handle=f"user{author}", followers=(author * 37) % 50000),
+                text=text, created_at=T0 + timedelta(seconds=i), lang="en",
+                thread_id=str(10**17 + author % 900), addressed_handles=("acmeair",) if i % 3 == 0 else (),
+                raw={"id": str(10**18 + i), "text": text},
+            )
+        )
+    return out
+
+
+CONFIG = {
+    "default_analyzer": "vader",
+    "brands": [{"id": "acme", "name": "Acme Air", "accounts": {"x": ["AcmeAir"]},
+                "vocabulary": {"urgent": ["stranded", "missed my connection"]}}],
+    "templates": {
+        "apology": {"text": "Hi @{{ author.handle }}, sorry about this. Please DM us your booking reference."},
+        "thanks": {"text": "Thank you @{{ author.handle }}!"},
+    },
+    "rules": [
+        {"name": "high-reach", "when": {"label": ["negative"], "min_followers": 10000},
+         "then": {"alert": {"priority": "auto"}, "draft": "apology", "tags": ["high-reach"]}, "stop": True},
+        {"name": "complaint", "when": {"label": ["negative"]}, "then": {"alert": {"priority": "auto"}, "draft": "apology"}},
+        {"name": "praise", "when": {"label": ["positive"], "addresses_brand": True}, "then": {"draft": "thanks", "tags": ["praise"]}},
+    ],
+    "reply_policy": {"auto_send_templates": ["thanks"]},
+}
+
+
+class ListSource:
+    kind = "bench"
+    brand = "acme"
+
+    def __init__(self, mentions: list[Mention], batch: int) -> None:
+        self.name = "bench"
+        self.mentions = mentions
+        self.batch = batch
+
+    def fetch(self, cursor, *, now):
+        start = cursor.get("next", 0)
+        chunk = self.mentions[start : start + self.batch]
+        return FetchResult(chunk, {"next": start + len(chunk)}, posts_read=len(chunk))
+
+
+def bench_vader(texts: list[str]) -> float:
+    sia = SentimentIntensityAnalyzer()
+    t = time.perf_counter()
+    for text in texts:
+        sia.polarity_scores(text)
+    return len(texts) / (time.perf_counter() - t)
+
+
+def bench_pipeline(texts: list[str], batch: int) -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = parse_settings({**CONFIG, "data_dir": tmp}, path=Path(tmp) / "bench.yaml")
+        engine = make_engine(f"sqlite:///{tmp}/bench.db")
+        upgrade(engine)
+        Session = session_factory(engine)
+        pipeline = Pipeline(settings)
+        pipeline.analyzer_for("acme")  # build the analyzer before timing, as a running service has
+        mentions = make_mentions(texts)
+        source = ListSource(mentions, batch)
+        poller = Poller(source=source, Session=Session, clock=FakeClock(T0 + timedelta(days=1)), handler=pipeline,
+                        own_handles=frozenset({"acmeair"}))
+        t = time.perf_counter()
+        while True:
+            outcome = poller.poll_once()
+            if outcome.status != "ok":
+                raise SystemExit(f"poll failed: {outcome.error}")
+            if outcome.fetched == 0:
+                break
+        elapsed = time.perf_counter() - t
+        stats = pipeline.stats
+        engine.dispose()
+        return len(texts) / elapsed, {"stored": stats.mentions, "alerts_touched": stats.alerts_touched, "drafts": stats.drafts}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    texts, origin = load_texts(args.posts)
+    print(f"posts: {len(texts)} from {origin}; batch {args.batch}; best of {args.repeat}")
+    vader = max(bench_vader(texts) for _ in range(args.repeat))
+    runs = [bench_pipeline(texts, args.batch) for _ in range(args.repeat)]
+    pipeline, stats = max(runs, key=lambda r: r[0])
+    print(f"bare VADER:          {vader:10,.0f} posts/s")
+    print(f"pipeline (SQLite):   {pipeline:10,.0f} posts/s   ({stats['stored']} stored, {stats['alerts_touched']} alert updates, {stats['drafts']} drafts)")
+    print(f"ratio pipeline/VADER: {pipeline / vader:.2f}")
+
+
+if __name__ == "__main__":
+    main()
