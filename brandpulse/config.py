@@ -71,6 +71,8 @@ class Query(_Model):
     exclude: list[str] = Field(default_factory=list, description="none of these phrases")
     # Reddit: which subreddits to listen in (without 'r/').
     subreddits: list[str] = Field(default_factory=list)
+    # Subreddits about the brand itself: every post there is a mention.
+    brand_subreddits: list[str] = Field(default_factory=list)
 
 
 class Vocabulary(_Model):

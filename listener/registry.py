@@ -19,14 +19,22 @@ class ReplayOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     path: str
     batch_limit: int | None = None
+    apply_query: bool = True  # release only what the brand's query matches
 
 
 def _build_replay(config: SourceConfig, *, brand: Brand, settings: Settings) -> Source:
+    from listener.query import QueryMatcher
     from listener.replay import ReplayFileError, ReplaySource
 
     options = ReplayOptions.model_validate(config.options)
     try:
-        return ReplaySource(name=config.name, brand=brand.id, path=settings.resolve(options.path), batch_limit=options.batch_limit)
+        return ReplaySource(
+            name=config.name,
+            brand=brand.id,
+            path=settings.resolve(options.path),
+            batch_limit=options.batch_limit,
+            query=QueryMatcher(brand.query) if options.apply_query else None,
+        )
     except ReplayFileError as exc:
         raise ValueError(str(exc)) from None
 

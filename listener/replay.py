@@ -10,7 +10,9 @@ One JSON object per line::
      "text": "…", "lang": "en", "conversation_id": "…", "in_reply_to_id": null,
      "quoted_id": null, "url": "https://…", "subreddit": null, "title": null}
 
-The cursor is the (created_at, id) key of the last mention released, so a
+Only mentions that match the brand's query (keywords, exclusions), and the
+later posts of the conversations they started, are released, as a live
+search would. The cursor is the (created_at, id) key of the last mention released, so a
 restart continues exactly where the stored cursor says. A malformed line is
 reported with its line number and skipped; the rest of the file still replays.
 """
@@ -28,6 +30,7 @@ from typing import Any
 
 from brandpulse.clock import utc
 from brandpulse.types import Author, FetchResult, Mention
+from listener.query import QueryMatcher
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +130,20 @@ def load_replay_file(path: Path, *, brand: str) -> tuple[list[Mention], list[Bad
     return mentions, bad
 
 
+def _matching(mentions: list[Mention], query: QueryMatcher) -> list[Mention]:
+    """Like a live search, a replay brings only what the brand's query asks
+    for, plus the later posts of a conversation it already brought (a reply
+    in a thread about the brand rarely repeats the brand's name)."""
+    kept, threads = [], set()
+    for m in mentions:  # in time order
+        thread = (m.platform, m.thread_id) if m.thread_id else None
+        if query.matches(m.text, title=m.title, community=m.community) or (thread is not None and thread in threads):
+            kept.append(m)
+            if thread is not None:
+                threads.add(thread)
+    return kept
+
+
 def _key(m: Mention) -> tuple[str, str]:
     return (m.created_at.isoformat(), m.external_id)
 
@@ -136,12 +153,16 @@ class ReplaySource:
 
     kind = "replay"
 
-    def __init__(self, *, name: str, brand: str, path: Path, batch_limit: int | None = None) -> None:
+    def __init__(
+        self, *, name: str, brand: str, path: Path, batch_limit: int | None = None, query: QueryMatcher | None = None
+    ) -> None:
         self.name = name
         self.brand = brand
         self.path = Path(path)
         self.batch_limit = batch_limit
-        self._mentions, self.bad_lines = load_replay_file(self.path, brand=brand)
+        mentions, self.bad_lines = load_replay_file(self.path, brand=brand)
+        self._mentions = mentions if query is None else _matching(mentions, query)
+        self.filtered_out = len(mentions) - len(self._mentions)
         self._keys = [_key(m) for m in self._mentions]
 
     @property

@@ -1,0 +1,180 @@
+"""The command line, end to end on SQLite: run → alerts → replies, audited."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from brandpulse.cli import main
+from brandpulse.config import load_settings
+from brandpulse.db import make_engine, session_factory
+from brandpulse.db.models import AlertRow, AuditRow, MentionRow, OutboxRow
+from tests.conftest import BASE_CONFIG, T0
+
+
+def _post(i, text, *, handle, followers=100, thread=None, reply_to=None, minutes=0, platform="x"):
+    return {
+        "platform": platform, "id": str(5000 + i),
+        "created_at": (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
+        "author": {"id": f"id-{handle}", "handle": handle, "name": handle.title(), "followers": followers, "verified": False},
+        "text": text, "lang": "en", "conversation_id": thread or str(5000 + i), "in_reply_to_id": reply_to,
+        "quoted_id": None, "url": f"https://x.com/{handle}/status/{5000 + i}", "subreddit": None, "title": None,
+    }
+
+
+POSTS = [
+    _post(1, "@AcmeAir my flight was cancelled and nobody helps. Terrible, awful service.", handle="sam", minutes=1),
+    _post(2, "@AcmeAir still waiting, this is horrible and useless", handle="sam", thread="5001", reply_to="5001", minutes=5),
+    _post(3, "Acme Air lost my bag, worst airline ever, I am furious", handle="famous", followers=250_000, minutes=7),
+    _post(4, "Thank you @AcmeAir, lovely crew, great flight!", handle="happy", minutes=9),
+    _post(5, "Our new route to Lisbon starts today", handle="AcmeAir", minutes=10),
+    _post(6, "<script>alert(1)</script> Acme Air is awful & broken", handle="hacker", minutes=11),
+]
+
+
+@pytest.fixture
+def cli_config(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    (tmp_path / "mentions.jsonl").write_text("\n".join(json.dumps(p) for p in POSTS) + "\n")
+    config = json.loads(json.dumps(BASE_CONFIG))
+    config["data_dir"] = "data"
+    config["sources"] = [{"name": "replay", "kind": "replay", "brand": "acme", "poll_interval": "1m", "path": "mentions.jsonl"}]
+    config["rules"].append({"name": "praise", "when": {"label": ["positive"], "addresses_brand": True}, "then": {"draft": "thanks", "tags": ["praise"]}})
+    config["reply_policy"] = {"auto_send_templates": ["thanks"]}
+    path = tmp_path / "brandpulse.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def invoke(config: Path, *args: str, ok: bool = True):
+    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def db(config: Path):
+    return session_factory(make_engine(load_settings(config).effective_database_url()))
+
+
+def test_help_lists_every_subcommand_and_each_has_help():
+    runner = CliRunner()
+    top = runner.invoke(main, ["--help"])
+    assert top.exit_code == 0
+    for name in ("demo", "run", "db", "alerts", "replies", "digest"):
+        assert name in top.output
+    for args in (["alerts", "--help"], ["alerts", "next", "--help"], ["replies", "approve", "--help"], ["db", "upgrade", "--help"], ["digest", "--help"], ["run", "--help"], ["demo", "--help"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0 and "Usage:" in result.output, args
+
+
+def test_config_error_stops_everything_with_a_clear_message(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("brands:\n  - id: acme\n    name: Acme\nsources:\n  - {name: s, kind: carrier-pigeon, brand: acme}\n")
+    result = CliRunner().invoke(main, ["--config", str(bad), "run", "--once"])
+    assert result.exit_code == 2
+    assert f"{bad}: sources[0].kind: unknown source kind 'carrier-pigeon'" in result.output
+    assert not (tmp_path / "data").exists()  # nothing started, no database created
+
+
+def test_template_error_is_caught_at_load(cli_config):
+    config = yaml.safe_load(cli_config.read_text())
+    config["templates"]["apology"] = {"text": "Hi {{ author.handel }}"}
+    cli_config.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(main, ["--config", str(cli_config), "run", "--once"])
+    assert result.exit_code == 2 and "templates.apology" in result.output
+
+
+def test_run_once_then_work_the_inbox(cli_config):
+    out = invoke(cli_config, "run", "--once").output
+    assert "6 mentions stored" in out
+
+    Session = db(cli_config)
+    with Session() as s:
+        alerts = s.scalars(select(AlertRow).order_by(AlertRow.id)).all()
+        by_author = {a.author_handle: a for a in alerts}
+        own = s.scalar(select(MentionRow).where(MentionRow.author_handle == "AcmeAir"))
+        assert own.is_own
+        assert "AcmeAir" not in by_author  # the brand's own post never becomes an alert
+        assert by_author["sam"].mention_count == 2  # the follow-up joined the first alert
+        famous = by_author["famous"]
+        assert famous.priority <= by_author["sam"].priority  # P1 sorts before P2
+        replies = s.scalars(select(OutboxRow)).all()
+        thanks = [r for r in replies if r.template == "thanks"]
+        assert thanks and thanks[0].status == "sent"  # auto-approved and posted by the dry-run channel
+
+    listing = invoke(cli_config, "alerts", "list").output
+    assert listing.index("@famous") < listing.index("@sam")  # most urgent first
+
+    taken = invoke(cli_config, "alerts", "next", "--as", "alice").output
+    assert "assigned to alice" in taken and "@famous" in taken
+    assert "The author's earlier mentions" in taken
+
+    show = invoke(cli_config, "alerts", "show", str(by_author["sam"].id)).output
+    assert "still waiting" in show and "cancelled" in show  # the whole conversation
+
+    invoke(cli_config, "alerts", "ack", str(famous.id), "--as", "alice")
+    invoke(cli_config, "alerts", "resolve", str(famous.id), "--as", "alice", "--note", "bag found")
+    again = invoke(cli_config, "alerts", "resolve", str(famous.id), "--as", "alice", ok=False)
+    assert again.exit_code == 2 and "is resolved" in again.output
+    invoke(cli_config, "alerts", "dismiss", str(by_author["hacker"].id), "--as", "bob", "--reason", "not a complaint")
+    missing = invoke(cli_config, "alerts", "show", "9999", ok=False)
+    assert missing.exit_code == 2 and "no alert with id 9999" in missing.output
+
+    with Session() as s:
+        events = s.scalars(select(AuditRow).where(AuditRow.entity_type == "alert", AuditRow.entity_id == str(famous.id)).order_by(AuditRow.id)).all()
+        trail = [(e.actor, e.action) for e in events]
+        assert ("alice", "alert.assigned") in trail
+        assert ("alice", "alert.acknowledged") in trail
+        assert ("alice", "alert.resolved") in trail
+        assert all(e.at is not None for e in events)
+        dismissed = s.get(AlertRow, by_author["hacker"].id)
+        assert dismissed.status == "dismissed" and dismissed.resolution_note == "not a complaint"
+
+        sam_reply = s.scalar(select(OutboxRow).where(OutboxRow.alert_id == by_author["sam"].id))
+        assert sam_reply.status == "drafted" and sam_reply.in_reply_to == "5002"  # answers the latest post
+
+    pending = invoke(cli_config, "replies", "list").output
+    assert f"#{sam_reply.id}" in pending
+    invoke(cli_config, "replies", "edit", str(sam_reply.id), "--as", "carol", "--text", "Hi @sam, so sorry. DM us?")
+    invoke(cli_config, "replies", "approve", str(sam_reply.id), "--as", "dave")
+    twice = invoke(cli_config, "replies", "approve", str(sam_reply.id), "--as", "dave", ok=False)
+    assert twice.exit_code == 2
+    with Session() as s:
+        trail = [(e.actor, e.action) for e in s.scalars(select(AuditRow).where(AuditRow.entity_type == "reply", AuditRow.entity_id == str(sam_reply.id)).order_by(AuditRow.id))]
+        assert ("carol", "reply.edited") in trail and ("dave", "reply.approved") in trail
+        assert s.get(OutboxRow, sam_reply.id).text == "Hi @sam, so sorry. DM us?"
+
+    # the next run sends the approved reply through the dry-run channel, once
+    sent = invoke(cli_config, "run", "--once").output
+    assert "Hi @sam, so sorry. DM us?" in sent
+    assert "Hi @sam, so sorry" not in invoke(cli_config, "run", "--once").output
+
+    digest = invoke(cli_config, "digest", "--since", "7d").output
+    assert "HTML digest:" in digest
+    html_path = Path(digest.split("HTML digest:")[1].strip())
+    page = html_path.read_text()
+    assert "<script>alert(1)</script>" not in page
+
+
+def test_demo_runs_end_to_end(tmp_path, monkeypatch):
+    from brandpulse.app import DEMO_CONFIG
+
+    config = yaml.safe_load(DEMO_CONFIG.read_text())
+    config["data_dir"] = str(tmp_path / "data")
+    config["database_url"] = f"sqlite:///{tmp_path / 'data' / 'demo.db'}"
+    config["templates_dir"] = str(DEMO_CONFIG.parent.parent / "templates")
+    config["sources"][0]["path"] = str(DEMO_CONFIG.parent.parent / "demo" / "mentions.jsonl")
+    path = tmp_path / "demo.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = invoke(path, "demo", "--seconds", "3").output
+    assert "Mentions stored: 396" in out  # 398 recorded, 2 unrelated "kestrel" posts excluded by the query
+    assert "Alerts:" in out and "Drafted replies:" in out and "Digest:" in out
+    assert list((tmp_path / "data" / "digests").glob("digest-*.html"))
