@@ -1,0 +1,198 @@
+"""The one place brandpulse builds network clients for X and Reddit.
+
+Both the listener (reading) and outreach (posting) talk to the same two
+platforms, but must not import each other; they both get their clients from
+here. Every builder accepts the ``requests`` session to use, so tests hand in
+a session that the ``responses`` fake sees, and every client is configured to
+fail fast rather than wait:
+
+* tweepy: ``wait_on_rate_limit`` off (it would sleep until the reset and then
+  call itself again; without a reset header it recurses), a timeout on every
+  request (tweepy sets none), and ``return_type=requests.Response`` so the
+  caller sees status, headers and the raw body and converts JSON to our own
+  types itself.
+* praw/prawcore: no update check, no proactive sleeping in prawcore's rate
+  limiter, no automatic retries (prawcore retries POSTs on 5xx and timeouts,
+  which can create a reply twice; brandpulse retries on a later poll or
+  reconciles an outbox row instead), and a ``ratelimit_seconds`` below zero so
+  praw never sleeps on a ``RATELIMIT`` answer either.
+
+Platform types do not leave the modules that use these clients; this module
+only builds them. tweepy and praw are imported lazily, inside the builders.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import requests
+
+import brandpulse
+from brandpulse.secrets import Secret, redact_in_logs
+
+X_API_HOST = "https://api.twitter.com"  # tweepy's hard-coded host
+REDDIT_OAUTH_URL = "https://oauth.reddit.com"
+REDDIT_URL = "https://www.reddit.com"
+DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)  # (connect, read) seconds
+APP_ID = "brandpulse"
+
+
+class HttpSession(requests.Session):
+    """A ``requests.Session`` with a default timeout that remembers the last
+    response it received (per thread), so callers can read rate-limit headers
+    and the raw body even when the client library raised or hid them."""
+
+    def __init__(self, *, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+        self._local = threading.local()
+
+    @property
+    def last_response(self) -> requests.Response | None:
+        return getattr(self._local, "response", None)
+
+    def forget_last_response(self) -> None:
+        self._local.response = None
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        self._local.response = None
+        response = super().request(method, url, *args, **kwargs)
+        self._local.response = response
+        return response
+
+
+# ---------------------------------------------------------------------- X
+def make_x_client(
+    *,
+    bearer_token: Secret | None = None,
+    api_key: Secret | None = None,
+    api_secret: Secret | None = None,
+    access_token: Secret | None = None,
+    access_token_secret: Secret | None = None,
+    session: requests.Session | None = None,
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+):
+    """A ``tweepy.Client`` that returns raw ``requests.Response`` objects,
+    never sleeps and never recurses on a 429, and times out."""
+    import tweepy
+
+    secrets = [s for s in (bearer_token, api_key, api_secret, access_token, access_token_secret) if s is not None]
+    redact_in_logs(secrets)
+
+    def reveal(secret: Secret | None) -> str | None:
+        return secret.reveal() if secret is not None else None
+
+    client = tweepy.Client(
+        bearer_token=reveal(bearer_token),
+        consumer_key=reveal(api_key),
+        consumer_secret=reveal(api_secret),
+        access_token=reveal(access_token),
+        access_token_secret=reveal(access_token_secret),
+        return_type=requests.Response,
+        wait_on_rate_limit=False,
+    )
+    if session is None:
+        session = HttpSession(timeout=timeout)
+    elif isinstance(session, HttpSession):
+        session.default_timeout = timeout
+    client.session = session
+    client.user_agent = f"{client.user_agent} {APP_ID}/{brandpulse.__version__}"
+    return client
+
+
+# ----------------------------------------------------------------- Reddit
+def reddit_user_agent(username: str, *, app_id: str = APP_ID, version: str | None = None) -> str:
+    """The User-Agent Reddit requires: ``<platform>:<app id>:<version> (by /u/<username>)``."""
+    return f"python:{app_id}:{version or brandpulse.__version__} (by /u/{username})"
+
+
+def _no_retry_strategy_class():
+    from prawcore.sessions import RetryStrategy
+
+    class NoRetry(RetryStrategy):
+        """One attempt, no sleeping: a failure surfaces at once."""
+
+        def _sleep_seconds(self) -> float | None:
+            return None
+
+        def consume_available_retry(self) -> "NoRetry":
+            return self
+
+        def should_retry_on_failure(self) -> bool:
+            return False
+
+    return NoRetry
+
+
+def _non_sleeping_rate_limiter(window_size: int):
+    from prawcore.rate_limit import RateLimiter
+
+    class HeaderOnlyRateLimiter(RateLimiter):
+        """Keeps prawcore's bookkeeping of the ``x-ratelimit-*`` headers but
+        never sleeps: the caller reads the headers and schedules the next
+        poll or send itself."""
+
+        def delay(self) -> None:
+            return None
+
+    return HeaderOnlyRateLimiter(window_size=window_size)
+
+
+def make_reddit_client(
+    *,
+    client_id: Secret,
+    client_secret: Secret,
+    username: str,
+    password: Secret,
+    user_agent: str | None = None,
+    session: requests.Session | None = None,
+    oauth_url: str = REDDIT_OAUTH_URL,
+    reddit_url: str = REDDIT_URL,
+    timeout: float = 30.0,
+):
+    """A script-app ``praw.Reddit`` that never sleeps and never retries."""
+    import praw
+
+    redact_in_logs([client_id, client_secret, password])
+    if session is None:
+        session = HttpSession(timeout=timeout)
+    reddit = praw.Reddit(
+        client_id=client_id.reveal(),
+        client_secret=client_secret.reveal(),
+        username=username,
+        password=password.reveal(),
+        user_agent=user_agent or reddit_user_agent(username),
+        oauth_url=oauth_url,
+        reddit_url=reddit_url,
+        check_for_updates=False,
+        check_for_async=False,
+        ratelimit_seconds=-1,  # praw sleeps when the wait is <= this; never
+        timeout=int(timeout),
+        requestor_kwargs={"session": session, "timeout": timeout},
+    )
+    no_retry = _no_retry_strategy_class()
+    cores = {id(c): c for c in (getattr(reddit, "_core", None), getattr(reddit, "_authorized_core", None),
+                                getattr(reddit, "_read_only_core", None)) if c is not None}
+    if not cores:  # pragma: no cover - a praw release changed its internals
+        raise RuntimeError("cannot configure praw: no prawcore session found (unsupported praw version?)")
+    for core in cores.values():
+        if not hasattr(core, "_retry_strategy_class") or not hasattr(core, "_rate_limiter"):  # pragma: no cover
+            raise RuntimeError("cannot configure prawcore retries/rate limiter (unsupported prawcore version?)")
+        core._retry_strategy_class = no_retry
+        core._rate_limiter = _non_sleeping_rate_limiter(core._rate_limiter.window_size)
+    return reddit
+
+
+def http_session_of(client: Any) -> HttpSession | None:
+    """The :class:`HttpSession` under a tweepy or praw client, if it uses one."""
+    session = getattr(client, "session", None)  # tweepy
+    if isinstance(session, HttpSession):
+        return session
+    try:  # praw: Reddit._core._authorizer._authenticator._requestor._http
+        http = client._core._authorizer._authenticator._requestor._http
+    except AttributeError:
+        return None
+    return http if isinstance(http, HttpSession) else None
