@@ -1,0 +1,495 @@
+"""Reddit (through praw) as a Source.
+
+One source reads, for one brand, either the new submissions or the new
+comments of its subreddits (``query.subreddits`` and ``query.brand_subreddits``
+unless the source names its own), and keeps those the brand's query matches
+(:class:`listener.query.QueryMatcher`: any keyword, none of the exclusions;
+everything in a brand subreddit).
+
+Why ``/r/{sub}/new`` and not search: Reddit's search index lags behind by
+minutes and is not guaranteed complete, and its results are ranked, so a
+cursor over them can skip posts. ``/r/{sub}/new`` and ``/r/{sub}/comments``
+are complete, immediate and newest-first, which makes an exact cursor
+possible; the query is applied here, on our side, exactly as for comments
+(which search cannot return at all). The cost is reading the whole
+subreddit's traffic, bounded by ``max_pages`` per poll.
+
+Cursor, per subreddit: the newest ``created_utc`` seen and the fullnames seen
+at that second, so a restart neither misses nor repeats a post (several posts
+can share a second)::
+
+    {"subreddits": {"travel": {"utc": 1773133200.0, "names": ["t3_abc"],
+                               "gaps": [{"after": "t3_xyz", "utc": 1773130000.0, "names": ["t3_old"]}]}}}
+
+Each poll walks the listing newest first and stops at the stored position.
+When the page budget runs out (or the rate-limit window does) before reaching
+it, the rest is kept as a *gap* (continue ``after`` the oldest post read,
+down to the old position) and read on the next polls. A new source's first
+poll reads one page and does not backfill. Posts that Reddit shows late with
+an older ``created_utc`` (approved from the spam filter) are not seen.
+
+praw is configured never to sleep nor retry (see :mod:`brandpulse.netclients`);
+this module raises :class:`~listener.base.RateLimited` on a 429 and returns
+``not_before`` when ``x-ratelimit-remaining`` reaches 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal, Mapping
+
+import prawcore
+import requests
+from praw.exceptions import PRAWException
+from pydantic import BaseModel, ConfigDict, Field
+
+from brandpulse.config import Brand, Query
+from brandpulse.netclients import http_session_of, make_reddit_client, reddit_user_agent
+from brandpulse.secrets import read_secrets
+from brandpulse.types import Author, FetchResult, Mention
+from listener.base import RateLimited, SourceError
+from listener.query import QueryMatcher
+from listener.ratelimit import (
+    DEFAULT_BACKOFF,
+    RateLimitState,
+    body_excerpt,
+    not_before,
+    reddit_rate_limit,
+    retry_at_after_429,
+)
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "reddit"
+REDDIT_BASE = "https://www.reddit.com"
+CREDENTIALS = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD")
+MAX_GAPS = 10
+_USER_MENTION = re.compile(r"(?<![\w/])/?u/([A-Za-z0-9_-]{3,20})")
+
+
+# ------------------------------------------------------------- conversion
+def thing_to_mention(kind: str, data: Mapping[str, Any], *, brand: str, parent_authors: Mapping[str, str]) -> Mention:
+    """One listing child (``t3`` submission or ``t1`` comment) → Mention.
+    Raises KeyError/ValueError/TypeError on a malformed child."""
+    name = str(data["name"])
+    author_name = str(data.get("author") or "[deleted]")
+    author = Author(platform=PLATFORM, id=str(data.get("author_fullname") or author_name), handle=author_name)
+    created = datetime.fromtimestamp(float(data["created_utc"]), tz=timezone.utc)
+    permalink = data.get("permalink")
+    url = f"{REDDIT_BASE}{permalink}" if isinstance(permalink, str) and permalink.startswith("/") else permalink
+    addressed: list[str] = []
+    if kind == "t3":
+        title = str(data.get("title") or "")
+        body = str(data.get("selftext") or "").strip()
+        text = f"{title}\n\n{body}" if body else title
+        thread, reply_to, post_title = name, None, title
+    elif kind == "t1":
+        text = str(data["body"])
+        thread = str(data["link_id"])
+        reply_to = str(data["parent_id"]) if data.get("parent_id") else None
+        post_title = None
+        parent_author = parent_authors.get(reply_to or "")
+        if parent_author is None and reply_to and reply_to.startswith("t3_"):
+            parent_author = data.get("link_author")
+        if parent_author and parent_author != "[deleted]":
+            addressed.append(parent_author)
+    else:
+        raise ValueError(f"unexpected kind {kind!r}")
+    addressed.extend(_USER_MENTION.findall(text))
+    return Mention(
+        platform=PLATFORM,
+        external_id=name,
+        brand=brand,
+        author=author,
+        text=text,
+        created_at=created,
+        lang=None,
+        url=url,
+        thread_id=thread,
+        reply_to_id=reply_to,
+        title=post_title,
+        community=str(data.get("subreddit") or "") or None,
+        addressed_handles=tuple(dict.fromkeys(h.lower() for h in addressed)),
+        raw=dict(data),
+    )
+
+
+# ----------------------------------------------------------------- cursor
+@dataclass
+class _Position:
+    """Where a newest-first walk stops: the newest second seen and the names seen in it."""
+
+    utc: float
+    names: list[str]
+
+    def reached_by(self, utc: float, name: str) -> bool:
+        return utc < self.utc or (utc == self.utc and name in self.names)
+
+
+@dataclass
+class _Gap:
+    after: str
+    until: _Position
+
+
+@dataclass
+class _SubCursor:
+    position: _Position | None = None
+    gaps: list[_Gap] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any]) -> "_SubCursor":
+        pos = _Position(float(data["utc"]), [str(n) for n in data.get("names") or []]) if "utc" in data else None
+        gaps = [_Gap(str(g["after"]), _Position(float(g["utc"]), [str(n) for n in g.get("names") or []]))
+                for g in data.get("gaps") or []]
+        return cls(pos, gaps)
+
+    def dump(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.position is not None:
+            out["utc"] = self.position.utc
+            out["names"] = list(self.position.names)
+        if self.gaps:
+            out["gaps"] = [{"after": g.after, "utc": g.until.utc, "names": list(g.until.names)} for g in self.gaps]
+        return out
+
+
+@dataclass
+class _Walk:
+    things: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    complete: bool = False
+    not_before: datetime | None = None
+    read: int = 0
+
+
+class _Stop(Exception):
+    def __init__(self, retry_at: datetime) -> None:
+        self.retry_at = retry_at
+
+
+# ------------------------------------------------------------------ source
+class RedditSource:
+    """Reads brand mentions from Reddit listings. See the module docstring."""
+
+    kind = "reddit"
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        brand: Brand,
+        client: Any,
+        listing: Literal["submissions", "comments"],
+        subreddits: list[str] | None = None,
+        query: Query | None = None,
+        page_size: int = 100,
+        max_pages: int = 3,
+        match_thread_title: bool = True,
+        resolve_parent_authors: bool = True,
+        default_backoff: timedelta = DEFAULT_BACKOFF,
+    ) -> None:
+        if listing not in ("submissions", "comments"):
+            raise ValueError(f"listing must be 'submissions' or 'comments', not {listing!r}")
+        if not 1 <= page_size <= 100:
+            raise ValueError("page_size must be between 1 and 100")
+        if max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
+        subs = subreddits if subreddits is not None else [*brand.query.subreddits, *brand.query.brand_subreddits]
+        subs = list(dict.fromkeys(s.strip().removeprefix("r/").removeprefix("/r/") for s in subs if s.strip()))
+        if not subs:
+            raise ValueError(f"brand {brand.id!r} has no query.subreddits to listen in (or give the source 'subreddits')")
+        bad = [s for s in subs if not re.fullmatch(r"\w{2,21}", s)]
+        if bad:
+            raise ValueError(f"not a subreddit name: {', '.join(map(repr, bad))}")
+        self.name = name
+        self.brand = brand.id
+        self.brand_config = brand
+        self.client = client
+        self.listing = listing
+        self.subreddits = subs
+        self.matcher = QueryMatcher(query or brand.query)
+        self.page_size = page_size
+        self.max_pages = max_pages
+        self.match_thread_title = match_thread_title
+        self.resolve_parent_authors = resolve_parent_authors
+        self.default_backoff = default_backoff
+        self._path = "new" if listing == "submissions" else "comments"
+
+    def __repr__(self) -> str:
+        return f"<RedditSource {self.name} ({self.brand}): {self.listing} in {', '.join('r/' + s for s in self.subreddits)}>"
+
+    # -- the Source protocol ---------------------------------------------
+    def fetch(self, cursor: dict[str, Any], *, now: datetime) -> FetchResult:
+        try:
+            stored = {sub: _SubCursor.load(c) for sub, c in (cursor.get("subreddits") or {}).items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SourceError(f"stored cursor is not a Reddit cursor ({exc!r}): {cursor!r}", permanent=True) from None
+        out_cursor = {sub: c.dump() for sub, c in stored.items()}  # subreddits no longer configured are kept
+        things: list[tuple[str, dict[str, Any]]] = []
+        read = 0
+        wait: datetime | None = None
+        first_request = [True]
+        for sub in self.subreddits:
+            state = stored.get(sub, _SubCursor())
+            try:
+                walked, state, sub_wait = self._poll_subreddit(sub, state, now=now, first_request=first_request)
+            except _Stop as stop:  # rate limited after earlier subreddits were read: keep those
+                wait = stop.retry_at
+                break
+            things.extend(walked.things)
+            read += walked.read
+            out_cursor[sub] = state.dump()
+            if sub_wait is not None:
+                wait = sub_wait
+                break
+        mentions = self._to_mentions(things, now=now)
+        return FetchResult(mentions=mentions, cursor={"subreddits": out_cursor}, posts_read=read, not_before=wait)
+
+    # -- walking -----------------------------------------------------------
+    def _poll_subreddit(self, sub: str, state: _SubCursor, *, now: datetime, first_request: list[bool]):
+        pages_left = [1 if state.position is None else self.max_pages]
+        head = self._walk(sub, after=None, stop_at=state.position, pages_left=pages_left, now=now,
+                          first_request=first_request)
+        result = _Walk(things=list(head.things), read=head.read, not_before=head.not_before)
+        new_gaps: list[_Gap] = []
+        if not head.complete and state.position is not None and head.things:
+            new_gaps.append(_Gap(after=head.things[-1][1]["name"], until=state.position))
+        position = state.position
+        if head.things:
+            newest = max(float(d["created_utc"]) for _, d in head.things)
+            names = [d["name"] for _, d in head.things if float(d["created_utc"]) == newest]
+            if position is not None and position.utc == newest:
+                names = list(dict.fromkeys([*position.names, *names]))
+            position = _Position(newest, names)
+        remaining: list[_Gap] = []
+        for gap in state.gaps:  # stored newest first
+            if result.not_before is not None or pages_left[0] <= 0:
+                remaining.append(gap)
+                continue
+            walk = self._walk(sub, after=gap.after, stop_at=gap.until, pages_left=pages_left, now=now,
+                              first_request=first_request)
+            result.things.extend(walk.things)
+            result.read += walk.read
+            result.not_before = walk.not_before
+            if not walk.complete:
+                remaining.append(_Gap(after=walk.things[-1][1]["name"], until=gap.until) if walk.things else gap)
+        gaps = new_gaps + remaining
+        if len(gaps) > MAX_GAPS:
+            for lost in gaps[MAX_GAPS:]:
+                log.error("source %s: r/%s has more than %d unread ranges; giving up on the posts after %s",
+                          self.name, sub, MAX_GAPS, lost.after)
+            gaps = gaps[:MAX_GAPS]
+        return result, _SubCursor(position, gaps), result.not_before
+
+    def _walk(self, sub: str, *, after: str | None, stop_at: _Position | None, pages_left: list[int],
+              now: datetime, first_request: list[bool]) -> _Walk:
+        walk = _Walk()
+        seen: set[str] = set()
+        while pages_left[0] > 0:
+            params: dict[str, Any] = {"limit": self.page_size}
+            if after:
+                params["after"] = after
+            raise_rl = first_request[0]
+            first_request[0] = False
+            try:
+                payload, limits = self._get(f"/r/{sub}/{self._path}", params, now=now, what=f"r/{sub} {self.listing}",
+                                            raise_rate_limit=raise_rl)
+            except _Stop as stop:
+                walk.not_before = stop.retry_at
+                return walk
+            pages_left[0] -= 1
+            data = payload.get("data") if isinstance(payload, dict) else None
+            children = data.get("children") if isinstance(data, dict) else None
+            if not isinstance(children, list):
+                raise SourceError(f"Reddit r/{sub} {self.listing}: not a listing: {body_excerpt(str(payload))}")
+            reached = False
+            for child in children:
+                walk.read += 1
+                try:
+                    kind, thing = child["kind"], child["data"]
+                    name, utc = str(thing["name"]), float(thing["created_utc"])
+                except (KeyError, TypeError, ValueError):
+                    log.warning("source %s: skipping a malformed listing child in r/%s: %.200r", self.name, sub, child)
+                    continue
+                if stop_at is not None and stop_at.reached_by(utc, name):
+                    reached = True
+                    break
+                if name not in seen:
+                    seen.add(name)
+                    walk.things.append((kind, thing))
+            after = data.get("after")
+            walk.not_before = not_before(limits, now=now)
+            if reached or not after or not children:
+                walk.complete = True
+                return walk
+            if walk.not_before is not None:
+                return walk
+        return walk
+
+    # -- conversion --------------------------------------------------------
+    def _to_mentions(self, things: list[tuple[str, dict[str, Any]]], *, now: datetime) -> list[Mention]:
+        kept: list[tuple[str, dict[str, Any]]] = []
+        for kind, data in things:
+            if kind == "t3":
+                ok = self.matcher.matches(str(data.get("selftext") or ""), title=str(data.get("title") or ""),
+                                          community=data.get("subreddit"))
+            else:
+                title = data.get("link_title") if self.match_thread_title else None
+                ok = self.matcher.matches(str(data.get("body") or ""), title=title, community=data.get("subreddit"))
+            if ok:
+                kept.append((kind, data))
+        parents = self._parent_authors(kept, now=now) if self.resolve_parent_authors else {}
+        mentions: dict[str, Mention] = {}
+        for kind, data in kept:
+            try:
+                mention = thing_to_mention(kind, data, brand=self.brand, parent_authors=parents)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("source %s: skipping malformed %s (%r): %.200r", self.name, kind, exc, data)
+                continue
+            mentions[mention.external_id] = mention
+        return sorted(mentions.values(), key=lambda m: (m.created_at, m.external_id))
+
+    def _parent_authors(self, kept: list[tuple[str, dict[str, Any]]], *, now: datetime) -> dict[str, str]:
+        """Authors of the comments that kept comments answer (one /api/info
+        request per 100), so a reply to the brand's comment addresses the brand."""
+        wanted = list(dict.fromkeys(str(d.get("parent_id")) for k, d in kept
+                                    if k == "t1" and str(d.get("parent_id") or "").startswith("t1_")))
+        found: dict[str, str] = {}
+        for i in range(0, len(wanted), 100):
+            chunk = wanted[i:i + 100]
+            try:
+                payload, _ = self._get("/api/info/", {"id": ",".join(chunk)}, now=now, what="parent lookup",
+                                       raise_rate_limit=False)
+            except (SourceError, _Stop) as exc:
+                log.warning("source %s: could not look up parent comments (%s); their authors stay unknown", self.name, exc)
+                break
+            for child in ((payload.get("data") or {}).get("children") or []) if isinstance(payload, dict) else []:
+                d = child.get("data") or {}
+                if d.get("name") and d.get("author"):
+                    found[str(d["name"])] = str(d["author"])
+        return found
+
+    # -- HTTP through praw ---------------------------------------------------
+    def _get(self, path: str, params: dict[str, Any], *, now: datetime, what: str,
+             raise_rate_limit: bool) -> tuple[Any, RateLimitState]:
+        what = f"Reddit {what}"
+        http = http_session_of(self.client)
+        try:
+            payload = self.client.request(method="GET", path=path, params=params)
+        except prawcore.TooManyRequests as exc:
+            headers = exc.response.headers
+            state = reddit_rate_limit(headers, now=now)
+            retry_at, told = retry_at_after_429(state, headers, now=now, default=self.default_backoff)
+            if not raise_rate_limit:
+                raise _Stop(retry_at) from None
+            how = "until the reset Reddit announced" if told else f"no reset header: backing off {self.default_backoff}"
+            raise RateLimited(f"{what}: rate limited (429), {how}", retry_at=retry_at) from None
+        except prawcore.BadJSON as exc:
+            raise SourceError(f"{what}: malformed JSON (HTTP {exc.response.status_code}, "
+                              f"{body_excerpt(exc.response.content)}); skipped") from None
+        except prawcore.OAuthException as exc:
+            raise SourceError(f"{what}: Reddit refused the login ({exc.error}); check REDDIT_USERNAME and"
+                              " REDDIT_PASSWORD", permanent=True) from None
+        except (prawcore.InvalidToken, prawcore.InsufficientScope) as exc:
+            raise SourceError(f"{what}: Reddit rejected the access token ({exc}); check REDDIT_CLIENT_ID,"
+                              " REDDIT_CLIENT_SECRET and that the app is a script app", permanent=True) from None
+        except prawcore.Forbidden as exc:
+            raise SourceError(f"{what}: forbidden (403: private, banned or quarantined subreddit, or an account"
+                              f" without access): {exc}", permanent=True) from None
+        except (prawcore.NotFound, prawcore.Redirect) as exc:
+            raise SourceError(f"{what}: no such subreddit or listing ({exc})", permanent=True) from None
+        except prawcore.ServerError as exc:
+            raise SourceError(f"{what}: Reddit server error ({exc}); will retry") from None
+        except prawcore.ResponseException as exc:
+            status = exc.response.status_code
+            if status == 401:  # the token endpoint refused the client id/secret
+                raise SourceError(f"{what}: Reddit refused the app credentials (401); check REDDIT_CLIENT_ID and"
+                                  " REDDIT_CLIENT_SECRET", permanent=True) from None
+            raise SourceError(f"{what}: unexpected answer (HTTP {status}, {body_excerpt(exc.response.content)})",
+                              permanent=400 <= status < 500 and status not in (408, 409, 425)) from None
+        except prawcore.RequestException as exc:
+            original = exc.original_exception
+            if isinstance(original, requests.Timeout):
+                raise SourceError(f"{what}: timed out ({type(original).__name__}); will retry") from None
+            raise SourceError(f"{what}: network error ({type(original).__name__}: {original}); will retry") from None
+        except KeyError as exc:
+            # prawcore maps a 401/403 through the www-authenticate header; without one it raises KeyError.
+            last = http.last_response if http is not None else None
+            if last is not None and last.status_code in (401, 403):
+                raise SourceError(f"{what}: Reddit answered {last.status_code} without saying why; check"
+                                  " REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USERNAME and REDDIT_PASSWORD",
+                                  permanent=True) from None
+            raise SourceError(f"{what}: unexpected error inside praw (KeyError {exc})") from None
+        except (PRAWException, prawcore.PrawcoreException) as exc:
+            raise SourceError(f"{what}: {type(exc).__name__}: {exc}") from None
+        headers = http.last_response.headers if http is not None and http.last_response is not None else {}
+        return payload, reddit_rate_limit(headers, now=now)
+
+
+# ----------------------------------------------------------------- factory
+class RedditSourceOptions(BaseModel):
+    """The options of a source of kind ``reddit`` in the configuration file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listing: Literal["submissions", "comments"]
+    subreddits: list[str] | None = Field(default=None, description="default: the brand's query.subreddits and brand_subreddits")
+    page_size: int = Field(default=100, ge=1, le=100)
+    max_pages: int = Field(default=3, ge=1, le=10)
+    match_thread_title: bool = True
+    resolve_parent_authors: bool = True
+    app_id: str = Field(default="brandpulse", pattern=r"^[A-Za-z0-9_.-]+$")
+    timeout: float = Field(default=30.0, gt=0, le=300)
+
+
+def build_reddit_source(
+    config: Any,
+    *,
+    brand: Brand,
+    settings: Any = None,
+    env: Mapping[str, str] | None = None,
+    session: requests.Session | None = None,
+    oauth_url: str | None = None,
+    reddit_url: str | None = None,
+) -> RedditSource:
+    """Build a source of kind ``reddit`` from its configuration (a
+    :class:`~brandpulse.config.SourceConfig`). Credentials come from
+    REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USERNAME, REDDIT_PASSWORD
+    (or their ``_FILE`` variants). Raises pydantic's ValidationError or
+    ValueError for bad options (the source registry words them with the key
+    path) and MissingSecretError (a ConfigError) for missing credentials."""
+    opts = RedditSourceOptions.model_validate(config.options)
+    secrets = read_secrets(CREDENTIALS, env=os.environ if env is None else env,
+                           purpose=f"source {config.name!r} reads Reddit")
+    username = secrets["REDDIT_USERNAME"].reveal()
+    kwargs: dict[str, Any] = {}
+    if oauth_url:
+        kwargs["oauth_url"] = oauth_url
+    if reddit_url:
+        kwargs["reddit_url"] = reddit_url
+    client = make_reddit_client(
+        client_id=secrets["REDDIT_CLIENT_ID"],
+        client_secret=secrets["REDDIT_CLIENT_SECRET"],
+        username=username,
+        password=secrets["REDDIT_PASSWORD"],
+        user_agent=reddit_user_agent(username, app_id=opts.app_id),
+        session=session,
+        timeout=opts.timeout,
+        **kwargs,
+    )
+    return RedditSource(
+        name=config.name,
+        brand=brand,
+        client=client,
+        listing=opts.listing,
+        subreddits=opts.subreddits,
+        page_size=opts.page_size,
+        max_pages=opts.max_pages,
+        match_thread_title=opts.match_thread_title,
+        resolve_parent_authors=opts.resolve_parent_authors,
+    )

@@ -1,0 +1,603 @@
+"""X (API v2, through tweepy) as a Source.
+
+One source reads one of two endpoints for one brand:
+
+* ``mentions``: the mentions timeline of one owned account
+  (``GET /2/users/:id/mentions``, paged with ``pagination_token``);
+* ``search``: recent search with the brand's query
+  (``GET /2/tweets/search/recent``, paged with ``next_token``).
+
+Cursor (JSON, stored by the poller with the mentions in one transaction)::
+
+    {"since_id": "1900...",            # meta.newest_id of the first page of the last poll with data
+     "gaps": [{"since_id": "...", "until_id": "..."}],   # ranges still to read, newest first
+     "account": "AcmeAir", "user_id": "123"}             # mentions only: resolved once, kept
+
+Polling: each poll first reads what is newer than ``since_id`` (the *head*),
+newest first, following the page tokens and sending the same ``since_id``
+again with each token; the next ``since_id`` is the first page's
+``meta.newest_id``. A poll reads at most ``max_pages`` pages. When the head
+does not fit (or the rate-limit window runs out mid-poll), the posts between
+the old ``since_id`` and the oldest post read are not skipped: they are kept
+as a *gap* ``(since_id, until_id)`` and read, newest first, with the remaining
+pages of the next polls (X's ``since_id``/``until_id`` are exclusive bounds on
+chronological snowflake ids, so a gap is exact). The very first poll of a new
+source starts from the newest posts and does not backfill older ones beyond
+its page budget. At most ``MAX_GAPS`` gaps are kept; dropping one is logged
+as an error, since those posts are then never read.
+
+Faults become :class:`~listener.base.SourceError`: a 429 raises
+:class:`~listener.base.RateLimited` with the reset time (``x-rate-limit-reset``,
+or now + a default backoff without it) unless some pages were already read, in
+which case they are returned with ``not_before``; a window used up
+(``x-rate-limit-remaining: 0``) also sets ``not_before``. 5xx, timeouts and
+malformed bodies are temporary; 401/403 are permanent and name the credential.
+tweepy's own rate-limit waiting is off; this module never sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Mapping
+
+import requests
+import tweepy
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from brandpulse.clock import utc
+from brandpulse.config import Brand, SourceConfig
+from brandpulse.netclients import make_x_client
+from brandpulse.secrets import read_secret
+from brandpulse.types import Author, FetchResult, Mention
+from listener.base import RateLimited, SourceError
+from listener.ratelimit import (
+    DEFAULT_BACKOFF,
+    RateLimitState,
+    body_excerpt,
+    not_before,
+    retry_at_after_429,
+    x_rate_limit,
+)
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "x"
+BEARER_ENV = "X_BEARER_TOKEN"
+EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id", "entities.mentions.username"]
+TWEET_FIELDS = ["created_at", "lang", "conversation_id", "referenced_tweets", "entities", "author_id", "public_metrics"]
+USER_FIELDS = ["username", "name", "verified", "public_metrics"]
+MAX_QUERY_LENGTH = 512  # recent search, self-serve access
+MAX_GAPS = 10
+RESULTS_RANGE = {"search": (10, 100), "mentions": (5, 100)}
+
+
+# ------------------------------------------------------------------ query
+def _term(phrase: str) -> str:
+    phrase = phrase.strip().replace('"', "")
+    if re.fullmatch(r"[#@$]?\w+", phrase):
+        return phrase
+    return f'"{phrase}"'
+
+
+def build_x_query(brand: Brand) -> str:
+    """The brand's query in X search syntax: any keyword (quoted phrases,
+    ``OR``), none of the exclusions, nothing from the brand's own accounts,
+    no retweets. Raises ValueError when it cannot be built."""
+    keywords = [k for k in brand.query.keywords if k.strip()]
+    if not keywords:
+        raise ValueError(f"brand {brand.id!r} has no query.keywords to search for (or give the source a 'query')")
+    terms = [_term(k) for k in keywords]
+    parts = [terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"]
+    parts += [f"-{_term(e)}" for e in brand.query.exclude if e.strip()]
+    parts += [f"-from:{a}" for a in brand.accounts.x]
+    parts.append("-is:retweet")
+    query = " ".join(parts)
+    if len(query) > MAX_QUERY_LENGTH:
+        raise ValueError(f"the X query for brand {brand.id!r} is {len(query)} characters; X allows {MAX_QUERY_LENGTH}")
+    return query
+
+
+# ------------------------------------------------------------- conversion
+def _parse_time(value: str) -> datetime:
+    return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def tweet_to_mention(
+    tweet: Mapping[str, Any],
+    *,
+    brand: str,
+    users: Mapping[str, Mapping[str, Any]],
+    tweets: Mapping[str, Mapping[str, Any]],
+) -> Mention:
+    """One v2 tweet object (with the ``includes`` users/tweets by id) → Mention.
+    Raises KeyError/ValueError/TypeError on a malformed tweet."""
+    tweet_id = str(tweet["id"])
+    text = tweet["text"]
+    if not isinstance(text, str):
+        raise TypeError("text is not a string")
+    author_id = str(tweet["author_id"])
+    user = users.get(author_id) or {}
+    metrics = user.get("public_metrics") or {}
+    handle = user.get("username") or author_id
+    author = Author(
+        platform=PLATFORM,
+        id=author_id,
+        handle=handle,
+        name=user.get("name"),
+        followers=int(metrics.get("followers_count") or 0),
+        verified=bool(user.get("verified", False)),
+    )
+    reply_to = quoted = None
+    addressed: list[str] = []
+    for ref in tweet.get("referenced_tweets") or []:
+        ref_id = str(ref.get("id"))
+        if ref.get("type") == "replied_to":
+            reply_to = ref_id
+        elif ref.get("type") == "quoted":
+            quoted = ref_id
+        else:
+            continue
+        ref_author = (tweets.get(ref_id) or {}).get("author_id")
+        ref_user = users.get(str(ref_author)) if ref_author is not None else None
+        if ref_user and ref_user.get("username"):
+            addressed.append(ref_user["username"])
+    for m in ((tweet.get("entities") or {}).get("mentions") or []):
+        if m.get("username"):
+            addressed.append(m["username"])
+    handles = tuple(dict.fromkeys(h.lower() for h in addressed))
+    lang = tweet.get("lang")
+    return Mention(
+        platform=PLATFORM,
+        external_id=tweet_id,
+        brand=brand,
+        author=author,
+        text=text,
+        created_at=_parse_time(tweet["created_at"]),
+        lang=None if lang in (None, "und") else lang,
+        url=f"https://x.com/{handle}/status/{tweet_id}",
+        thread_id=str(tweet["conversation_id"]) if tweet.get("conversation_id") else None,
+        reply_to_id=reply_to,
+        quoted_id=quoted,
+        addressed_handles=handles,
+        raw=dict(tweet),
+    )
+
+
+def _is_retweet(tweet: Mapping[str, Any]) -> bool:
+    return any(ref.get("type") == "retweeted" for ref in tweet.get("referenced_tweets") or [])
+
+
+# ----------------------------------------------------------------- cursor
+@dataclass
+class _Gap:
+    since_id: int
+    until_id: int
+
+    def to_json(self) -> dict[str, str]:
+        return {"since_id": str(self.since_id), "until_id": str(self.until_id)}
+
+
+@dataclass
+class _Cursor:
+    since_id: int | None = None
+    gaps: list[_Gap] = field(default_factory=list)
+    account: str | None = None
+    user_id: str | None = None
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any] | None) -> "_Cursor":
+        data = data or {}
+        try:
+            since = int(data["since_id"]) if data.get("since_id") else None
+            gaps = [_Gap(int(g["since_id"]), int(g["until_id"])) for g in data.get("gaps") or []]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SourceError(f"stored cursor is not an X cursor ({exc!r}): {dict(data)!r}", permanent=True) from None
+        return cls(since_id=since, gaps=gaps, account=data.get("account"), user_id=data.get("user_id"))
+
+    def dump(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.since_id is not None:
+            out["since_id"] = str(self.since_id)
+        if self.gaps:
+            out["gaps"] = [g.to_json() for g in self.gaps]
+        if self.user_id:
+            out["account"] = self.account
+            out["user_id"] = self.user_id
+        return out
+
+
+# ------------------------------------------------------------------ source
+@dataclass
+class _Walk:
+    """The outcome of reading one id range, newest first."""
+
+    tweets: list[tuple[Mapping[str, Any], dict, dict]] = field(default_factory=list)
+    first_newest: int | None = None  # meta.newest_id of the first page
+    oldest: int | None = None
+    complete: bool = False  # no further page
+    not_before: datetime | None = None
+    posts_read: int = 0
+
+
+class _Stop(Exception):
+    """A rate limit mid-poll: keep what was read, stop for now."""
+
+    def __init__(self, retry_at: datetime) -> None:
+        self.retry_at = retry_at
+
+
+class XSource:
+    """Reads brand mentions from X. See the module docstring for the cursor."""
+
+    kind = "x"
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        brand: Brand,
+        client: Any,
+        endpoint: Literal["mentions", "search"],
+        account: str | None = None,
+        query: str | None = None,
+        max_results: int = 100,
+        max_pages: int = 5,
+        price_per_post: float = 0.005,
+        monthly_budget: float | None = None,
+        default_backoff: timedelta = DEFAULT_BACKOFF,
+    ) -> None:
+        if endpoint not in RESULTS_RANGE:
+            raise ValueError(f"endpoint must be 'mentions' or 'search', not {endpoint!r}")
+        low, high = RESULTS_RANGE[endpoint]
+        if not low <= max_results <= high:
+            raise ValueError(f"max_results for {endpoint} must be between {low} and {high}, not {max_results}")
+        if max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
+        self.name = name
+        self.brand = brand.id
+        self.brand_config = brand
+        self.client = client
+        self.endpoint = endpoint
+        self.max_results = max_results
+        self.max_pages = max_pages
+        self.price_per_post = price_per_post
+        self.monthly_budget = monthly_budget
+        self.default_backoff = default_backoff
+        if endpoint == "mentions":
+            account = account or _single_account(brand)
+            self.account: str | None = account.strip().lstrip("@")
+            self.query: str | None = None
+        else:
+            self.account = None
+            self.query = query or build_x_query(brand)
+
+    def __repr__(self) -> str:
+        what = f"@{self.account} mentions" if self.endpoint == "mentions" else f"search {self.query!r}"
+        return f"<XSource {self.name} ({self.brand}): {what}>"
+
+    # -- the Source protocol ---------------------------------------------
+    def fetch(self, cursor: dict[str, Any], *, now: datetime) -> FetchResult:
+        state = _Cursor.load(cursor)
+        if self.endpoint == "mentions" and (state.user_id is None or state.account != self.account):
+            state.user_id, state.account = self._resolve_account(now=now), self.account
+        # A new source starts from the newest page; it does not backfill.
+        pages_left = [1 if state.since_id is None and not state.gaps else self.max_pages]
+        mentions: dict[str, Mention] = {}
+        posts_read = 0
+
+        # 1. The head: everything newer than since_id.
+        head = self._walk(state, since_id=state.since_id, until_id=None, pages_left=pages_left, now=now, first=True)
+        posts_read += head.posts_read
+        wait: datetime | None = head.not_before
+        self._collect(head, mentions, since_id=state.since_id, until_id=None)
+        new_gaps: list[_Gap] = []
+        stopped = head.not_before is not None
+        if not head.complete:
+            if state.since_id is not None and head.oldest is not None and head.oldest > state.since_id + 1:
+                new_gaps.append(_Gap(state.since_id, head.oldest))
+        new_since = state.since_id
+        if head.first_newest is not None:
+            new_since = max(head.first_newest, state.since_id or 0)
+
+        # 2. Older gaps, newest first, with the pages left.
+        remaining: list[_Gap] = []
+        for gap in sorted(state.gaps, key=lambda g: g.until_id, reverse=True):
+            if stopped or pages_left[0] <= 0:
+                remaining.append(gap)
+                continue
+            walk = self._walk(state, since_id=gap.since_id, until_id=gap.until_id, pages_left=pages_left, now=now)
+            posts_read += walk.posts_read
+            self._collect(walk, mentions, since_id=gap.since_id, until_id=gap.until_id)
+            if walk.not_before is not None:
+                wait = walk.not_before
+                stopped = True
+            if not walk.complete:
+                until = walk.oldest if walk.oldest is not None else gap.until_id
+                if until > gap.since_id + 1:
+                    remaining.append(_Gap(gap.since_id, until))
+        gaps = sorted(new_gaps + remaining, key=lambda g: g.until_id, reverse=True)
+        if len(gaps) > MAX_GAPS:
+            for lost in gaps[MAX_GAPS:]:
+                log.error(
+                    "source %s: more than %d unread ranges; dropping ids %s..%s (those posts will not be read)",
+                    self.name, MAX_GAPS, lost.since_id, lost.until_id,
+                )
+            gaps = gaps[:MAX_GAPS]
+        state.since_id, state.gaps = new_since, gaps
+        ordered = sorted(mentions.values(), key=lambda m: int(m.external_id))
+        return FetchResult(mentions=ordered, cursor=state.dump(), posts_read=posts_read, not_before=wait)
+
+    # -- internals -------------------------------------------------------
+    def _collect(self, walk: _Walk, into: dict[str, Mention], *, since_id: int | None, until_id: int | None) -> None:
+        for tweet, users, tweets in walk.tweets:
+            try:
+                tid = int(tweet["id"])
+            except (KeyError, TypeError, ValueError):
+                log.warning("source %s: skipping a post without a valid id: %.200r", self.name, tweet)
+                continue
+            # X honours since_id/until_id; a re-delivered post is dropped here anyway.
+            if (since_id is not None and tid <= since_id) or (until_id is not None and tid >= until_id):
+                continue
+            if _is_retweet(tweet):
+                continue
+            try:
+                mention = tweet_to_mention(tweet, brand=self.brand, users=users, tweets=tweets)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("source %s: skipping malformed post %s (%r): %.200r", self.name, tid, exc, tweet)
+                continue
+            into[mention.external_id] = mention
+
+    def _walk(
+        self,
+        state: _Cursor,
+        *,
+        since_id: int | None,
+        until_id: int | None,
+        pages_left: list[int],
+        now: datetime,
+        first: bool = False,
+    ) -> _Walk:
+        walk = _Walk()
+        token: str | None = None
+        page_no = 0
+        while True:
+            if pages_left[0] <= 0:
+                return walk
+            try:
+                payload, limits = self._request(
+                    state, since_id=since_id, until_id=until_id, token=token, now=now,
+                    # Only the very first request of a poll raises RateLimited;
+                    # later ones keep what was read.
+                    raise_rate_limit=first and page_no == 0,
+                )
+            except _Stop as stop:
+                walk.not_before = stop.retry_at
+                return walk
+            pages_left[0] -= 1
+            page_no += 1
+            data = payload.get("data") or []
+            includes = payload.get("includes") or {}
+            meta = payload.get("meta") or {}
+            if not isinstance(data, list) or not isinstance(includes, dict) or not isinstance(meta, dict):
+                raise SourceError(f"X {self.endpoint}: unexpected payload shape: {body_excerpt(str(payload))}")
+            users = {str(u.get("id")): u for u in includes.get("users") or [] if isinstance(u, dict)}
+            included = [t for t in includes.get("tweets") or [] if isinstance(t, dict)]
+            tweets = {str(t.get("id")): t for t in included}
+            walk.posts_read += len(data) + len(included)
+            ids = []
+            for tweet in data:
+                if isinstance(tweet, dict):
+                    walk.tweets.append((tweet, users, tweets))
+                    try:
+                        ids.append(int(tweet["id"]))
+                    except (KeyError, TypeError, ValueError):
+                        pass
+            newest = _int_or_none(meta.get("newest_id"))
+            oldest = _int_or_none(meta.get("oldest_id"))
+            if newest is None and ids:
+                newest = max(ids)
+            if oldest is None and ids:
+                oldest = min(ids)
+            if page_no == 1 and newest is not None:
+                walk.first_newest = newest
+            if oldest is not None:
+                walk.oldest = oldest if walk.oldest is None else min(walk.oldest, oldest)
+            token = meta.get("next_token")
+            walk.not_before = not_before(limits, now=now)  # set when no request is left in this window
+            if not token or not data:
+                walk.complete = True
+                return walk
+            if walk.not_before is not None:
+                return walk
+
+    def _call(self, state: _Cursor, *, since_id: int | None, until_id: int | None, token: str | None):
+        params: dict[str, Any] = {
+            "max_results": self.max_results,
+            "expansions": EXPANSIONS,
+            "tweet_fields": TWEET_FIELDS,
+            "user_fields": USER_FIELDS,
+        }
+        if since_id is not None:
+            params["since_id"] = str(since_id)
+        if until_id is not None:
+            params["until_id"] = str(until_id)
+        if self.endpoint == "search":
+            if token:
+                params["next_token"] = token
+            return self.client.search_recent_tweets(self.query, **params)
+        if token:
+            params["pagination_token"] = token
+        return self.client.get_users_mentions(state.user_id, **params)
+
+    def _request(
+        self,
+        state: _Cursor,
+        *,
+        since_id: int | None,
+        until_id: int | None,
+        token: str | None,
+        now: datetime,
+        raise_rate_limit: bool,
+    ) -> tuple[dict[str, Any], RateLimitState]:
+        what = f"X {self.endpoint}" + (f" of @{self.account}" if self.account else "")
+        try:
+            response = self._call(state, since_id=since_id, until_id=until_id, token=token)
+        except tweepy.TooManyRequests as exc:
+            headers = exc.response.headers
+            retry_at, told = retry_at_after_429(x_rate_limit(headers), headers, now=now, default=self.default_backoff)
+            if not raise_rate_limit:
+                raise _Stop(retry_at) from None
+            how = "until the reset X announced" if told else f"no reset header: backing off {self.default_backoff}"
+            raise RateLimited(f"{what}: rate limited (429), {how}", retry_at=retry_at) from None
+        except tweepy.BadRequest as exc:
+            if since_id is not None and "since_id" in str(exc).lower() and until_id is None:
+                # since_id too old (recent search reaches back 7 days): start afresh.
+                log.warning("source %s: X refused since_id %s (%s); reading from the newest posts", self.name, since_id, exc)
+                return self._request(state, since_id=None, until_id=None, token=token, now=now,
+                                     raise_rate_limit=raise_rate_limit)
+            raise SourceError(f"{what}: X refused the request (400): {_reason(exc)}", permanent=True) from None
+        except tweepy.Unauthorized as exc:
+            raise SourceError(
+                f"{what}: X rejected the credentials (401: {_reason(exc)}); check {BEARER_ENV}", permanent=True
+            ) from None
+        except tweepy.Forbidden as exc:
+            raise SourceError(
+                f"{what}: X forbids this request (403: {_reason(exc)}); check that the app behind {BEARER_ENV}"
+                " has access to this endpoint",
+                permanent=True,
+            ) from None
+        except tweepy.NotFound as exc:
+            raise SourceError(f"{what}: not found (404: {_reason(exc)})", permanent=True) from None
+        except tweepy.TwitterServerError as exc:
+            raise SourceError(f"{what}: X server error ({_reason(exc)}); will retry") from None
+        except tweepy.HTTPException as exc:
+            raise SourceError(f"{what}: unexpected answer ({_reason(exc)})") from None
+        except requests.Timeout as exc:
+            raise SourceError(f"{what}: timed out ({type(exc).__name__}); will retry") from None
+        except requests.RequestException as exc:
+            raise SourceError(f"{what}: network error ({type(exc).__name__}: {exc}); will retry") from None
+        limits = x_rate_limit(response.headers)
+        try:
+            payload = response.json()
+        except ValueError:
+            raise SourceError(
+                f"{what}: malformed JSON (HTTP {response.status_code}, {body_excerpt(response.content)}); skipped"
+            ) from None
+        if not isinstance(payload, dict):
+            raise SourceError(f"{what}: expected a JSON object, got {body_excerpt(response.content)}; skipped")
+        if payload.get("errors") and not payload.get("data"):
+            log.warning("source %s: X answered with errors and no data: %.300s", self.name, payload.get("errors"))
+        return payload, limits
+
+    def _resolve_account(self, *, now: datetime) -> str:
+        account = self.account or ""
+        if account.isdigit():
+            return account
+        what = f"X user lookup of @{account}"
+        try:
+            response = self.client.get_user(username=account, user_fields=["username"])
+        except tweepy.TooManyRequests as exc:
+            headers = exc.response.headers
+            retry_at, _ = retry_at_after_429(x_rate_limit(headers), headers, now=now, default=self.default_backoff)
+            raise RateLimited(f"{what}: rate limited (429)", retry_at=retry_at) from None
+        except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
+            raise SourceError(f"{what}: X rejected the credentials ({_reason(exc)}); check {BEARER_ENV}",
+                              permanent=True) from None
+        except tweepy.HTTPException as exc:
+            permanent = 400 <= exc.response.status_code < 500
+            raise SourceError(f"{what}: {_reason(exc)}", permanent=permanent) from None
+        except requests.RequestException as exc:
+            raise SourceError(f"{what}: network error ({type(exc).__name__}); will retry") from None
+        try:
+            payload = response.json()
+        except ValueError:
+            raise SourceError(f"{what}: malformed JSON ({body_excerpt(response.content)})") from None
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, dict) or not data.get("id"):
+            raise SourceError(f"{what}: X has no such account ({str(payload)[:200]})", permanent=True)
+        return str(data["id"])
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _reason(exc: tweepy.HTTPException) -> str:
+    return str(exc).replace("\n", " ").strip()
+
+
+def _single_account(brand: Brand) -> str:
+    accounts = brand.accounts.x
+    if len(accounts) == 1:
+        return accounts[0]
+    if not accounts:
+        raise ValueError(f"brand {brand.id!r} has no X account; give the source an 'account'")
+    raise ValueError(
+        f"brand {brand.id!r} has several X accounts ({', '.join(accounts)}); give each mentions source an 'account'"
+    )
+
+
+# ----------------------------------------------------------------- factory
+class XSourceOptions(BaseModel):
+    """The options of a source of kind ``x`` in the configuration file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: Literal["mentions", "search"]
+    account: str | None = Field(default=None, description="mentions: the owned account's handle or user id")
+    query: str | None = Field(default=None, max_length=MAX_QUERY_LENGTH, description="search: overrides the brand's query")
+    max_results: int = Field(default=100, ge=5, le=100)
+    max_pages: int = Field(default=5, ge=1, le=50)
+    price_per_post: float = Field(default=0.005, ge=0)
+    monthly_budget: float | None = Field(default=None, ge=0)
+    timeout: float = Field(default=30.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "XSourceOptions":
+        low, high = RESULTS_RANGE[self.endpoint]
+        if not low <= self.max_results <= high:
+            raise ValueError(f"max_results for endpoint {self.endpoint!r} must be between {low} and {high}")
+        if self.endpoint == "search" and self.account:
+            raise ValueError("'account' applies to endpoint 'mentions' only")
+        if self.endpoint == "mentions" and self.query:
+            raise ValueError("'query' applies to endpoint 'search' only")
+        return self
+
+
+def build_x_source(
+    config: SourceConfig,
+    *,
+    brand: Brand,
+    settings: Any = None,
+    env: Mapping[str, str] | None = None,
+    session: requests.Session | None = None,
+) -> XSource:
+    """Build a source of kind ``x`` from its configuration. Reads the bearer
+    token from ``X_BEARER_TOKEN`` (or ``X_BEARER_TOKEN_FILE``). Raises
+    pydantic's ValidationError or ValueError for bad options (the source
+    registry words them with the key path) and MissingSecretError (a
+    ConfigError) naming the variable for a missing credential."""
+    opts = XSourceOptions.model_validate(config.options)
+    env = os.environ if env is None else env
+    bearer = read_secret(BEARER_ENV, env=env, purpose=f"source {config.name!r} reads X")
+    client = make_x_client(bearer_token=bearer, session=session, timeout=opts.timeout)
+    return XSource(
+        name=config.name,
+        brand=brand,
+        client=client,
+        endpoint=opts.endpoint,
+        account=opts.account,
+        query=opts.query,
+        max_results=opts.max_results,
+        max_pages=opts.max_pages,
+        price_per_post=opts.price_per_post,
+        monthly_budget=opts.monthly_budget,
+    )
