@@ -1,0 +1,14 @@
+"""Fake X and Reddit APIs at the HTTP layer (``responses``), with payloads
+shaped like the real ones, so the real tweepy and praw code runs in tests.
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        x = FakeXAPI(mock, now=clock.now)
+        reddit = FakeRedditAPI(mock, now=clock.now)
+"""
+
+from tests.fakes import faults
+from tests.fakes.faults import Fault
+from tests.fakes.reddit_api import FakeRedditAPI
+from tests.fakes.x_api import FakeXAPI
+
+__all__ = ["FakeRedditAPI", "FakeXAPI", "Fault", "faults"]
