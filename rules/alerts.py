@@ -1,0 +1,335 @@
+"""Alerts: open them for mentions a rule says need a person, and keep one
+conversation in one alert.
+
+Grouping. A mention whose decision asks for an alert *joins* an alert that
+is still open or acknowledged for the same author in the same thread
+(same platform, thread id, author id and brand) instead of opening a new
+one. Mentions of one author in one thread that arrive in the same batch
+are grouped the same way, so two posts in one poll give one alert with a
+mention count of 2. A mention without a thread id never joins: it opens an
+alert of its own. Within a batch, mentions are taken in the order they
+were posted (created_at, then row id), so the earliest opens the alert.
+
+Joining adds an ``alert_mentions`` row, increments ``mention_count``,
+moves ``last_mention_id``/``last_mention_at`` to the newest mention, adds
+the new mention's tags, keeps the higher priority score, and, if the new
+mention's tier is more urgent, escalates the alert: its priority becomes
+that tier and ``sla_due_at`` becomes ``min(current deadline, opened_at +
+SLA of the new tier)``.
+
+Every alert lists all its mentions in ``alert_mentions``, the one that
+opened it included.
+
+SLA. ``sla_due_at = opened_at + settings.sla_for(priority)``, where
+``opened_at`` is when the first mention was *posted*: the customer's clock
+starts when they post, not when brandpulse saw it.
+
+Audit. "alert.opened" (rule, priority, priority score, mention id),
+"alert.joined" (mention id, mention count) and "alert.escalated" (from,
+to, mention id, new deadline), by :data:`brandpulse.audit.SYSTEM` at
+``now``.
+
+Cost per batch, whatever its size: one SELECT of the matching open alerts,
+one INSERT ... RETURNING for new alerts, one executemany UPDATE for joined
+alerts, one INSERT for alert_mentions and one for the audit events. It runs
+in the caller's transaction and never commits.
+
+Each mention must be given once (the pipeline hands over newly stored
+mentions only); the same mention row id twice in one batch is taken once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from brandpulse.audit import SYSTEM, record_many
+from brandpulse.config import Settings
+from brandpulse.db.models import AlertMentionRow, AlertRow
+from brandpulse.types import Decision, Mention, Priority
+
+ACTIVE_STATUSES = ("open", "acknowledged")
+_KEYS_PER_SELECT = 300  # up to 4 parameters each: well inside every backend's limit
+
+GroupKey = tuple[str, str, str, str]  # platform, thread id, author id, brand
+
+
+@dataclass
+class _AlertState:
+    """An alert being opened or joined in this batch."""
+
+    alert_id: int | None  # None until a new alert is inserted
+    opened_at: datetime
+    priority: Priority
+    priority_score: float
+    sla_due_at: datetime
+    last_mention_id: int
+    last_mention_at: datetime
+    tags: list[str]
+    mention_count: int = 1
+    added: int = 0  # mentions joined in this batch
+    new_row: dict[str, Any] | None = None  # the row to insert, for new alerts
+    mention_ids: list[int] = field(default_factory=list)  # alert_mentions to add
+    events: list[dict[str, Any]] = field(default_factory=list)  # audit, entity id filled in later
+
+
+def _group_key(mention: Mention) -> GroupKey | None:
+    if mention.thread_id is None:
+        return None
+    return (mention.platform, mention.thread_id, mention.author.id, mention.brand)
+
+
+def _load_active(session: Session, keys: set[GroupKey]) -> dict[GroupKey, _AlertState]:
+    """Alerts still open or acknowledged for the batch's (platform, thread,
+    author, brand) keys; when several exist for one key, the newest."""
+    found: dict[GroupKey, _AlertState] = {}
+    triples = sorted({k[:3] for k in keys})
+    for start in range(0, len(triples), _KEYS_PER_SELECT):
+        chunk = triples[start : start + _KEYS_PER_SELECT]
+        rows = session.execute(
+            select(
+                AlertRow.id,
+                AlertRow.platform,
+                AlertRow.thread_id,
+                AlertRow.author_id,
+                AlertRow.brand,
+                AlertRow.opened_at,
+                AlertRow.priority,
+                AlertRow.priority_score,
+                AlertRow.sla_due_at,
+                AlertRow.last_mention_id,
+                AlertRow.last_mention_at,
+                AlertRow.mention_count,
+                AlertRow.tags,
+            )
+            .where(
+                # platform and thread_id IN first let SQLite search
+                # ix_alerts_thread_author instead of scanning every open alert
+                AlertRow.platform.in_(sorted({k[0] for k in chunk})),
+                AlertRow.thread_id.in_(sorted({k[1] for k in chunk})),
+                tuple_(AlertRow.platform, AlertRow.thread_id, AlertRow.author_id).in_(chunk),
+                AlertRow.status.in_(ACTIVE_STATUSES),
+            )
+            .order_by(AlertRow.id)
+        )
+        for row in rows:
+            key = (row.platform, row.thread_id, row.author_id, row.brand)
+            if key not in keys:
+                continue
+            found[key] = _AlertState(  # later (newer) rows replace earlier ones
+                alert_id=row.id,
+                opened_at=row.opened_at,
+                priority=Priority(row.priority),
+                priority_score=row.priority_score,
+                sla_due_at=row.sla_due_at,
+                last_mention_id=row.last_mention_id,
+                last_mention_at=row.last_mention_at,
+                tags=list(row.tags or []),
+                mention_count=row.mention_count,
+            )
+    return found
+
+
+def _join(
+    state: _AlertState, *, mention_id: int, mention: Mention, decision: Decision, settings: Settings
+) -> None:
+    alert = decision.alert
+    assert alert is not None
+    state.mention_ids.append(mention_id)
+    state.added += 1
+    state.mention_count += 1
+    if mention.created_at >= state.last_mention_at:
+        state.last_mention_id = mention_id
+        state.last_mention_at = mention.created_at
+    for tag in decision.tags:
+        if tag not in state.tags:
+            state.tags.append(tag)
+    if alert.priority_score > state.priority_score:
+        state.priority_score = alert.priority_score
+    state.events.append(
+        {"action": "alert.joined", "details": {"mention_id": mention_id, "mention_count": state.mention_count}}
+    )
+    if alert.priority.rank < state.priority.rank:
+        previous = state.priority
+        state.priority = alert.priority
+        state.sla_due_at = min(state.sla_due_at, state.opened_at + settings.sla_for(alert.priority))
+        state.events.append(
+            {
+                "action": "alert.escalated",
+                "details": {
+                    "from": previous.value,
+                    "to": alert.priority.value,
+                    "mention_id": mention_id,
+                    "sla_due_at": state.sla_due_at.isoformat(),
+                },
+            }
+        )
+
+
+def _open(*, mention_id: int, mention: Mention, decision: Decision, settings: Settings, now: datetime) -> _AlertState:
+    alert = decision.alert
+    assert alert is not None
+    opened_at = mention.created_at
+    sla_due_at = opened_at + settings.sla_for(alert.priority)
+    state = _AlertState(
+        alert_id=None,
+        opened_at=opened_at,
+        priority=alert.priority,
+        priority_score=alert.priority_score,
+        sla_due_at=sla_due_at,
+        last_mention_id=mention_id,
+        last_mention_at=opened_at,
+        tags=list(decision.tags),
+        mention_ids=[mention_id],
+    )
+    state.new_row = {
+        "brand": mention.brand,
+        "platform": mention.platform,
+        "author_id": mention.author.id,
+        "author_handle": mention.author.handle,
+        "thread_id": mention.thread_id,
+        "mention_id": mention_id,
+        "rule": alert.rule,
+        "status": "open",
+        "opened_at": opened_at,
+        "created_at": now,
+    }
+    state.events.append(
+        {
+            "action": "alert.opened",
+            "details": {
+                "rule": alert.rule,
+                "priority": alert.priority.value,
+                "priority_score": round(alert.priority_score, 4),
+                "mention_id": mention_id,
+            },
+        }
+    )
+    return state
+
+
+def apply_decisions(
+    session: Session,
+    items: Sequence[tuple[int, Mention, Decision]],
+    *,
+    settings: Settings,
+    now: datetime,
+) -> dict[int, int]:
+    """Open or join alerts for the items whose decision asks for one.
+
+    ``items`` are (mentions.id, the mention, its decision). Returns
+    ``{mention row id: alert id}`` for every item that opened or joined an
+    alert. Runs in the caller's transaction and never commits."""
+    seen: set[int] = set()
+    wanted: list[tuple[int, Mention, Decision]] = []
+    for mention_id, mention, decision in items:
+        if decision.alert is not None and mention_id not in seen:
+            seen.add(mention_id)
+            wanted.append((mention_id, mention, decision))
+    if not wanted:
+        return {}
+    wanted.sort(key=lambda item: (item[1].created_at, item[0]))
+
+    keys = {k for _, m, _ in wanted if (k := _group_key(m)) is not None}
+    existing = _load_active(session, keys) if keys else {}
+    joined_existing: dict[int, _AlertState] = {}  # alert id -> state
+    new_alerts: list[_AlertState] = []
+    pending: dict[GroupKey, _AlertState] = {}  # alerts opened in this batch, by key
+    alert_of: list[tuple[int, _AlertState]] = []
+
+    for mention_id, mention, decision in wanted:
+        key = _group_key(mention)
+        state = None
+        if key is not None:
+            state = existing.get(key) or pending.get(key)
+        if state is not None:
+            _join(state, mention_id=mention_id, mention=mention, decision=decision, settings=settings)
+            if state.alert_id is not None:
+                joined_existing[state.alert_id] = state
+        else:
+            state = _open(mention_id=mention_id, mention=mention, decision=decision, settings=settings, now=now)
+            new_alerts.append(state)
+            if key is not None:
+                pending[key] = state
+        alert_of.append((mention_id, state))
+
+    if new_alerts:
+        rows = []
+        for state in new_alerts:
+            assert state.new_row is not None
+            rows.append(
+                {
+                    **state.new_row,
+                    "last_mention_id": state.last_mention_id,
+                    "last_mention_at": state.last_mention_at,
+                    "mention_count": state.mention_count,
+                    "priority": state.priority.value,
+                    "priority_score": state.priority_score,
+                    "sla_due_at": state.sla_due_at,
+                    "tags": state.tags,
+                }
+            )
+        # RETURNING the opening mention's id too maps rows back without asking
+        # the database to keep parameter order (which SQLite can only do one
+        # row per statement). Each new alert has its own opening mention.
+        alerts = AlertRow.__table__
+        returned = session.execute(insert(alerts).returning(alerts.c.mention_id, alerts.c.id), rows).all()
+        id_by_opener = {mention_id: alert_id for mention_id, alert_id in returned}
+        for state in new_alerts:
+            assert state.new_row is not None
+            state.alert_id = id_by_opener[state.new_row["mention_id"]]
+
+    if joined_existing:
+        table = AlertRow.__table__
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values(
+                mention_count=table.c.mention_count + bindparam("b_added"),
+                last_mention_id=bindparam("b_last_id"),
+                last_mention_at=bindparam("b_last_at"),
+                priority=bindparam("b_priority"),
+                priority_score=bindparam("b_score"),
+                sla_due_at=bindparam("b_due"),
+                tags=bindparam("b_tags"),
+            ),
+            [
+                {
+                    "b_id": alert_id,
+                    "b_added": state.added,
+                    "b_last_id": state.last_mention_id,
+                    "b_last_at": state.last_mention_at,
+                    "b_priority": state.priority.value,
+                    "b_score": state.priority_score,
+                    "b_due": state.sla_due_at,
+                    "b_tags": state.tags,
+                }
+                for alert_id, state in joined_existing.items()
+            ],
+        )
+
+    touched = [*new_alerts, *joined_existing.values()]
+    session.execute(
+        insert(AlertMentionRow.__table__),
+        [{"alert_id": s.alert_id, "mention_id": mid} for s in touched for mid in s.mention_ids],
+    )
+    record_many(
+        session,
+        [
+            {
+                "at": now,
+                "actor": SYSTEM,
+                "action": event["action"],
+                "entity_type": "alert",
+                "entity_id": state.alert_id,
+                "details": event["details"],
+            }
+            for state in touched
+            for event in state.events
+        ],
+    )
+    return {mention_id: state.alert_id for mention_id, state in alert_of}  # type: ignore[misc]
