@@ -269,7 +269,8 @@ class FakeRedditAPI:
             limit = max(1, min(100, int(params.get("limit", "25"))))
         except ValueError:
             limit = 25
-        rows = self._order(names)
+        now = self.now().timestamp()  # a post seeded with a future time does not exist yet
+        rows = self._order([n for n in names if self.things[n]["created_utc"] <= now])
         after, before = params.get("after"), params.get("before")
         if after:
             if after not in rows:
@@ -305,7 +306,8 @@ class FakeRedditAPI:
         return self._page([n for n, d in self.things.items() if self.kinds[n] == "t3" and d["author"].lower() == match["name"].lower()], params)
 
     def _ep_info(self, match, params, form):
-        names = [n for n in params.get("id", "").split(",") if n in self.things]
+        names = [n for n in params.get("id", "").split(",")
+                 if n in self.things and self.things[n]["created_utc"] <= self.now().timestamp()]
         return self._json(200, self._listing(names, more_after=False, more_before=False))
 
     def _ep_me(self, match, params, form):

@@ -172,7 +172,7 @@ class FakeXAPI:
         self.rate_remaining: int | None = 449  # None: no rate headers at all
         self.redeliver_boundary = False  # also return the post whose id == since_id
         self.me_id: str | None = None  # the account behind the access token
-        self._next_id = 1_900_000_000_000_000_000
+        self._next_id = 0
         self._next_user = 1000
         pattern = re.compile(re.escape(X_HOST) + r"/2/.*")
         mock.add_callback(responses.GET, pattern, callback=self._handle)
@@ -208,9 +208,12 @@ class FakeXAPI:
         self.me_id = me["id"]
         return me
 
-    def _new_id(self) -> int:
-        self._next_id += 1_000_003  # increasing, not consecutive, like snowflakes
-        return self._next_id
+    def _new_id(self, created_at: datetime) -> int:
+        """A snowflake: milliseconds since X's epoch, shifted, plus a sequence,
+        so ids are chronological whatever order posts are seeded in."""
+        self._next_id += 1
+        ms = int(created_at.timestamp() * 1000) - 1288834974657
+        return (ms << 22) | (self._next_id % 4096)
 
     def add_tweet(
         self,
@@ -228,7 +231,8 @@ class FakeXAPI:
             user = self.user(author)
         except KeyError:
             user = self.add_user(author)
-        tid = self._new_id()
+        created_at = created_at or self.now()
+        tid = self._new_id(created_at)
         refs = []
         conversation = str(tid)
         if reply_to is not None:
@@ -250,7 +254,7 @@ class FakeXAPI:
             "id": str(tid),
             "text": text,
             "author_id": user["id"],
-            "created_at": _iso(created_at or self.now()),
+            "created_at": _iso(created_at),
             "lang": lang,
             "conversation_id": conversation,
             "edit_history_tweet_ids": [str(tid)],
@@ -407,6 +411,10 @@ class FakeXAPI:
             includes["tweets"] = [self._shape_tweet(t, tweet_fields) for t in unique.values()]
         return includes
 
+    def _visible(self, tweet: dict[str, Any]) -> bool:
+        """A post seeded with a future time does not exist yet."""
+        return datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00")) <= self.now()
+
     def _page(self, endpoint: str, candidates: list[dict[str, Any]], params: dict[str, str], token_param: str):
         low, high = _RANGES[endpoint]
         try:
@@ -421,7 +429,7 @@ class FakeXAPI:
                                     "type": PROBLEM + "invalid-request"})
         since = int(params["since_id"]) if params.get("since_id") else None
         until = int(params["until_id"]) if params.get("until_id") else None
-        rows = sorted(candidates, key=lambda t: int(t["id"]), reverse=True)
+        rows = sorted((t for t in candidates if self._visible(t)), key=lambda t: int(t["id"]), reverse=True)
         rows = [t for t in rows if (since is None or int(t["id"]) > since) and (until is None or int(t["id"]) < until)]
         token = params.get(token_param)
         if token:
@@ -461,7 +469,7 @@ class FakeXAPI:
 
     def _ep_tweet(self, match, params, body):
         tweet = self.tweets.get(int(match["id"]))
-        if tweet is None:
+        if tweet is None or not self._visible(tweet):
             return self._json(200, {"errors": [{"title": "Not Found Error", "type": PROBLEM + "resource-not-found"}]})
         out = {"data": self._shape_tweet(tweet, self._fields(params, "tweet.fields"))}
         includes = self._includes([tweet], params)
