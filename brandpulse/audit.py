@@ -34,7 +34,8 @@ def record(
 def record_many(session: Session, rows: list[dict[str, Any]]) -> None:
     """Batch form of :func:`record`: each dict has the same keys as its arguments."""
     if rows:
-        session.execute(insert(AuditRow), [{**r, "entity_id": str(r["entity_id"])} for r in rows])
+        # Core insert (not the ORM bulk path): half the cost per row on the hot path.
+        session.execute(insert(AuditRow.__table__), [{**r, "entity_id": str(r["entity_id"])} for r in rows])
 
 
 def history(session: Session, entity_type: str, entity_id: int | str) -> list[AuditRow]:

@@ -49,7 +49,6 @@ class Pipeline:
         self.engine = RuleEngine(settings)
         self.renderer = renderer or TemplateRenderer(settings)
         self._analyzers: dict[str, Analyzer] = {}
-        self._own = {b.id: b.accounts.all_lower() for b in settings.brands}
         self.stats = PipelineStats()
 
     def analyzer_for(self, brand_id: str) -> Analyzer:
@@ -60,7 +59,7 @@ class Pipeline:
         return self._analyzers[name]
 
     def is_own(self, mention: Mention) -> bool:
-        return mention.author.handle.lower() in self._own.get(mention.brand, frozenset())
+        return self.engine.is_own_post(mention)
 
     # -- BatchHandler ---------------------------------------------------
     def prepare(self, mentions: Sequence[Mention]) -> list[Score | None]:

@@ -17,7 +17,8 @@ def _phrase(p: str) -> str:
     body = r"\s+".join(re.escape(w) for w in p.strip().split())
     # Word boundaries only against Latin letters and digits: in Japanese or
     # Chinese the next character is a word character too ("ケストレル航空の").
-    start = r"(?<![A-Za-z0-9_@#])" if p[:1].isalnum() or p[:1] in "@#" else ""
+    # A plain word also matches its @handle and #hashtag forms.
+    start = r"(?<![A-Za-z0-9_])" if p[:1].isalnum() or p[:1] in "@#" else ""
     end = r"(?![A-Za-z0-9_])" if p[-1:].isalnum() or p[-1:] == "_" else ""
     return start + body + end
 

@@ -33,7 +33,7 @@ POSTS = [
     _post(2, "@AcmeAir still waiting, this is horrible and useless", handle="sam", thread="5001", reply_to="5001", minutes=5),
     _post(3, "Acme Air lost my bag, worst airline ever, I am furious", handle="famous", followers=250_000, minutes=7),
     _post(4, "Thank you @AcmeAir, lovely crew, great flight!", handle="happy", minutes=9),
-    _post(5, "Our new route to Lisbon starts today", handle="AcmeAir", minutes=10),
+    _post(5, "Acme Air news: our new route to Lisbon starts today", handle="AcmeAir", minutes=10),
     _post(6, "<script>alert(1)</script> Acme Air is awful & broken", handle="hacker", minutes=11),
 ]
 
@@ -148,7 +148,7 @@ def test_run_once_then_work_the_inbox(cli_config):
     twice = invoke(cli_config, "replies", "approve", str(sam_reply.id), "--as", "dave", ok=False)
     assert twice.exit_code == 2
     with Session() as s:
-        trail = [(e.actor, e.action) for e in s.scalars(select(AuditRow).where(AuditRow.entity_type == "reply", AuditRow.entity_id == str(sam_reply.id)).order_by(AuditRow.id))]
+        trail = [(e.actor, e.action) for e in s.scalars(select(AuditRow).where(AuditRow.entity_type == "outbox", AuditRow.entity_id == str(sam_reply.id)).order_by(AuditRow.id))]
         assert ("carol", "reply.edited") in trail and ("dave", "reply.approved") in trail
         assert s.get(OutboxRow, sam_reply.id).text == "Hi @sam, so sorry. DM us?"
 

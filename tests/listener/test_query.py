@@ -6,6 +6,7 @@ def test_any_keyword_none_of_the_exclusions():
     q = QueryMatcher(Query(keywords=["kestrel air", "#kestrelair", "@KestrelAir"], exclude=["kestrel scope", "birdwatching"]))
     assert q.matches("Flying Kestrel  Air today")
     assert q.matches("love it #KestrelAir")
+    assert QueryMatcher(Query(keywords=["acmeair"])).matches("hey @AcmeAir and #acmeair")
     assert q.matches("@kestrelair help")
     assert not q.matches("@KestrelAirHelp is the help account")  # a different handle
     assert not q.matches("kestrel airfield")  # word boundary
