@@ -1,0 +1,478 @@
+"""The digest: what needs a person now, and how the period went.
+
+:func:`build_digest` reads the database into a :class:`Digest` (plain frozen
+dataclasses, no ORM objects) with a fixed handful of queries whatever the
+number of alerts. :func:`render_html` renders ``digest.html.j2`` in the
+sandboxed environment with autoescaping on, so a post containing
+``<script>`` shows as text; links are only made from ``http(s)`` URLs.
+:func:`render_text` is the terminal version (control characters removed, so
+a post cannot send escape sequences to the terminal).
+
+Open alerts are those ``open`` or ``acknowledged``, whatever their age,
+ordered by priority (P1 first) then SLA deadline. An alert whose first reply
+went out is "answered" rather than overdue. Counts by sentiment and platform
+cover mentions posted in the period, each once with its latest score, and
+leave out the brand's own posts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+from urllib.parse import urlsplit
+
+from jinja2 import TemplateNotFound
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from brandpulse.config import Settings
+from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow
+from brandpulse.durations import format_duration
+from outreach.templating import make_environment, printable
+
+OPEN_STATUSES = ("open", "acknowledged")
+PRIORITIES = ("P1", "P2", "P3", "P4")
+LABELS = ("negative", "neutral", "positive", "unknown")
+HTML_TEMPLATE = "digest.html.j2"
+# The project's own templates: the fallback when the configured templates
+# directory has no digest template of its own.
+PROJECT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class DigestBrand:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DigestMention:
+    id: int
+    platform: str
+    external_id: str
+    author_handle: str
+    author_name: str | None
+    author_followers: int
+    text: str
+    title: str | None
+    url: str | None
+    created_at: datetime
+    label: str | None = None  # latest sentiment label
+    compound: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestReply:
+    id: int
+    status: str
+    text: str
+    account: str | None
+    template: str | None
+    hold_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestAlert:
+    id: int
+    brand: str
+    brand_name: str
+    platform: str
+    priority: str
+    priority_score: float
+    status: str
+    assignee: str | None
+    rule: str
+    tags: tuple[str, ...]
+    opened_at: datetime
+    sla_due_at: datetime
+    sla_left: timedelta  # negative: overdue
+    sla_left_text: str  # format_duration(sla_left), e.g. "-1h05m"
+    overdue: bool  # past the deadline with no reply sent
+    first_response_at: datetime | None
+    mention_count: int
+    opening: DigestMention
+    latest: DigestMention  # the same as opening when the alert has one mention
+    reply: DigestReply | None
+
+    @property
+    def reply_text(self) -> str | None:
+        return self.reply.text if self.reply else None
+
+    @property
+    def reply_status(self) -> str | None:
+        return self.reply.status if self.reply else None
+
+    @property
+    def has_newer_mention(self) -> bool:
+        return self.latest.id != self.opening.id
+
+
+@dataclass(frozen=True, slots=True)
+class DigestTotals:
+    mentions: int  # posted in the period (the brand's own posts left out)
+    alerts_opened: int  # opened by brandpulse in the period
+    open_alerts: int
+    overdue: int
+    open_by_priority: dict[str, int]
+    replies_awaiting_approval: int  # drafted or held, now
+    replies_approved: int  # approved, waiting to be sent, now
+    replies_sent: int  # sent in the period
+
+
+@dataclass(frozen=True)
+class Digest:
+    brands: tuple[DigestBrand, ...]
+    period_start: datetime
+    period_end: datetime
+    generated_at: datetime
+    alerts: tuple[DigestAlert, ...]
+    mentions_by_label: dict[str, int]
+    mentions_by_platform: dict[str, int]
+    totals: DigestTotals
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def brand_names(self) -> str:
+        return ", ".join(b.name for b in self.brands)
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    ids = list(ids)
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
+def _latest_scores(session: Session, mention_ids: Sequence[int]) -> dict[int, tuple[str, float]]:
+    out: dict[int, tuple[str, float]] = {}
+    for chunk in _chunks(mention_ids):
+        ranked = (
+            select(
+                ScoreRow.mention_id,
+                ScoreRow.label,
+                ScoreRow.compound,
+                func.row_number()
+                .over(partition_by=ScoreRow.mention_id, order_by=(ScoreRow.scored_at.desc(), ScoreRow.id.desc()))
+                .label("rn"),
+            )
+            .where(ScoreRow.mention_id.in_(chunk))
+            .subquery()
+        )
+        for mention_id, label, compound in session.execute(
+            select(ranked.c.mention_id, ranked.c.label, ranked.c.compound).where(ranked.c.rn == 1)
+        ):
+            out[mention_id] = (label, compound)
+    return out
+
+
+def _mention(row: MentionRow, scores: dict[int, tuple[str, float]]) -> DigestMention:
+    label, compound = scores.get(row.id, (None, None))
+    return DigestMention(
+        id=row.id,
+        platform=row.platform,
+        external_id=row.external_id,
+        author_handle=row.author_handle,
+        author_name=row.author_name,
+        author_followers=row.author_followers or 0,
+        text=row.text,
+        title=row.title,
+        url=row.url,
+        created_at=row.created_at,
+        label=label,
+        compound=compound,
+    )
+
+
+def build_digest(
+    session: Session,
+    *,
+    settings: Settings,
+    now: datetime,
+    since: timedelta,
+    brand: str | None = None,
+) -> Digest:
+    """Read the digest for the period ``[now - since, now]`` (all configured
+    brands, or only ``brand``)."""
+    if since <= timedelta(0):
+        raise ValueError(f"the digest period must be positive, got {format_duration(since)}")
+    start = now - since
+    brands = [b for b in settings.brands if brand is None or b.id == brand]
+    if brand is not None and not brands:
+        raise ValueError(f"unknown brand {brand!r} (known: {', '.join(b.id for b in settings.brands)})")
+    brand_ids = [b.id for b in brands]
+    names = {b.id: b.name for b in settings.brands}
+
+    # -- open alerts, their mentions and replies ----------------------------
+    alert_rows = list(
+        session.scalars(
+            select(AlertRow)
+            .where(AlertRow.status.in_(OPEN_STATUSES), AlertRow.brand.in_(brand_ids))
+            .order_by(AlertRow.priority, AlertRow.sla_due_at, AlertRow.id)
+        )
+    )
+    mention_ids = sorted({a.mention_id for a in alert_rows} | {a.last_mention_id for a in alert_rows})
+    mentions: dict[int, MentionRow] = {}
+    for chunk in _chunks(mention_ids):
+        mentions.update((m.id, m) for m in session.scalars(select(MentionRow).where(MentionRow.id.in_(chunk))))
+    scores = _latest_scores(session, mention_ids)
+    replies: dict[int, OutboxRow] = {}
+    for chunk in _chunks([a.id for a in alert_rows]):
+        for row in session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.alert_id.in_(chunk), OutboxRow.kind == "reply", OutboxRow.status != "rejected")
+            .order_by(OutboxRow.id)
+        ):
+            replies[row.alert_id] = row  # the newest one per alert
+
+    alerts: list[DigestAlert] = []
+    for a in alert_rows:
+        opening = _mention(mentions[a.mention_id], scores)
+        latest = _mention(mentions[a.last_mention_id], scores) if a.last_mention_id != a.mention_id else opening
+        left = a.sla_due_at - now
+        reply = replies.get(a.id)
+        alerts.append(
+            DigestAlert(
+                id=a.id,
+                brand=a.brand,
+                brand_name=names.get(a.brand, a.brand),
+                platform=a.platform,
+                priority=a.priority,
+                priority_score=a.priority_score,
+                status=a.status,
+                assignee=a.assignee,
+                rule=a.rule,
+                tags=tuple(a.tags or ()),
+                opened_at=a.opened_at,
+                sla_due_at=a.sla_due_at,
+                sla_left=left,
+                sla_left_text=format_duration(left),
+                overdue=left < timedelta(0) and a.first_response_at is None,
+                first_response_at=a.first_response_at,
+                mention_count=a.mention_count,
+                opening=opening,
+                latest=latest,
+                reply=DigestReply(
+                    id=reply.id, status=reply.status, text=reply.text, account=reply.account,
+                    template=reply.template, hold_reason=reply.hold_reason,
+                ) if reply else None,
+            )
+        )
+
+    # -- the period's counts ------------------------------------------------
+    in_period = (
+        MentionRow.brand.in_(brand_ids),
+        MentionRow.created_at >= start,
+        MentionRow.created_at <= now,
+        MentionRow.is_own.is_(False),
+    )
+    by_platform = {
+        platform: count
+        for platform, count in session.execute(
+            select(MentionRow.platform, func.count())
+            .where(*in_period)
+            .group_by(MentionRow.platform)
+            .order_by(MentionRow.platform)
+        )
+    }
+    total_mentions = sum(by_platform.values())
+    ranked = (
+        select(
+            ScoreRow.label,
+            func.row_number()
+            .over(partition_by=ScoreRow.mention_id, order_by=(ScoreRow.scored_at.desc(), ScoreRow.id.desc()))
+            .label("rn"),
+        )
+        .join(MentionRow, MentionRow.id == ScoreRow.mention_id)
+        .where(*in_period)
+        .subquery()
+    )
+    label_counts = dict(
+        session.execute(select(ranked.c.label, func.count()).where(ranked.c.rn == 1).group_by(ranked.c.label)).all()
+    )
+    by_label = {label: label_counts.pop(label, 0) for label in LABELS}
+    by_label.update(sorted(label_counts.items()))  # any label an analyzer adds later
+    unscored = total_mentions - sum(by_label.values())
+    if unscored:
+        by_label["unscored"] = unscored
+
+    alerts_opened = session.scalar(
+        select(func.count()).select_from(AlertRow)
+        .where(AlertRow.brand.in_(brand_ids), AlertRow.created_at >= start, AlertRow.created_at <= now)
+    ) or 0
+    reply_counts = dict(
+        session.execute(
+            select(OutboxRow.status, func.count())
+            .where(OutboxRow.brand.in_(brand_ids), OutboxRow.kind == "reply",
+                   OutboxRow.status.in_(("drafted", "held", "approved")))
+            .group_by(OutboxRow.status)
+        ).all()
+    )
+    replies_sent = session.scalar(
+        select(func.count()).select_from(OutboxRow)
+        .where(OutboxRow.brand.in_(brand_ids), OutboxRow.kind == "reply", OutboxRow.status == "sent",
+               OutboxRow.sent_at >= start, OutboxRow.sent_at <= now)
+    ) or 0
+    open_by_priority = {p: 0 for p in PRIORITIES}
+    for a in alerts:
+        open_by_priority[a.priority] = open_by_priority.get(a.priority, 0) + 1
+
+    return Digest(
+        brands=tuple(DigestBrand(id=b.id, name=b.name) for b in brands),
+        period_start=start,
+        period_end=now,
+        generated_at=now,
+        alerts=tuple(alerts),
+        mentions_by_label=by_label,
+        mentions_by_platform=by_platform,
+        totals=DigestTotals(
+            mentions=total_mentions,
+            alerts_opened=alerts_opened,
+            open_alerts=len(alerts),
+            overdue=sum(1 for a in alerts if a.overdue),
+            open_by_priority=open_by_priority,
+            replies_awaiting_approval=reply_counts.get("drafted", 0) + reply_counts.get("held", 0),
+            replies_approved=reply_counts.get("approved", 0),
+            replies_sent=replies_sent,
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------
+
+
+def format_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def safe_url(value: str | None) -> str | None:
+    """The URL if it is an http(s) link, else None (no ``javascript:`` links)."""
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _followers(n: int) -> str:
+    return f"{n:,}"
+
+
+def render_html(digest: Digest, *, settings: Settings) -> str:
+    """The digest as one self-contained HTML page (inline CSS). The template is
+    ``digest.html.j2`` from the configured templates directory, else the
+    project's own."""
+    search_path = [settings.templates_path]
+    if PROJECT_TEMPLATES != settings.templates_path:
+        search_path.append(PROJECT_TEMPLATES)
+    env = make_environment(html=True, search_path=search_path)
+    env.filters["time"] = format_time
+    env.filters["safe_url"] = safe_url
+    env.filters["followers"] = _followers
+    try:
+        template = env.get_template(HTML_TEMPLATE)
+    except TemplateNotFound:
+        raise FileNotFoundError(
+            f"digest template {HTML_TEMPLATE} not found in {' or '.join(str(p) for p in search_path)}"
+        ) from None
+    return template.render(digest=digest, format_duration=format_duration)
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _one_line(text: str, limit: int = 280) -> str:
+    text = _SPACE.sub(" ", printable(text)).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _who(m: DigestMention) -> str:
+    prefix = "u/" if m.platform == "reddit" else "@"
+    return f"{prefix}{printable(m.author_handle)} ({_followers(m.author_followers)} followers)"
+
+
+def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
+    """The digest for a terminal. Shows the ``max_alerts`` most urgent open
+    alerts (None: all) and says how many more the HTML file has."""
+    t = digest.totals
+    lines = [
+        f"brandpulse digest: {printable(digest.brand_names)}",
+        f"period {format_time(digest.period_start)} → {format_time(digest.period_end)}",
+        "",
+        f"Mentions: {t.mentions}"
+        + (" (" + ", ".join(f"{k} {v}" for k, v in digest.mentions_by_label.items() if v) + ")" if t.mentions else ""),
+    ]
+    if digest.mentions_by_platform:
+        lines.append("  by platform: " + ", ".join(f"{k} {v}" for k, v in digest.mentions_by_platform.items()))
+    by_priority = ", ".join(f"{p} {n}" for p, n in t.open_by_priority.items() if n)
+    lines.append(
+        f"Open alerts: {t.open_alerts}" + (f" ({by_priority})" if by_priority else "")
+        + f", {t.overdue} overdue; {t.alerts_opened} opened in the period"
+    )
+    lines.append(
+        f"Replies: {t.replies_awaiting_approval} awaiting approval, {t.replies_approved} approved to send,"
+        f" {t.replies_sent} sent in the period"
+    )
+    lines.append("")
+    if not digest.alerts:
+        lines.append("No open alerts.")
+    else:
+        lines.append("Open alerts, most urgent first:")
+    shown = digest.alerts if max_alerts is None else digest.alerts[:max_alerts]
+    for a in shown:
+        if a.first_response_at is not None:
+            sla = "answered"
+        elif a.overdue:
+            sla = f"OVERDUE by {format_duration(-a.sla_left)}"
+        else:
+            sla = f"{a.sla_left_text} left"
+        extra = [a.status]
+        if a.assignee:
+            extra.append(f"assigned to {printable(a.assignee)}")
+        lines.append("")
+        lines.append(
+            f"[{a.priority}] alert {a.id} · {sla} · {a.platform} · {_who(a.opening)}"
+            f" · {a.mention_count} mention{'s' if a.mention_count != 1 else ''} · {', '.join(extra)}"
+        )
+        lines.append(f"    {format_time(a.opening.created_at)}  {_one_line(a.opening.text)}")
+        url = safe_url(a.opening.url)
+        if url:
+            lines.append(f"    {printable(url)}")
+        if a.has_newer_mention:
+            lines.append(f"    latest {format_time(a.latest.created_at)}  {_one_line(a.latest.text)}")
+        if a.reply is not None:
+            held = f", held: {_one_line(a.reply.hold_reason, 120)}" if a.reply.hold_reason else ""
+            lines.append(f"    reply {a.reply.id} ({a.reply.status}{held}): {_one_line(a.reply.text)}")
+    if len(shown) < len(digest.alerts):
+        lines.append("")
+        lines.append(f"… and {len(digest.alerts) - len(shown)} more open alerts in the HTML digest.")
+    return "\n".join(lines) + "\n"
+
+
+def write_digest(digest: Digest, *, settings: Settings, directory: Path | None = None) -> Path:
+    """Render and write ``digest-YYYYmmdd-HHMMSS.html`` (UTC, from
+    ``generated_at``) under ``<data_path>/digests`` or ``directory``. An
+    existing file is never overwritten: a second digest in the same second
+    gets a ``-2`` suffix."""
+    html = render_html(digest, settings=settings)
+    folder = directory if directory is not None else settings.data_path / "digests"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "digest-" + digest.generated_at.astimezone(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{stem}.html"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}.html"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

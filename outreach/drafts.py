@@ -1,0 +1,274 @@
+"""Drafting replies into the outbox.
+
+The rules stage asks for drafts (:class:`brandpulse.types.DraftRequest`);
+this module renders each from its template and writes outbox rows of kind
+``reply`` in the caller's transaction, so a mention, its alert and its draft
+are stored together or not at all.
+
+One conversation gets one reply: when an alert already has a pending reply
+(``drafted``, ``held`` or ``approved`` and not yet sent), a newer mention in
+that alert re-drafts that row to answer the newest mention instead of adding a
+second reply. The re-drafted text needs approval again (the approval was given
+to the old text), and the old text is kept in the audit event. A reply that is
+already on its way (``sending``, ``unknown``) or out (``sent``) is never
+touched; a further mention then gets a new draft, and the send-time safeguards
+decide whether it may go out.
+
+A template that fails at render time, renders empty, or is not meant for the
+mention's platform still produces a row, ``held`` with the reason, so nothing
+is lost and nothing blocks the pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from brandpulse import audit
+from brandpulse.config import Brand, Settings
+from brandpulse.db.models import MentionRow, OutboxRow
+from brandpulse.types import DraftRequest, Mention
+from outreach.templating import TemplateRenderer, TemplateRenderError, reply_context
+
+log = logging.getLogger(__name__)
+
+AUDIT_ENTITY = "outbox"
+POLICY_ACTOR = "policy"  # approved_by for replies the reply policy lets go out alone
+# A reply row in one of these states has not gone out and can still be re-drafted.
+PENDING_STATUSES = ("drafted", "held", "approved")
+
+
+def choose_account(mention: Mention, brand: Brand) -> str | None:
+    """The brand account that answers: the one the post addressed, else the
+    brand's first account on that platform, else None."""
+    accounts = brand.accounts.for_platform(str(mention.platform))
+    by_lower = {a.lower(): a for a in accounts}
+    for handle in mention.addressed_handles:
+        found = by_lower.get(handle.lower().lstrip("@").removeprefix("u/"))
+        if found:
+            return found
+    return accounts[0] if accounts else None
+
+
+@dataclass(slots=True)
+class _Draft:
+    key: tuple[str, int]  # ("alert", alert_id), or ("mention", mention_id) for a request without an alert
+    request: DraftRequest
+    values: dict[str, Any]  # the outbox columns this draft sets
+    hold_reason: str | None
+
+
+def _render(request: DraftRequest, *, renderer: TemplateRenderer, brand: Brand) -> tuple[str, str | None]:
+    """(text, hold reason or None)."""
+    platforms = renderer.platforms(request.template)
+    platform = str(request.mention.platform)
+    if platforms is not None and platform not in platforms:
+        return "", f"template {request.template!r} is not meant for {platform} (only {', '.join(platforms)})"
+    context = reply_context(
+        mention=request.mention,
+        brand=brand,
+        alert_id=request.alert_id,
+        priority=request.priority,
+        score=request.score,
+    )
+    try:
+        text = renderer.render(request.template, context)
+    except TemplateRenderError as exc:
+        log.warning("reply draft for mention %s held: %s", request.mention_id, exc)
+        return "", str(exc)
+    if not text:
+        return "", f"template {request.template!r} rendered empty text"
+    return text, None
+
+
+def draft_replies(
+    session: Session,
+    requests: Sequence[DraftRequest],
+    *,
+    renderer: TemplateRenderer,
+    settings: Settings,
+    now: datetime,
+) -> list[int]:
+    """Write reply drafts for ``requests`` in the caller's transaction.
+
+    Returns the ids of the outbox rows drafted or re-drafted, each once, in
+    the order of the requests. At most three statements whatever the batch
+    size: one SELECT for the pending replies of the batch's alerts, one
+    INSERT for new rows, one UPDATE for re-drafted rows (plus the audit
+    INSERT).
+    """
+    if not requests:
+        return []
+    unknown = sorted({r.template for r in requests if r.template not in renderer.names})
+    if unknown:
+        raise ValueError(
+            f"draft requested from unknown template(s) {', '.join(map(repr, unknown))}"
+            f" (known: {', '.join(renderer.names) or 'none'})"
+        )
+    brands: dict[str, Brand] = {}
+    for r in requests:
+        if r.mention.brand not in brands:
+            try:
+                brands[r.mention.brand] = settings.brand(r.mention.brand)
+            except KeyError:
+                raise ValueError(
+                    f"draft requested for mention {r.mention_id} of unknown brand {r.mention.brand!r}"
+                ) from None
+
+    # One conversation → one reply: within the batch, the newest mention of an
+    # alert wins; a mention without an alert gets one reply however often asked.
+    by_alert: dict[int, DraftRequest] = {}
+    by_mention: dict[int, DraftRequest] = {}
+    order: list[tuple[str, int]] = []  # the _Draft keys, in request order
+    for r in requests:
+        if r.alert_id is None:
+            if r.mention_id not in by_mention:
+                by_mention[r.mention_id] = r
+                order.append(("mention", r.mention_id))
+            continue
+        current = by_alert.get(r.alert_id)
+        if current is None:
+            order.append(("alert", r.alert_id))
+        if current is None or r.mention.created_at >= current.mention.created_at:
+            by_alert[r.alert_id] = r
+
+    existing: dict[int, tuple[OutboxRow, datetime | None]] = {}
+    if by_alert:
+        # FOR UPDATE (PostgreSQL; SQLite serialises writers anyway): a sender
+        # cannot claim a draft between this read and its re-draft below. Its
+        # conditional claim waits for this transaction, then sees the new state.
+        rows = session.execute(
+            select(OutboxRow, MentionRow.created_at)
+            .outerjoin(MentionRow, MentionRow.id == OutboxRow.mention_id)
+            .where(
+                OutboxRow.kind == "reply",
+                OutboxRow.alert_id.in_(list(by_alert)),
+                OutboxRow.status.in_(PENDING_STATUSES),
+            )
+            .order_by(OutboxRow.id)
+            .with_for_update(of=OutboxRow)
+        ).all()
+        for row, mention_created in rows:
+            existing[row.alert_id] = (row, mention_created)  # the newest pending row per alert
+
+    policy = settings.reply_policy
+    new: list[_Draft] = []
+    redrafts: list[tuple[_Draft, OutboxRow]] = []
+    ids_by_key: dict[tuple[str, int], int] = {}
+
+    for key in order:
+        request = by_alert[key[1]] if key[0] == "alert" else by_mention[key[1]]
+        found = existing.get(request.alert_id) if request.alert_id is not None else None
+        if found is not None:
+            row, answered_at = found
+            if answered_at is not None and request.mention.created_at < answered_at:
+                ids_by_key[key] = row.id  # the pending draft already answers a newer mention
+                continue
+        brand = brands[request.mention.brand]
+        text, hold_reason = _render(request, renderer=renderer, brand=brand)
+        auto = not policy.require_approval or request.template in policy.auto_send_templates
+        if hold_reason is not None:
+            status, approved_by, approved_at = "held", None, None
+        elif auto:
+            status, approved_by, approved_at = "approved", POLICY_ACTOR, now
+        else:
+            status, approved_by, approved_at = "drafted", None, None
+        values = {
+            "mention_id": request.mention_id,
+            "in_reply_to": request.mention.external_id,
+            "account": choose_account(request.mention, brand),
+            "template": request.template,
+            "text": text,
+            "status": status,
+            "needs_approval": not auto,
+            "hold_reason": hold_reason,
+            "approved_by": approved_by,
+            "approved_at": approved_at,
+            "last_error": None,
+            "not_before": None,
+            "updated_at": now,
+        }
+        draft = _Draft(key=key, request=request, values=values, hold_reason=hold_reason)
+        if found is not None:
+            redrafts.append((draft, found[0]))
+            ids_by_key[key] = found[0].id
+        else:
+            new.append(draft)
+
+    if new:
+        # RETURNING maps ids back by (alert, mention), unique within the batch, so
+        # the rows can go in one multi-row INSERT (no ordering guarantee needed).
+        inserted = session.execute(
+            insert(OutboxRow).returning(OutboxRow.id, OutboxRow.alert_id, OutboxRow.mention_id),
+            [
+                {
+                    **d.values,
+                    "kind": "reply",
+                    "brand": d.request.mention.brand,
+                    "platform": str(d.request.mention.platform),
+                    "alert_id": d.request.alert_id,
+                    "attempts": 0,
+                    "created_at": now,
+                }
+                for d in new
+            ],
+        ).all()
+        by_target = {(alert_id, mention_id): outbox_id for outbox_id, alert_id, mention_id in inserted}
+        for d in new:
+            ids_by_key[d.key] = by_target[(d.request.alert_id, d.request.mention_id)]
+    # What a re-draft replaces goes into its audit event (read before the update).
+    replaced = [
+        (d, row.id, {"mention_id": row.mention_id, "text": row.text, "status": row.status}) for d, row in redrafts
+    ]
+    if redrafts:
+        session.execute(
+            update(OutboxRow),
+            [{"id": outbox_id, **d.values} for d, outbox_id, _ in replaced],
+            execution_options={"synchronize_session": False},
+        )
+        for _, row in redrafts:  # the loaded objects are stale now; reloaded when next used
+            session.expire(row)
+
+    events: list[dict[str, Any]] = []
+    for d in new:
+        events.extend(_events(d, ids_by_key[d.key], now=now, previous=None))
+    for d, outbox_id, before in replaced:
+        events.extend(_events(d, outbox_id, now=now, previous=before))
+    audit.record_many(session, events)
+
+    result: list[int] = []
+    for key in order:
+        outbox_id = ids_by_key[key]
+        if outbox_id not in result:
+            result.append(outbox_id)
+    return result
+
+
+def _events(draft: _Draft, outbox_id: int, *, now: datetime, previous: dict[str, Any] | None) -> list[dict[str, Any]]:
+    v = draft.values
+    details: dict[str, Any] = {
+        "template": v["template"],
+        "alert_id": draft.request.alert_id,
+        "mention_id": v["mention_id"],
+        "status": v["status"],
+    }
+    if draft.hold_reason:
+        details["hold_reason"] = draft.hold_reason
+    if previous is not None:
+        details["redrafted"] = True
+        details["previous"] = previous
+    events = [
+        {"at": now, "actor": audit.SYSTEM, "action": "reply.drafted", "entity_type": AUDIT_ENTITY,
+         "entity_id": outbox_id, "details": details}
+    ]
+    if v["status"] == "approved":
+        events.append(
+            {"at": now, "actor": audit.SYSTEM, "action": "reply.approved", "entity_type": AUDIT_ENTITY,
+             "entity_id": outbox_id, "details": {"by": POLICY_ACTOR, "template": v["template"]}}
+        )
+    return events

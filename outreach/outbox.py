@@ -1,0 +1,422 @@
+"""The outbox: people's decisions on drafted posts, and sending at most once.
+
+Life of an outbox row::
+
+    drafted ──approve──▶ approved ──claim──▶ sending ──▶ sent
+       │  ▲                 │  ▲                 │
+       │  └──edit───────────┘  └─ retry_at ──────┤  (deferred: not_before)
+       │                                         ├──▶ failed    (permanent; edit/approve to try again)
+       └──reject──▶ rejected                     └──▶ unknown   (the post may exist)
+    held: kept back with a reason (template problem, later: safeguards);
+          a person may edit, approve or reject it.
+
+**At most once.** Public posts cannot be undone, so a row is *claimed* before
+the network is touched: ``UPDATE outbox SET status='sending', claimed_at=now
+WHERE id=:id AND status='approved'`` in its own committed transaction, and
+only the one process whose update changed one row calls the channel. Whatever
+happens after the claim that is not a clear answer from the platform (a
+timeout, a 5xx, a crash, a bug) leaves the row ``sending`` or ``unknown``;
+such a row is never sent again blindly. :func:`send_approved` first
+*reconciles* it: it asks the channel whether the post exists
+(``find_sent``); found → ``sent``, not found → back to ``approved``.
+
+A row is considered abandoned once it has been ``sending`` longer than the
+grace period (:data:`SENDING_GRACE`); channels must bound their own network
+timeouts well below it.
+
+People's changes (:func:`approve`, :func:`reject`, :func:`edit`) run in the
+caller's transaction, are conditional updates too (so they cannot overwrite a
+row a sender has just claimed), and each records an audit event with the
+actor and time. A change that is not allowed raises :class:`OutboxError`
+saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Mapping
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from brandpulse import audit
+from brandpulse.db.models import AlertRow, OutboxRow
+from outreach.channels.base import Channel, OutboundPost, SendError, SentPost
+
+log = logging.getLogger(__name__)
+
+AUDIT_ENTITY = "outbox"
+SENDING_GRACE = timedelta(minutes=5)
+
+# Which states a person may act on.
+APPROVABLE = ("drafted", "held", "failed")
+REJECTABLE = ("drafted", "held", "approved", "failed")
+EDITABLE = ("drafted", "held", "approved", "failed")
+
+_WHY_NOT = {
+    "sending": "it is being sent right now",
+    "unknown": "it may already be posted (the platform did not confirm); it will be reconciled before anything else happens",
+    "sent": "it has already been posted",
+    "rejected": "it was rejected",
+    "approved": "it is already approved",
+    "manual": "it is marked to be answered by hand on the platform",
+}
+
+
+class OutboxError(Exception):
+    """A state change on an outbox row that is not allowed, or a missing row."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    unknown: int = 0
+    reconciled: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"sent {self.sent}, failed {self.failed}, deferred {self.deferred},"
+            f" unknown {self.unknown}, reconciled {self.reconciled}"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Changes by people
+# ---------------------------------------------------------------------------
+
+
+def _load(session: Session, outbox_id: int) -> OutboxRow:
+    row = session.get(OutboxRow, outbox_id, populate_existing=True)
+    if row is None:
+        raise OutboxError(f"no reply with id {outbox_id}")
+    return row
+
+
+def _refuse(row: OutboxRow, verb: str, allowed: Iterable[str]) -> OutboxError:
+    why = _WHY_NOT.get(row.status, f"it is {row.status}")
+    return OutboxError(
+        f"cannot {verb} reply {row.id}: {why} (status {row.status!r};"
+        f" {verb} works on: {', '.join(allowed)})"
+    )
+
+
+def _change(session: Session, row: OutboxRow, verb: str, values: dict[str, Any]) -> None:
+    """Apply ``values`` only if the row still has the status and text we read:
+    a sender or another person may have acted in between."""
+    seen_status, seen_text = row.status, row.text
+    result = session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == row.id, OutboxRow.status == seen_status, OutboxRow.text == seen_text)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        current = _load(session, row.id)
+        raise OutboxError(
+            f"cannot {verb} reply {row.id}: it changed while you were working on it"
+            f" (was {seen_status!r}, now {current.status!r}); look at it again"
+        )
+    session.refresh(row)
+
+
+def _clean_text(text: str) -> str:
+    cleaned = text.strip()
+    if not cleaned:
+        raise OutboxError("the reply text must not be empty")
+    return cleaned
+
+
+def approve(session: Session, outbox_id: int, *, actor: str, now: datetime, text: str | None = None) -> OutboxRow:
+    """Approve a reply for sending; with ``text``, edit it first (both recorded)."""
+    row = _load(session, outbox_id)
+    if row.status not in APPROVABLE:
+        raise _refuse(row, "approve", APPROVABLE)
+    previous_status, previous_text = row.status, row.text
+    values: dict[str, Any] = {
+        "status": "approved",
+        "approved_by": actor,
+        "approved_at": now,
+        "hold_reason": None,
+        "last_error": None,
+        "not_before": None,
+        "updated_at": now,
+    }
+    edited = False
+    if text is not None:
+        new_text = _clean_text(text)
+        edited = new_text != previous_text
+        values["text"] = new_text
+    elif not previous_text.strip():
+        reason = f" ({row.hold_reason})" if row.hold_reason else ""
+        raise OutboxError(f"cannot approve reply {row.id}: it has no text{reason}; give the text to approve")
+    _change(session, row, "approve", values)
+    if edited:
+        audit.record(
+            session, at=now, actor=actor, action="reply.edited", entity_type=AUDIT_ENTITY, entity_id=row.id,
+            details={"previous_text": previous_text, "text": row.text, "previous_status": previous_status},
+        )
+    audit.record(
+        session, at=now, actor=actor, action="reply.approved", entity_type=AUDIT_ENTITY, entity_id=row.id,
+        details={"previous_status": previous_status},
+    )
+    return row
+
+
+def reject(session: Session, outbox_id: int, *, actor: str, now: datetime, reason: str | None = None) -> OutboxRow:
+    """Reject a reply: it will never be sent."""
+    row = _load(session, outbox_id)
+    if row.status not in REJECTABLE:
+        raise _refuse(row, "reject", REJECTABLE)
+    previous_status = row.status
+    _change(session, row, "reject", {"status": "rejected", "updated_at": now})
+    audit.record(
+        session, at=now, actor=actor, action="reply.rejected", entity_type=AUDIT_ENTITY, entity_id=row.id,
+        details={"previous_status": previous_status, "reason": reason},
+    )
+    return row
+
+
+def edit(session: Session, outbox_id: int, *, actor: str, now: datetime, text: str) -> OutboxRow:
+    """Change a reply's text. An approval is withdrawn (it was given to the old
+    text): an approved or failed reply goes back to ``drafted``; a held one
+    stays held."""
+    row = _load(session, outbox_id)
+    if row.status not in EDITABLE:
+        raise _refuse(row, "edit", EDITABLE)
+    new_text = _clean_text(text)
+    previous_status, previous_text = row.status, row.text
+    status = "held" if previous_status == "held" else "drafted"
+    _change(
+        session, row, "edit",
+        {"text": new_text, "status": status, "approved_by": None, "approved_at": None, "updated_at": now},
+    )
+    audit.record(
+        session, at=now, actor=actor, action="reply.edited", entity_type=AUDIT_ENTITY, entity_id=row.id,
+        details={"previous_text": previous_text, "text": new_text, "previous_status": previous_status, "status": status},
+    )
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Sending
+# ---------------------------------------------------------------------------
+
+
+def _post_for(row: OutboxRow) -> OutboundPost:
+    return OutboundPost(
+        outbox_id=row.id,
+        platform=row.platform,
+        brand=row.brand,
+        account=row.account,
+        text=row.text,
+        in_reply_to=row.in_reply_to,
+        kind=row.kind,
+    )
+
+
+def claim(
+    session_factory: Callable[[], Session],
+    outbox_id: int,
+    *,
+    now: datetime,
+    from_status: str = "approved",
+    stale_before: datetime | None = None,
+) -> OutboundPost | None:
+    """Claim one row for sending (or reconciling) in its own committed
+    transaction. Returns the post to send, or None when another process got
+    there first (the conditional update changed no row).
+
+    ``from_status="approved"`` is the send claim (respects ``not_before``,
+    counts an attempt); ``"unknown"`` and ``"sending"`` (with
+    ``stale_before``) are reconciliation claims.
+    """
+    conditions = [OutboxRow.id == outbox_id, OutboxRow.status == from_status]
+    values: dict[str, Any] = {"status": "sending", "claimed_at": now, "updated_at": now}
+    if from_status == "approved":
+        conditions.append(or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= now))
+        values["attempts"] = OutboxRow.attempts + 1
+    elif from_status == "sending":
+        if stale_before is None:
+            raise ValueError("re-claiming a row that is sending needs stale_before")
+        conditions.append(or_(OutboxRow.claimed_at.is_(None), OutboxRow.claimed_at <= stale_before))
+    with session_factory() as session, session.begin():
+        result = session.execute(
+            update(OutboxRow).where(*conditions).values(**values).execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return None
+        row = session.execute(select(OutboxRow).where(OutboxRow.id == outbox_id)).scalar_one()
+        return _post_for(row)
+
+
+def _event(action: str, outbox_id: int, now: datetime, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"at": now, "actor": audit.SYSTEM, "action": action, "entity_type": AUDIT_ENTITY,
+            "entity_id": outbox_id, "details": details}
+
+
+def _mark_sent(session: Session, post: OutboundPost, sent: SentPost, *, now: datetime) -> bool:
+    # Whatever state a late answer finds the row in, the post exists: record it.
+    result = session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == post.outbox_id, OutboxRow.status != "sent")
+        .values(status="sent", external_id=sent.external_id, external_url=sent.url, sent_at=now,
+                last_error=None, not_before=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        log.error("outbox %s: posted as %s but the row was already marked sent", post.outbox_id, sent.external_id)
+        return False
+    alert_id = session.execute(select(OutboxRow.alert_id).where(OutboxRow.id == post.outbox_id)).scalar_one()
+    if alert_id is not None and post.kind == "reply":
+        session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, AlertRow.first_response_at.is_(None))
+            .values(first_response_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return True
+
+
+def _settle(session: Session, post: OutboundPost, *, claimed_at: datetime, values: dict[str, Any]) -> bool:
+    """Record the outcome of our own claim, unless someone has re-claimed the row since."""
+    result = session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == post.outbox_id, OutboxRow.status == "sending", OutboxRow.claimed_at == claimed_at)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        log.warning("outbox %s: outcome %s not recorded: the row was re-claimed meanwhile", post.outbox_id, values)
+        return False
+    return True
+
+
+def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime) -> tuple[str, datetime | None]:
+    """Send a claimed post and record the outcome. Returns (outcome, retry_at)."""
+    try:
+        sent = channel.send(post)
+    except SendError as exc:
+        message = str(exc) or type(exc).__name__
+        if exc.outcome_unknown or not (exc.permanent or exc.retry_at):
+            outcome, values, retry_at = "unknown", {"status": "unknown", "last_error": message}, None
+        elif exc.permanent:
+            outcome, values, retry_at = "failed", {"status": "failed", "last_error": message}, None
+        else:
+            retry_at = exc.retry_at
+            outcome, values = "deferred", {"status": "approved", "not_before": retry_at, "last_error": message}
+    except Exception as exc:  # noqa: BLE001 - after a claim, any surprise means "may have been posted"
+        log.exception("outbox %s: unexpected error while sending on %s", post.outbox_id, post.platform)
+        outcome, values, retry_at = "unknown", {"status": "unknown", "last_error": f"{type(exc).__name__}: {exc}"}, None
+    else:
+        with session_factory() as session, session.begin():
+            if _mark_sent(session, post, sent, now=now):
+                audit.record_many(session, [_event("reply.sent", post.outbox_id, now,
+                                                   {"external_id": sent.external_id, "url": sent.url})])
+        return "sent", None
+    with session_factory() as session, session.begin():
+        if _settle(session, post, claimed_at=now, values={**values, "updated_at": now}):
+            details: dict[str, Any] = {"error": values["last_error"]}
+            if retry_at is not None:
+                details["retry_at"] = retry_at.isoformat()
+            audit.record_many(session, [_event(f"reply.{outcome}", post.outbox_id, now, details)])
+    return outcome, retry_at
+
+
+def _reconcile_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime) -> bool:
+    """Look for a claimed post on the platform. True if the row was settled."""
+    try:
+        found = channel.find_sent(post)
+    except Exception as exc:  # noqa: BLE001 - cannot tell yet: stays unknown, tried again next run
+        log.warning("outbox %s: reconciliation failed: %s", post.outbox_id, exc)
+        with session_factory() as session, session.begin():
+            message = f"reconciliation failed: {type(exc).__name__}: {exc}"
+            if _settle(session, post, claimed_at=now, values={"status": "unknown", "last_error": message, "updated_at": now}):
+                audit.record_many(session, [_event("reply.reconcile_failed", post.outbox_id, now, {"error": message})])
+        return False
+    with session_factory() as session, session.begin():
+        if found is not None:
+            if not _mark_sent(session, post, found, now=now):
+                return False
+            audit.record_many(session, [
+                _event("reply.reconciled", post.outbox_id, now, {"outcome": "found", "external_id": found.external_id}),
+                _event("reply.sent", post.outbox_id, now, {"external_id": found.external_id, "url": found.url,
+                                                           "via": "reconciliation"}),
+            ])
+            return True
+        if not _settle(session, post, claimed_at=now, values={"status": "approved", "not_before": None, "updated_at": now}):
+            return False
+        audit.record_many(session, [_event("reply.reconciled", post.outbox_id, now, {"outcome": "not_found"})])
+        return True
+
+
+def send_approved(
+    session_factory: Callable[[], Session],
+    *,
+    channels: Mapping[str, Channel],
+    now: datetime,
+    limit: int = 50,
+    sending_grace: timedelta = SENDING_GRACE,
+) -> SendReport:
+    """Reconcile uncertain rows, then send up to ``limit`` approved rows that
+    are due, each claimed first. Rows for a platform without a channel are left
+    as they are (and logged). After a platform asks to wait (``retry_at``),
+    its remaining rows wait for the next run."""
+    counts = {"sent": 0, "failed": 0, "deferred": 0, "unknown": 0, "reconciled": 0}
+    stale_before = now - sending_grace
+
+    with session_factory() as session:
+        uncertain = session.execute(
+            select(OutboxRow.id, OutboxRow.status, OutboxRow.platform)
+            .where(
+                or_(
+                    OutboxRow.status == "unknown",
+                    (OutboxRow.status == "sending")
+                    & or_(OutboxRow.claimed_at.is_(None), OutboxRow.claimed_at <= stale_before),
+                )
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        ).all()
+    for outbox_id, status, platform in uncertain:
+        channel = channels.get(platform)
+        if channel is None:
+            log.warning("outbox %s: no channel for platform %r; cannot reconcile", outbox_id, platform)
+            continue
+        post = claim(session_factory, outbox_id, now=now, from_status=status,
+                     stale_before=stale_before if status == "sending" else None)
+        if post is None:
+            continue  # another process is on it
+        if _reconcile_one(session_factory, post, channel, now=now):
+            counts["reconciled"] += 1
+
+    with session_factory() as session:
+        due = session.execute(
+            select(OutboxRow.id, OutboxRow.platform)
+            .where(OutboxRow.status == "approved",
+                   or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= now))
+            .order_by(OutboxRow.created_at, OutboxRow.id)
+            .limit(limit)
+        ).all()
+    waiting: dict[str, datetime | None] = {}
+    missing: set[str] = set()
+    for outbox_id, platform in due:
+        if platform in waiting:
+            continue
+        channel = channels.get(platform)
+        if channel is None:
+            if platform not in missing:
+                log.warning("no channel for platform %r: its approved replies wait", platform)
+                missing.add(platform)
+            continue
+        post = claim(session_factory, outbox_id, now=now)
+        if post is None:
+            continue  # another sender claimed it, or a person changed it
+        outcome, retry_at = _send_one(session_factory, post, channel, now=now)
+        counts[outcome] += 1
+        if outcome == "deferred":
+            waiting[platform] = retry_at
+    return SendReport(**counts)

@@ -1,0 +1,78 @@
+"""The dry-run channel and the channel registry."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from brandpulse.config import ConfigError
+from outreach.channels.base import Channel, OutboundPost, SendError, SentPost
+from outreach.channels.dryrun import DryRunChannel
+from outreach.channels.registry import build_channels
+
+
+def post(**changes) -> OutboundPost:
+    values = dict(outbox_id=7, platform="x", brand="acme", account="AcmeHelp", text="Hi @sam!", in_reply_to="123")
+    values.update(changes)
+    return OutboundPost(**values)
+
+
+def test_records_prints_and_finds_what_it_would_post():
+    out = io.StringIO()
+    channel = DryRunChannel("x", out=out, max_length=280)
+    assert isinstance(channel, Channel)
+    assert channel.find_sent(post()) is None
+    assert channel.send(post()) == SentPost(external_id="dry-run-7")
+    assert channel.sent == [post()]
+    assert out.getvalue() == "[dry-run] would post on x as @AcmeHelp in reply to 123: Hi @sam!\n"
+    assert channel.find_sent(post()) == SentPost(external_id="dry-run-7")
+    assert channel.find_sent(post(outbox_id=8)) is None
+
+
+def test_reddit_standalone_and_accountless_lines():
+    out = io.StringIO()
+    DryRunChannel("reddit", out=out).send(post(platform="reddit", account="AcmeAir_Team", in_reply_to=None))
+    DryRunChannel("replay", out=out).send(post(platform="replay", account=None))
+    assert out.getvalue().splitlines() == [
+        "[dry-run] would post on reddit as u/AcmeAir_Team: Hi @sam!",
+        "[dry-run] would post on replay (no brand account configured) in reply to 123: Hi @sam!",
+    ]
+
+
+def test_terminal_escape_sequences_are_not_printed():
+    out = io.StringIO()
+    DryRunChannel("x", out=out).send(post(text="hi \x1b[2J\x1b]0;pwned\x07 there\nline two"))
+    assert out.getvalue() == "[dry-run] would post on x as @AcmeHelp in reply to 123: hi [2J]0;pwned there\nline two\n"
+
+
+def test_length_limit_and_platform_mismatch_are_permanent_errors():
+    channel = DryRunChannel("x", max_length=10)
+    with pytest.raises(SendError) as info:
+        channel.send(post(text="x" * 11))
+    assert info.value.permanent and "11 characters; x allows 10" in str(info.value)
+    with pytest.raises(SendError) as info:
+        channel.send(post(platform="reddit"))
+    assert info.value.permanent
+    assert channel.sent == []
+
+
+def test_registry_builds_dry_run_channels_per_platform(settings):
+    out = io.StringIO()
+    channels = build_channels(settings, out=out)
+    assert {p: (type(c), c.platform, c.max_length) for p, c in channels.items()} == {
+        "x": (DryRunChannel, "x", 280),
+        "reddit": (DryRunChannel, "reddit", 10_000),
+        "replay": (DryRunChannel, "replay", None),
+    }
+    channels["x"].send(post())
+    assert out.getvalue().startswith("[dry-run] would post on x")
+
+
+def test_live_channels_are_refused_clearly(make_settings, tmp_path):
+    settings = make_settings(outreach={"channel": "live"})
+    with pytest.raises(ConfigError) as info:
+        build_channels(settings)
+    message = str(info.value)
+    assert str(tmp_path / "brandpulse.yaml") in message
+    assert "outreach.channel" in message and "networks issue" in message

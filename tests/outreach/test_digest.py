@@ -1,0 +1,194 @@
+"""The digest: open alerts by urgency, period counts, escaped output."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from brandpulse.db.models import ScoreRow
+from outreach.digest import build_digest, render_html, render_text, write_digest
+
+HOSTILE = "<script>alert(1)</script> \"quoted\" & 'single'"
+
+
+@pytest.fixture
+def world(Session, clock, make_mention, make_alert, make_outbox):
+    """Alerts of every urgency and a day of mentions; returns the ids by role."""
+    now = clock.now()
+    ids = {}
+    # P2, with a hostile post, a javascript: link and a drafted reply.
+    mid, m = make_mention(text=HOSTILE, handle="mallory", url="javascript:alert(2)", at=now - timedelta(hours=1), thread_id="h")
+    ids["hostile"] = make_alert(mid, m, priority="P2")
+    ids["hostile_reply"] = make_outbox(status="drafted", alert_id=ids["hostile"], mention_id=mid,
+                                       text="Hi @mallory, sorry & thanks")
+    # P1, due an hour ago, nobody answered: overdue.
+    mid, m = make_mention(text="stranded at the gate", handle="bigvoice", followers=250_000,
+                          at=now - timedelta(hours=2), thread_id="o")
+    ids["overdue"] = make_alert(mid, m, priority="P1", sla_due_at=now - timedelta(hours=1))
+    # P1, due later; two mentions (opening + latest).
+    mid, m = make_mention(text="first complaint", handle="repeat", at=now - timedelta(minutes=40), thread_id="r")
+    mid2, _ = make_mention(text="second complaint, still waiting", handle="repeat", at=now - timedelta(minutes=10), thread_id="r")
+    ids["p1_later"] = make_alert(mid, m, priority="P1", sla_due_at=now + timedelta(minutes=20),
+                                 last_mention_id=mid2, mention_count=2)
+    # P3 on Reddit, acknowledged and answered already although past its deadline.
+    mid, m = make_mention(text="meh service", handle="redditor", platform="reddit", at=now - timedelta(hours=30),
+                          thread_id="t3_x", label="neutral", compound=0.0)
+    ids["answered"] = make_alert(mid, m, priority="P3", status="acknowledged", sla_due_at=now - timedelta(hours=6),
+                                 first_response_at=now - timedelta(hours=20))
+    # Resolved: not in the digest.
+    mid, m = make_mention(text="sorted now", handle="happy", at=now - timedelta(hours=3), thread_id="z")
+    ids["resolved"] = make_alert(mid, m, priority="P1", status="resolved")
+    # Counted mentions without alerts: one re-scored (negative then positive), one unscored.
+    mid, _ = make_mention(text="great crew", handle="fan", at=now - timedelta(hours=5), label="negative", compound=-0.1)
+    with Session.begin() as s:
+        s.add(ScoreRow(mention_id=mid, analyzer="care", version="2", compound=0.7, label="positive",
+                       scored_at=now - timedelta(hours=4)))
+    make_mention(text="just landed", handle="quiet", at=now - timedelta(hours=6), label=None)
+    make_mention(text="love it", handle="fan2", at=now - timedelta(hours=7), label="positive", compound=0.8)
+    # Not counted: the brand's own post, and one before the period.
+    make_mention(text="Our update", handle="AcmeAir", at=now - timedelta(hours=1), is_own=True, label="neutral")
+    make_mention(text="old news", handle="old", at=now - timedelta(days=3))
+    return ids
+
+
+def build(Session, settings, clock, since=timedelta(hours=24)):
+    with Session() as s:
+        return build_digest(s, settings=settings, now=clock.now(), since=since)
+
+
+def test_open_alerts_by_priority_then_deadline(Session, settings, clock, world):
+    digest = build(Session, settings, clock)
+    assert [a.id for a in digest.alerts] == [world["overdue"], world["p1_later"], world["hostile"], world["answered"]]
+    overdue, later, hostile, answered = digest.alerts
+    assert overdue.overdue and overdue.sla_left == timedelta(hours=-1) and overdue.sla_left_text == "-1h00m"
+    assert not later.overdue and later.sla_left_text == "20m"
+    assert not answered.overdue and answered.first_response_at is not None  # answered is not overdue
+    assert overdue.opening.author_handle == "bigvoice" and overdue.opening.author_followers == 250_000
+    assert later.mention_count == 2 and later.has_newer_mention
+    assert (later.opening.text, later.latest.text) == ("first complaint", "second complaint, still waiting")
+    assert (hostile.reply_text, hostile.reply_status) == ("Hi @mallory, sorry & thanks", "drafted")
+    assert overdue.reply is None
+    assert hostile.opening.label == "negative"
+
+
+def test_period_counts_each_mention_once_with_its_latest_score(Session, settings, clock, world):
+    digest = build(Session, settings, clock)
+    # in the last 24 h, not the brand's own: hostile, overdue, 2× repeat, resolved, fan, quiet, fan2 (reddit is 30 h old)
+    assert digest.totals.mentions == 8
+    assert digest.mentions_by_label == {"negative": 5, "neutral": 0, "positive": 2, "unknown": 0, "unscored": 1}
+    assert digest.mentions_by_platform == {"x": 8}
+    wider = build(Session, settings, clock, since=timedelta(days=2))
+    assert wider.mentions_by_platform == {"reddit": 1, "x": 8}
+    assert wider.mentions_by_label["neutral"] == 1
+    t = digest.totals
+    assert (t.open_alerts, t.overdue, t.replies_awaiting_approval, t.replies_sent) == (4, 1, 1, 0)
+    assert t.open_by_priority == {"P1": 2, "P2": 1, "P3": 1, "P4": 0}
+    assert t.alerts_opened == 4  # created in the last 24 h (the reddit one is older)
+    assert (digest.period_end - digest.period_start) == timedelta(hours=24)
+
+
+def test_building_is_a_fixed_number_of_queries(Session, settings, clock, world, engine, make_mention, make_alert):
+    for i in range(30):
+        mid, m = make_mention(handle=f"more{i}", thread_id=f"more{i}")
+        make_alert(mid, m, priority="P4")
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        digest = build(Session, settings, clock)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(digest.alerts) == 34
+    assert len(statements) <= 10
+
+
+def test_html_escapes_hostile_text_and_refuses_javascript_links(Session, settings, clock, world):
+    html = render_html(build(Session, settings, clock), settings=settings)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &#34;quoted&#34; &amp; &#39;single&#39;" in html
+    assert "javascript:" not in html
+    assert "Hi @mallory, sorry &amp; thanks" in html
+    assert "<script" not in html  # the page itself runs no script
+
+
+def test_html_shows_priority_badges_in_order_and_overdue_in_red(Session, settings, clock, world):
+    html = render_html(build(Session, settings, clock), settings=settings)
+    positions = [html.index(f"<b>Alert {world[k]}</b>") for k in ("overdue", "p1_later", "hostile", "answered")]
+    assert positions == sorted(positions)
+    assert f"<b>Alert {world['resolved']}</b>" not in html
+    overdue_block = html[positions[0]: positions[1]]
+    assert '<span class="sla overdue">overdue by 1h00m</span>' in overdue_block
+    assert re.search(r"\.sla\.overdue \{ color: #b42318; \}", html)  # red
+    assert '<span class="badge P1">P1</span>' in html
+    assert 'href="https://x.com/bigvoice/status/' in html  # http(s) links are kept
+    assert "answered" in html[positions[3]:]
+
+
+def test_text_digest(Session, settings, clock, world):
+    text = render_text(build(Session, settings, clock))
+    assert "Mentions: 8 (negative 5, positive 2, unscored 1)" in text
+    assert "by platform: x 8" in text
+    assert "Open alerts: 4 (P1 2, P2 1, P3 1), 1 overdue; 4 opened in the period" in text
+    assert "Replies: 1 awaiting approval, 0 approved to send, 0 sent in the period" in text
+    lines = text.splitlines()
+    alert_lines = [line for line in lines if line.startswith("[P")]
+    assert alert_lines[0].startswith(f"[P1] alert {world['overdue']} · OVERDUE by 1h00m · x · @bigvoice (250,000 followers)")
+    assert alert_lines[1].startswith(f"[P1] alert {world['p1_later']} · 20m left")
+    assert alert_lines[3].startswith(f"[P3] alert {world['answered']} · answered · reddit · u/redditor")
+    assert "    latest 2026-03-10 08:50 UTC  second complaint, still waiting" in lines
+    assert f"    reply {world['hostile_reply']} (drafted): Hi @mallory, sorry & thanks" in lines
+    assert HOSTILE in text  # plain text is not escaped
+    assert "javascript:" not in text  # only http(s) links are shown
+
+
+def test_text_digest_strips_terminal_escapes_and_limits_alerts(Session, settings, clock, make_mention, make_alert):
+    for i in range(3):
+        mid, m = make_mention(text=f"bad \x1b[31mred\x1b[0m {i}", handle=f"h{i}", thread_id=f"t{i}")
+        make_alert(mid, m)
+    text = render_text(build(Session, settings, clock), max_alerts=2)
+    assert "\x1b" not in text
+    assert "bad [31mred[0m 0" in text
+    assert "… and 1 more open alerts in the HTML digest." in text
+
+
+def test_empty_digest(Session, settings, clock):
+    digest = build(Session, settings, clock)
+    assert digest.alerts == () and digest.totals.mentions == 0
+    assert "No open alerts." in render_text(digest)
+    assert "No open alerts." in render_html(digest, settings=settings)
+
+
+def test_write_digest_names_file_by_time_and_never_overwrites(Session, settings, clock, world):
+    digest = build(Session, settings, clock)
+    path = write_digest(digest, settings=settings)
+    assert path == settings.data_path / "digests" / "digest-20260310-090000.html"
+    assert "&lt;script&gt;" in path.read_text(encoding="utf-8")
+    again = write_digest(digest, settings=settings)
+    assert again.name == "digest-20260310-090000-2.html" and path.exists()
+
+
+def test_configured_templates_dir_can_override_the_digest_and_stays_sandboxed(
+    Session, make_settings, clock, world, tmp_path
+):
+    custom = tmp_path / "mytemplates"
+    custom.mkdir()
+    (custom / "digest.html.j2").write_text(
+        "{% for a in digest.alerts %}<p>{{ a.opening.text }}</p>{% endfor %}", encoding="utf-8"
+    )
+    settings = make_settings(templates_dir=str(custom))
+    html = render_html(build(Session, settings, clock), settings=settings)
+    assert html.count("<p>") == 4 and "&lt;script&gt;" in html
+    (custom / "digest.html.j2").write_text("{{ digest.__class__.__mro__ }}", encoding="utf-8")
+    with pytest.raises(Exception, match="unsafe"):
+        render_html(build(Session, settings, clock), settings=settings)
+
+
+def test_period_must_be_positive(Session, settings, clock):
+    with pytest.raises(ValueError, match="must be positive"):
+        build(Session, settings, clock, since=timedelta(0))
