@@ -73,10 +73,12 @@ class Backoff:
 
 
 def _insert_ignore(dialect: str):
+    # Core table, not the ORM entity: the ORM bulk path costs twice as much per row.
+    table = MentionRow.__table__
     if dialect == "sqlite":
-        return sqlite.insert(MentionRow).on_conflict_do_nothing(index_elements=["platform", "external_id"])
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=["platform", "external_id"])
     if dialect == "postgresql":
-        return postgresql.insert(MentionRow).on_conflict_do_nothing(index_elements=["platform", "external_id"])
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["platform", "external_id"])
     raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
 
 
@@ -117,9 +119,8 @@ def store_mentions(
     for i, m in enumerate(mentions):
         first.setdefault((m.platform, m.external_id), i)
     rows = [mention_row(mentions[i], source=source, fetched_at=now, own_handles=own_handles) for i in first.values()]
-    stmt = _insert_ignore(session.get_bind().dialect.name).returning(
-        MentionRow.id, MentionRow.platform, MentionRow.external_id
-    )
+    table = MentionRow.__table__
+    stmt = _insert_ignore(session.get_bind().dialect.name).returning(table.c.id, table.c.platform, table.c.external_id)
     inserted = session.execute(stmt, rows).all()
     stored = [StoredMention(row.id, mentions[first[(row.platform, row.external_id)]], first[(row.platform, row.external_id)]) for row in inserted]
     stored.sort(key=lambda s: s.index)
