@@ -25,6 +25,11 @@ class OutboundPost:
     kind: str = "reply"
     title: str | None = None  # Reddit submissions
     community: str | None = None  # Reddit subreddit for submissions
+    # Handles (lower-case) the answered post addressed: Mention.addressed_handles
+    # of the mention replied to. X lets an app reply only to a post that
+    # @mentions or quotes the replying account; None means "not known", which
+    # an X channel treats as not allowed.
+    addressed_handles: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,16 @@ class SendError(Exception):
         self.permanent = permanent
         self.outcome_unknown = outcome_unknown
         self.retry_at = retry_at
+
+
+class ManualReplyRequired(SendError):
+    """The platform does not let brandpulse post this reply (X: the post did
+    not @mention or quote the replying account); a person may answer by hand
+    at ``url``. Permanent: never retried automatically."""
+
+    def __init__(self, message: str, *, url: str | None) -> None:
+        super().__init__(message, permanent=True)
+        self.url = url
 
 
 @runtime_checkable

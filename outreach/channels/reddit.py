@@ -1,0 +1,243 @@
+"""Posting on Reddit (through praw), as the platform requires.
+
+* **Replies**: ``reply`` on a submission (``t3_…``) or comment (``t1_…``),
+  i.e. ``POST /api/comment/``. Reddit has no rule like X's about who may be
+  answered; subreddit rules and locks surface as errors.
+* **Status updates**: a new self post (``POST /api/submit/``) in the
+  configured subreddit (``OutboundPost.community`` and ``title``); later
+  updates are replies (comments) on it.
+* **Rate limit**: Reddit answers a post that comes too soon with HTTP 200 and
+  ``RATELIMIT`` ("Take a break for 9 minutes…"): the send is deferred
+  (``SendError(retry_at=...)``). praw would sleep and retry when the wait is
+  short; ``ratelimit_seconds`` is set below zero so it never does.
+* **At most once**: prawcore retries a POST by itself after a 5xx or a
+  timeout, which can create the same comment twice. The client built by
+  :mod:`brandpulse.netclients` makes exactly one attempt; a timeout, a
+  connection error, a 5xx or an unreadable answer raise
+  ``SendError(outcome_unknown=True)``, and the outbox calls
+  :meth:`RedditChannel.find_sent` — the account's comment (or submission)
+  history — before it may send again. praw also documents that a reply can
+  return nothing although the comment was created; that is an unknown outcome
+  too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from datetime import timedelta
+from typing import Any, Mapping
+
+import prawcore
+import requests
+from praw.exceptions import PRAWException, RedditAPIException
+
+from brandpulse.clock import Clock, SystemClock
+from brandpulse.netclients import http_session_of, make_reddit_client, reddit_user_agent
+from brandpulse.secrets import read_secrets
+from outreach.channels.base import OutboundPost, SendError, SentPost
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "reddit"
+REDDIT_BASE = "https://www.reddit.com"
+CREDENTIALS = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD")
+MAX_COMMENT = 10_000
+MAX_TITLE = 300
+MAX_SELFTEXT = 40_000
+DEFAULT_RATELIMIT_WAIT = timedelta(minutes=10)
+FIND_LIMIT = 100  # find_sent looks through the account's latest 100 comments or submissions
+_WAIT = re.compile(r"(\d{1,4})\s*(milliseconds?|seconds?|minutes?|hours?)", re.IGNORECASE)
+_UNITS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600}
+
+
+def ratelimit_wait(message: str | None) -> timedelta | None:
+    """'Take a break for 9 minutes before trying again.' → 9 minutes."""
+    match = _WAIT.search(message or "")
+    if not match:
+        return None
+    unit = match.group(2).lower().rstrip("s")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[unit])
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+class RedditChannel:
+    """Posts as one Reddit account (a script app's user)."""
+
+    platform = PLATFORM
+    max_length: int | None = MAX_COMMENT
+
+    def __init__(self, *, client: Any, username: str, clock: Clock | None = None) -> None:
+        self.client = client
+        self.username = username.removeprefix("u/").removeprefix("/u/")
+        self.clock = clock or SystemClock()
+
+    def __repr__(self) -> str:
+        return f"<RedditChannel u/{self.username}>"
+
+    # -- sending --------------------------------------------------------------------
+    def _check(self, post: OutboundPost) -> None:
+        if post.platform != PLATFORM:
+            raise SendError(f"the Reddit channel cannot post on {post.platform!r}", permanent=True)
+        if post.account and post.account.removeprefix("u/").lower() != self.username.lower():
+            raise SendError(f"Reddit: cannot post as u/{post.account} (the Reddit credentials are u/{self.username}'s)",
+                            permanent=True)
+        if not post.text.strip():
+            raise SendError("Reddit: the post is empty", permanent=True)
+        if post.in_reply_to is not None:
+            if not re.fullmatch(r"t[13]_[0-9a-z]+", post.in_reply_to):
+                raise SendError(f"Reddit: cannot reply to {post.in_reply_to!r}: not a submission (t3_…) or comment"
+                                " (t1_…) fullname", permanent=True)
+            if len(post.text) > MAX_COMMENT:
+                raise SendError(f"Reddit: the comment is {len(post.text)} characters, over the limit of {MAX_COMMENT}"
+                                f" by {len(post.text) - MAX_COMMENT}; shorten it", permanent=True)
+            return
+        if not post.community or not post.title:
+            raise SendError("Reddit: a new post needs a subreddit (community) and a title", permanent=True)
+        if len(post.title) > MAX_TITLE:
+            raise SendError(f"Reddit: the title is {len(post.title)} characters, over the limit of {MAX_TITLE}",
+                            permanent=True)
+        if len(post.text) > MAX_SELFTEXT:
+            raise SendError(f"Reddit: the post is {len(post.text)} characters, over the limit of {MAX_SELFTEXT}",
+                            permanent=True)
+
+    def send(self, post: OutboundPost) -> SentPost:
+        self._check(post)
+        if post.in_reply_to is not None:
+            kind, _, thing_id = post.in_reply_to.partition("_")
+            target = self.client.submission(id=thing_id) if kind == "t3" else self.client.comment(id=thing_id)
+            comment = self._call(lambda: target.reply(post.text), "replying")
+            if comment is None:
+                raise SendError("Reddit accepted the reply but returned no comment; it may have been created,"
+                                " reconcile before sending again", outcome_unknown=True)
+            permalink = getattr(comment, "__dict__", {}).get("permalink")
+            url = f"{REDDIT_BASE}{permalink}" if permalink else None
+            return SentPost(external_id=f"t1_{comment.id}", url=url)
+        subreddit = self.client.subreddit(post.community.removeprefix("r/"))
+        submission = self._call(lambda: subreddit.submit(post.title, selftext=post.text), "submitting")
+        if submission is None:
+            raise SendError("Reddit accepted the submission but returned nothing; reconcile before sending again",
+                            outcome_unknown=True)
+        sid = submission.id
+        return SentPost(external_id=f"t3_{sid}", url=f"{REDDIT_BASE}/r/{post.community.removeprefix('r/')}/comments/{sid}/")
+
+    # -- reconciliation -------------------------------------------------------------
+    def find_sent(self, post: OutboundPost) -> SentPost | None:
+        """The account's own comment on ``in_reply_to`` with this text (or its
+        own submission with this title in this subreddit) among its latest."""
+        redditor = self.client.redditor(self.username)
+        want = _normalise(post.text)
+
+        def look() -> SentPost | None:
+            if post.in_reply_to is not None:
+                for comment in redditor.comments.new(limit=FIND_LIMIT):
+                    if comment.parent_id == post.in_reply_to and _normalise(comment.body) == want:
+                        return SentPost(external_id=f"t1_{comment.id}", url=f"{REDDIT_BASE}{comment.permalink}")
+                return None
+            community = (post.community or "").removeprefix("r/").lower()
+            for submission in redditor.submissions.new(limit=FIND_LIMIT):
+                if (str(submission.subreddit).lower() == community and submission.title == post.title
+                        and _normalise(submission.selftext) == want):
+                    return SentPost(external_id=f"t3_{submission.id}", url=f"{REDDIT_BASE}{submission.permalink}")
+            return None
+
+        try:
+            return self._call(look, "looking for an earlier post", lookup=True)
+        except SendError as exc:
+            # A lookup changes nothing on Reddit: an unknown outcome is just a failed lookup.
+            raise SendError(str(exc), permanent=exc.permanent, retry_at=exc.retry_at) from None
+
+    # -- errors ------------------------------------------------------------------------
+    def _call(self, action, doing: str, *, lookup: bool = False):
+        now = self.clock.now()
+        unknown = not lookup  # after a POST left, "no answer" may mean "created"
+        try:
+            return action()
+        except RedditAPIException as exc:
+            for item in exc.items:
+                if item.error_type == "RATELIMIT":
+                    wait = ratelimit_wait(item.message) or DEFAULT_RATELIMIT_WAIT
+                    return_at = now + wait + timedelta(seconds=1)
+                    raise SendError(f"Reddit: rate limited while {doing} ({item.message}); not before"
+                                    f" {return_at.isoformat()}", retry_at=return_at) from None
+            codes = ", ".join(f"{i.error_type}: {i.message}" for i in exc.items)
+            raise SendError(f"Reddit refused while {doing} ({codes})", permanent=True) from None
+        except prawcore.TooManyRequests as exc:
+            retry_after = exc.response.headers.get("retry-after") or exc.response.headers.get("x-ratelimit-reset")
+            try:
+                wait = timedelta(seconds=max(1.0, float(retry_after))) if retry_after else DEFAULT_RATELIMIT_WAIT
+            except ValueError:
+                wait = DEFAULT_RATELIMIT_WAIT
+            raise SendError(f"Reddit: rate limited while {doing} (429)", retry_at=now + wait) from None
+        except prawcore.BadJSON as exc:
+            raise SendError(f"Reddit: unreadable answer while {doing} (HTTP {exc.response.status_code},"
+                            f" {exc.response.text[:200]!r})" + ("; it may have been created" if unknown else ""),
+                            outcome_unknown=unknown) from None
+        except prawcore.ServerError as exc:
+            raise SendError(f"Reddit: server error while {doing} ({exc})" + ("; it may have been created" if unknown else ""),
+                            outcome_unknown=unknown) from None
+        except prawcore.OAuthException as exc:
+            raise SendError(f"Reddit refused the login while {doing} ({exc.error}); check REDDIT_USERNAME and"
+                            " REDDIT_PASSWORD", permanent=True) from None
+        except (prawcore.InvalidToken, prawcore.InsufficientScope) as exc:
+            raise SendError(f"Reddit rejected the access token while {doing} ({exc}); check {', '.join(CREDENTIALS)}",
+                            permanent=True) from None
+        except prawcore.Forbidden as exc:
+            raise SendError(f"Reddit: forbidden while {doing} (403: locked or archived thread, banned account or"
+                            f" private subreddit): {exc}", permanent=True) from None
+        except (prawcore.NotFound, prawcore.Redirect) as exc:
+            raise SendError(f"Reddit: not found while {doing} ({exc})", permanent=True) from None
+        except prawcore.ResponseException as exc:
+            status = exc.response.status_code
+            if status == 401:
+                raise SendError(f"Reddit refused the app credentials while {doing} (401); check REDDIT_CLIENT_ID and"
+                                " REDDIT_CLIENT_SECRET", permanent=True) from None
+            raise SendError(f"Reddit: unexpected answer while {doing} (HTTP {status})",
+                            permanent=400 <= status < 500, outcome_unknown=unknown and status >= 500) from None
+        except prawcore.RequestException as exc:
+            original = exc.original_exception
+            if isinstance(original, requests.ConnectTimeout):
+                raise SendError(f"Reddit: could not connect while {doing}; nothing was sent",
+                                retry_at=now + timedelta(minutes=1)) from None
+            raise SendError(f"Reddit: no answer while {doing} ({type(original).__name__})"
+                            + ("; it may have been created, reconcile before sending again" if unknown else ""),
+                            outcome_unknown=unknown) from None
+        except KeyError as exc:
+            http = http_session_of(self.client)
+            last = http.last_response if http is not None else None
+            if last is not None and last.status_code in (401, 403):
+                raise SendError(f"Reddit answered {last.status_code} while {doing} without saying why; check"
+                                f" {', '.join(CREDENTIALS)}", permanent=True) from None
+            raise SendError(f"Reddit: unexpected error inside praw while {doing} (KeyError {exc})",
+                            outcome_unknown=unknown) from None
+        except (PRAWException, prawcore.PrawcoreException) as exc:
+            raise SendError(f"Reddit: {type(exc).__name__} while {doing}: {exc}", outcome_unknown=unknown) from None
+
+
+def build_reddit_channel(
+    settings: Any = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    session: requests.Session | None = None,
+    clock: Clock | None = None,
+    oauth_url: str | None = None,
+    reddit_url: str | None = None,
+) -> RedditChannel:
+    """The Reddit channel: credentials from REDDIT_CLIENT_ID,
+    REDDIT_CLIENT_SECRET, REDDIT_USERNAME, REDDIT_PASSWORD (or ``*_FILE``).
+    Raises MissingSecretError (a ConfigError) naming what is missing."""
+    secrets = read_secrets(CREDENTIALS, env=os.environ if env is None else env, purpose="posting on Reddit")
+    username = secrets["REDDIT_USERNAME"].reveal()
+    kwargs: dict[str, Any] = {}
+    if oauth_url:
+        kwargs["oauth_url"] = oauth_url
+    if reddit_url:
+        kwargs["reddit_url"] = reddit_url
+    client = make_reddit_client(client_id=secrets["REDDIT_CLIENT_ID"], client_secret=secrets["REDDIT_CLIENT_SECRET"],
+                                username=username, password=secrets["REDDIT_PASSWORD"],
+                                user_agent=reddit_user_agent(username), session=session, **kwargs)
+    return RedditChannel(client=client, username=username, clock=clock)

@@ -1,0 +1,289 @@
+"""Posting on X (API v2, through tweepy), as the platform requires.
+
+* **Replies** (``create_tweet`` with ``in_reply_to_tweet_id``) only to a post
+  whose author @mentioned or quoted the account that posts: since 23 Feb 2026
+  X refuses other API replies from self-serve apps. The outbox passes what the
+  answered post addressed (``OutboundPost.addressed_handles``); anything else
+  raises :class:`ManualReplyRequired` with the post's link, for a person to
+  answer by hand. An X refusal for the same reason is turned into the same
+  error.
+* **Status updates**: a standalone post, or a thread where each post replies
+  to the previous one (replying to one's own post is always allowed), see
+  :meth:`XChannel.post_thread`.
+* **Length** is checked before anything is sent, as X counts it
+  (:mod:`outreach.channels.textlength`).
+* **At most once**: a 429 is a clear "not now" (``SendError(retry_at=...)``);
+  a timeout, a connection error or a 5xx after the request left may have
+  created the post, so they raise ``SendError(outcome_unknown=True)`` and the
+  outbox calls :meth:`XChannel.find_sent` — the account's recent posts
+  (``GET /2/users/:id/tweets``) — before it may send again.
+
+tweepy is set never to wait on a rate limit (see :mod:`brandpulse.netclients`).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+import requests
+import tweepy
+
+from brandpulse.clock import Clock, SystemClock
+from brandpulse.netclients import make_x_client
+from brandpulse.secrets import read_secrets
+from outreach.channels.base import ManualReplyRequired, OutboundPost, SendError, SentPost
+from outreach.channels.textlength import MAX_WEIGHTED_LENGTH, length_problem
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "x"
+CREDENTIALS = ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+DEFAULT_BACKOFF = timedelta(minutes=15)  # X's windows are 15 minutes
+FIND_PAGES = 2  # find_sent looks through the account's latest 200 posts
+_DUPLICATE = "duplicate content"
+_NOT_ALLOWED = ("not been mentioned", "not allowed to reply", "reply to this conversation is not allowed")
+
+
+def status_url(post_id: str, handle: str | None = None) -> str:
+    return f"https://x.com/{handle}/status/{post_id}" if handle else f"https://x.com/i/web/status/{post_id}"
+
+
+def _normalise(text: str) -> str:
+    """Text as X gives it back, reduced so it can be compared with what we
+    sent: entities unescaped, URLs (t.co-wrapped by X) and the leading
+    @handles of a reply removed, whitespace collapsed."""
+    text = html.unescape(text)
+    text = re.sub(r"https?://\S+", "<url>", text)
+    text = re.sub(r"^(?:@\w{1,15}\s+)+", "", text.strip())
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class _Me:
+    id: str
+    username: str
+
+
+class ThreadInterrupted(SendError):
+    """A thread stopped part-way: ``sent`` holds the posts created so far,
+    ``__cause__`` the error that stopped it."""
+
+    def __init__(self, message: str, *, sent: list[SentPost], error: SendError) -> None:
+        super().__init__(message, permanent=error.permanent, outcome_unknown=error.outcome_unknown,
+                         retry_at=error.retry_at)
+        self.sent = sent
+
+
+class XChannel:
+    """Posts as one X account (the one whose access token it holds)."""
+
+    platform = PLATFORM
+    max_length: int | None = MAX_WEIGHTED_LENGTH
+
+    def __init__(
+        self,
+        *,
+        client: Any,
+        account: str | None = None,
+        account_id: str | None = None,
+        brand_accounts: Iterable[str] = (),
+        clock: Clock | None = None,
+        default_backoff: timedelta = DEFAULT_BACKOFF,
+    ) -> None:
+        """``account``/``account_id``: the handle and user id the credentials
+        belong to; either may be omitted and is then looked up once
+        (``GET /2/users/me``). ``brand_accounts``: every X handle a brand
+        owns, to tell "posting as another brand account" from a typo."""
+        self.client = client
+        self._account = account.lstrip("@") if account else None
+        self._account_id = account_id
+        self.brand_accounts = frozenset(a.lstrip("@").lower() for a in brand_accounts)
+        self.clock = clock or SystemClock()
+        self.default_backoff = default_backoff
+
+    def __repr__(self) -> str:
+        return f"<XChannel @{self._account or '?'}>"
+
+    # -- who we are --------------------------------------------------------------
+    def _me(self) -> _Me:
+        if self._account and self._account_id:
+            return _Me(self._account_id, self._account)
+        try:
+            response = self.client.get_me(user_fields=["username"])
+            data = response.json()["data"]
+            me = _Me(str(data["id"]), str(data["username"]))
+        except tweepy.HTTPException as exc:
+            raise self._http_error(exc, "looking up the posting account") from None
+        except requests.RequestException as exc:
+            raise SendError(f"X: could not look up the posting account ({type(exc).__name__}); will retry") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SendError(f"X: unexpected answer looking up the posting account ({exc!r})") from None
+        if self._account and me.username.lower() != self._account.lower():
+            raise SendError(f"X: the credentials belong to @{me.username}, not @{self._account}; check X_ACCESS_TOKEN",
+                            permanent=True)
+        self._account, self._account_id = me.username, me.id
+        return me
+
+    # -- rules ---------------------------------------------------------------------
+    def reply_allowed(self, post: OutboundPost, *, account: str) -> bool:
+        """X's rule: an app may reply only to a post that @mentions or quotes
+        the replying account (or to the account's own post: a thread)."""
+        if post.in_reply_to is None or post.kind == "status":
+            return True
+        return post.addressed_handles is not None and account.lower() in post.addressed_handles
+
+    def _check(self, post: OutboundPost) -> None:
+        if post.platform != PLATFORM:
+            raise SendError(f"the X channel cannot post on {post.platform!r}", permanent=True)
+        problem = length_problem(post.text)
+        if problem:
+            raise SendError(f"X: {problem}; shorten it", permanent=True)
+
+    # -- sending ---------------------------------------------------------------------
+    def send(self, post: OutboundPost) -> SentPost:
+        self._check(post)
+        me = self._me()
+        if post.account and post.account.lstrip("@").lower() != me.username.lower():
+            why = ("another of the brand's accounts" if post.account.lstrip("@").lower() in self.brand_accounts
+                   else "not an account these credentials can post as")
+            raise SendError(f"X: cannot post as @{post.account.lstrip('@')} ({why}); the X credentials are"
+                            f" @{me.username}'s", permanent=True)
+        if post.in_reply_to is not None and not self.reply_allowed(post, account=me.username):
+            url = status_url(post.in_reply_to)
+            raise ManualReplyRequired(
+                f"reply by hand: {url} (X lets an app reply only to posts that @mention or quote @{me.username})",
+                url=url,
+            )
+        kwargs: dict[str, Any] = {"text": post.text}
+        if post.in_reply_to is not None:
+            kwargs["in_reply_to_tweet_id"] = post.in_reply_to
+        try:
+            response = self.client.create_tweet(**kwargs)
+        except tweepy.HTTPException as exc:
+            raise self._http_error(exc, "posting", post=post) from None
+        except requests.ConnectTimeout:
+            raise SendError("X: could not connect (the post was not sent); will retry",
+                            retry_at=self.clock.now() + timedelta(minutes=1)) from None
+        except requests.RequestException as exc:
+            raise SendError(f"X: no answer to the post ({type(exc).__name__}); it may have been created,"
+                            " reconcile before sending again", outcome_unknown=True) from None
+        try:
+            post_id = str(response.json()["data"]["id"])
+        except (ValueError, KeyError, TypeError):
+            raise SendError(f"X: unreadable answer to the post (HTTP {response.status_code}, {response.text[:200]!r});"
+                            " it may have been created, reconcile before sending again", outcome_unknown=True) from None
+        return SentPost(external_id=post_id, url=status_url(post_id, me.username))
+
+    def post_thread(self, texts: Sequence[str], *, brand: str, in_reply_to: str | None = None,
+                    outbox_id: int = 0) -> list[SentPost]:
+        """Post ``texts`` as a thread, each replying to the previous (the first
+        to ``in_reply_to``, one of the account's own posts, if given). Checks
+        every length before posting anything. On failure raises
+        :class:`ThreadInterrupted` with the posts already created."""
+        for i, text in enumerate(texts):
+            problem = length_problem(text)
+            if problem:
+                raise SendError(f"X: thread post {i + 1}: {problem}; shorten it", permanent=True)
+        sent: list[SentPost] = []
+        previous = in_reply_to
+        for text in texts:
+            post = OutboundPost(outbox_id=outbox_id, platform=PLATFORM, brand=brand, account=None, text=text,
+                                in_reply_to=previous, kind="status")
+            try:
+                created = self.send(post)
+            except SendError as exc:
+                raise ThreadInterrupted(f"X: thread stopped after {len(sent)} of {len(texts)} posts: {exc}",
+                                        sent=sent, error=exc) from exc
+            sent.append(created)
+            previous = created.external_id
+        return sent
+
+    # -- reconciliation ------------------------------------------------------------
+    def find_sent(self, post: OutboundPost) -> SentPost | None:
+        """The account's own post with this text (replying to the same post),
+        among its latest posts; None if it is not there."""
+        me = self._me()
+        want = _normalise(post.text)
+        token: str | None = None
+        for _ in range(FIND_PAGES):
+            params: dict[str, Any] = {"max_results": 100, "tweet_fields": ["referenced_tweets", "created_at"],
+                                      "user_auth": True}
+            if token:
+                params["pagination_token"] = token
+            try:
+                response = self.client.get_users_tweets(me.id, **params)
+                payload = response.json()
+            except tweepy.HTTPException as exc:
+                raise self._http_error(exc, "looking for an earlier post") from None
+            except requests.RequestException as exc:
+                raise SendError(f"X: could not look for an earlier post ({type(exc).__name__}); will retry") from None
+            except ValueError:
+                raise SendError("X: unreadable answer looking for an earlier post; will retry") from None
+            for tweet in payload.get("data") or []:
+                replied_to = next((r.get("id") for r in tweet.get("referenced_tweets") or []
+                                   if r.get("type") == "replied_to"), None)
+                expected = str(post.in_reply_to) if post.in_reply_to else None
+                if (str(replied_to) if replied_to else None) != expected:
+                    continue
+                if _normalise(str(tweet.get("text", ""))) == want:
+                    return SentPost(external_id=str(tweet["id"]), url=status_url(str(tweet["id"]), me.username))
+            token = (payload.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        return None
+
+    # -- errors ----------------------------------------------------------------------
+    def _http_error(self, exc: tweepy.HTTPException, doing: str, *, post: OutboundPost | None = None) -> SendError:
+        reason = str(exc).replace("\n", " ").strip()
+        status = exc.response.status_code
+        if isinstance(exc, tweepy.TooManyRequests):
+            reset = getattr(exc, "reset_time", None)
+            now = self.clock.now()
+            retry_at = (datetime.fromtimestamp(reset, tz=timezone.utc) if reset else now + self.default_backoff)
+            retry_at = max(retry_at, now + timedelta(seconds=1))
+            return SendError(f"X: rate limited while {doing} (429); not before {retry_at.isoformat()}", retry_at=retry_at)
+        if isinstance(exc, tweepy.TwitterServerError):
+            return SendError(f"X: server error while {doing} ({reason}); it may have been created, reconcile before"
+                             " sending again", outcome_unknown=True)
+        if isinstance(exc, tweepy.Unauthorized):
+            return SendError(f"X: credentials rejected while {doing} (401); check {', '.join(CREDENTIALS)}",
+                             permanent=True)
+        if isinstance(exc, tweepy.Forbidden):
+            lowered = reason.lower()
+            if post is not None and post.in_reply_to and any(s in lowered for s in _NOT_ALLOWED):
+                url = status_url(post.in_reply_to)
+                return ManualReplyRequired(f"reply by hand: {url} (X refused an API reply: {reason})", url=url)
+            if _DUPLICATE in lowered:
+                return SendError(f"X refused the post as a duplicate of an earlier one ({reason}); edit the text",
+                                 permanent=True)
+            return SendError(f"X: forbidden while {doing} (403: {reason}); check that the app has Read and Write"
+                             f" permission and {', '.join(CREDENTIALS)} belong to it", permanent=True)
+        if 400 <= status < 500:
+            return SendError(f"X: refused while {doing} ({reason})", permanent=True)
+        return SendError(f"X: unexpected answer while {doing} ({reason})", outcome_unknown=post is not None)
+
+
+def build_x_channel(
+    settings: Any,
+    *,
+    env: Mapping[str, str] | None = None,
+    session: requests.Session | None = None,
+    clock: Clock | None = None,
+    account: str | None = None,
+) -> XChannel:
+    """The X channel for ``settings``: credentials from X_API_KEY,
+    X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET (or ``*_FILE``);
+    the account they belong to is looked up on first use unless given.
+    Raises MissingSecretError (a ConfigError) naming what is missing."""
+    secrets = read_secrets(CREDENTIALS, env=os.environ if env is None else env, purpose="posting on X")
+    client = make_x_client(api_key=secrets["X_API_KEY"], api_secret=secrets["X_API_SECRET"],
+                           access_token=secrets["X_ACCESS_TOKEN"], access_token_secret=secrets["X_ACCESS_TOKEN_SECRET"],
+                           session=session)
+    brand_accounts = [a for b in getattr(settings, "brands", []) for a in b.accounts.x]
+    return XChannel(client=client, account=account, brand_accounts=brand_accounts, clock=clock)
