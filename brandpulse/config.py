@@ -205,7 +205,7 @@ class Settings(_Model):
     data_dir: Path = Path("data")
     database_url: str | None = None
     templates_dir: Path = Path("../templates")
-    default_analyzer: str = "vader"
+    default_analyzer: str = "customer-care"
     brands: list[Brand] = Field(min_length=1)
     sources: list[SourceConfig] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)

@@ -29,7 +29,7 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 
 def _register() -> None:
     # Explicit registry: one line per command module. No discovery magic.
-    from brandpulse.cli import alerts, db, digest, replies, run
+    from brandpulse.cli import alerts, db, digest, evaluate, replies, run
 
     for command in (
         run.demo,
@@ -38,6 +38,9 @@ def _register() -> None:
         alerts.alerts,
         replies.replies,
         digest.digest,
+        evaluate.eval_,
+        evaluate.train,
+        evaluate.feedback,
     ):
         main.add_command(command)
 

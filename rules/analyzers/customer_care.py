@@ -1,0 +1,506 @@
+"""The customer-care analyzer: VADER plus what a support team listens for.
+
+Plain VADER reads "still waiting for my refund" or "flight cancelled again"
+as neutral and "please help me rebook" as praise. This analyzer keeps VADER
+as its base and adds complaint evidence from general customer-care language:
+
+* **cue families** (see ``COMPLAINT_CUES``): service failures, waiting and
+  delays, refunds and billing, cancellations and lost items, "can't / won't /
+  doesn't", repeated contact, churn threats, sarcasm markers, complaint
+  questions ("why is…", "where is my…"), demands for a fix, and the angry
+  vocabulary of complaints;
+* **praise cues** that look like complaints to a naive reader ("can't wait",
+  "no problem", "can't thank you enough", "problem solved");
+* **negation** ("not delayed" stops counting as a delay, "not on time" turns
+  the brand's positive word into a complaint) and **intensifiers** ("so",
+  "extremely", capitals, "!!");
+* **emoji** (😡 👎 🙄 … and 😍 👍 🎉 …) and **hashtags** (#PoorService is read
+  as words; #neverflyingagain by its stems);
+* the **brand's vocabulary** from the configuration: ``negative`` and
+  ``urgent`` words count as complaint cues, ``positive`` ones as praise,
+  and ``products`` are the things that can be "down" or "not working".
+
+When complaint evidence is present, VADER's positive reading (polite
+"thanks", "please help", sarcastic "great job") is mostly discounted: a
+complaint said politely is still a complaint. Non-English text goes to the
+Japanese analyzer (``ja``) or is scored ``Label.UNKNOWN`` — never silently
+neutral — so rules can route it to a person.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from brandpulse.config import Brand
+from brandpulse.types import Label, Score
+from rules.analyzers.vader import _VADER_VERSION
+from rules.language import resolve_language
+
+ANALYZER_VERSION = "1.0"
+
+# ---------------------------------------------------------------------------
+# Cue lists. Patterns are matched against lower-cased text with typographic
+# apostrophes straightened; weights are in VADER-like valence units.
+# ---------------------------------------------------------------------------
+
+_NEG = (
+    r"(?:can'?t|cannot|can not|couldn'?t|could not|won'?t|wouldn'?t|would not|doesn'?t|does not|didn'?t|did not|"
+    r"don'?t|do not|isn'?t|is not|aren'?t|are not|wasn'?t|was not|weren'?t|haven'?t|hasn'?t|have not|has not|"
+    r"unable to|not able to|never)"
+)
+_NEG_T = "n't|nt |not|never|unable"
+_DURATION = (
+    r"(?:\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|several|many|multiple|few)\+? ?"
+    r"(?:hours?|hrs?|mins?|minutes|days|weeks|months)\b"
+)
+_DURATION_T = "hour|hr|min|day|week|month"
+_THINGS = (
+    r"(?:website|web ?site|site|app|application|system|link|page|phone lines?|line|kiosk|wi-?fi|internet|portal|"
+    r"checkout|payment|server|account|login|log-?in|password|email|online check-?in|check-?in)"
+)
+_BELONGINGS = r"(?:bags?|baggage|luggage|suitcases?|packages?|parcels?|orders?|items?|stroller|car ?seat|belongings|delivery)"
+_BELONGINGS_T = "bag|luggage|suitcase|package|parcel|order|item|stroller|seat|belonging|deliver"
+
+# family -> [(triggers, pattern, weight)]. ``triggers`` are substrings of which
+# at least one must occur in the lower-cased text for the pattern to be tried
+# (a cheap pre-filter: most posts trigger only a few patterns).
+COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
+    # Something the customer relies on does not work.
+    "service_failure": [
+        ("working", r"\b(?:not|isn'?t|aren'?t|wasn'?t|stopped|stop|quit|keeps? not|barely|never|hardly) working\b", 1.6),
+        (_NEG_T, rf"\b{_NEG} (?:even |seem to |seem to be |let me |allow me to )?(?:work|load|open|connect|log ?in|sign ?in|access|process|go through|get through|accept|recogni[sz]e|print|update|complete|submit|send|save)\b", 1.4),
+        ("down|offline|broke|crash|freez|frozen|fail|glitch|unavailable", r"\b(?:is|are|was|were|been|keeps?|kept|still|went|goes|going|currently) (?:down|offline|broken|crashing|freezing|frozen|failing|glitching|unavailable)\b", 1.5),
+        ("down|broke|dead|useless|mess|crash|glitch", rf"\b{_THINGS}s? (?:is |are |was |keeps? |still )?(?:down|broken|dead|useless|a mess|crash\w*|glitch\w*)\b", 1.3),
+        ("crash|glitch|bug|outage|error|malfunction|fail|fault|defective|broke|barely work", r"\b(?:crash(?:ed|es|ing)|glitch(?:es|y|ed)?|bugg?y|outage|errors?|malfunction\w*|failed|failure|faulty|defective|broken|broke down|barely works?)\b", 1.0),
+        ("hung|hang|disconnect|dropped", r"\b(?:hung up|hang up on|disconnected|dropped (?:my|the|our) call|call dropped)\b", 1.4),
+        ("service|support|help|communication|info|update|explanation|organi|assistance", r"\b(?:no|not any|zero|poor|bad|terrible|horrible|awful|lousy|non-?existent) (?:customer )?(?:service|support|help|communication|info(?:rmation)?|updates?|explanation|organi[sz]ation|assistance)\b", 1.6),
+        ("tank", r"\b(?:has|have|totally|really) tanked\b", 1.2),
+    ],
+    # Waiting, delays, silence.
+    "waiting": [
+        ("still", r"\bstill (?:waiting|no\b|not\b|nothing|haven'?t|hasn'?t|don'?t|doesn'?t|can'?t|didn'?t|on hold|stuck|sitting|delayed|missing|unresolved|broken|no word|no sign)", 1.6),
+        ("waiting", r"\b(?:been |keep |kept |left |now |currently )?waiting (?:for|on|since|in|at|over|almost|nearly|around|\d)", 1.0),
+        ("hold|wait|queue|line", r"\b(?:on hold|hold times?|wait times?|waited|queue|line (?:is|was) (?:long|huge))\b", 1.1),
+        (_DURATION_T, rf"\b(?:over|almost|nearly|more than|for|after|another|an extra|wasted) {_DURATION}", 1.1),
+        (_DURATION_T, _DURATION, 0.4),
+        ("sitting", r"\bsitting (?:on|in) (?:the |a )?(?:plane|runway|tarmac|airport|terminal|car|line|queue)", 0.8),
+        ("one|body", r"\b(?:no ?one|nobody|no body)\b", 1.3),
+        ("no ", r"\bno (?:update|updates|response|reply|answer|answers|info|information|word|news|call ?back|explanation|communication|notice|confirmation|follow-?up|resolution|way|announcements?)\b", 1.3),
+        (_NEG_T + "|still not", r"\b(?:haven'?t|hasn'?t|have not|has not|never|didn'?t|did not|still not) (?:heard|received|gotten|got|arrived|shown|been (?:contacted|refunded|called|fixed|resolved)|responded|replied|answered|called|come|showed|shipped|gotten back|get back)\b", 1.5),
+        ("yet to", r"\byet to (?:hear|receive|get|see|be)\b", 1.3),
+        ("long", r"\bhow (?:much )?long (?:do|does|will|should|is|are|am|must|has|have|can|until)\b", 0.9),
+        ("where|happened", r"\b(?:where(?:'s| is| are)|what happened to|where the hell is) (?:my|our)\b", 1.0),
+        (_BELONGINGS_T, rf"\b(?:where(?:'s| is| are)|what happened to|lost|lose|losing|missing|damaged|broke|broken) (?:my|our|the|his|her|their)? ?(?:\w+ )?{_BELONGINGS}\b", 1.4),
+    ],
+    # Events that happen to customers (an inquiry about one is not a complaint).
+    "delay": [
+        ("delay|late|stuck|strand", r"\b(?:delay(?:ed|s|ing)?|late|stuck|stranded)\b", 1.1),
+    ],
+    # Money: refunds, charges.
+    "money": [
+        ("refund|reimburs|compensat|money back|chargeback|voucher", r"\b(?:refund(?:ed|s)?|reimburs\w*|compensat\w*|money back|chargeback|voucher)\b", 1.0),
+        ("charg", r"\b(?:double|over|wrongly|twice)[ -]?charg\w*|\bcharged (?:me )?(?:twice|again|double|extra|for nothing|without)|\bovercharg\w*|\bhidden (?:fees?|charges?)\b", 1.5),
+        ("rip|scam|fraud|stole|theft|goug", r"\b(?:rip ?off|ripped off|scam\w*|fraud\w*|stole|stolen|theft|price goug\w*)\b", 2.0),
+        ("fee|charg|paid|pay", r"\b(?:fees?|charged|paid|paying|pay) (?:for|extra|more|\$)", 0.4),
+    ],
+    # Cancellations, missed connections, lost things.
+    "cancellation": [
+        ("cancel", r"\bcancel+(?:ed|ing|ation|ations)?\b", 1.2),
+        ("miss", r"\b(?:missed|miss|missing|will miss|going to miss|gonna miss) (?:my|our|the|a|his|her|their) (?:\w+ )?(?:connection|connecting|flight|meeting|appointment|wedding|funeral|event|delivery|train|bus|interview|cruise)", 1.6),
+        ("book|oversold|bump|downgrad|divert|rerout|lost|los|misplac|mishandl|damag|ruin", r"\b(?:overbook\w*|oversold|bumped|downgraded|diverted|rerouted|lost|losing|lose|misplaced|mishandled|damaged|ruined)\b", 1.0),
+    ],
+    # "can't / won't / doesn't": generic inability and refusal.
+    "inability": [
+        ("can|couldn|could not|unable|not able", r"\b(?:can'?t|cannot|can not|couldn'?t|could not|unable to|not able to)\b(?! wait\b| thank| recommend| say enough| be happier| complain\b| beat\b| go wrong| miss\b| believe how (?:good|great|nice|easy|fast))", 0.8),
+        ("won|wouldn|refus|will not", r"\b(?:won'?t|wouldn'?t|refuse[sd]? to|refusing to|will not)\b (?:let|allow|help|give|refund|honou?r|accept|answer|respond|reply|fix|change|waive|rebook|accommodate|even|work|load|tell|call|budge|compensate|transfer)", 1.3),
+        ("n't|nt |not", r"\b(?:doesn'?t|does not|didn'?t|did not|don'?t|do not)\b (?:work|help|care|respond|answer|reply|call|listen|understand|matter|make (?:any )?sense|even|bother|honou?r|accept|allow|have (?:any|a clue|enough)|give a|know what|seem to care|tell)", 1.2),
+        ("not|nothing|one|body|happy|satisf", r"\b(?:not|nothing|no one|nobody) (?:helpful|being done|resolved|fixed|acceptable|good enough|okay|ok|fair|right|happy|pleased|impressed|satisfied|amused)\b|\b(?:unhappy|dissatisfied|unsatisfied)\b", 1.5),
+    ],
+    # Contacting again and again.
+    "repeated_contact": [
+        ("again|over and over|every|time after time|time", r"\b(?:yet|once) again\b|\bagain(?:\s*[!?.]|$)|\b(?:over and over|every (?:single )?time|time after time|for the (?:second|third|fourth|fifth|\d+(?:nd|rd|th)) time)\b", 1.0),
+        ("second|third|fourth|fifth|sixth|2nd|3rd|4th|5th|6th", r"\b(?:second|third|fourth|fifth|sixth|2nd|3rd|4th|5th|6th) (?:time|call|email|tweet|attempt|day|delay|flight)\b", 0.8),
+        ("time|people|agent|rep|call|email|message|day|week|morning|night", r"\b(?:called|calling|emailed|tweeted|messaged|contacted|dm'?d|asked|tried|written|wrote|spoke(?: to)?|talked to|been (?:calling|trying|emailing|asking))\b.{0,30}?\b(?:\d+|two|three|four|five|six|several|multiple|many|numerous|countless|dozens? of|all) (?:times|people|agents|reps|representatives|calls|emails|messages|days|day|week|morning|night)", 1.6),
+        ("tried|trying|attempt", r"\b(?:tried|trying|been trying|keep trying|kept trying|attempt(?:ed|ing)?) (?:to |for )?(?:call|reach|contact|get through|get ahold|get a hold|get someone|dm|email|speak|talk|get an answer|get help|get a refund|book|change|check ?in|log ?in)", 1.1),
+        ("keep|kept", r"\b(?:keep|keeps|kept) (?:getting|telling|saying|happening|asking|sending|calling|being|putting|changing|delaying|cancel+ing)\b", 1.2),
+    ],
+    # What the customer was made to do or told.
+    "burden": [
+        ("had to", r"\b(?:i|we|they|he|she|you) (?:had|have) to (?:pay|wait|rebook|buy|sleep|rent|drive|call|cancel|book|spend|sit|stand|miss|leave|find|take|re-?book|fly|stay|get)\b|\bhad to\b", 0.8),
+        ("told", r"\b(?:was|were|been|being|get|got|keep getting) told\b|\btold (?:me|us|my|our|him|her|them) (?:that|to|i|we|it|there|they|he|she|my|our|the|nothing|no)\b", 0.8),
+    ],
+    # Threats to leave.
+    "churn": [
+        ("never", r"\bnever (?:again|fly(?:ing)?|book(?:ing)?|use|using|buy(?:ing)?|order(?:ing)?|shop(?:ping)?|recommend(?:ing)?|coming back|going back|travel(?:l?ing)? with|choose|choosing)\b", 2.2),
+        ("last time|business|money|lost|done with|bye|cancel|close my|switch|won|will not", r"\b(?:last time (?:i|we)(?:'ll| will)?|take (?:my|our) (?:money|business)|taking (?:my|our) (?:money|business)|lost (?:a|my|our|another) (?:loyal )?(?:customer|business|flyer)|done with (?:you|your|this)|good ?bye|cancel+(?:ing)? my (?:account|subscription|membership|card|credit card|rewards|loyalty)|close my account|switch(?:ing|ed)? (?:to|airlines|carriers|providers|companies)|won'?t be (?:flying|back|using|booking|buying|returning|ordering|recommending|choosing)|will not be (?:flying|back|using|booking|recommending))\b", 2.0),
+        ("another|someone else|elsewhere|competition|different", r"\b(?:fly(?:ing)?|book(?:ing)?|go(?:ing)?|stick(?:ing)?) (?:with )?(?:another airline|another company|someone else|elsewhere|the competition|a different)\b", 1.8),
+        ("anymore|any more", r"\b(?:no (?:need|reason)|not|won'?t|never) .{0,30}\b(?:any ?more)\b", 1.2),
+        ("loyal|longtime|long-time|frequent|faithful|valued|customer", r"\b(?:loyal|longtime|long-time|frequent|faithful|valued) (?:customer|flyer|flier|member|client|guest)s?\b|\bcustomer (?:for|since) (?:\d+|years|over|a decade)", 1.0),
+    ],
+    # Praise that is not meant: "thanks for nothing", "great job losing my bag".
+    "sarcasm": [
+        ("nothing|sarcasm|#not|right|so much for|just what|gotta love", r"\bthanks? (?:you )?(?:for nothing|a lot for nothing)\b|#sarcasm\b|#not\b|\byeah,? right\b|(?<!you )(?<!thanks )(?<!thx )\bso much for\b|\bjust what (?:i|we) (?:needed|wanted)\b|\bgotta love\b|\(not\)", 2.5),
+        ("thank", r"\b(?:thanks?|thank you) (?:you )?for (?:ruining|losing|cancel+ing|delaying|wasting|nothing|making (?:me|us) (?:wait|miss|sit|late)|leaving (?:me|us)|the (?:delay|wait|runaround|headache|hassle|cancel+ation)|not\b|never\b)", 2.5),
+        ("job|work|going|one|way to", r"\b(?:great|good|nice|fantastic|awesome|excellent|wonderful|stellar|amazing|brilliant|fabulous) (?:job|work|going|one|way to)\b(?=.{0,40}?\b(?:los(?:e|t|ing)|delay|cancel|strand|wait|hours|broke|no one|nobody|never|again|not|n't|without|miss|forget|forgot|ignor|leav))", 2.5),
+        ("lov|way to go|what a|really?|seriously|joke|kidding|joking", r"\b(?:love|loving|lovin'?) (?:how|that|when) (?:you|your|the|my|i|we|it|they)\b|\bway to go\b|\bwhat a (?:great|wonderful|fantastic|fun|nice) (?:way|start)\b|\breally\?+|\bseriously\b|\b(?:is|was) (?:this|that) a joke\b|\byou(?:'re| are) (?:kidding|joking)\b", 1.5),
+        ("apparently", r"\bapparently\b", 0.6),
+    ],
+    # The words of an unhappy customer (VADER knows some, not all).
+    "anger": [
+        ("unaccept|inexcus|incompet|unprofess|rude|terribl|horribl|horrend|awful|atroc|worst|pathetic|ridicul|absurd|joke|disgrace|shame|appall|outrag|useless|clueless|hopeless|careless|lousy|subpar|mediocre|dreadful|abysmal|garbage|trash",
+         r"\b(?:unacceptable|inexcusable|incompetent|incompetence|unprofessional|rude(?:ly|ness)?|terrible|terribly|horrible|horribly|horrendous|awful|atrocious|worst|pathetic|ridiculous|absurd|joke|disgrace(?:ful)?|shameful|shame on|appalling|outrageous|useless|clueless|hopeless|careless|lousy|subpar|mediocre|dreadful|abysmal|garbage|trash)\b", 1.0),
+        ("disappoint|frustrat|annoy|angry|furious|livid|upset|irritat|infuriat|disgust|fed up|sick|tired of|over it|ugh|smh|wtf|ffs|hassle|nightmare|disaster|fiasco|mess|screwed|chaos|shambles|headache|suck|crap|lame|poor|fail|lied|liar|lying|misle|dishonest|ignor|excuse|confus|nonsense|stress|miserable|exhausted|insult|embarrass|unreliable|uncomfortable|dirty|filthy|cramped",
+         r"\b(?:disappoint\w*|frustrat\w*|annoy\w*|angry|furious|livid|upset|irritat\w*|infuriat\w*|disgust\w*|fed up|sick (?:and tired )?of|tired of|over it|ugh+|smh|wtf|ffs|hassle|nightmare|disaster|fiasco|mess|messed up|screwed(?: up)?|chaos|shambles|headache|sucks?|sucked|crap|crappy|lame|poor(?:ly)?|fail(?:ed|s|ure)?|lied|liars?|lying|misled|misleading|dishonest|ignored|ignoring|ignore|excuses?|confus\w*|nonsense|stress\w*|miserable|exhausted|insult\w*|embarrass\w*|unreliable|uncomfortable|dirty|filthy|cramped)\b", 0.9),
+        ("what the|serious|kidding|come on|break|enough|act together|do better|step|sort it|make|fix", r"\b(?:what the (?:hell|heck|f\w*)|are you (?:serious|kidding)|come on|give me a break|enough is enough|get your act together|do better|step (?:it )?up|sort it out|make (?:this|it) right|fix (?:this|it|your))\b", 1.5),
+        ("complain|grievance|escalat|supervisor|manager|bbb|lawyer|sue|lawsuit|report you", r"\b(?:complain\w*|complaint|grievance|escalat\w*|supervisor|manager|bbb|lawyer|sue|lawsuit|report you)\b", 1.2),
+        ("expect|should|could|would|if only|supposed", r"\b(?:expected (?:more|better)|should(?:n'?t)? have|could have|would(?:'ve| have) been nice|(?:it )?would be nice if|if only|could be more|supposed to)\b", 0.9),
+        ("clue", r"\b(?:no|zero|not a|without a) clue\b|\bclueless\b", 1.2),
+    ],
+    # Questions a support team recognises as complaints.
+    "complaint_question": [
+        ("why", r"\bwhy (?:is|are|was|were|did|do|does|would|can'?t|won'?t|isn'?t|aren'?t|haven'?t|hasn'?t|don'?t|doesn'?t|didn'?t|wasn'?t|weren'?t|no|not|on earth|the hell|is it|would you|should|must|has|have|am|can|cant|wont|dont)\b|\bwhy\s*\?", 1.1),
+        ("how", r"\bhow (?:come|is it (?:possible|that|ok|okay|acceptable|fair)|hard is it|difficult is it|do you expect|could you|can you (?:not|possibly|justify|expect)|does (?:s?he|this|that) still)\b", 1.0),
+        ("anyone|anybody|someone|somebody", r"\b(?:is|does) (?:anyone|anybody|someone|somebody) (?:there|home|listening|working|answering|going to|gonna|at|even|know|care)\b|\banyone (?:there|home|listening|answering)\b", 1.2),
+        ("what", r"\bwhat(?:'s| is) (?:going on|happening|the (?:deal|point|holdup|hold up|problem|issue|excuse|real reason))\b", 1.1),
+        ("??|?!|!?", r"\?{2,}|\?!|!\?", 0.5),
+    ],
+    # Calls for help a team must answer.
+    "help_request": [
+        ("someone|somebody|anyone|anybody", r"\b(?:can|could|will|would) (?:someone|somebody|anyone|anybody) (?:please )?(?:help|call|respond|answer|explain|tell|get back|look)", 0.9),
+        ("please|pls|plz", r"\b(?:please|pls|plz) (?:help|fix|respond|answer|reply|call|get back|assist|refund|look into|do something|explain|contact)\b", 0.8),
+        ("need|help|sos", r"\b(?:need|needs|needed) (?:help|assistance|answers|a refund|an answer|a solution|someone to)\b|\bhelp(?:\s*!|\s*$)|\bhelp me\b|\bsos\b", 0.7),
+    ],
+}
+
+# Phrases that read as complaints but praise (or at least do not complain).
+PRAISE_CUES: list[tuple[str, str, float]] = [
+    ("wait", r"\b(?:can'?t|cannot|can not) wait\b", 1.6),
+    ("can|couldn", r"\b(?:can'?t|cannot|couldn'?t) (?:thank (?:you|u|them|y'all|you guys) enough|recommend (?:you |them |it )?enough|say enough|be happier|ask for (?:more|better|a better)|complain|beat|go wrong)\b", 2.0),
+    ("problem|worries|complaint|issues", r"\bno (?:problem|problems|worries|complaints|issues)\b|\bnot a problem\b", 1.0),
+    ("disappoint|never had a bad", r"\b(?:never|didn'?t|doesn'?t|won'?t|don'?t) disappoint|\bnot disappointed\b|\bnever had a bad\b", 1.6),
+    ("fixed|resolved|sorted|taken care|solved|found|returned|delivered|refunded|processed", r"\b(?:problem|issue|it|everything|all|bag|bags|luggage|refund) (?:is |was |has been |have been |got |were )?(?:fixed|resolved|sorted(?: out)?|taken care of|solved|found|returned|delivered|refunded|processed)\b", 1.6),
+    ("found|got|received|returned|delivered", r"\b(?:found|got|received|returned|delivered) (?:my|our) (?:\w+ )?(?:bags?|luggage|suitcase|refund|money|package|order)\b", 1.4),
+    ("again|soon", r"\b(?:fly|flying|travel(?:l?ing)?|book(?:ing)?|see you|use|using|choose|choosing) (?:with )?(?:you|u|y'all|you guys|them|it) (?:again|soon)\b", 1.2),
+    ("kudos|shout|props|hats off|thumbs up|well done|above and beyond|top notch|first class|stars|10/10|a+|appreciate",
+     r"\b(?:kudos|shout ?out|props to|hats off|thumbs up|well done|above and beyond|top notch|first class service|5 stars|five stars|10/10|a\+|much appreciated|appreciate (?:it|you|the|your|all))", 1.5),
+]
+
+NEGATORS = re.compile(r"(?:\bnot|\bno|\bnever|n'?t|\bwithout|\bhardly|\bbarely|\bzero)\s+(?:\w+\s+){0,2}$")
+INTENSIFIERS = re.compile(r"(?:\bso|\bvery|\breally|\bextremely|\btotally|\babsolutely|\bcompletely|\bsuper|\bincredibly|\bseriously|\butterly|\bbeyond|\bsuch an?|\bmost)\s+$")
+# Cue families whose match is one event that a negator in front can undo
+# ("not delayed", "no cancellations"); the others carry negation inside.
+_NEGATABLE = {"cancellation", "delay", "anger"}
+# Cue families that name an event; asked about ("will my flight be cancelled?")
+# they are an inquiry, not a complaint.
+_EVENTS = {"cancellation", "delay", "money", "brand_negative", "brand_urgent"}
+_INQUIRY_START = re.compile(r"^\W*(?:are|is|will|would|should|can|could|do|does|did|any|how|what|when|if|has|have|am|may|might)\b")
+_HYPOTHETICAL = re.compile(r"\b(?:will|would|might|may|going to|gonna|if|in case|chances?|possible|possibility|likely|expect(?:ed|ing)?|predict\w*|forecast|risk|worried|afraid|hope)\b")
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+NEGATIVE_EMOJI = {
+    "😡": 1.4, "😠": 1.2, "🤬": 1.6, "😤": 1.0, "😒": 0.9, "😞": 0.9, "😔": 0.8, "😟": 0.7, "😢": 0.8,
+    "😭": 0.7, "😩": 1.0, "😫": 1.0, "😖": 0.8, "😣": 0.8, "😕": 0.6, "🙁": 0.7, "☹": 0.9, "👎": 1.4,
+    "💔": 0.8, "🙄": 1.1, "🤦": 1.1, "😑": 0.6, "😐": 0.4, "🤢": 1.0, "🤮": 1.2, "💩": 1.0, "😪": 0.5,
+    "😓": 0.6, "😰": 0.6, "😱": 0.5, "🤯": 0.6, "😬": 0.5, "😿": 0.7,
+}
+POSITIVE_EMOJI = {
+    "😀": 1.0, "😃": 1.0, "😄": 1.0, "😁": 1.0, "😆": 0.8, "😊": 1.0, "🙂": 0.6, "😍": 1.4, "🥰": 1.4,
+    "😘": 1.0, "❤": 1.2, "💕": 1.2, "💖": 1.2, "💗": 1.2, "💙": 1.1, "💚": 1.0, "💛": 1.0, "💜": 1.0,
+    "👍": 1.1, "👏": 1.0, "🙌": 1.1, "🎉": 1.0, "✨": 0.6, "😎": 0.8, "🤗": 1.0, "💯": 0.8, "⭐": 0.6,
+    "🌟": 0.7, "😻": 1.0, "🥳": 1.1, "☺": 1.0, "😉": 0.5, "♥": 1.2,
+}
+
+_NEG_TAG_STEMS = (
+    "fail", "worst", "suck", "poor", "bad", "never", "fixit", "delay", "cancel", "lost", "strand", "ripoff",
+    "disappoint", "unacceptable", "shame", "angry", "frustrat", "annoy", "horribl", "terribl", "awful", "hate",
+    "broken", "nothanks", "nothappy", "notcool", "wtf", "smh", "ugh", "nightmare", "mess", "joke", "boycott",
+    "noservice", "nohelp", "stuck", "waiting", "ridiculous", "pathetic", "unhappy", "sad", "wasted", "rude",
+)
+_POS_TAG_STEMS = (
+    "love", "best", "great", "awesome", "happy", "thank", "amazing", "kudos", "excellent", "beautiful",
+    "goodjob", "welldone", "winning", "impressed", "grateful", "blessed",
+)
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"(?<![\w@])@\w+")
+_HASHTAG = re.compile(r"#(\w+)")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
+_CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+_EMOJI_CHARS = frozenset(NEGATIVE_EMOJI) | frozenset(POSITIVE_EMOJI)
+_HAS_EMOJI_RANGE = re.compile("[\u2600-\u27bf\U0001f300-\U0001faff]")
+
+# VADER's lexicon, adjusted for customer-care talk: requests for help are not
+# praise, "customer care" is not affection, "lol" in a complaint is not joy.
+LEXICON_ADJUSTMENTS = {
+    "help": 0.0, "helps": 0.0, "please": 0.0, "care": 0.0, "want": 0.0, "like": 0.4, "free": 0.6, "hope": 0.6,
+    "hopefully": 0.4, "lol": 0.5, "ok": 0.3, "okay": 0.3, "sure": 0.3, "yes": 0.6, "win": 1.0, "credit": 0.0,
+    "fun": 1.5, "chance": 0.0, "pretty": 0.3, "well": 0.0, "matter": 0.0, "true": 0.0, "ready": 0.3,
+    "delayed": -1.6, "delay": -1.3, "delays": -1.3, "cancelled": -1.6, "canceled": -1.6, "stranded": -2.2,
+    "stuck": -1.5, "rude": -2.4, "lost": -1.5, "waiting": -0.3, "refund": -0.3, "unhelpful": -2.0,
+    "worst": -3.2, "hold": 0.0, "supposed": -0.5, "excuse": -0.8, "excuses": -1.2,
+}
+
+_SCALE_VADER = 2.5  # compound 1.0 ≈ 2.5 valence units
+_ALPHA = 4.0  # normalisation of the summed valence into (-1, 1)
+INQUIRY_FACTOR = 0.35
+LINK_SHARE_FACTOR = 0.5
+DISCOUNT_FROM = 1.0
+DISCOUNT_RATE = 0.35
+NEGATIVE_THRESHOLD = -0.05
+POSITIVE_THRESHOLD = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    family: str
+    triggers: tuple[str, ...]
+    regex: re.Pattern[str]
+    weight: float  # > 0 complaint, < 0 praise
+
+
+def _compile(families: dict[str, list[tuple[str, str, float]]]) -> tuple[_Cue, ...]:
+    """Cues in priority order: praise first (at one position "can't wait" must
+    win over "can't"), then the families in the order given."""
+    cues = [_Cue("praise", tuple(t.split("|")), re.compile(p), -w) for t, p, w in PRAISE_CUES]
+    for family, entries in families.items():
+        for triggers, pattern, weight in entries:
+            cues.append(_Cue(family, tuple(triggers.split("|")), re.compile(pattern), weight))
+    return tuple(cues)
+
+
+def _vocab(words: Sequence[str]) -> tuple[str, str] | None:
+    """(triggers, pattern) matching any of ``words`` as whole words."""
+    cleaned = sorted({w.strip().lower().translate(_APOSTROPHES) for w in words if w and w.strip()}, key=len, reverse=True)
+    if not cleaned:
+        return None
+    triggers = "|".join(sorted({w.split()[0] for w in cleaned}))
+    pattern = r"(?<!\w)(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in cleaned) + r")(?!\w)"
+    return triggers, pattern
+
+
+def _brand_cues(brand: Brand) -> dict[str, list[tuple[str, str, float]]]:
+    vocab = brand.vocabulary
+    families: dict[str, list[tuple[str, str, float]]] = {}
+    if neg := _vocab(vocab.negative):
+        families["brand_negative"] = [(*neg, 1.3)]
+    if urgent := _vocab(vocab.urgent):
+        families["brand_urgent"] = [(*urgent, 1.3)]
+    if pos := _vocab(vocab.positive):
+        families["brand_positive"] = [(*pos, -0.9)]
+    if products := _vocab(vocab.products):
+        triggers, p = products
+        families["brand_product_failure"] = [
+            (triggers, rf"{p}\s+(?:is |are |was |keeps? |still |has been )?(?:down|broken|dead|not working|crash\w*|fail\w*|glitch\w*|useless|won'?t \w+|doesn'?t \w+|isn'?t working|freez\w*)", 1.6),
+            (triggers, rf"\b(?:can'?t|cannot|unable to|couldn'?t|won'?t let me) (?:use|access|open|load|get (?:into|on)|log ?in(?:to)?|connect to|find) (?:the |your |my |our )?{p}", 1.6),
+        ]
+    return families
+
+
+def _is_inquiry(low: str, start: int, end: int, before: str) -> bool:
+    """Is the event at low[start:end] asked about or hypothetical rather than reported?"""
+    if _HYPOTHETICAL.search(before):
+        return True
+    s = max(low.rfind(".", 0, start), low.rfind("!", 0, start), low.rfind("?", 0, start), low.rfind("\n", 0, start)) + 1
+    m = _SENTENCE_END.search(low, end)
+    if m is None or m.group() != "?":
+        return False
+    return bool(_INQUIRY_START.match(low, s))
+
+
+def _hashtag_words(match: re.Match[str]) -> str:
+    body = match.group(1)
+    return " " + _CAMEL.sub(" ", body) + " "
+
+
+@dataclass(slots=True)
+class Evidence:
+    """What the analyzer found in one text (for ``Score.details`` and for features)."""
+
+    vader: float
+    complaint: float
+    praise: float
+    families: dict[str, float]
+    emoji: float
+    hashtags: float
+    sarcasm: bool
+
+
+class CustomerCareAnalyzer:
+    """VADER + customer-care complaint cues + brand vocabulary; Japanese via
+    :class:`rules.analyzers.japanese.JapaneseAnalyzer`; other languages → UNKNOWN."""
+
+    name = "customer-care"
+    version = f"{ANALYZER_VERSION}+vader{_VADER_VERSION}"
+    # Languages scored here; ``None`` (no letters: emoji, links) is read as English-compatible.
+    english_like = frozenset({"en", None})
+
+    def __init__(self, *, japanese: Callable[[], object] | None = None) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self._sia = SentimentIntensityAnalyzer()
+        self._sia.lexicon = {**self._sia.lexicon, **LEXICON_ADJUSTMENTS}
+        self._generic = _compile(COMPLAINT_CUES)
+        self._brand_cache: dict[tuple, tuple[_Cue, ...]] = {}
+        self._japanese_factory = japanese
+        self._japanese = None
+
+    # -- public API -------------------------------------------------------
+    def score(self, text: str, *, lang: str | None = None, brand: Brand | None = None) -> Score:
+        return self.score_many([text], langs=[lang], brand=brand)[0]
+
+    def score_many(
+        self, texts: Sequence[str], *, langs: Sequence[str | None] | None = None, brand: Brand | None = None
+    ) -> list[Score]:
+        if langs is None:
+            langs = [None] * len(texts)
+        elif len(langs) != len(texts):
+            raise ValueError(f"score_many: {len(texts)} texts but {len(langs)} languages")
+        compiled = self._compiled_for(brand)
+        out: list[Score] = [None] * len(texts)  # type: ignore[list-item]
+        japanese_idx: list[int] = []
+        for i, (text, given) in enumerate(zip(texts, langs)):
+            lang = resolve_language(text, given)
+            if lang in self.english_like:
+                out[i] = self._score_english(text, lang=lang, compiled=compiled)
+            elif lang == "ja":
+                japanese_idx.append(i)
+            else:
+                out[i] = Score(self.name, self.version, 0.0, Label.UNKNOWN, lang, {"reason": f"no analyzer for language {lang!r}"})
+        if japanese_idx:
+            ja = self._japanese_analyzer()
+            if ja is None:
+                for i in japanese_idx:
+                    out[i] = Score(self.name, self.version, 0.0, Label.UNKNOWN, "ja", {"reason": "Japanese analyzer not installed"})
+            else:
+                for i, s in zip(japanese_idx, ja.score_many([texts[i] for i in japanese_idx], langs=["ja"] * len(japanese_idx), brand=brand)):
+                    out[i] = s
+        return out
+
+    def evidence(self, text: str, *, brand: Brand | None = None) -> Evidence:
+        """The complaint and praise evidence found in an English text."""
+        return self._evidence(text, self._compiled_for(brand))
+
+    # -- internals --------------------------------------------------------
+    def _japanese_analyzer(self):
+        if self._japanese is None:
+            factory = self._japanese_factory
+            if factory is None:
+                from rules.analyzers.japanese import JapaneseAnalyzer, japanese_available
+
+                if not japanese_available():
+                    return None
+                factory = JapaneseAnalyzer
+            self._japanese = factory()
+        return self._japanese
+
+    def _compiled_for(self, brand: Brand | None) -> tuple[_Cue, ...]:
+        if brand is None:
+            return self._generic
+        v = brand.vocabulary
+        key = (tuple(v.negative), tuple(v.positive), tuple(v.urgent), tuple(v.products))
+        compiled = self._brand_cache.get(key)
+        if compiled is None:
+            compiled = _compile({**_brand_cues(brand), **COMPLAINT_CUES})
+            self._brand_cache[key] = compiled
+        return compiled
+
+    def _score_english(self, text: str, *, lang: str | None, compiled: tuple[_Cue, ...]) -> Score:
+        ev = self._evidence(text, compiled)
+        compound = combine(ev)
+        if compound <= NEGATIVE_THRESHOLD:
+            label = Label.NEGATIVE
+        elif compound >= POSITIVE_THRESHOLD:
+            label = Label.POSITIVE
+        else:
+            label = Label.NEUTRAL
+        details = {"vader": ev.vader, "cues": ev.families} if ev.families else {"vader": ev.vader}
+        return Score(self.name, self.version, compound, label, lang or "en", details)
+
+    def _evidence(self, text: str, compiled: tuple[_Cue, ...]) -> Evidence:
+        text = html.unescape(text) if "&" in text else text
+        shares_link = "http" in text or "www." in text
+        text = _URL.sub(" ", text)
+        text = _HANDLE.sub(" ", text)
+        hashtags = 0.0
+        if "#" in text:
+            for tag in _HASHTAG.findall(text):
+                low = tag.lower()
+                if any(s in low for s in _NEG_TAG_STEMS):
+                    hashtags += 1.0
+                elif any(s in low for s in _POS_TAG_STEMS):
+                    hashtags -= 0.8
+            text = _HASHTAG.sub(_hashtag_words, text)
+        emoji = 0.0
+        if not text.isascii() and _HAS_EMOJI_RANGE.search(text):
+            for ch in text:
+                if ch in _EMOJI_CHARS:
+                    emoji += NEGATIVE_EMOJI.get(ch, 0.0) - POSITIVE_EMOJI.get(ch, 0.0)
+        caps = len(_CAPS_WORD.findall(text))
+        low = text.lower().translate(_APOSTROPHES)
+
+        complaint = 0.0
+        praise = 0.0
+        sarcasm = False
+        families: dict[str, float] = {}
+        taken: list[tuple[int, int]] = []
+        for cue in compiled:
+            for t in cue.triggers:
+                if t in low:
+                    break
+            else:
+                continue
+            for m in cue.regex.finditer(low):
+                start, end = m.span()
+                if any(start < e and s < end for s, e in taken):
+                    continue  # a cue earlier in priority order already read this text
+                taken.append((start, end))
+                family, weight = cue.family, cue.weight
+                before = low[max(0, start - 24):start]
+                if family in _EVENTS and weight > 0 and _is_inquiry(low, start, end, before):
+                    weight *= INQUIRY_FACTOR
+                if weight > 0 and family in _NEGATABLE and NEGATORS.search(before):
+                    weight = -0.3 * weight  # "not delayed", "no cancellations"
+                elif family == "brand_positive" and NEGATORS.search(before):
+                    weight = -weight  # "not on time" is a complaint
+                elif INTENSIFIERS.search(before):
+                    weight *= 1.3
+                if family == "sarcasm":
+                    sarcasm = True
+                if weight > 0:
+                    complaint += weight
+                else:
+                    praise -= weight
+                families[family] = families.get(family, 0.0) + weight
+        if hashtags > 0:
+            complaint += min(hashtags, 2.0)
+        elif hashtags < 0:
+            praise += min(-hashtags, 2.0)
+        if emoji > 0:
+            complaint += min(emoji, 2.5)
+        elif emoji < 0:
+            praise += min(-emoji, 2.5)
+        if complaint and (caps >= 2 or "!!" in text):
+            complaint *= 1.15
+        vader = self._sia.polarity_scores(text)["compound"]
+        if shares_link and not complaint and vader < 0:
+            vader *= LINK_SHARE_FACTOR  # a shared headline's wording is not the author's complaint
+        return Evidence(vader, complaint, praise, families, emoji, hashtags, sarcasm)
+
+
+def combine(ev: Evidence) -> float:
+    """Sum VADER's reading and the cue evidence into a compound in (-1, 1)."""
+    units = ev.vader * _SCALE_VADER
+    complaint = min(ev.complaint, 6.0)
+    if units > 0:
+        if ev.sarcasm:
+            units = 0.0  # "great job losing my bag"
+        elif complaint > DISCOUNT_FROM:
+            # A strong complaint said politely is still a complaint.
+            units *= max(0.0, 1.0 - DISCOUNT_RATE * (complaint - DISCOUNT_FROM))
+    raw = units + ev.praise - complaint
+    return raw / math.sqrt(raw * raw + _ALPHA)

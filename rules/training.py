@@ -1,0 +1,381 @@
+"""Fitting, saving and loading the per-brand complaint classifier.
+
+The model is a scikit-learn pipeline: TF-IDF word 1–2-grams and character
+2–5-grams (within words), plus the customer-care analyzer's evidence (VADER,
+complaint and praise sums, one number per cue family) as dense features,
+into a multinomial logistic regression. It trains in seconds on a few
+thousand posts and scores thousands of posts per second on one core.
+
+Saved models live under ``<data_dir>/models/<brand>/``:
+
+* ``<name>-<version>.joblib`` — the fitted :class:`ComplaintModel`;
+* ``<name>-<version>.json`` — metadata: version, brand, training data hash
+  (sha256 over the sorted (label, text) pairs), label counts, cross-validated
+  metrics, library versions and when it was trained.
+
+``version`` is the UTC training time, ``YYYYmmddTHHMMSSZ``, so the newest
+model sorts last. Analyzer names select them (see ``rules.analyzers.trained``):
+``trained:<brand>`` is the newest model named ``complaints`` for that brand,
+``trained:<brand>/<name>`` the newest with that name, and
+``trained:<brand>/<name>@<version>`` (or ``trained:<brand>@<version>``) one
+exact version.
+
+Training only reads: labelled CSVs, or the team's feedback from the database
+(:func:`labels_from_feedback`) in one short read transaction. It runs as its
+own command and process, so ingestion never waits for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from brandpulse.config import Brand
+from rules.evaluation import LABELS, Example, compute_metrics
+
+DEFAULT_MODEL_NAME = "complaints"
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+VERSION_FORMAT = "%Y%m%dT%H%M%SZ"
+NOT_A_COMPLAINT = "not a complaint"
+MISSED_COMPLAINT_ACTION = "feedback.missed_complaint"
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"(?<![\w@])@\w+")
+# Cue families of the customer-care analyzer used as features, in a fixed order.
+CARE_FAMILIES = (
+    "service_failure", "waiting", "delay", "money", "cancellation", "inability", "burden", "repeated_contact",
+    "churn", "sarcasm", "anger", "complaint_question", "help_request", "praise", "brand_negative",
+    "brand_positive", "brand_urgent", "brand_product_failure",
+)
+
+
+class TrainingError(Exception):
+    """Training cannot proceed (too few examples, one class only, bad model name…)."""
+
+
+def prepare_text(text: str) -> str:
+    """What the n-gram features see: entities unescaped, links and handles generalised."""
+    text = html.unescape(text) if "&" in text else text
+    return _HANDLE.sub(" @user ", _URL.sub(" httpurl ", text))
+
+
+class CareFeatures(BaseEstimator, TransformerMixin):
+    """scikit-learn transformer: the customer-care analyzer's evidence as numbers.
+
+    Holds the brand vocabulary it was trained with; the analyzer itself (VADER
+    and compiled cues) is rebuilt after unpickling rather than stored.
+    """
+
+    def __init__(self, vocabulary: dict | None = None) -> None:
+        self.vocabulary = vocabulary
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_analyzer", None)
+        state.pop("_brand", None)
+        return state
+
+    def fit(self, texts, y=None) -> "CareFeatures":
+        return self
+
+    def _ready(self):
+        analyzer = getattr(self, "_analyzer", None)
+        if analyzer is None:
+            from rules.analyzers.customer_care import CustomerCareAnalyzer
+
+            analyzer = self._analyzer = CustomerCareAnalyzer()
+            self._brand = Brand(id="model", name="model", vocabulary=self.vocabulary) if self.vocabulary else None
+        return analyzer
+
+    def transform(self, texts):
+        from scipy import sparse
+
+        from rules.analyzers.customer_care import combine
+
+        analyzer = self._ready()
+        rows = np.zeros((len(texts), 7 + len(CARE_FAMILIES)), dtype=np.float64)
+        for i, text in enumerate(texts):
+            ev = analyzer.evidence(text, brand=self._brand)
+            fam = ev.families
+            rows[i, :7] = (
+                ev.vader, combine(ev), min(ev.complaint, 6.0) / 3, min(ev.praise, 6.0) / 3,
+                ev.emoji / 2, ev.hashtags / 2, float(ev.sarcasm),
+            )
+            for j, f in enumerate(CARE_FAMILIES):
+                v = fam.get(f)
+                if v:
+                    rows[i, 7 + j] = v / 2
+        return sparse.csr_matrix(rows)
+
+    def fit_transform(self, texts, y=None):
+        return self.transform(texts)
+
+
+def build_pipeline(*, vocabulary: dict | None = None, C: float = 4.0):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    features = FeatureUnion(
+        [
+            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, token_pattern=r"(?u)\b\w[\w']*\b|[!?]")),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
+            ("care", CareFeatures(vocabulary)),
+        ]
+    )
+    return Pipeline([("features", features), ("classifier", LogisticRegression(C=C, max_iter=3000))])
+
+
+@dataclass
+class ComplaintModel:
+    """A fitted classifier and what it needs to predict."""
+
+    pipeline: object
+    brand: str
+    name: str
+    version: str
+    negative_threshold: float | None = None  # predict negative when P(negative) ≥ this
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def classes(self) -> list[str]:
+        return [str(c) for c in self.pipeline.classes_]  # type: ignore[attr-defined]
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.pipeline.predict_proba([prepare_text(t) for t in texts])  # type: ignore[attr-defined]
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return decide(self.predict_proba(texts), self.classes, self.negative_threshold)
+
+
+def decide(proba: np.ndarray, classes: Sequence[str], negative_threshold: float | None) -> list[str]:
+    classes = list(classes)
+    best = [classes[i] for i in np.argmax(proba, axis=1)]
+    if negative_threshold is None or "negative" not in classes:
+        return best
+    neg = classes.index("negative")
+    out = []
+    for row, label in zip(proba, best):
+        if row[neg] >= negative_threshold:
+            out.append("negative")
+        elif label == "negative":
+            masked = row.copy()
+            masked[neg] = -1.0
+            out.append(classes[int(np.argmax(masked))])
+        else:
+            out.append(label)
+    return out
+
+
+def data_hash(examples: Sequence[Example]) -> str:
+    h = hashlib.sha256()
+    for label, text in sorted((ex.label, ex.text) for ex in examples):
+        h.update(label.encode())
+        h.update(b"\x1f")
+        h.update(text.encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def fit_model(
+    examples: Sequence[Example],
+    *,
+    brand: Brand | None,
+    name: str = DEFAULT_MODEL_NAME,
+    now: datetime | None = None,
+    cross_validate: bool = True,
+    folds: int = 5,
+) -> ComplaintModel:
+    """Fit the classifier. With ``cross_validate``, out-of-fold predictions pick
+    the negative-class threshold (best negative F1) and give honest metrics."""
+    if not MODEL_NAME_RE.match(name):
+        raise TrainingError(f"model name {name!r}: use letters, digits, '.', '_' or '-'")
+    texts = [prepare_text(ex.text) for ex in examples]
+    labels = np.array([ex.label for ex in examples])
+    counts = {label: int((labels == label).sum()) for label in LABELS}
+    present = [label for label, n in counts.items() if n]
+    if len(present) < 2:
+        raise TrainingError(f"need examples of at least two labels, got {counts}")
+    if len(examples) < 6:
+        raise TrainingError(f"need at least 6 labelled examples, got {len(examples)}")
+    vocabulary = brand.vocabulary.model_dump() if brand is not None else None
+    metrics: dict = {}
+    threshold = None
+    smallest = min(n for n in counts.values() if n)
+    k = min(folds, smallest)
+    if cross_validate and k >= 2 and "negative" in present:
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
+        proba = cross_val_predict(build_pipeline(vocabulary=vocabulary), texts, labels, cv=cv, method="predict_proba")
+        classes = sorted(present)
+        threshold = _best_negative_threshold(proba, classes, labels)
+        report = compute_metrics(list(labels), decide(proba, classes, threshold))
+        metrics = {"cross_validated": k, **report.to_json_dict()}
+        metrics.pop("posts_per_second", None)
+    pipeline = build_pipeline(vocabulary=vocabulary)
+    pipeline.fit(texts, labels)
+    now = now or datetime.now(timezone.utc)
+    version = now.astimezone(timezone.utc).strftime(VERSION_FORMAT)
+    import sklearn
+
+    metadata = {
+        "name": name,
+        "brand": brand.id if brand is not None else None,
+        "version": version,
+        "trained_at": now.astimezone(timezone.utc).isoformat(),
+        "n_examples": len(examples),
+        "label_counts": counts,
+        "data_sha256": data_hash(examples),
+        "negative_threshold": threshold,
+        "metrics": metrics,
+        "features": "tfidf words 1-2 + chars_wb 2-5 + customer-care evidence; logistic regression",
+        "sklearn": sklearn.__version__,
+    }
+    return ComplaintModel(pipeline, brand.id if brand is not None else "default", name, version, threshold, metadata)
+
+
+def _best_negative_threshold(proba: np.ndarray, classes: list[str], labels: np.ndarray) -> float | None:
+    if "negative" not in classes:
+        return None
+    neg = classes.index("negative")
+    is_neg = labels == "negative"
+    best, best_f1 = None, -1.0
+    for t in np.arange(0.25, 0.66, 0.025):
+        pred = proba[:, neg] >= t
+        tp = int((pred & is_neg).sum())
+        if not tp:
+            continue
+        p, r = tp / pred.sum(), tp / is_neg.sum()
+        f1 = 2 * p * r / (p + r)
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = float(round(t, 3)), f1
+    return best
+
+
+# -- storage ------------------------------------------------------------------
+def model_dir(models_root: Path, brand_id: str) -> Path:
+    return Path(models_root) / brand_id
+
+
+def save_model(model: ComplaintModel, *, models_root: Path) -> Path:
+    """Write ``<name>-<version>.joblib`` and its ``.json`` metadata; returns the model path."""
+    import joblib
+
+    directory = model_dir(models_root, model.brand)
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"{model.name}-{model.version}"
+    path = directory / f"{stem}.joblib"
+    tmp = path.with_suffix(".joblib.tmp")
+    joblib.dump(model, tmp, compress=3)
+    tmp.replace(path)  # readers never see a half-written model
+    (directory / f"{stem}.json").write_text(json.dumps(model.metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    brand: str
+    name: str = DEFAULT_MODEL_NAME
+    version: str | None = None  # None: the newest
+
+
+def parse_model_ref(spec: str) -> ModelRef:
+    """``<brand>[/<name>][@<version>]`` (the part after ``trained:``)."""
+    m = re.fullmatch(r"([a-z0-9][a-z0-9_-]*)(?:/([A-Za-z0-9][A-Za-z0-9_.-]*))?(?:@(\d{8}T\d{6}Z))?", spec)
+    if not m:
+        raise TrainingError(f"bad trained model reference {spec!r}: expected <brand>[/<name>][@<version YYYYmmddTHHMMSSZ>]")
+    return ModelRef(m.group(1), m.group(2) or DEFAULT_MODEL_NAME, m.group(3))
+
+
+def find_model(models_root: Path, ref: ModelRef) -> Path:
+    directory = model_dir(models_root, ref.brand)
+    if ref.version:
+        path = directory / f"{ref.name}-{ref.version}.joblib"
+        if not path.exists():
+            raise TrainingError(f"no model {ref.name!r} version {ref.version} for brand {ref.brand!r} in {directory}")
+        return path
+    candidates = sorted(directory.glob(f"{ref.name}-*.joblib")) if directory.is_dir() else []
+    candidates = [p for p in candidates if re.fullmatch(re.escape(ref.name) + r"-\d{8}T\d{6}Z", p.stem)]
+    if not candidates:
+        raise TrainingError(
+            f"no trained model {ref.name!r} for brand {ref.brand!r} in {directory}"
+            f" (train one: brandpulse train --data FILE.csv --brand {ref.brand})"
+        )
+    return candidates[-1]
+
+
+def load_model(path: Path) -> ComplaintModel:
+    import joblib
+
+    model = joblib.load(path)
+    if not isinstance(model, ComplaintModel):
+        raise TrainingError(f"{path}: not a brandpulse complaint model")
+    return model
+
+
+# -- labels from the team's decisions -------------------------------------------
+def labels_from_feedback(session, *, brand: str | None = None) -> list[Example]:
+    """Labels the team gave by working alerts:
+
+    * an alert **dismissed** with the note "not a complaint" → each of its
+      mentions is labelled ``neutral`` (not negative);
+    * ``brandpulse feedback missed MENTION_ID`` (audit action
+      ``feedback.missed_complaint`` on a mention) → ``negative``.
+
+    When one mention has both, the later decision wins. Reads only.
+    """
+    from sqlalchemy import select
+
+    from brandpulse.db.models import AlertMentionRow, AlertRow, AuditRow, MentionRow
+
+    decided: dict[int, tuple[datetime, str]] = {}
+
+    def put(mention_id: int, at: datetime | None, label: str) -> None:
+        at = at or datetime.min.replace(tzinfo=timezone.utc)
+        old = decided.get(mention_id)
+        if old is None or at >= old[0]:
+            decided[mention_id] = (at, label)
+
+    q = select(AlertRow.id, AlertRow.mention_id, AlertRow.resolved_at, AlertRow.resolution_note).where(AlertRow.status == "dismissed")
+    if brand:
+        q = q.where(AlertRow.brand == brand)
+    dismissed = [r for r in session.execute(q) if (r.resolution_note or "").strip().lower().rstrip(".!").startswith(NOT_A_COMPLAINT)]
+    if dismissed:
+        by_alert = {r.id: r for r in dismissed}
+        members: dict[int, set[int]] = {r.id: {r.mention_id} for r in dismissed}
+        for alert_id, mention_id in session.execute(
+            select(AlertMentionRow.alert_id, AlertMentionRow.mention_id).where(AlertMentionRow.alert_id.in_(list(by_alert)))
+        ):
+            members[alert_id].add(mention_id)
+        for alert_id, mention_ids in members.items():
+            for mid in mention_ids:
+                put(mid, by_alert[alert_id].resolved_at, "neutral")
+    for ev in session.scalars(
+        select(AuditRow).where(AuditRow.action == MISSED_COMPLAINT_ACTION, AuditRow.entity_type == "mention")
+    ):
+        try:
+            put(int(ev.entity_id), ev.at, "negative")
+        except ValueError:
+            continue
+    if not decided:
+        return []
+    q = select(MentionRow.id, MentionRow.text, MentionRow.title, MentionRow.brand, MentionRow.lang).where(
+        MentionRow.id.in_(list(decided))
+    )
+    if brand:
+        q = q.where(MentionRow.brand == brand)
+    out = []
+    for row in session.execute(q.order_by(MentionRow.id)):
+        text = f"{row.title}\n{row.text}" if row.title else row.text
+        out.append(Example(text, decided[row.id][1], row.brand, row.lang))
+    return out
