@@ -37,6 +37,7 @@ tweepy's own rate-limit waiting is off; this module never sleeps.
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import re
@@ -119,6 +120,7 @@ def tweet_to_mention(
     text = tweet["text"]
     if not isinstance(text, str):
         raise TypeError("text is not a string")
+    text = html.unescape(text)  # X sends &, <, > as HTML entities
     author_id = str(tweet["author_id"])
     user = users.get(author_id) or {}
     metrics = user.get("public_metrics") or {}

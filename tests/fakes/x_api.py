@@ -243,6 +243,11 @@ class FakeXAPI:
             refs.append({"type": "quoted", "id": self.tweets[int(quote)]["id"]})
         if retweet_of is not None:
             refs.append({"type": "retweeted", "id": self.tweets[int(retweet_of)]["id"]})
+        urls = []
+        for i, m in enumerate(re.finditer(r"https?://\S+", text)):
+            short = f"https://t.co/{tid % 10**9:09d}{i}"
+            urls.append({"start": m.start(), "end": m.end(), "url": short, "expanded_url": m.group(0),
+                         "display_url": m.group(0).split("://", 1)[1][:25]})
         mentions = []
         for m in _MENTION.finditer(text):
             try:
@@ -250,9 +255,14 @@ class FakeXAPI:
             except KeyError:
                 continue
             mentions.append({"start": m.start(), "end": m.end(), "username": known["username"], "id": known["id"]})
+        # What X gives back: links wrapped in t.co, and &, <, > as HTML entities.
+        stored = text
+        for u in reversed(urls):
+            stored = stored[:u["start"]] + u["url"] + stored[u["end"]:]
+        stored = stored.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         tweet: dict[str, Any] = {
             "id": str(tid),
-            "text": text,
+            "text": stored,
             "author_id": user["id"],
             "created_at": _iso(created_at),
             "lang": lang,
@@ -263,8 +273,8 @@ class FakeXAPI:
         }
         if refs:
             tweet["referenced_tweets"] = refs
-        if mentions:
-            tweet["entities"] = {"mentions": mentions}
+        if mentions or urls:
+            tweet["entities"] = {k: v for k, v in (("mentions", mentions), ("urls", urls)) if v}
         self.tweets[tid] = tweet
         return tweet
 
@@ -510,7 +520,7 @@ class FakeXAPI:
                                     "type": PROBLEM + "invalid-request"})
         me = self.users[self.me_id]
         text = body["text"]
-        if any(t["author_id"] == me["id"] and t["text"] == text for t in self.tweets.values()):
+        if any(t["author_id"] == me["id"] and t.get("_sent_text") == text for t in self.tweets.values()):
             return self._problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         if reply_to is not None:
@@ -525,5 +535,6 @@ class FakeXAPI:
                 return self._problem(403, "Forbidden", "Reply to this conversation is not allowed because you have not"
                                      " been mentioned or otherwise engaged by the author of the post you are replying to.")
         tweet = self.add_tweet(text, author=me["username"], reply_to=reply_to, quote=body.get("quote_tweet_id"))
+        tweet["_sent_text"] = text  # the fake's own memory, never served (not a requested field)
         return self._json(201, {"data": {"id": tweet["id"], "text": tweet["text"],
                                          "edit_history_tweet_ids": tweet["edit_history_tweet_ids"]}})

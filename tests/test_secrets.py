@@ -1,0 +1,83 @@
+"""Secrets: environment or NAME_FILE, masked everywhere, redacted from logs."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+
+import pytest
+
+from brandpulse.config import ConfigError
+from brandpulse.secrets import MASK, MissingSecretError, RedactSecrets, Secret, read_secret, read_secrets, redact_in_logs
+
+
+def test_read_from_the_environment():
+    secret = read_secret("X_BEARER_TOKEN", env={"X_BEARER_TOKEN": " abc123token \n"})
+    assert secret.reveal() == "abc123token"
+    assert secret.name == "X_BEARER_TOKEN"
+
+
+def test_read_from_the_file_named_by_NAME_FILE(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("from-a-file\n", encoding="utf-8")
+    assert read_secret("X_BEARER_TOKEN", env={"X_BEARER_TOKEN_FILE": str(path)}).reveal() == "from-a-file"
+
+
+def test_the_variable_wins_over_the_file(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("from-a-file", encoding="utf-8")
+    env = {"X_BEARER_TOKEN": "from-env", "X_BEARER_TOKEN_FILE": str(path)}
+    assert read_secret("X_BEARER_TOKEN", env=env).reveal() == "from-env"
+
+
+def test_missing_secrets_are_all_named_at_once():
+    with pytest.raises(MissingSecretError) as err:
+        read_secrets(["REDDIT_CLIENT_ID", "REDDIT_PASSWORD"], env={"REDDIT_CLIENT_ID": "id"}, purpose="reading Reddit")
+    assert isinstance(err.value, ConfigError)
+    assert err.value.names == ["REDDIT_PASSWORD"]
+    message = str(err.value)
+    assert "REDDIT_PASSWORD is not set (nor REDDIT_PASSWORD_FILE)" in message and "reading Reddit" in message
+
+
+@pytest.mark.parametrize("env,problem", [
+    ({"X_API_KEY": "   "}, "X_API_KEY is empty"),
+    ({"X_API_KEY_FILE": "/nonexistent/brandpulse/key"}, "cannot be read"),
+])
+def test_empty_or_unreadable(env, problem):
+    with pytest.raises(MissingSecretError) as err:
+        read_secret("X_API_KEY", env=env)
+    assert problem in str(err.value)
+
+
+def test_an_empty_file(tmp_path):
+    path = tmp_path / "empty"
+    path.write_text("\n", encoding="utf-8")
+    with pytest.raises(MissingSecretError, match="which is empty"):
+        read_secret("X_API_KEY", env={"X_API_KEY_FILE": str(path)})
+
+
+def test_a_secret_never_shows_itself():
+    secret = Secret("X_API_SECRET", "s3cr3t-value")
+    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret, str([secret]), str({"k": secret})):
+        assert "s3cr3t-value" not in shown
+    assert MASK in str(secret) and "X_API_SECRET" in repr(secret)
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+
+
+def test_redaction_filter_on_a_library_logger(caplog):
+    secret = Secret("X_ACCESS_TOKEN", "111-access token/+=")
+    redact_in_logs([secret], loggers=["brandpulse.test.library"])
+    redact_in_logs([secret], loggers=["brandpulse.test.library"])  # idempotent: one filter
+    logger = logging.getLogger("brandpulse.test.library")
+    assert sum(isinstance(f, RedactSecrets) for f in logger.filters) == 1
+    caplog.set_level(logging.DEBUG)
+    logger.debug("Headers: %s", {"Authorization": "OAuth oauth_token=\"111-access%20token%2F%2B%3D\""})
+    logger.debug("plain %s", "111-access token/+=")
+    assert "111-access" not in caplog.text
+    assert caplog.text.count(MASK) == 2
+
+
+def test_short_values_are_not_redacted_into_noise():
+    f = RedactSecrets([Secret("X", "ab")])
+    assert f.redact("abcab") == "abcab"
