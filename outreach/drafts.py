@@ -203,8 +203,11 @@ def draft_replies(
     if new:
         # RETURNING maps ids back by (alert, mention), unique within the batch, so
         # the rows can go in one multi-row INSERT (no ordering guarantee needed).
+        # Core table, not the ORM entity: the ORM path splits rows whose
+        # values differ in None-ness into single-row statements.
+        outbox = OutboxRow.__table__
         inserted = session.execute(
-            insert(OutboxRow).returning(OutboxRow.id, OutboxRow.alert_id, OutboxRow.mention_id),
+            insert(outbox).returning(outbox.c.id, outbox.c.alert_id, outbox.c.mention_id),
             [
                 {
                     **d.values,
