@@ -12,6 +12,7 @@ TIMEOUT = "timeout"  # requests' ReadTimeout, nothing done
 CONNECTION = "connection"  # requests' ConnectionError, nothing done
 MALFORMED = "malformed"  # 200 with a truncated JSON body
 UNAUTHORIZED = "unauthorized"  # 401
+UNAUTHORIZED_BARE = "unauthorized_bare"  # Reddit: 401 without www-authenticate (prawcore raises KeyError)
 FORBIDDEN = "forbidden"  # 403
 EMPTY = "empty"  # 200, a page with nothing in it
 LOST_ACK = "lost_ack"  # the platform does the work, then the answer is lost (ReadTimeout)

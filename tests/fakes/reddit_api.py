@@ -240,6 +240,8 @@ class FakeRedditAPI:
         if fault.kind == F.UNAUTHORIZED:
             return 401, {"Content-Type": "application/json", "www-authenticate": 'Bearer realm="reddit", error="invalid_token"'}, \
                 json.dumps({"message": "Unauthorized", "error": 401})
+        if fault.kind == F.UNAUTHORIZED_BARE:
+            return 401, {"Content-Type": "application/json"}, json.dumps({"message": "Unauthorized", "error": 401})
         if fault.kind == F.FORBIDDEN:
             return self._json(403, {"message": "Forbidden", "error": 403})
         if fault.kind == F.EMPTY:

@@ -71,6 +71,8 @@ class _Query:
     _TOKEN = re.compile(r'\s*(\(|\)|-?"[^"]*"|-?[^\s()"]+)')
 
     def __init__(self, text: str) -> None:
+        if text.count('"') % 2:
+            raise ValueError("unbalanced quotes")
         self.tokens = [m.group(1) for m in self._TOKEN.finditer(text)]
         self.pos = 0
         self.tree = self._or()

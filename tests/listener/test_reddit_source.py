@@ -1,0 +1,193 @@
+"""Reddit source specifics: User-Agent, listings and the query filter,
+addressed handles, same-second cursor, auth failures, options."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+import responses
+from pydantic import ValidationError
+
+from brandpulse.config import SourceConfig
+from brandpulse.secrets import MissingSecretError
+from listener.base import RateLimited, SourceError
+from listener.reddit import RedditSource, build_reddit_source
+from tests.conftest import T0
+from tests.fakes import FakeRedditAPI, faults
+
+
+@pytest.fixture(autouse=True)
+def no_sleeping(monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError(f"slept {s}s")))
+
+
+@pytest.fixture
+def rd(clock):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeRedditAPI(mock, now=clock.now)
+
+
+def env(fake: FakeRedditAPI) -> dict[str, str]:
+    return {"REDDIT_CLIENT_ID": fake.client_id, "REDDIT_CLIENT_SECRET": fake.client_secret,
+            "REDDIT_USERNAME": fake.username, "REDDIT_PASSWORD": fake.password}
+
+
+def source(fake, brand, listing="submissions", **options) -> RedditSource:
+    config = SourceConfig(name=f"reddit-{listing}", kind="reddit", brand=brand.id, listing=listing, **options)
+    return build_reddit_source(config, brand=brand, env=env(fake))
+
+
+def ago(minutes):
+    return T0 - timedelta(minutes=minutes)
+
+
+def test_user_agent_and_request_shape(rd, settings, clock):
+    rd.add_submission("travel", "Acme Air lost my bag", created_at=ago(5))
+    source(rd, settings.brands[0]).fetch({}, now=clock.now())
+    call = rd.calls_to("new")[0]
+    assert re.match(r"^python:brandpulse:\d+\.\d+\.\d+ \(by /u/AcmeAir_Team\) PRAW/", call.headers["User-Agent"])
+    assert call.params["raw_json"] == "1" and call.params["limit"] == "100"
+    assert call.headers["Authorization"].startswith("bearer fake-reddit-access-token-")
+    assert rd.calls_to("token")[0].form["grant_type"] == "password"
+
+
+def test_submissions_filtered_by_the_brand_query(rd, settings, clock):
+    keep = rd.add_submission("travel", "Acme Air lost my bag", "Flight AC12, Lisbon", author="carol", created_at=ago(9))
+    in_body = rd.add_submission("travel", "Lost bag again", "third time with acme air this year", created_at=ago(8))
+    rd.add_submission("travel", "Beaches near Porto?", created_at=ago(7))
+    rd.add_submission("travel", "Acme Air and the Road Runner", "a cartoon", created_at=ago(6))  # excluded phrase
+    result = source(rd, settings.brands[0]).fetch({}, now=clock.now())
+    assert [m.external_id for m in result.mentions] == [keep["name"], in_body["name"]]
+    m = result.mentions[0]
+    assert (m.platform, m.title, m.community, m.thread_id, m.reply_to_id) == ("reddit", keep["title"], "travel", keep["name"], None)
+    assert m.text == "Acme Air lost my bag\n\nFlight AC12, Lisbon"
+    assert (m.author.handle, m.author.id) == ("carol", keep["author_fullname"])
+    assert m.url == "https://www.reddit.com" + keep["permalink"] and m.created_at == ago(9)
+    assert result.posts_read == 4
+
+
+def test_brand_subreddits_bring_everything(rd, settings, clock):
+    brand = settings.brands[0]
+    brand = brand.model_copy(update={"query": brand.query.model_copy(update={"brand_subreddits": ["AcmeAir"]})})
+    rd.add_submission("travel", "Beaches near Porto?", created_at=ago(7))  # not about the brand
+    own = rd.add_submission("AcmeAir", "Check-in app keeps crashing", created_at=ago(6))
+    src = source(rd, brand)
+    assert src.subreddits == ["travel", "AcmeAir"]
+    assert [m.external_id for m in src.fetch({}, now=clock.now()).mentions] == [own["name"]]
+
+
+def test_comment_addressed_handles(rd, settings, clock):
+    thread = rd.add_submission("travel", "Weekly chat", author="automod", created_at=ago(60))
+    brand_comment = rd.add_comment(thread["name"], "We're sorry, DM us", author="AcmeAir_Team", created_at=ago(50))
+    reply_to_brand = rd.add_comment(brand_comment["name"], "acme air, I did DM you, no answer", author="dave", created_at=ago(40))
+    top_level = rd.add_comment(thread["name"], "acme air cancelled again, thanks u/someone_else", author="erin", created_at=ago(30))
+    result = source(rd, settings.brands[0], "comments").fetch({}, now=clock.now())
+    by_id = {m.external_id: m for m in result.mentions}
+    assert by_id[reply_to_brand["name"]].addressed_handles == ("acmeair_team",)  # the parent's author, looked up
+    assert by_id[top_level["name"]].addressed_handles == ("automod", "someone_else")  # link author + u/ mention
+    assert by_id[reply_to_brand["name"]].thread_id == thread["name"]
+    assert by_id[reply_to_brand["name"]].reply_to_id == brand_comment["name"]
+    assert rd.calls_to("info")[0].params["id"] == brand_comment["name"]
+
+
+def test_comments_in_a_thread_about_the_brand_count(rd, settings, clock):
+    thread = rd.add_submission("travel", "Acme Air lost my bag", created_at=ago(60))
+    comment = rd.add_comment(thread["name"], "same happened to me last week", created_at=ago(10))
+    assert [m.external_id for m in source(rd, settings.brands[0], "comments").fetch({}, now=clock.now()).mentions] == [comment["name"]]
+    off = source(rd, settings.brands[0], "comments", match_thread_title=False).fetch({}, now=clock.now())
+    assert off.mentions == []
+
+
+def test_posts_in_the_same_second_as_the_cursor(rd, settings, clock):
+    second = ago(10)
+    a = rd.add_submission("travel", "acme air one", created_at=second)
+    src = source(rd, settings.brands[0])
+    cursor = src.fetch({}, now=clock.now()).cursor
+    assert cursor["subreddits"]["travel"] == {"utc": second.timestamp(), "names": [a["name"]]}
+    b = rd.add_submission("travel", "acme air two", created_at=second)  # same second, shows up later
+    result = src.fetch(cursor, now=clock.now())
+    assert [m.external_id for m in result.mentions] == [b["name"]]
+    assert sorted(result.cursor["subreddits"]["travel"]["names"]) == sorted([a["name"], b["name"]])
+    assert src.fetch(result.cursor, now=clock.now()).mentions == []
+
+
+def test_several_subreddits_and_a_rate_limit_in_the_second(rd, settings, clock):
+    brand = settings.brands[0]
+    src = source(rd, brand, subreddits=["travel", "flying"])
+    t = rd.add_submission("travel", "acme air travel", created_at=ago(5))
+    f = rd.add_submission("flying", "acme air flying", created_at=ago(4))
+    original = rd._ep_new
+
+    def limit_flying(match, params, form):
+        if match["sub"] == "travel":
+            rd.fail(faults.rate_limit(reset_after=timedelta(seconds=90)), endpoint="new")
+        return original(match, params, form)
+
+    rd._ep_new = limit_flying
+    partial = src.fetch({}, now=clock.now())
+    rd._ep_new = original
+    assert [m.external_id for m in partial.mentions] == [t["name"]]
+    assert partial.not_before == clock.now() + timedelta(seconds=90)
+    assert not partial.cursor["subreddits"].get("flying")  # no position yet
+    rest = src.fetch(partial.cursor, now=clock.now())
+    assert [m.external_id for m in rest.mentions] == [f["name"]]
+
+
+def test_a_subreddit_dropped_from_the_config_keeps_its_cursor(rd, settings, clock):
+    rd.add_submission("travel", "acme air", created_at=ago(5))
+    cursor = source(rd, settings.brands[0]).fetch({}, now=clock.now()).cursor
+    later = source(rd, settings.brands[0], subreddits=["flying"]).fetch(cursor, now=clock.now())
+    assert later.cursor["subreddits"]["travel"] == cursor["subreddits"]["travel"]
+
+
+def test_bad_password_is_permanent_and_names_the_variables(rd, settings, clock):
+    src = source(rd, settings.brands[0])
+    rd.password = "changed-on-reddit"
+    with pytest.raises(SourceError) as err:
+        src.fetch({}, now=clock.now())
+    assert err.value.permanent and "REDDIT_PASSWORD" in str(err.value)
+
+
+def test_401_without_www_authenticate_is_permanent_not_a_crash(rd, settings, clock):
+    src = source(rd, settings.brands[0])
+    rd.fail(faults.UNAUTHORIZED_BARE, endpoint="new")
+    with pytest.raises(SourceError) as err:
+        src.fetch({}, now=clock.now())
+    assert err.value.permanent and "401" in str(err.value) and "REDDIT_CLIENT_ID" in str(err.value)
+
+
+def test_a_429_on_the_first_request_raises(rd, settings, clock):
+    rd.fail(faults.rate_limit(reset_after=timedelta(seconds=120)), endpoint="new")
+    with pytest.raises(RateLimited) as err:
+        source(rd, settings.brands[0]).fetch({}, now=clock.now())
+    assert err.value.retry_at == clock.now() + timedelta(seconds=120)
+
+
+@pytest.mark.parametrize("options,problem", [
+    ({"listing": "hot"}, "listing"),
+    ({"listing": "comments", "page_size": 500}, "less than or equal to 100"),
+    ({"listing": "comments", "password": "x"}, "Extra inputs"),
+])
+def test_options_are_validated(rd, settings, options, problem):
+    with pytest.raises(ValidationError, match=problem):
+        build_reddit_source(SourceConfig(name="r", kind="reddit", brand="acme", **options), brand=settings.brands[0],
+                            env=env(rd))
+
+
+def test_bad_subreddit_names_and_none_at_all(rd, settings):
+    with pytest.raises(ValueError, match="not a subreddit name"):
+        source(rd, settings.brands[0], subreddits=["travel", "no spaces please"])
+    brand = settings.brands[0]
+    brand = brand.model_copy(update={"query": brand.query.model_copy(update={"subreddits": []})})
+    with pytest.raises(ValueError, match="no query.subreddits"):
+        source(rd, brand)
+
+
+def test_missing_credentials_are_named(settings):
+    config = SourceConfig(name="r", kind="reddit", brand="acme", listing="comments")
+    with pytest.raises(MissingSecretError) as err:
+        build_reddit_source(config, brand=settings.brands[0], env={"REDDIT_CLIENT_ID": "x"})
+    assert err.value.names == ["REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD"]

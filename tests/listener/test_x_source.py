@@ -1,0 +1,241 @@
+"""X source specifics: query, request parameters, conversion at the edge,
+cursor rules (since_id from the first page, gaps), account lookup, options."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import responses
+from pydantic import ValidationError
+
+from brandpulse.config import Brand, SourceConfig
+from brandpulse.secrets import MissingSecretError
+from listener.base import RateLimited, SourceError
+from listener.x import XSource, build_x_query, build_x_source
+from tests.conftest import T0
+from tests.fakes import FakeXAPI, faults
+
+ENV = {"X_BEARER_TOKEN": "test-x-bearer-token"}
+
+
+@pytest.fixture(autouse=True)
+def no_sleeping(monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError(f"slept {s}s")))
+
+
+@pytest.fixture
+def x(clock):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = FakeXAPI(mock, now=clock.now)
+        fake.add_user("AcmeAir", name="Acme Air", followers=250_000, verified=True)
+        fake.add_user("AcmeHelp")
+        fake.add_user("jane", name="Jane Doe", followers=1234)
+        yield fake
+
+
+@pytest.fixture
+def brand(settings) -> Brand:
+    return settings.brands[0]
+
+
+def source(brand, endpoint="search", **options) -> XSource:
+    options.setdefault("max_results", 10)
+    config = SourceConfig(name=f"x-{endpoint}", kind="x", brand=brand.id, endpoint=endpoint, **options)
+    return build_x_source(config, brand=brand, env=ENV)
+
+
+def ago(minutes):
+    return T0 - timedelta(minutes=minutes)
+
+
+def test_query_from_the_brand(brand):
+    assert build_x_query(brand) == '("acme air" OR acmeair) -"road runner" -from:AcmeAir -from:AcmeHelp -is:retweet'
+    single = brand.model_copy(update={"query": brand.query.model_copy(update={"keywords": ["#acmeair"], "exclude": []}),
+                                      "accounts": brand.accounts.model_copy(update={"x": []})})
+    assert build_x_query(single) == "#acmeair -is:retweet"
+    empty = brand.model_copy(update={"query": brand.query.model_copy(update={"keywords": []})})
+    with pytest.raises(ValueError, match="no query.keywords"):
+        build_x_query(empty)
+    long = brand.model_copy(update={"query": brand.query.model_copy(update={"keywords": [f"phrase number {i}" for i in range(40)]})})
+    with pytest.raises(ValueError, match="X allows 512"):
+        build_x_query(long)
+
+
+def test_requests_ask_for_what_a_mention_needs(x, brand, clock):
+    x.add_tweet("acme air lost my bag", author="jane", created_at=ago(3))
+    src = source(brand)
+    cursor = src.fetch({}, now=clock.now()).cursor
+    src.fetch(cursor, now=clock.now())
+    first, second = x.calls_to("search")
+    assert first.params["query"] == src.query
+    assert set(first.params["expansions"].split(",")) == {
+        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id", "entities.mentions.username"}
+    assert {"created_at", "lang", "conversation_id", "referenced_tweets", "entities", "author_id",
+            "public_metrics"} <= set(first.params["tweet.fields"].split(","))
+    assert {"username", "name", "verified", "public_metrics"} <= set(first.params["user.fields"].split(","))
+    assert "since_id" not in first.params
+    assert second.params["since_id"] == cursor["since_id"]
+    assert first.headers["Authorization"] == "Bearer test-x-bearer-token"
+
+
+def test_conversion_at_the_edge(x, brand, clock):
+    brand_post = x.add_tweet("We fly to Lisbon from May!", author="AcmeAir", created_at=ago(30))
+    reply = x.add_tweet("@AcmeAir lost my bag & nobody answers <3", author="jane", created_at=ago(10),
+                        reply_to=brand_post["id"], lang="en")
+    quote = x.add_tweet("acme air, really? https://example.com/photo", author="bob", created_at=ago(5),
+                        quote=brand_post["id"], lang="und")
+    result = source(brand).fetch({}, now=clock.now())
+    by_id = {m.external_id: m for m in result.mentions}
+    m = by_id[reply["id"]]
+    assert m.platform == "x" and m.brand == "acme"
+    assert (m.author.handle, m.author.name, m.author.followers, m.author.verified) == ("jane", "Jane Doe", 1234, False)
+    assert m.text == "@AcmeAir lost my bag & nobody answers <3"  # entities unescaped
+    assert m.created_at == ago(10) and m.lang == "en"
+    assert m.thread_id == brand_post["conversation_id"] and m.reply_to_id == brand_post["id"]
+    assert m.addressed_handles == ("acmeair",)
+    assert m.url == f"https://x.com/jane/status/{reply['id']}"
+    assert m.raw["id"] == reply["id"]
+    q = by_id[quote["id"]]
+    assert q.quoted_id == brand_post["id"] and q.addressed_handles == ("acmeair",)  # quoting the brand addresses it
+    assert q.lang is None
+    assert "https://t.co/" in q.text
+    assert brand_post["id"] not in by_id  # -from: the brand's own accounts
+    assert result.posts_read == 2 + 1  # two posts in data, one referenced post in includes
+
+
+def test_retweets_in_the_mentions_timeline_are_skipped(x, brand, clock):
+    original = x.add_tweet("@AcmeAir thanks for the upgrade!", author="jane", created_at=ago(10))
+    x.add_tweet("RT @jane: @AcmeAir thanks for the upgrade!", author="bob", created_at=ago(5), retweet_of=original["id"])
+    result = source(brand, "mentions", account="AcmeAir", max_results=5).fetch({}, now=clock.now())
+    assert [m.external_id for m in result.mentions] == [original["id"]]
+    assert result.posts_read >= 2  # read (and billed) all the same
+
+
+def test_mentions_account_is_looked_up_once_and_kept_in_the_cursor(x, brand, clock):
+    x.add_tweet("@AcmeAir hello", author="jane", created_at=ago(5))
+    src = source(brand, "mentions", account="@AcmeAir", max_results=5)
+    cursor = src.fetch({}, now=clock.now()).cursor
+    assert cursor["user_id"] == x.user("AcmeAir")["id"] and cursor["account"] == "AcmeAir"
+    source(brand, "mentions", account="AcmeAir", max_results=5).fetch(cursor, now=clock.now())  # a restart
+    assert len(x.calls_to("user_by_username")) == 1
+    assert all(c.params.get("pagination_token") is None for c in x.calls_to("mentions"))
+
+
+def test_unknown_account_is_a_permanent_error(x, brand, clock):
+    with pytest.raises(SourceError) as err:
+        source(brand, "mentions", account="NoSuchAcme", max_results=5).fetch({}, now=clock.now())
+    assert err.value.permanent and "@NoSuchAcme" in str(err.value)
+
+
+def test_since_id_is_the_first_pages_newest_and_repeats_with_the_token(x, brand, clock):
+    x.add_tweet("acme air one", author="jane", created_at=ago(60))
+    src = source(brand)
+    cursor = src.fetch({}, now=clock.now()).cursor
+    newest = [x.add_tweet(f"acme air {i}", author="jane", created_at=ago(50 - i))["id"] for i in range(25)][-1]
+    result = src.fetch(cursor, now=clock.now())
+    assert len(result.mentions) == 25
+    assert result.cursor["since_id"] == newest
+    pages = x.calls_to("search")[1:]
+    assert len(pages) == 3
+    assert all(p.params["since_id"] == cursor["since_id"] for p in pages)
+    assert [bool(p.params.get("next_token")) for p in pages] == [False, True, True]
+
+
+def test_a_rate_limit_mid_poll_keeps_what_was_read(x, brand, clock):
+    x.add_tweet("acme air first", author="jane", created_at=ago(60))
+    src = source(brand)
+    cursor = src.fetch({}, now=clock.now()).cursor
+    new = [x.add_tweet(f"acme air {i}", author="jane", created_at=ago(50 - i))["id"] for i in range(25)]
+    x.fail(faults.rate_limit(reset_after=timedelta(minutes=4)), endpoint="search")
+    with pytest.raises(RateLimited):  # the first request of a poll: nothing read, nothing kept
+        src.fetch(cursor, now=clock.now())
+    # the next poll gets page one, then a 429 on page two
+    calls_before = len(x.calls_to("search"))
+
+    original = x._ep_search
+
+    def page_one_then_429(match, params, body):
+        if not params.get("next_token"):  # answered: queue a 429 for the next page
+            x.fail(faults.rate_limit(reset_after=timedelta(minutes=4)), endpoint="search")
+        return original(match, params, body)
+
+    x._ep_search = page_one_then_429
+    partial = src.fetch(cursor, now=clock.now())
+    x._ep_search = original
+    assert len(partial.mentions) == 10
+    assert partial.not_before == clock.now() + timedelta(minutes=4)
+    assert partial.cursor["since_id"] == new[-1] and partial.cursor["gaps"]
+    clock.advance(timedelta(minutes=5))
+    rest = src.fetch(partial.cursor, now=clock.now())
+    assert sorted(m.external_id for m in partial.mentions + rest.mentions) == sorted(new)
+    assert "gaps" not in rest.cursor
+    assert len(x.calls_to("search")) > calls_before
+
+
+def test_window_used_up_stops_paging_and_says_when_to_come_back(x, brand, clock):
+    x.add_tweet("acme air first", author="jane", created_at=ago(60))
+    src = source(brand)
+    cursor = src.fetch({}, now=clock.now()).cursor
+    new = [x.add_tweet(f"acme air {i}", author="jane", created_at=ago(50 - i))["id"] for i in range(25)]
+    x.rate_remaining = 0
+    result = src.fetch(cursor, now=clock.now())
+    assert len(result.mentions) == 10 and result.not_before == clock.now() + timedelta(minutes=15)
+    x.rate_remaining = 300
+    rest = src.fetch(result.cursor, now=clock.now())
+    assert sorted(m.external_id for m in result.mentions + rest.mentions) == sorted(new)
+
+
+def test_a_malformed_post_is_skipped_not_fatal(x, brand, clock):
+    good = x.add_tweet("acme air works", author="jane", created_at=ago(5))
+    bad = x.add_tweet("acme air broken", author="jane", created_at=ago(4))
+    shape = x._shape_tweet
+    x._shape_tweet = lambda t, fields: {k: v for k, v in shape(t, fields).items() if t is not bad or k != "created_at"}
+    result = source(brand).fetch({}, now=clock.now())
+    assert [m.external_id for m in result.mentions] == [good["id"]]
+
+
+def test_429_body_shapes_both_defer(x, brand, clock):
+    src = source(brand)
+    for shape in ("errors", "problem"):
+        x.fail(faults.rate_limit(reset_after=timedelta(minutes=2), body_shape=shape), endpoint="search")
+        with pytest.raises(RateLimited) as err:
+            src.fetch({}, now=clock.now())
+        assert err.value.retry_at == clock.now() + timedelta(minutes=2)
+
+
+def test_a_400_is_permanent_and_says_why(x, brand, clock):
+    config = SourceConfig(name="bad", kind="x", brand=brand.id, endpoint="search", query='"unbalanced', max_results=10)
+    with pytest.raises(SourceError) as err:
+        build_x_source(config, brand=brand, env=ENV).fetch({}, now=clock.now())
+    assert err.value.permanent and "400" in str(err.value)
+
+
+@pytest.mark.parametrize("options,problem", [
+    ({"endpoint": "search", "max_results": 5}, "between 10 and 100"),
+    ({"endpoint": "mentions", "max_results": 101}, "less than or equal to 100"),
+    ({"endpoint": "search", "account": "AcmeAir"}, "'account' applies to endpoint 'mentions' only"),
+    ({"endpoint": "timeline"}, "endpoint"),
+    ({"endpoint": "search", "bearer_token": "oops"}, "Extra inputs"),
+])
+def test_options_are_validated(brand, options, problem):
+    with pytest.raises(ValidationError, match=problem):
+        build_x_source(SourceConfig(name="x", kind="x", brand=brand.id, **options), brand=brand, env=ENV)
+
+
+def test_mentions_needs_one_account(brand):
+    with pytest.raises(ValueError, match="several X accounts"):
+        build_x_source(SourceConfig(name="x", kind="x", brand=brand.id, endpoint="mentions"), brand=brand, env=ENV)
+
+
+def test_missing_bearer_token_names_the_variable(brand):
+    with pytest.raises(MissingSecretError) as err:
+        build_x_source(SourceConfig(name="x-search", kind="x", brand=brand.id, endpoint="search"), brand=brand, env={})
+    assert "X_BEARER_TOKEN" in str(err.value) and "x-search" in str(err.value)
+
+
+def test_tweepy_is_never_left_to_wait_or_hang(brand):
+    src = build_x_source(SourceConfig(name="x", kind="x", brand=brand.id, endpoint="search", timeout=7), brand=brand, env=ENV)
+    assert src.client.wait_on_rate_limit is False
+    assert src.client.session.default_timeout == 7
