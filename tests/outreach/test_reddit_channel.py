@@ -1,0 +1,120 @@
+"""Reddit channel specifics: replies to comments, status posts and their
+updates, Reddit's RATELIMIT answers, refusals, reconciliation of submissions."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import responses
+
+from outreach.channels.base import OutboundPost, SendError
+from outreach.channels.reddit import RedditChannel, build_reddit_channel, ratelimit_wait
+from tests.fakes import FakeRedditAPI, faults
+
+
+@pytest.fixture(autouse=True)
+def no_sleeping(monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError(f"slept {s}s")))
+
+
+@pytest.fixture
+def rd(clock):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeRedditAPI(mock, now=clock.now)
+
+
+def env(fake):
+    return {"REDDIT_CLIENT_ID": fake.client_id, "REDDIT_CLIENT_SECRET": fake.client_secret,
+            "REDDIT_USERNAME": fake.username, "REDDIT_PASSWORD": fake.password}
+
+
+@pytest.fixture
+def channel(rd, settings, clock) -> RedditChannel:
+    return build_reddit_channel(settings, env=env(rd), clock=clock)
+
+
+def post(text, *, in_reply_to=None, **kw) -> OutboundPost:
+    return OutboundPost(outbox_id=1, platform="reddit", brand="acme", account=kw.pop("account", None), text=text,
+                        in_reply_to=in_reply_to, **kw)
+
+
+@pytest.fixture
+def thread(rd, clock):
+    return rd.add_submission("travel", "Acme Air lost my bag", created_at=clock.now() - timedelta(hours=1))
+
+
+def test_reply_to_a_comment(rd, channel, thread, clock):
+    comment = rd.add_comment(thread["name"], "me too", created_at=clock.now() - timedelta(minutes=5))
+    sent = channel.send(post("Sorry! Please DM u/AcmeAir_Team your booking reference.", in_reply_to=comment["name"]))
+    created = rd.comments_by(rd.username)
+    assert len(created) == 1 and created[0]["parent_id"] == comment["name"]
+    assert sent.external_id == created[0]["name"] and sent.url == "https://www.reddit.com" + created[0]["permalink"]
+
+
+def test_status_post_then_updates_as_comments(rd, channel):
+    opened = channel.send(post("We are investigating check-in errors.", kind="status", title="[Investigating] Check-in",
+                               community="r/travel"))
+    assert opened.external_id.startswith("t3_") and rd.things[opened.external_id]["subreddit"] == "travel"
+    update = channel.send(post("Identified: an expired certificate.", kind="status", in_reply_to=opened.external_id))
+    assert rd.things[update.external_id]["parent_id"] == opened.external_id
+
+
+def test_a_lost_submission_is_found_again(rd, channel):
+    status = post("We are investigating.", kind="status", title="[Investigating] App errors", community="travel")
+    assert channel.find_sent(status) is None
+    rd.fail(faults.LOST_ACK, endpoint="submit")
+    with pytest.raises(SendError) as err:
+        channel.send(status)
+    assert err.value.outcome_unknown
+    found = channel.find_sent(status)
+    assert found is not None and rd.things[found.external_id]["title"] == "[Investigating] App errors"
+
+
+@pytest.mark.parametrize("wait,expected", [("9 minutes", timedelta(minutes=9)), ("500 milliseconds", timedelta(milliseconds=500)),
+                                           ("30 seconds", timedelta(seconds=30)), ("a while", timedelta(minutes=10))])
+def test_ratelimit_answers_defer_without_sleeping(rd, channel, thread, clock, wait, expected):
+    rd.fail(faults.Fault(faults.RATELIMIT_ANSWER, wait=wait), endpoint="comment")
+    with pytest.raises(SendError) as err:
+        channel.send(post("hello", in_reply_to=thread["name"]))
+    assert err.value.retry_at == clock.now() + expected + timedelta(seconds=1)
+    assert len(rd.calls_to("comment")) == 1 and rd.comments_by(rd.username) == []
+
+
+def test_ratelimit_wait_parsing():
+    assert ratelimit_wait("Take a break for 2 hours before trying again.") == timedelta(hours=2)
+    assert ratelimit_wait(None) is None
+
+
+def test_reddit_refusals_are_permanent_with_their_code(rd, channel):
+    with pytest.raises(SendError) as err:
+        channel.send(post("hello", in_reply_to="t1_zzzzzz"))  # the fake has no such comment
+    assert err.value.permanent and "INVALID_PARENT" in str(err.value)
+
+
+def test_a_locked_thread_is_permanent(rd, channel, thread):
+    rd.fail(faults.FORBIDDEN, endpoint="comment")
+    with pytest.raises(SendError) as err:
+        channel.send(post("hello", in_reply_to=thread["name"]))
+    assert err.value.permanent and "403" in str(err.value)
+
+
+@pytest.mark.parametrize("bad,problem", [
+    (post("hello", in_reply_to="12345"), "not a submission"),
+    (post("hello", kind="status", title="no subreddit"), "needs a subreddit"),
+    (post("hello", kind="status", community="travel", title="t" * 301), "title is 301"),
+    (post("   ", in_reply_to="t3_abc"), "empty"),
+    (OutboundPost(outbox_id=1, platform="x", brand="acme", account=None, text="hi"), "cannot post on 'x'"),
+])
+def test_checked_before_sending(rd, channel, bad, problem):
+    with pytest.raises(SendError, match=problem) as err:
+        channel.send(bad)
+    assert err.value.permanent and rd.calls_to("comment") == [] and rd.calls_to("submit") == []
+
+
+def test_bad_password_is_permanent_and_named(rd, channel, thread):
+    rd.password = "changed"
+    with pytest.raises(SendError) as err:
+        channel.send(post("hello", in_reply_to=thread["name"]))
+    assert err.value.permanent and "REDDIT_PASSWORD" in str(err.value)

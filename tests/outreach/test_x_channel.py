@@ -1,0 +1,138 @@
+"""X channel specifics: X's reply rule as the platform enforces it, duplicates,
+threads, reconciliation of posts that X rewrote, the posting account."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import responses
+
+from brandpulse.secrets import MissingSecretError
+from outreach.channels.base import ManualReplyRequired, OutboundPost, SendError
+from outreach.channels.x import ThreadInterrupted, XChannel, build_x_channel
+from tests.fakes import FakeXAPI, faults
+
+
+@pytest.fixture(autouse=True)
+def no_sleeping(monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError(f"slept {s}s")))
+
+
+@pytest.fixture
+def x(clock):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = FakeXAPI(mock, now=clock.now)
+        fake.set_me("AcmeAir")
+        fake.add_user("AcmeHelp")
+        fake.add_user("jane")
+        yield fake
+
+
+def env(fake):
+    return {"X_API_KEY": fake.api_key, "X_API_SECRET": "s1", "X_ACCESS_TOKEN": fake.access_token,
+            "X_ACCESS_TOKEN_SECRET": "s2"}
+
+
+@pytest.fixture
+def channel(x, settings, clock) -> XChannel:
+    return build_x_channel(settings, env=env(x), clock=clock)
+
+
+def reply(target, text, addressed=("acmeair",), **kw) -> OutboundPost:
+    return OutboundPost(outbox_id=1, platform="x", brand="acme", account=kw.pop("account", None), text=text,
+                        in_reply_to=target, addressed_handles=addressed, **kw)
+
+
+def test_unknown_addressing_is_not_an_allowed_reply(x, channel, clock):
+    target = x.add_tweet("@AcmeAir help", author="jane", created_at=clock.now() - timedelta(minutes=1))
+    with pytest.raises(ManualReplyRequired):
+        channel.send(reply(target["id"], "On it!", addressed=None))
+    assert x.calls_to("create") == []
+
+
+def test_a_quote_of_the_brand_may_be_answered(x, channel, clock):
+    brand_post = x.add_tweet("New routes to Lisbon!", author="AcmeAir", created_at=clock.now() - timedelta(hours=1))
+    quote = x.add_tweet("about time, acme air", author="jane", quote=brand_post["id"],
+                        created_at=clock.now() - timedelta(minutes=1))
+    assert channel.send(reply(quote["id"], "Glad you like it!")).external_id
+
+
+def test_xs_own_refusal_becomes_a_manual_reply(x, channel, clock):
+    # brandpulse thought the post addressed us; X disagrees: a person answers by hand
+    target = x.add_tweet("acme air again late", author="jane", created_at=clock.now() - timedelta(minutes=1))
+    with pytest.raises(ManualReplyRequired) as err:
+        channel.send(reply(target["id"], "Sorry!", addressed=("acmeair",)))
+    assert target["id"] in err.value.url and "reply by hand" in str(err.value)
+
+
+def test_a_duplicate_is_refused_permanently(x, channel, clock):
+    channel.send(OutboundPost(outbox_id=1, platform="x", brand="acme", account=None, text="Service restored.", kind="status"))
+    with pytest.raises(SendError) as err:
+        channel.send(OutboundPost(outbox_id=2, platform="x", brand="acme", account=None, text="Service restored.", kind="status"))
+    assert err.value.permanent and "duplicate" in str(err.value)
+
+
+def test_a_thread_replies_to_itself(x, channel):
+    sent = channel.post_thread(["Investigating check-in errors.", "Identified: a certificate expired.", "Resolved."],
+                               brand="acme")
+    assert len(sent) == 3
+    posts = [x.tweets[int(s.external_id)] for s in sent]
+    assert "referenced_tweets" not in posts[0]
+    assert posts[1]["referenced_tweets"] == [{"type": "replied_to", "id": posts[0]["id"]}]
+    assert posts[2]["referenced_tweets"] == [{"type": "replied_to", "id": posts[1]["id"]}]
+    assert {p["conversation_id"] for p in posts} == {posts[0]["id"]}
+
+
+def test_a_thread_checks_every_length_first_and_reports_what_was_sent(x, channel, clock):
+    with pytest.raises(SendError, match="thread post 2"):
+        channel.post_thread(["fine", "遅" * 141], brand="acme")
+    assert x.calls_to("create") == []
+    original = x._ep_create
+
+    def limit_after_first(match, params, body):
+        x.fail(faults.rate_limit(reset_after=timedelta(minutes=3)), endpoint="create")
+        return original(match, params, body)
+
+    x._ep_create = limit_after_first
+    with pytest.raises(ThreadInterrupted) as err:
+        channel.post_thread(["Update 1", "Update 2"], brand="acme")
+    assert len(err.value.sent) == 1 and err.value.retry_at == clock.now() + timedelta(minutes=3)
+
+
+def test_find_sent_sees_through_tco_links_and_entities(x, channel, clock):
+    target = x.add_tweet("@AcmeAir is the app down?", author="jane", created_at=clock.now() - timedelta(minutes=1))
+    post = reply(target["id"], "Yes & we're fixing it: https://status.acme.example/incidents/42 <- updates")
+    x.fail(faults.LOST_ACK, endpoint="create")
+    with pytest.raises(SendError):
+        channel.send(post)
+    stored = [t for t in x.tweets.values() if t["author_id"] == x.me_id][0]
+    assert "t.co" in stored["text"] and "&amp;" in stored["text"]  # what X gives back
+    assert channel.find_sent(post).external_id == stored["id"]
+
+
+def test_the_account_is_looked_up_once(x, channel, clock):
+    for i in range(3):
+        channel.send(OutboundPost(outbox_id=i, platform="x", brand="acme", account="AcmeAir", text=f"Update {i}",
+                                  kind="status"))
+    assert len(x.calls_to("me")) == 1
+
+
+def test_credentials_of_another_account_are_refused(x, settings, clock):
+    channel = build_x_channel(settings, env=env(x), clock=clock, account="AcmeHelp")
+    with pytest.raises(SendError) as err:
+        channel.send(OutboundPost(outbox_id=1, platform="x", brand="acme", account=None, text="hi", kind="status"))
+    assert err.value.permanent and "@AcmeAir" in str(err.value)
+
+
+def test_posting_as_another_brand_account_is_explained(x, channel):
+    with pytest.raises(SendError) as err:
+        channel.send(OutboundPost(outbox_id=1, platform="x", brand="acme", account="AcmeHelp", text="hi", kind="status"))
+    assert "another of the brand's accounts" in str(err.value)
+
+
+def test_missing_credentials_are_all_named(settings):
+    with pytest.raises(MissingSecretError) as err:
+        build_x_channel(settings, env={"X_API_KEY": "k"})
+    assert err.value.names == ["X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"]
