@@ -100,6 +100,11 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     "delay": [
         ("delay|late|stuck|strand", r"\b(?:delay(?:ed|s|ing)?|late|stuck|stranded)\b", 1.1),
     ],
+    # What the customer was made to do or told.
+    "burden": [
+        ("had to", r"\b(?:i|we|they|he|she|you) (?:had|have) to (?:pay|wait|rebook|buy|sleep|rent|drive|call|cancel|book|spend|sit|stand|miss|leave|find|take|re-?book|fly|stay|get)\b|\bhad to\b", 0.8),
+        ("told", r"\b(?:was|were|been|being|get|got|keep getting) told\b|\btold (?:me|us|my|our|him|her|them) (?:that|to|i|we|it|there|they|he|she|my|our|the|nothing|no)\b", 0.8),
+    ],
     # Money: refunds, charges.
     "money": [
         ("refund|reimburs|compensat|money back|chargeback|voucher", r"\b(?:refund(?:ed|s)?|reimburs\w*|compensat\w*|money back|chargeback|voucher)\b", 1.0),
@@ -127,11 +132,6 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("time|people|agent|rep|call|email|message|day|week|morning|night", r"\b(?:called|calling|emailed|tweeted|messaged|contacted|dm'?d|asked|tried|written|wrote|spoke(?: to)?|talked to|been (?:calling|trying|emailing|asking))\b.{0,30}?\b(?:\d+|two|three|four|five|six|several|multiple|many|numerous|countless|dozens? of|all) (?:times|people|agents|reps|representatives|calls|emails|messages|days|day|week|morning|night)", 1.6),
         ("tried|trying|attempt", r"\b(?:tried|trying|been trying|keep trying|kept trying|attempt(?:ed|ing)?) (?:to |for )?(?:call|reach|contact|get through|get ahold|get a hold|get someone|dm|email|speak|talk|get an answer|get help|get a refund|book|change|check ?in|log ?in)", 1.1),
         ("keep|kept", r"\b(?:keep|keeps|kept) (?:getting|telling|saying|happening|asking|sending|calling|being|putting|changing|delaying|cancel+ing)\b", 1.2),
-    ],
-    # What the customer was made to do or told.
-    "burden": [
-        ("had to", r"\b(?:i|we|they|he|she|you) (?:had|have) to (?:pay|wait|rebook|buy|sleep|rent|drive|call|cancel|book|spend|sit|stand|miss|leave|find|take|re-?book|fly|stay|get)\b|\bhad to\b", 0.8),
-        ("told", r"\b(?:was|were|been|being|get|got|keep getting) told\b|\btold (?:me|us|my|our|him|her|them) (?:that|to|i|we|it|there|they|he|she|my|our|the|nothing|no)\b", 0.8),
     ],
     # Threats to leave.
     "churn": [
@@ -184,7 +184,7 @@ PRAISE_CUES: list[tuple[str, str, float]] = [
     ("disappoint|never had a bad", r"\b(?:never|didn'?t|doesn'?t|won'?t|don'?t) disappoint|\bnot disappointed\b|\bnever had a bad\b", 1.6),
     ("fixed|resolved|sorted|taken care|solved|found|returned|delivered|refunded|processed", r"\b(?:problem|issue|it|everything|all|bag|bags|luggage|refund) (?:is |was |has been |have been |got |were )?(?:fixed|resolved|sorted(?: out)?|taken care of|solved|found|returned|delivered|refunded|processed)\b", 1.6),
     ("found|got|received|returned|delivered", r"\b(?:found|got|received|returned|delivered) (?:my|our) (?:\w+ )?(?:bags?|luggage|suitcase|refund|money|package|order)\b", 1.4),
-    ("again|soon", r"\b(?:fly|flying|travel(?:l?ing)?|book(?:ing)?|see you|use|using|choose|choosing) (?:with )?(?:you|u|y'all|you guys|them|it) (?:again|soon)\b", 1.2),
+    ("again|soon", r"(?<!never )(?<!not )(?<!n't )\b(?:fly|flying|travel(?:l?ing)?|book(?:ing)?|see you|use|using|choose|choosing) (?:with )?(?:you|u|y'all|you guys|them|it) (?:again|soon)\b", 1.2),
     ("kudos|shout|props|hats off|thumbs up|well done|above and beyond|top notch|first class|stars|10/10|a+|appreciate",
      r"\b(?:kudos|shout ?out|props to|hats off|thumbs up|well done|above and beyond|top notch|first class service|5 stars|five stars|10/10|a\+|much appreciated|appreciate (?:it|you|the|your|all))", 1.5),
 ]
@@ -238,7 +238,7 @@ _HAS_EMOJI_RANGE = re.compile("[\u2600-\u27bf\U0001f300-\U0001faff]")
 # praise, "customer care" is not affection, "lol" in a complaint is not joy.
 LEXICON_ADJUSTMENTS = {
     "help": 0.0, "helps": 0.0, "please": 0.0, "care": 0.0, "want": 0.0, "like": 0.4, "free": 0.6, "hope": 0.6,
-    "hopefully": 0.4, "lol": 0.5, "ok": 0.3, "okay": 0.3, "sure": 0.3, "yes": 0.6, "win": 1.0, "credit": 0.0,
+    "hopefully": 0.4, "lol": 0.5, "ok": 0.0, "okay": 0.0, "sure": 0.3, "yes": 0.6, "win": 1.0, "credit": 0.0,
     "fun": 1.5, "chance": 0.0, "pretty": 0.3, "well": 0.0, "matter": 0.0, "true": 0.0, "ready": 0.3,
     "delayed": -1.6, "delay": -1.3, "delays": -1.3, "cancelled": -1.6, "canceled": -1.6, "stranded": -2.2,
     "stuck": -1.5, "rude": -2.4, "lost": -1.5, "waiting": -0.3, "refund": -0.3, "unhelpful": -2.0,
@@ -465,7 +465,7 @@ class CustomerCareAnalyzer:
                     weight *= INQUIRY_FACTOR
                 if weight > 0 and family in _NEGATABLE and NEGATORS.search(before):
                     weight = -0.3 * weight  # "not delayed", "no cancellations"
-                elif family == "brand_positive" and NEGATORS.search(before):
+                elif family in ("brand_positive", "praise") and NEGATORS.search(before):
                     weight = -weight  # "not on time" is a complaint
                 elif INTENSIFIERS.search(before):
                     weight *= 1.3

@@ -1,0 +1,193 @@
+"""The customer-care analyzer: each cue family, negation, intensity, emoji,
+hashtags, brand vocabulary, languages. Small hand-written examples only."""
+
+from __future__ import annotations
+
+import pytest
+
+from brandpulse.config import Brand, Vocabulary
+from brandpulse.types import Label
+from rules.analyzers.base import Analyzer
+from rules.analyzers.customer_care import CustomerCareAnalyzer
+from rules.analyzers.registry import ANALYZERS, build_analyzer, is_known
+from rules.analyzers.vader import VaderAnalyzer
+
+
+@pytest.fixture(scope="module")
+def care() -> CustomerCareAnalyzer:
+    return CustomerCareAnalyzer()
+
+
+@pytest.fixture(scope="module")
+def vader() -> VaderAnalyzer:
+    return VaderAnalyzer()
+
+
+def label(analyzer, text: str, **kw) -> Label:
+    return analyzer.score(text, **kw).label
+
+
+# One complaint per family that plain VADER reads as neutral or positive.
+FAMILY_EXAMPLES = [
+    ("service_failure", "The app is not working since the update"),
+    ("service_failure", "your website won't load on my phone"),
+    ("waiting", "Still waiting for someone to call me back"),
+    ("waiting", "been on hold for 2 hours"),
+    ("delay", "flight delayed again, gate says nothing"),
+    ("money", "I was charged twice for one ticket"),
+    ("cancellation", "They cancelled my order without telling me"),
+    ("service_failure", "I can't log in to my account"),
+    ("inability", "I can't find my booking anywhere"),
+    ("inability", "the agent won't let me change the date"),
+    ("repeated_contact", "I have called three times about this"),
+    ("churn", "never flying with you again"),
+    ("sarcasm", "thanks for nothing"),
+    ("sarcasm", "great job losing my bag"),
+    ("anger", "this is ridiculous, fix it"),
+    ("complaint_question", "why is the line always this long?"),
+    ("burden", "I had to pay for a hotel myself"),
+]
+
+
+@pytest.mark.parametrize("family,text", FAMILY_EXAMPLES)
+def test_each_cue_family_makes_a_complaint(care, vader, family, text):
+    score = care.score(text)
+    assert score.label is Label.NEGATIVE, (text, score)
+    assert family in (score.details or {}).get("cues", {}), score.details
+    assert score.compound < 0
+
+
+def test_vader_misses_what_customer_care_catches(care, vader):
+    missed_by_vader = [t for _, t in FAMILY_EXAMPLES if label(vader, t) is not Label.NEGATIVE]
+    assert len(missed_by_vader) >= 8  # the point of the analyzer
+    assert all(label(care, t) is Label.NEGATIVE for t in missed_by_vader)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thank you so much, the crew was lovely and the flight was great!",
+        "Can't wait to fly with you again!",
+        "No problem at all, the refund was processed quickly. Thanks!",
+        "I can't thank you enough for the help today",
+        "love you guys 😍",
+    ],
+)
+def test_praise_stays_positive(care, text):
+    assert label(care, text) is Label.POSITIVE, care.score(text)
+
+
+@pytest.mark.parametrize("text", ["What time does the store open on Sunday?", "Flying to Denver next week", "ok"])
+def test_plain_questions_and_statements_stay_neutral(care, text):
+    assert label(care, text) is Label.NEUTRAL, care.score(text)
+
+
+def test_negation_undoes_an_event_and_flips_praise():
+    care = CustomerCareAnalyzer()
+    brand = Brand(id="acme", name="Acme", vocabulary=Vocabulary(positive=["on time"]))
+    delayed = care.score("my flight was delayed")
+    not_delayed = care.score("my flight was not delayed")
+    assert delayed.label is Label.NEGATIVE
+    assert not_delayed.label is not Label.NEGATIVE
+    assert not_delayed.compound > delayed.compound
+    assert care.score("arrived on time", brand=brand).label is Label.POSITIVE
+    assert care.score("not on time, again", brand=brand).label is Label.NEGATIVE
+
+
+def test_intensifiers_and_emphasis_strengthen_a_complaint(care):
+    plain = care.score("the service was disappointing")
+    strong = care.score("the service was SO disappointing!!")
+    assert plain.label is strong.label is Label.NEGATIVE
+    assert strong.compound < plain.compound
+
+
+def test_inquiry_about_an_event_is_weaker_than_reporting_it(care):
+    report = care.score("my flight got cancelled")
+    question = care.score("will flights be cancelled tomorrow?")
+    assert report.label is Label.NEGATIVE
+    assert question.compound > report.compound
+
+
+def test_emoji_carry_sentiment(care, vader):
+    assert label(vader, "my order 😡😡") is not Label.NEGATIVE
+    assert label(care, "my order 😡😡") is Label.NEGATIVE
+    assert label(care, "👎") is Label.NEGATIVE
+    assert label(care, "new seats 👍🎉") is Label.POSITIVE
+
+
+def test_hashtags_are_read(care):
+    assert label(care, "checking in at the airport #PoorService") is Label.NEGATIVE
+    assert label(care, "boarding now #neverflyingagain") is Label.NEGATIVE
+    assert label(care, "home at last #bestcrew") is Label.POSITIVE
+
+
+def test_brand_vocabulary_from_config_counts():
+    care = CustomerCareAnalyzer()
+    plain = "the widget sync is down again today"
+    brand = Brand(
+        id="acme",
+        name="Acme",
+        vocabulary=Vocabulary(negative=["on backorder"], urgent=["data loss"], products=["widget sync", "Acme Cloud"], positive=["synced instantly"]),
+    )
+    assert care.score("my sofa is on backorder").label is Label.NEUTRAL
+    assert care.score("my sofa is on backorder", brand=brand).label is Label.NEGATIVE
+    assert care.score("possible data loss here", brand=brand).label is Label.NEGATIVE
+    assert care.score("I can't open Acme Cloud", brand=brand).details["cues"].get("brand_product_failure")
+    assert care.score(plain, brand=brand).details["cues"].get("brand_product_failure")
+    assert care.score("everything synced instantly", brand=brand).label is Label.POSITIVE
+
+
+def test_html_entities_links_and_handles_are_cleaned(care):
+    s = care.score("@AcmeAir lost my bag &amp; nobody answers https://t.co/xyz")
+    assert s.label is Label.NEGATIVE
+
+
+def test_unsupported_language_is_unknown_never_neutral(care):
+    for text, lang in [("El vuelo está retrasado y nadie nos ayuda", None), ("비행기가 늦었어요", None), ("Рейс задержан", None), ("any text", "de")]:
+        s = care.score(text, lang=lang)
+        assert s.label is Label.UNKNOWN, (text, s)
+        assert s.lang not in (None, "en")
+        assert "no analyzer" in s.details["reason"]
+
+
+def test_platform_language_is_preferred_but_pseudo_codes_are_detected(care):
+    assert care.score("my bag is lost", lang="en-GB").lang == "en"
+    assert care.score("my bag is lost", lang="und").label is Label.NEGATIVE  # X's "undetermined"
+    assert care.score("my bag is lost", lang="qme").lang == "en"
+
+
+def test_japanese_is_scored_by_the_japanese_analyzer(care):
+    scores = care.score_many(
+        ["フライトが欠航になった。最悪です", "スタッフの対応が丁寧で嬉しかった", "ログインできない"],
+        langs=[None, "ja", None],
+    )
+    assert [s.label for s in scores] == [Label.NEGATIVE, Label.POSITIVE, Label.NEGATIVE]
+    assert all(s.lang == "ja" for s in scores)
+    assert scores[0].analyzer == "japanese"
+
+
+def test_score_many_matches_score_and_checks_lengths(care):
+    texts = ["thanks for nothing", "great flight!", "what time is boarding", "El vuelo está retrasado, gracias por nada"]
+    many = care.score_many(texts)
+    assert [s.label for s in many] == [care.score(t).label for t in texts]
+    assert [round(s.compound, 6) for s in many[:3]] == [round(care.score(t).compound, 6) for t in texts[:3]]
+    with pytest.raises(ValueError, match="2 texts but 1 languages"):
+        care.score_many(["a", "b"], langs=["en"])
+
+
+def test_registry_default_and_vader_by_name():
+    care = build_analyzer("customer-care")
+    assert isinstance(care, Analyzer)
+    assert care.name == "customer-care"
+    assert build_analyzer("vader").name == "vader"
+    assert {"customer-care", "vader", "japanese"} <= set(ANALYZERS)
+    assert is_known("trained:acme") and is_known("trained:acme/complaints@20260310T090000Z")
+    assert not is_known("trained:Bad Brand") and not is_known("nonsense")
+    with pytest.raises(KeyError, match="unknown analyzer 'nonsense'"):
+        build_analyzer("nonsense")
+    with pytest.raises(KeyError, match="needs settings"):
+        build_analyzer("trained:acme")
+
+
+def test_default_analyzer_setting_is_customer_care(settings):
+    assert settings.default_analyzer == "customer-care"
