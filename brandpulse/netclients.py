@@ -43,9 +43,12 @@ class HttpSession(requests.Session):
     response it received (per thread), so callers can read rate-limit headers
     and the raw body even when the client library raised or hid them."""
 
-    def __init__(self, *, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, *, timeout: float | tuple[float, float] = DEFAULT_TIMEOUT, enforce: bool = False) -> None:
+        """``enforce``: use ``timeout`` even when the caller passes its own
+        (prawcore always passes its module constant, 16 s)."""
         super().__init__()
         self.default_timeout = timeout
+        self.enforce = enforce
         self._local = threading.local()
 
     @property
@@ -56,7 +59,7 @@ class HttpSession(requests.Session):
         self._local.response = None
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
+        if self.enforce or kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         self._local.response = None
         response = super().request(method, url, *args, **kwargs)
@@ -158,7 +161,9 @@ def make_reddit_client(
 
     redact_in_logs([client_id, client_secret, password])
     if session is None:
-        session = HttpSession(timeout=timeout)
+        session = HttpSession(timeout=timeout, enforce=True)
+    elif isinstance(session, HttpSession):
+        session.default_timeout, session.enforce = timeout, True
     reddit = praw.Reddit(
         client_id=client_id.reveal(),
         client_secret=client_secret.reveal(),
