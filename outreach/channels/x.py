@@ -249,6 +249,8 @@ class XChannel:
             retry_at = max(retry_at, now + timedelta(seconds=1))
             return SendError(f"X: rate limited while {doing} (429); not before {retry_at.isoformat()}", retry_at=retry_at)
         if isinstance(exc, tweepy.TwitterServerError):
+            if post is None:  # a lookup: nothing was created
+                return SendError(f"X: server error while {doing} ({reason}); will retry")
             return SendError(f"X: server error while {doing} ({reason}); it may have been created, reconcile before"
                              " sending again", outcome_unknown=True)
         if isinstance(exc, tweepy.Unauthorized):
