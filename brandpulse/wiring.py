@@ -49,9 +49,5 @@ def build_pollers(settings: Settings, *, Session: sessionmaker[Session], clock: 
     return pollers
 
 
-def intervals(settings: Settings) -> dict[str, object]:
-    return {s.name: s.poll_interval for s in settings.sources}
-
-
 def channels_for(settings: Settings, *, out: TextIO | None = None):
     return build_channels(settings, out=out)
