@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+import unicodedata
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -194,6 +196,136 @@ class ReplyPolicy(_Model):
     auto_send_templates: list[str] = Field(default_factory=list)
 
 
+# Words and phrases that, when an author answers the brand with them, opt the
+# author out of automatic replies. Matched as whole words (CJK: as written),
+# case-insensitively. "stop" is always included, whatever the configuration.
+DEFAULT_OPT_OUT_WORDS: tuple[str, ...] = (
+    # English
+    "stop", "unsubscribe", "opt out", "opt-out", "leave me alone", "stop replying", "stop messaging me",
+    "don't reply", "do not reply", "do not contact me", "don't contact me",
+    # French
+    "arrête", "arrete", "arrêtez", "arretez", "stoppez", "désabonner", "desabonner", "laissez-moi tranquille",
+    "laisse-moi tranquille", "fichez-moi la paix",
+    # Spanish, Italian, Portuguese
+    "basta", "déjame en paz", "dejame en paz", "no me respondas", "darme de baja", "smettila", "lasciami in pace",
+    "me deixe em paz", "me deixa em paz", "parem",
+    # German, Dutch
+    "hör auf", "hoer auf", "lass mich in ruhe", "lassen sie mich in ruhe", "abmelden", "laat me met rust",
+    # Japanese, Chinese, Korean
+    "やめて", "やめてください", "ほっといて", "配信停止", "别烦我", "不要再回复", "그만",
+)
+
+
+def normalise_text(text: str) -> str:
+    """Compatibility-normalised, case-folded text, for matching words."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def normalise_handle(handle: str) -> str:
+    """``@Sam``, ``u/Sam``, `` sam `` → ``sam``."""
+    return handle.strip().lstrip("@").removeprefix("u/").removeprefix("U/").lower()
+
+
+class QuietHours(_Model):
+    """No automatic replies between ``start`` and ``end`` (local time in
+    ``timezone``; ``end`` earlier than ``start`` spans midnight)."""
+
+    start: time
+    end: time
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)") from None
+        return name
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "QuietHours":
+        if self.start == self.end:
+            raise ValueError("start and end are the same time: give two different times, or remove quiet_hours")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Caps(_Model):
+    """At most this many posts per brand account (rolling windows)."""
+
+    per_hour: int = Field(default=60, ge=1)
+    per_day: int = Field(default=600, ge=1)
+
+
+class TemplateSafeguards(_Model):
+    """Per-template exceptions to the general safeguards."""
+
+    per_author_cooldown: timedelta | None = None  # None: the general cooldown
+    quiet_hours: bool = True  # False: this template may go out during quiet hours
+
+    _cooldown = field_validator("per_author_cooldown", mode="before")(
+        classmethod(lambda cls, v: None if v is None else _duration(v))
+    )
+
+
+class Safeguards(_Model):
+    """Send-time safeguards: checked when a reply is claimed for sending,
+    whatever the rules or the approver said (see outreach/safeguards.py)."""
+
+    per_author_cooldown: timedelta = timedelta(hours=12)
+    caps: Caps = Field(default_factory=Caps)
+    quiet_hours: QuietHours | None = None
+    blocklist: list[str] = Field(default_factory=list)
+    opt_out_words: list[str] = Field(default_factory=lambda: list(DEFAULT_OPT_OUT_WORDS))
+    templates: dict[str, TemplateSafeguards] = Field(default_factory=dict)
+
+    _cooldown = field_validator("per_author_cooldown", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    @field_validator("blocklist")
+    @classmethod
+    def _blocklist(cls, entries: list[str]) -> list[str]:
+        out = []
+        for entry in entries:
+            platform, sep, handle = entry.strip().partition(":")
+            if not sep:
+                platform, handle = "", entry
+            elif platform.lower() not in (*PLATFORMS, "replay"):
+                raise ValueError(f"blocklist entry {entry!r}: unknown platform {platform!r} (use x:handle or reddit:handle)")
+            handle = normalise_handle(handle)
+            if not handle:
+                raise ValueError(f"blocklist entry {entry!r} has no handle")
+            out.append(f"{platform.lower()}:{handle}" if platform else handle)
+        return out
+
+    @field_validator("opt_out_words")
+    @classmethod
+    def _words(cls, words: list[str]) -> list[str]:
+        cleaned = [normalise_text(w).strip() for w in words]
+        if any(not w for w in cleaned):
+            raise ValueError("opt-out words must not be empty")
+        return list(dict.fromkeys(["stop", *cleaned]))
+
+    def blocked(self, platform: str, handle: str) -> bool:
+        h = normalise_handle(handle)
+        return h in self.blocklist or f"{platform}:{h}" in self.blocklist
+
+    def cooldown_for(self, template: str | None) -> timedelta:
+        policy = self.templates.get(template or "")
+        if policy is not None and policy.per_author_cooldown is not None:
+            return policy.per_author_cooldown
+        return self.per_author_cooldown
+
+    def quiet_hours_for(self, template: str | None) -> QuietHours | None:
+        policy = self.templates.get(template or "")
+        if policy is not None and not policy.quiet_hours:
+            return None
+        return self.quiet_hours
+
+
 class OutreachConfig(_Model):
     channel: Literal["dry-run", "live"] = "dry-run"
 
@@ -214,6 +346,7 @@ class Settings(_Model):
     reply_policy: ReplyPolicy = Field(default_factory=ReplyPolicy)
     templates: dict[str, TemplateConfig] = Field(default_factory=dict)
     outreach: OutreachConfig = Field(default_factory=OutreachConfig)
+    safeguards: Safeguards = Field(default_factory=Safeguards)
     # Where the file was loaded from (set by load_settings; not a YAML key).
     source_path: Path | None = Field(default=None, exclude=True)
 
@@ -250,6 +383,12 @@ class Settings(_Model):
         for name in self.reply_policy.auto_send_templates:
             if name not in self.templates:
                 problems.append(f"reply_policy.auto_send_templates: unknown template {name!r}")
+        for name in self.safeguards.templates:
+            if name not in self.templates:
+                problems.append(
+                    f"safeguards.templates.{name}: unknown template {name!r}"
+                    f" (known: {', '.join(sorted(self.templates)) or 'none'})"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

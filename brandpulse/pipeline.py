@@ -24,6 +24,7 @@ from brandpulse.db.models import MentionTagRow, ScoreRow
 from brandpulse.types import Decision, DraftRequest, Mention, Score
 from listener.poller import StoredMention
 from outreach.drafts import draft_replies
+from outreach.safeguards import record_opt_outs
 from outreach.templating import TemplateRenderer
 from rules.alerts import apply_decisions
 from rules.analyzers.base import Analyzer
@@ -112,6 +113,8 @@ class Pipeline:
             self.stats.scored += len(score_rows)
         if tag_rows:
             session.execute(insert(MentionTagRow.__table__), tag_rows)
+        # An author who answers the brand with an opt-out word is never replied to automatically again.
+        record_opt_outs(session, [(item.row_id, item.mention) for item in stored], settings=self.settings, now=now)
         if not decided:
             return
         alert_ids = apply_decisions(session, decided, settings=self.settings, now=now)

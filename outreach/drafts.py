@@ -14,9 +14,12 @@ already on its way (``sending``, ``unknown``) or out (``sent``) is never
 touched; a further mention then gets a new draft, and the send-time safeguards
 decide whether it may go out.
 
-A template that fails at render time, renders empty, or is not meant for the
-mention's platform still produces a row, ``held`` with the reason, so nothing
-is lost and nothing blocks the pipeline.
+A template that fails at render time, renders empty, renders over the
+platform's length limit, or is not meant for the mention's platform still
+produces a row, ``held`` (``hold_code`` ``template``) with the reason, so
+nothing is lost and nothing blocks the pipeline. Whether a reply may go out
+at all (opt-outs, cooldowns, caps, …) is decided when it is sent
+(:mod:`outreach.safeguards`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from brandpulse import audit
 from brandpulse.config import Brand, Settings
 from brandpulse.db.models import MentionRow, OutboxRow
 from brandpulse.types import DraftRequest, Mention
-from outreach.templating import TemplateRenderer, TemplateRenderError, reply_context
+from outreach.safeguards import TEMPLATE
+from outreach.templating import TemplateRenderer, TemplateRenderError, length_problem, reply_context
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,9 @@ def _render(request: DraftRequest, *, renderer: TemplateRenderer, brand: Brand) 
         return "", str(exc)
     if not text:
         return "", f"template {request.template!r} rendered empty text"
+    too_long = length_problem(platform, text)
+    if too_long:
+        return text, f"template {request.template!r} rendered {too_long}; edit it shorter"
     return text, None
 
 
@@ -187,6 +194,8 @@ def draft_replies(
             "status": status,
             "needs_approval": not auto,
             "hold_reason": hold_reason,
+            "hold_code": TEMPLATE if hold_reason is not None else None,
+            "waived": None,
             "approved_by": approved_by,
             "approved_at": approved_at,
             "last_error": None,

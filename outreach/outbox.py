@@ -7,8 +7,21 @@ Life of an outbox row::
        │  └──edit───────────┘  └─ retry_at ──────┤  (deferred: not_before)
        │                                         ├──▶ failed    (permanent; edit/approve to try again)
        └──reject──▶ rejected                     └──▶ unknown   (the post may exist)
-    held: kept back with a reason (template problem, later: safeguards);
+    held: kept back with a reason (``hold_code``, ``hold_reason``): by its
+          template when drafted, or by a send-time safeguard when claimed
+          (see outreach/safeguards.py: a hold on a window — cooldown, quiet
+          hours, caps — goes back to approved by itself when it passes);
           a person may edit, approve or reject it.
+    manual: the platform does not let the bot post it (X's reply rule);
+          a person answers by hand at the link in ``last_error``.
+
+**Safeguards.** The send claim runs every safeguard in its transaction,
+under the claim lock and before the conditional update (see
+:func:`claim`): a paused switch leaves the row approved, a failed check holds
+it. Audit events: ``reply.drafted``, ``reply.edited``, ``reply.approved``,
+``reply.rejected`` (people or the reply policy), ``reply.held``,
+``reply.released``, ``reply.sent``, ``reply.failed``, ``reply.deferred``,
+``reply.unknown``, ``reply.manual``, ``reply.reconciled`` (the system).
 
 **At most once.** Public posts cannot be undone, so a row is *claimed* before
 the network is touched: ``UPDATE outbox SET status='sending', claimed_at=now
@@ -42,8 +55,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from brandpulse import audit
-from brandpulse.db.models import AlertRow, OutboxRow
-from outreach.channels.base import Channel, OutboundPost, SendError, SentPost
+from brandpulse.config import Settings
+from brandpulse.db.models import AlertRow, MentionRow, OutboxRow
+from outreach import safeguards
+from outreach.channels.base import Channel, ManualReplyRequired, OutboundPost, SendError, SentPost
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +91,16 @@ class SendReport:
     deferred: int = 0
     unknown: int = 0
     reconciled: int = 0
+    held: int = 0  # stopped by a safeguard at claim time
+    released: int = 0  # window holds put back to approved
+    paused: int = 0  # due but left approved: the kill switch is on
+    manual: int = 0  # the platform will not take it from the bot: answer by hand
 
     def __str__(self) -> str:
         return (
             f"sent {self.sent}, failed {self.failed}, deferred {self.deferred},"
-            f" unknown {self.unknown}, reconciled {self.reconciled}"
+            f" unknown {self.unknown}, reconciled {self.reconciled}, held {self.held},"
+            f" released {self.released}, paused {self.paused}, manual {self.manual}"
         )
 
 
@@ -140,6 +160,7 @@ def approve(session: Session, outbox_id: int, *, actor: str, now: datetime, text
         "status": "approved",
         "approved_by": actor,
         "approved_at": now,
+        "hold_code": None,
         "hold_reason": None,
         "last_error": None,
         "not_before": None,
@@ -206,7 +227,8 @@ def edit(session: Session, outbox_id: int, *, actor: str, now: datetime, text: s
 # ---------------------------------------------------------------------------
 
 
-def _post_for(row: OutboxRow) -> OutboundPost:
+def _post_for(row: OutboxRow, mention: MentionRow | None = None) -> OutboundPost:
+    addressed = tuple(h.lower() for h in (mention.addressed_handles or ())) if mention is not None else None
     return OutboundPost(
         outbox_id=row.id,
         platform=row.platform,
@@ -215,7 +237,67 @@ def _post_for(row: OutboxRow) -> OutboundPost:
         text=row.text,
         in_reply_to=row.in_reply_to,
         kind=row.kind,
+        # Status posts (incidents) may carry a title and subreddit when the outbox has them.
+        title=getattr(row, "title", None),
+        community=getattr(row, "community", None),
+        addressed_handles=addressed,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimResult:
+    """What a send claim came to: a post to send, a hold, a pause, or nothing
+    (another process or a person got there first, or it is not due)."""
+
+    post: OutboundPost | None = None
+    hold: safeguards.Hold | None = None
+    paused_by: str | None = None  # the paused scope ("*" or a brand id)
+
+
+def claim_for_send(
+    session_factory: Callable[[], Session],
+    outbox_id: int,
+    *,
+    now: datetime,
+    settings: Settings | None = None,
+) -> ClaimResult:
+    """Claim an approved, due row for sending, in one committed transaction:
+    take the claim lock, read the row and the mention it answers, check the
+    kill switch and every safeguard (:func:`outreach.safeguards.check`), then
+    claim it by conditional update. A paused switch leaves the row as it is;
+    a failed safeguard holds it (``reply.held``). ``settings`` gives the
+    configured safeguards and the brand's accounts; without it the defaults
+    apply and the brand's own posts are known only by the stored mention's
+    ``is_own`` flag."""
+    with session_factory() as session, session.begin():
+        safeguards.lock_claims(session)
+        found = session.execute(
+            select(OutboxRow, MentionRow)
+            .outerjoin(MentionRow, MentionRow.id == OutboxRow.mention_id)
+            .where(OutboxRow.id == outbox_id)
+        ).first()
+        if found is None:
+            return ClaimResult()
+        row, mention = found
+        if row.status != "approved" or (row.not_before is not None and row.not_before > now):
+            return ClaimResult()
+        pause = safeguards.pause_for(session, row.brand)
+        if pause is not None:
+            return ClaimResult(paused_by=pause.scope)
+        verdict = safeguards.check(session, row, mention, settings=settings, now=now)
+        if verdict is not None:
+            safeguards.hold(session, row, verdict, now=now)
+            return ClaimResult(hold=verdict)
+        result = session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == outbox_id, OutboxRow.status == "approved")
+            .values(status="sending", claimed_at=now, updated_at=now, attempts=OutboxRow.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return ClaimResult()
+        session.refresh(row)
+        return ClaimResult(post=_post_for(row, mention))
 
 
 def claim(
@@ -225,21 +307,23 @@ def claim(
     now: datetime,
     from_status: str = "approved",
     stale_before: datetime | None = None,
+    settings: Settings | None = None,
 ) -> OutboundPost | None:
     """Claim one row for sending (or reconciling) in its own committed
     transaction. Returns the post to send, or None when another process got
-    there first (the conditional update changed no row).
+    there first (the conditional update changed no row), the kill switch is
+    on, or a safeguard held it.
 
     ``from_status="approved"`` is the send claim (respects ``not_before``,
-    counts an attempt); ``"unknown"`` and ``"sending"`` (with
-    ``stale_before``) are reconciliation claims.
+    the kill switch and the safeguards, counts an attempt: see
+    :func:`claim_for_send`); ``"unknown"`` and ``"sending"`` (with
+    ``stale_before``) are reconciliation claims, which post nothing.
     """
+    if from_status == "approved":
+        return claim_for_send(session_factory, outbox_id, now=now, settings=settings).post
     conditions = [OutboxRow.id == outbox_id, OutboxRow.status == from_status]
     values: dict[str, Any] = {"status": "sending", "claimed_at": now, "updated_at": now}
-    if from_status == "approved":
-        conditions.append(or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= now))
-        values["attempts"] = OutboxRow.attempts + 1
-    elif from_status == "sending":
+    if from_status == "sending":
         if stale_before is None:
             raise ValueError("re-claiming a row that is sending needs stale_before")
         conditions.append(or_(OutboxRow.claimed_at.is_(None), OutboxRow.claimed_at <= stale_before))
@@ -249,8 +333,12 @@ def claim(
         )
         if result.rowcount != 1:
             return None
-        row = session.execute(select(OutboxRow).where(OutboxRow.id == outbox_id)).scalar_one()
-        return _post_for(row)
+        row, mention = session.execute(
+            select(OutboxRow, MentionRow)
+            .outerjoin(MentionRow, MentionRow.id == OutboxRow.mention_id)
+            .where(OutboxRow.id == outbox_id)
+        ).one()
+        return _post_for(row, mention)
 
 
 def _event(action: str, outbox_id: int, now: datetime, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -297,8 +385,13 @@ def _settle(session: Session, post: OutboundPost, *, claimed_at: datetime, value
 
 def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime) -> tuple[str, datetime | None]:
     """Send a claimed post and record the outcome. Returns (outcome, retry_at)."""
+    manual_url: str | None = None
     try:
         sent = channel.send(post)
+    except ManualReplyRequired as exc:
+        message = str(exc) or type(exc).__name__
+        manual_url = exc.url
+        outcome, values, retry_at = "manual", {"status": "manual", "last_error": message}, None
     except SendError as exc:
         message = str(exc) or type(exc).__name__
         if exc.outcome_unknown or not (exc.permanent or exc.retry_at):
@@ -320,6 +413,8 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
     with session_factory() as session, session.begin():
         if _settle(session, post, claimed_at=now, values={**values, "updated_at": now}):
             details: dict[str, Any] = {"error": values["last_error"]}
+            if manual_url is not None:
+                details["url"] = manual_url
             if retry_at is not None:
                 details["retry_at"] = retry_at.isoformat()
             audit.record_many(session, [_event(f"reply.{outcome}", post.outbox_id, now, details)])
@@ -360,13 +455,21 @@ def send_approved(
     now: datetime,
     limit: int = 50,
     sending_grace: timedelta = SENDING_GRACE,
+    settings: Settings | None = None,
 ) -> SendReport:
-    """Reconcile uncertain rows, then send up to ``limit`` approved rows that
-    are due, each claimed first. Rows for a platform without a channel are left
-    as they are (and logged). After a platform asks to wait (``retry_at``),
-    its remaining rows wait for the next run."""
-    counts = {"sent": 0, "failed": 0, "deferred": 0, "unknown": 0, "reconciled": 0}
+    """Release window holds that have passed, reconcile uncertain rows, then
+    send up to ``limit`` approved rows that are due, each claimed first with
+    the kill switch and every safeguard checked (``settings`` gives the
+    configured safeguards; see :func:`claim_for_send`). Rows for a platform
+    without a channel are left as they are (and logged). After a platform
+    asks to wait (``retry_at``), its remaining rows wait for the next run.
+    While the kill switch is on, nothing is claimed for sending (uncertain
+    rows are still looked up: that posts nothing)."""
+    counts = {k: 0 for k in SendReport.__dataclass_fields__}
     stale_before = now - sending_grace
+
+    with session_factory() as session, session.begin():
+        counts["released"] = len(safeguards.release_due_holds(session, now=now))
 
     with session_factory() as session:
         uncertain = session.execute(
@@ -394,16 +497,23 @@ def send_approved(
             counts["reconciled"] += 1
 
     with session_factory() as session:
+        paused = safeguards.paused_scopes(session)
         due = session.execute(
-            select(OutboxRow.id, OutboxRow.platform)
+            select(OutboxRow.id, OutboxRow.platform, OutboxRow.brand)
             .where(OutboxRow.status == "approved",
                    or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= now))
             .order_by(OutboxRow.created_at, OutboxRow.id)
             .limit(limit)
         ).all()
+    if safeguards.GLOBAL_SCOPE in paused:
+        counts["paused"] = len(due)
+        return SendReport(**counts)
     waiting: dict[str, datetime | None] = {}
     missing: set[str] = set()
-    for outbox_id, platform in due:
+    for outbox_id, platform, brand in due:
+        if brand in paused:
+            counts["paused"] += 1
+            continue
         if platform in waiting:
             continue
         channel = channels.get(platform)
@@ -412,10 +522,16 @@ def send_approved(
                 log.warning("no channel for platform %r: its approved replies wait", platform)
                 missing.add(platform)
             continue
-        post = claim(session_factory, outbox_id, now=now)
-        if post is None:
+        result = claim_for_send(session_factory, outbox_id, now=now, settings=settings)
+        if result.paused_by is not None:
+            counts["paused"] += 1
+            continue
+        if result.hold is not None:
+            counts["held"] += 1
+            continue
+        if result.post is None:
             continue  # another sender claimed it, or a person changed it
-        outcome, retry_at = _send_one(session_factory, post, channel, now=now)
+        outcome, retry_at = _send_one(session_factory, result.post, channel, now=now)
         counts[outcome] += 1
         if outcome == "deferred":
             waiting[platform] = retry_at

@@ -36,6 +36,9 @@ variable                type                 meaning
 ``alert.priority``      str or none          ``P1`` … ``P4``
 ``score.label``         str or none          ``negative``, ``neutral``, ``positive`` or ``unknown``
 ``score.compound``      float or none        sentiment, -1 … 1
+``platform.name``       str                  the platform the reply goes to: ``x``, ``reddit``, ``replay``
+``platform.max_length`` int or none          its length limit (X 280 as X counts, Reddit 10,000)
+``platform.markdown``   bool                 whether the platform renders Markdown (Reddit: yes)
 ======================  ===================  =========================================================
 
 A value that is none renders as an empty string, so ``{{ author.name }}``
@@ -43,6 +46,25 @@ never prints "None"; use ``{{ author.name or author.handle }}`` for a
 fallback. Any other name or attribute (``{{ autor.handle }}``,
 ``{{ author.nickname }}``) is an error at load, even inside a branch the sample
 data does not take; so is an unknown filter or test.
+
+Platforms
+=========
+
+* **Length.** Each reply must fit its platform: X counts 280 *weighted*
+  characters (URLs 23, CJK and emoji 2: :mod:`outreach.channels.textlength`),
+  Reddit takes 10,000. Every template is rendered with sample data for each
+  platform it is meant for (``platforms``, default X and Reddit) and a sample
+  render over the limit fails at load. A real reply over the limit (a long
+  handle or quoted text) is drafted ``held`` with the reason, never cut.
+* **Mentions.** ``author.mention`` addresses the author as the platform
+  writes it (``@sam`` / ``u/sam``).
+* **Markdown.** Reddit renders replies as Markdown, X does not. Text that
+  comes from a post (``mention.text``, ``mention.title``, ``author.name``)
+  should go through ``| markdown_escape`` in a template used on Reddit: on
+  Reddit it backslash-escapes Markdown syntax (``*``, ``_``, ``[``, ``#`` …) so
+  a quoted post cannot format or link; on other platforms it changes
+  nothing. ``{% if platform.markdown %}`` lets a template use Markdown on
+  Reddit only.
 """
 
 from __future__ import annotations
@@ -54,11 +76,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Mapping, Sequence
 
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError, nodes, pass_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from brandpulse.config import Brand, ConfigError, Settings
 from brandpulse.types import Author, Label, Mention, Priority, Score
+from outreach.channels.textlength import weighted_length
 
 # The documented variables: top-level name → the keys it has. The sample data
 # and reply_context() produce exactly these keys (a test checks it).
@@ -68,7 +91,50 @@ VARIABLES: dict[str, tuple[str, ...]] = {
     "brand": ("id", "name"),
     "alert": ("id", "priority"),
     "score": ("label", "compound"),
+    "platform": ("name", "max_length", "markdown"),
 }
+
+# Reply length limits, and how each platform counts.
+PLATFORM_LIMITS: dict[str, int] = {"x": 280, "reddit": 10_000}
+MARKDOWN_PLATFORMS = frozenset({"reddit"})
+
+
+def text_length(platform: str, text: str) -> int:
+    """The length ``platform`` gives ``text`` (X weighs characters)."""
+    return weighted_length(text) if platform == "x" else len(text)
+
+
+def length_problem(platform: str, text: str) -> str | None:
+    """None when ``text`` fits ``platform``, else a sentence saying by how much it does not."""
+    limit = PLATFORM_LIMITS.get(platform)
+    if limit is None:
+        return None
+    n = text_length(platform, text)
+    if n <= limit:
+        return None
+    how = " as X counts them (URLs 23, CJK and emoji 2)" if platform == "x" else ""
+    return f"{n} characters{how}, over the {platform} limit of {limit} by {n - limit}"
+
+
+_MD_INLINE = re.compile(r"([\\`*_{}\[\]()<>#|~^!])")
+_MD_BULLET = re.compile(r"^(\s*)([-+])", re.MULTILINE)  # list items
+_MD_ORDERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)  # "1." starts a numbered list
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` with Markdown syntax backslash-escaped, so it shows as written."""
+    text = _MD_INLINE.sub(r"\\\1", str(text))
+    text = _MD_BULLET.sub(r"\1\\\2", text)
+    return _MD_ORDERED.sub(r"\1\\.", text)
+
+
+@pass_context
+def _markdown_escape_filter(context: Any, value: Any) -> Any:
+    if value is None:
+        return value
+    platform = context.get("platform")
+    markdown = platform.get("markdown") if isinstance(platform, Mapping) else False
+    return escape_markdown(str(value)) if markdown else value
 
 # Names Jinja itself provides inside loops, macros and call blocks.
 _SPECIAL_NAMES = frozenset({"loop", "caller", "varargs", "kwargs", "self", "super"})
@@ -152,6 +218,11 @@ def reply_context(
         "score": {
             "label": str(score.label) if score is not None else None,
             "compound": float(score.compound) if score is not None else None,
+        },
+        "platform": {
+            "name": str(mention.platform),
+            "max_length": PLATFORM_LIMITS.get(str(mention.platform)),
+            "markdown": str(mention.platform) in MARKDOWN_PLATFORMS,
         },
     }
 
@@ -279,6 +350,7 @@ class TemplateRenderer:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._env = make_environment(html=False, search_path=[settings.templates_path])
+        self._env.filters["markdown_escape"] = _markdown_escape_filter
         self._templates: dict[str, Any] = {}
         problems: list[str] = []
         brand = settings.brands[0]
@@ -315,9 +387,16 @@ class TemplateRenderer:
             platforms = config.platforms or _SAMPLE_PLATFORMS
             for label, context in sample_contexts(brand, platforms):
                 try:
-                    template.render(context)
+                    text = template.render(context).strip()
                 except Exception as exc:  # noqa: BLE001 - any failure here is a template problem
                     problems.append(f"{key}: {_describe(exc, filename)} (rendering {label})")
+                    break
+                too_long = length_problem(context["platform"]["name"], text)
+                if too_long:
+                    problems.append(
+                        f"{key}: too long for {context['platform']['name']} with {label}: {too_long};"
+                        " shorten it (or limit it with platforms:)"
+                    )
                     break
             else:
                 self._templates[name] = template

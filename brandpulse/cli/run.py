@@ -48,7 +48,7 @@ def _jobs(app: App, pipeline: Pipeline, *, out) -> tuple[list[Job], list]:
 
     def send() -> None:
         try:
-            send_approved(app.Session, channels=channels, now=app.clock.now())
+            send_approved(app.Session, channels=channels, now=app.clock.now(), settings=app.settings)
         except Exception:  # a sending failure must not stop listening
             logging.getLogger("brandpulse.send").exception("sending approved replies failed")
 

@@ -180,7 +180,11 @@ class OutboxRow(Base):
     """A post brandpulse drafted or will send. Claimed by conditional update."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status", "status", "created_at"),
+        Index("ix_outbox_mention_id", "mention_id"),  # safeguards: earlier replies to an author
+        Index("ix_outbox_account_sent", "platform", "account", "sent_at"),  # safeguards: caps
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), default="reply")  # reply | status | followup
@@ -196,6 +200,10 @@ class OutboxRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="drafted")
     needs_approval: Mapped[bool] = mapped_column(Boolean, default=True)
     hold_reason: Mapped[str | None] = mapped_column(Text)
+    # What held it, for machines: "template", or the safeguard's code (see outreach/safeguards.py).
+    hold_code: Mapped[str | None] = mapped_column(String(32))
+    # Safeguards a person waived for this reply (codes), see outreach.safeguards.waive.
+    waived: Mapped[list[Any] | None] = mapped_column(JSON)
     approved_by: Mapped[str | None] = mapped_column(String(128))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -207,6 +215,36 @@ class OutboxRow(Base):
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutreachControlRow(Base):
+    """The kill switch: ``scope`` "*" pauses all sending, a brand id that brand's.
+    The "*" row always exists (the migration creates it); claims lock it."""
+
+    __tablename__ = "outreach_control"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str | None] = mapped_column(String(128))
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OptOutRow(Base):
+    """An author who asked the brand to stop replying: never replied to automatically again."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (UniqueConstraint("brand", "platform", "author_id", name="uq_opt_outs_brand_platform_author"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str] = mapped_column(String(64))
+    author_handle: Mapped[str] = mapped_column(String(128))
+    mention_id: Mapped[int | None] = mapped_column(ForeignKey("mentions.id", ondelete="SET NULL"))
+    word: Mapped[str] = mapped_column(String(128))  # the opt-out word or phrase found
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the author wrote it
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AuditRow(Base):
