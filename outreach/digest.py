@@ -12,7 +12,8 @@ Open alerts are those ``open`` or ``acknowledged``, whatever their age,
 ordered by priority (P1 first) then SLA deadline. An alert whose first reply
 went out is "answered" rather than overdue. Counts by sentiment and platform
 cover mentions posted in the period, each once with its latest score, and
-leave out the brand's own posts.
+leave out the brand's own posts. The response KPIs (:mod:`outreach.kpis`)
+cover the alerts opened in the period.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow
 from brandpulse.durations import format_duration
+from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
 from outreach.templating import make_environment, printable
 
 OPEN_STATUSES = ("open", "acknowledged")
@@ -134,6 +136,7 @@ class Digest:
     mentions_by_label: dict[str, int]
     mentions_by_platform: dict[str, int]
     totals: DigestTotals
+    kpis: KpiReport | None = None  # response KPIs of the alerts opened in the period
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -338,6 +341,7 @@ def build_digest(
             replies_approved=reply_counts.get("approved", 0),
             replies_sent=replies_sent,
         ),
+        kpis=compute_kpis(session, now=now, since=since, brands=brand_ids),
     )
 
 
@@ -455,6 +459,9 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
     if len(shown) < len(digest.alerts):
         lines.append("")
         lines.append(f"… and {len(digest.alerts) - len(shown)} more open alerts in the HTML digest.")
+    if digest.kpis is not None:
+        lines.append("")
+        lines.append(render_kpis_text(digest.kpis).rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 

@@ -30,6 +30,7 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 def _register() -> None:
     # Explicit registry: one line per command module. No discovery magic.
     from brandpulse.cli import alerts, db, digest, evaluate, replies, run
+    from brandpulse.cli import kpis, outreach
 
     for command in (
         run.demo,
@@ -41,6 +42,8 @@ def _register() -> None:
         evaluate.eval_,
         evaluate.train,
         evaluate.feedback,
+        outreach.outreach,
+        kpis.kpis,
     ):
         main.add_command(command)
 

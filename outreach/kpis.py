@@ -1,0 +1,281 @@
+"""Response KPIs: how fast the brand answers, and how fast it resolves.
+
+For the alerts *opened* in a period (``opened_at``, the time the customer's
+first mention was posted, within ``[now - since, now]``), per brand and
+platform, per brand over all its platforms, and over everything:
+
+* **first-response time** — ``first_response_at - opened_at``: from the
+  customer's post to the first reply brandpulse sent on the alert. Mean,
+  median and 90th percentile over the alerts that were answered; how many
+  were not is given beside them.
+* **resolution time** — ``resolved_at - opened_at`` over the alerts that were
+  resolved.
+* **answered within 1 h, 6 h, 12 h, 24 h** — the share of alerts whose first
+  reply went out within that time. *Unanswered alerts count in the
+  denominator*, as not answered in time, once that much time has passed since
+  they were opened. An unanswered alert younger than the threshold may still
+  be answered in time, so it is left out of that threshold's share until then
+  (otherwise a period ending now would always look worse than it is). Each
+  share is given with its numerator and denominator.
+
+Dismissed alerts ("not a complaint") are left out: there was nothing to
+answer. The median of an even number of values is the mean of the middle
+two; the 90th percentile is the nearest rank (the smallest value with at least
+90 % of the values at or below it).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from brandpulse.db.models import AlertRow
+from brandpulse.durations import format_duration
+
+THRESHOLDS: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
+ALL = "*"  # brand or platform "all"
+EXCLUDED_STATUSES = ("dismissed",)
+
+
+@dataclass(frozen=True, slots=True)
+class DurationStats:
+    count: int
+    mean: timedelta | None
+    median: timedelta | None
+    p90: timedelta | None
+
+    def to_dict(self) -> dict[str, Any]:
+        def sec(d: timedelta | None) -> float | None:
+            return None if d is None else round(d.total_seconds(), 3)
+
+        return {"count": self.count, "mean": sec(self.mean), "median": sec(self.median), "p90": sec(self.p90)}
+
+
+@dataclass(frozen=True, slots=True)
+class WithinShare:
+    threshold: timedelta
+    answered: int  # first reply within the threshold
+    eligible: int  # the denominator: answered, or opened at least `threshold` ago
+    share: float | None  # answered / eligible; None when nothing is eligible
+
+    @property
+    def label(self) -> str:
+        return format_duration(self.threshold)
+
+
+@dataclass(frozen=True, slots=True)
+class KpiGroup:
+    brand: str  # ALL for every brand
+    platform: str  # ALL for every platform
+    alerts: int
+    answered: int
+    resolved: int
+    first_response: DurationStats
+    resolution: DurationStats
+    within: tuple[WithinShare, ...]
+
+    @property
+    def unanswered(self) -> int:
+        return self.alerts - self.answered
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "brand": self.brand,
+            "platform": self.platform,
+            "alerts": self.alerts,
+            "answered": self.answered,
+            "unanswered": self.unanswered,
+            "resolved": self.resolved,
+            "first_response_seconds": self.first_response.to_dict(),
+            "resolution_seconds": self.resolution.to_dict(),
+            "answered_within": {
+                w.label: {"answered": w.answered, "eligible": w.eligible, "share": w.share} for w in self.within
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class KpiReport:
+    period_start: datetime
+    period_end: datetime
+    groups: tuple[KpiGroup, ...]  # brand×platform, then each brand overall, then everything
+
+    def group(self, brand: str = ALL, platform: str = ALL) -> KpiGroup | None:
+        for g in self.groups:
+            if (g.brand, g.platform) == (brand, platform):
+                return g
+        return None
+
+    @property
+    def total(self) -> KpiGroup:
+        found = self.group(ALL, ALL)
+        assert found is not None
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": {"start": self.period_start.isoformat(), "end": self.period_end.isoformat()},
+            "thresholds": [format_duration(t) for t in THRESHOLDS],
+            "groups": [g.to_dict() for g in self.groups],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Alert:
+    brand: str
+    platform: str
+    opened_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+
+
+def percentile_nearest_rank(values: Sequence[float], pct: float) -> float:
+    """The smallest value with at least ``pct`` % of ``values`` at or below it."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def duration_stats(durations: Iterable[timedelta]) -> DurationStats:
+    seconds = [d.total_seconds() for d in durations]
+    if not seconds:
+        return DurationStats(0, None, None, None)
+    return DurationStats(
+        count=len(seconds),
+        mean=timedelta(seconds=statistics.fmean(seconds)),
+        median=timedelta(seconds=statistics.median(seconds)),
+        p90=timedelta(seconds=percentile_nearest_rank(seconds, 90)),
+    )
+
+
+def _group(brand: str, platform: str, alerts: Sequence[_Alert], *, now: datetime,
+           thresholds: Sequence[timedelta]) -> KpiGroup:
+    responses = [max(a.first_response_at - a.opened_at, timedelta(0)) for a in alerts if a.first_response_at]
+    resolutions = [max(a.resolved_at - a.opened_at, timedelta(0)) for a in alerts if a.resolved_at]
+    within = []
+    for t in thresholds:
+        answered = sum(
+            1 for a in alerts if a.first_response_at is not None and a.first_response_at - a.opened_at <= t
+        )
+        # Not answered in time is known once t has passed since the alert opened.
+        eligible = answered + sum(
+            1 for a in alerts
+            if not (a.first_response_at is not None and a.first_response_at - a.opened_at <= t)
+            and now - a.opened_at >= t
+        )
+        within.append(WithinShare(t, answered, eligible, answered / eligible if eligible else None))
+    return KpiGroup(
+        brand=brand,
+        platform=platform,
+        alerts=len(alerts),
+        answered=len(responses),
+        resolved=len(resolutions),
+        first_response=duration_stats(responses),
+        resolution=duration_stats(resolutions),
+        within=tuple(within),
+    )
+
+
+def compute_kpis(
+    session: Session,
+    *,
+    now: datetime,
+    since: timedelta,
+    brands: Sequence[str] | None = None,
+    thresholds: Sequence[timedelta] = THRESHOLDS,
+) -> KpiReport:
+    """The KPIs of the alerts opened in ``[now - since, now]`` of ``brands``
+    (None: every brand in the database), in one query."""
+    if since <= timedelta(0):
+        raise ValueError(f"the KPI period must be positive, got {format_duration(since)}")
+    start = now - since
+    q = select(AlertRow.brand, AlertRow.platform, AlertRow.opened_at, AlertRow.first_response_at,
+               AlertRow.resolved_at, AlertRow.status).where(
+        AlertRow.opened_at >= start, AlertRow.opened_at <= now, AlertRow.status.not_in(EXCLUDED_STATUSES)
+    )
+    if brands is not None:
+        q = q.where(AlertRow.brand.in_(list(brands)))
+    alerts = [
+        _Alert(b, p, opened, first if first is not None and first <= now else None,
+               resolved if status == "resolved" and resolved is not None and resolved <= now else None)
+        for b, p, opened, first, resolved, status in session.execute(q)
+    ]
+    groups: list[KpiGroup] = []
+    keys = sorted({(a.brand, a.platform) for a in alerts})
+    for b, p in keys:
+        groups.append(_group(b, p, [a for a in alerts if (a.brand, a.platform) == (b, p)], now=now, thresholds=thresholds))
+    brands = sorted({a.brand for a in alerts})
+    if len(keys) > 1:
+        for b in brands:
+            if sum(1 for k in keys if k[0] == b) > 1:
+                groups.append(_group(b, ALL, [a for a in alerts if a.brand == b], now=now, thresholds=thresholds))
+    groups.append(_group(ALL, ALL, alerts, now=now, thresholds=thresholds))
+    return KpiReport(period_start=start, period_end=now, groups=tuple(groups))
+
+
+# ---------------------------------------------------------------------------
+# Text
+# ---------------------------------------------------------------------------
+
+
+def _d(value: timedelta | None) -> str:
+    return "–" if value is None else format_duration(value)
+
+
+def _stats(s: DurationStats) -> str:
+    if s.count == 0:
+        return "–"
+    return f"{_d(s.mean)} / {_d(s.median)} / {_d(s.p90)}"
+
+
+def _share(w: WithinShare) -> str:
+    if w.share is None:
+        return "–"
+    return f"{w.share * 100:.0f}% ({w.answered}/{w.eligible})"
+
+
+def _name(value: str, everything: str) -> str:
+    return everything if value == ALL else value
+
+
+def render_kpis_text(report: KpiReport, *, title: bool = True) -> str:
+    """A table for a terminal: one line per group."""
+    lines: list[str] = []
+    if title:
+        lines.append(
+            f"Response KPIs for alerts opened {_fmt(report.period_start)} → {_fmt(report.period_end)}"
+            " (dismissed alerts left out)"
+        )
+    if report.total.alerts == 0:
+        lines.append("No alerts opened in the period.")
+        return "\n".join(lines) + "\n"
+    header = ["brand", "platform", "alerts", "answered", "first reply mean/median/p90"]
+    header += [f"≤{w.label}" for w in report.total.within]
+    header += ["resolved", "resolution mean/median/p90"]
+    rows = [header]
+    for g in report.groups:
+        rows.append(
+            [_name(g.brand, "all"), _name(g.platform, "all"), str(g.alerts), str(g.answered), _stats(g.first_response)]
+            + [_share(w) for w in g.within]
+            + [str(g.resolved), _stats(g.resolution)]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for r in rows:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
+    lines.append(
+        "≤T: share of alerts whose first reply went out within T (answered/counted); an unanswered alert"
+        " counts once T has passed since it opened."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
