@@ -328,6 +328,117 @@ class Safeguards(_Model):
 
 class OutreachConfig(_Model):
     channel: Literal["dry-run", "live"] = "dry-run"
+    # live: the networks to post on (credentials required for each); default:
+    # those of the enabled x/reddit sources, plus any whose credentials are set.
+    platforms: list[Literal["x", "reddit"]] | None = None
+
+
+# -- incidents --------------------------------------------------------------
+
+
+class XStatusTarget(_Model):
+    """Where a brand's status thread goes on X."""
+
+    account: str  # one of brands[].accounts.x
+
+    _strip = field_validator("account")(classmethod(lambda cls, v: v.strip().lstrip("@")))
+
+
+class RedditStatusTarget(_Model):
+    """Where a brand's status submission goes on Reddit."""
+
+    subreddit: str = Field(pattern=r"^(?:r/)?[A-Za-z0-9][A-Za-z0-9_]{1,20}$")
+    account: str | None = None  # one of brands[].accounts.reddit; default: the brand's first
+
+    @field_validator("subreddit")
+    @classmethod
+    def _sub(cls, value: str) -> str:
+        return value.removeprefix("r/")
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        return value.strip().removeprefix("u/") if value else value
+
+
+class IncidentNetworks(_Model):
+    """One brand's status updates: the networks they are posted on (none:
+    the incident is tracked and complaints are linked, nothing is posted)."""
+
+    x: XStatusTarget | None = None
+    reddit: RedditStatusTarget | None = None
+    # Shown in replies before a status post exists on the complainer's network.
+    status_page: str | None = None
+
+
+def _incident_template(file: str, description: str) -> Any:
+    return Field(default_factory=lambda: TemplateConfig(file=file, description=description))
+
+
+class IncidentTemplates(_Model):
+    """The templates of each incident post. Files are looked up in
+    ``templates_dir``, then in brandpulse's own ``templates/``."""
+
+    x_post: TemplateConfig = _incident_template("incident_x_post.txt.j2", "Each status update on X")
+    reddit_title: TemplateConfig = _incident_template("incident_reddit_title.txt.j2", "Title of the Reddit status submission")
+    reddit_body: TemplateConfig = _incident_template("incident_reddit_body.md.j2", "Body of the Reddit status submission")
+    reddit_update: TemplateConfig = _incident_template("incident_reddit_update.md.j2", "Each later update: a comment on the submission")
+    reply: TemplateConfig = _incident_template("incident_reply.txt.j2", "Reply to a complaint linked to an open incident")
+    followup: TemplateConfig = _incident_template("incident_followup.txt.j2", "Follow-up to an answered author once it is fixed")
+
+
+class ApprovalPolicy(_Model):
+    require_approval: bool
+
+
+class SpikeConfig(_Model):
+    """Suggested incidents: a brand's negative mentions in the last ``window``
+    against the trailing ``baseline`` (see rules/spikes.py)."""
+
+    enabled: bool = True
+    window: timedelta = timedelta(hours=1)
+    baseline: timedelta = timedelta(hours=24)
+    # The hours just before the window: a level that has grown slowly is the
+    # new normal, not a spike (expected = max(baseline rate, recent rate)).
+    recent: timedelta = timedelta(hours=3)
+    # Quiet until this much baseline exists: half a day, so that it holds daytime volume
+    # (a morning ramp measured against the night alone looks like a spike).
+    min_history: timedelta = timedelta(hours=12)
+    min_count: int = Field(default=10, ge=1)  # negatives in the window, at least
+    ratio: float = Field(default=3.0, gt=1)  # window count / expected count, at least
+    z_score: float = Field(default=3.0, ge=0)  # (count - expected) / sqrt(expected), at least
+    check_every: timedelta = timedelta(minutes=5)  # per brand; 0 checks after every batch
+    cooldown: timedelta = timedelta(hours=2)  # after a suggestion, before the next one
+    top_terms: int = Field(default=5, ge=1, le=20)
+    examples: int = Field(default=3, ge=1, le=10)
+
+    _durations = field_validator("window", "baseline", "recent", "min_history", "check_every", "cooldown", mode="before")(
+        classmethod(lambda cls, v: _duration(v))
+    )
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "SpikeConfig":
+        if self.window <= timedelta(0):
+            raise ValueError("window must be longer than 0")
+        if self.baseline < self.window:
+            raise ValueError(f"baseline ({self.baseline}) must be at least the window ({self.window})")
+        if self.recent < self.window:
+            raise ValueError(f"recent ({self.recent}) must be at least the window ({self.window})")
+        return self
+
+
+class IncidentsConfig(_Model):
+    # brand id -> where its status updates are posted
+    brands: dict[str, IncidentNetworks] = Field(default_factory=dict)
+    templates: IncidentTemplates = Field(default_factory=IncidentTemplates)
+    # Status posts are ops' own words, posted with one command: no approval by
+    # default (the outreach kill switch still stops them).
+    status_posts: ApprovalPolicy = Field(default_factory=lambda: ApprovalPolicy(require_approval=False))
+    # "It's fixed" follow-ups to the authors who were answered: approved by a person by default.
+    followups: ApprovalPolicy = Field(default_factory=lambda: ApprovalPolicy(require_approval=True))
+    # Link new negative mentions matching an open incident's keywords to it.
+    link_mentions: bool = True
+    spikes: SpikeConfig = Field(default_factory=SpikeConfig)
 
 
 class Settings(_Model):
@@ -347,6 +458,7 @@ class Settings(_Model):
     templates: dict[str, TemplateConfig] = Field(default_factory=dict)
     outreach: OutreachConfig = Field(default_factory=OutreachConfig)
     safeguards: Safeguards = Field(default_factory=Safeguards)
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     # Where the file was loaded from (set by load_settings; not a YAML key).
     source_path: Path | None = Field(default=None, exclude=True)
 
@@ -389,6 +501,37 @@ class Settings(_Model):
                     f"safeguards.templates.{name}: unknown template {name!r}"
                     f" (known: {', '.join(sorted(self.templates)) or 'none'})"
                 )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _incident_references(self) -> "Settings":
+        problems: list[str] = []
+        brands = {b.id: b for b in self.brands}
+        for brand_id, networks in self.incidents.brands.items():
+            key = f"incidents.brands.{brand_id}"
+            brand = brands.get(brand_id)
+            if brand is None:
+                problems.append(f"{key}: unknown brand {brand_id!r} (known: {', '.join(brands)})")
+                continue
+            if networks.x is not None:
+                owned = {a.lower() for a in brand.accounts.x}
+                if networks.x.account.lower() not in owned:
+                    problems.append(
+                        f"{key}.x.account: {networks.x.account!r} is not one of the brand's X accounts"
+                        f" ({', '.join(brand.accounts.x) or 'none configured'})"
+                    )
+            if networks.reddit is not None:
+                owned = {a.lower() for a in brand.accounts.reddit}
+                account = networks.reddit.account
+                if account is None and not owned:
+                    problems.append(f"{key}.reddit.account: the brand has no Reddit account to post as (brands[].accounts.reddit)")
+                elif account is not None and account.lower() not in owned:
+                    problems.append(
+                        f"{key}.reddit.account: {account!r} is not one of the brand's Reddit accounts"
+                        f" ({', '.join(brand.accounts.reddit) or 'none configured'})"
+                    )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -167,6 +167,9 @@ class AlertRow(Base):
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    # What brandpulse wants the reader to know (e.g. a possible incident: the
+    # top terms and the command that opens an incident).
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class AlertMentionRow(Base):
@@ -215,6 +218,10 @@ class OutboxRow(Base):
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Incident posts (kind "status", "followup"): the incident they belong to.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    title: Mapped[str | None] = mapped_column(Text)  # Reddit submissions
+    community: Mapped[str | None] = mapped_column(String(128))  # subreddit of a Reddit submission
 
 
 class OutreachControlRow(Base):
@@ -245,6 +252,54 @@ class OptOutRow(Base):
     word: Mapped[str] = mapped_column(String(128))  # the opt-out word or phrase found
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the author wrote it
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentRow(Base):
+    """An incident, as on a status page: investigating → identified →
+    monitoring → resolved. Its updates are posted as a thread on X and as a
+    submission with comments on Reddit (rows of kind "status" in the outbox)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_brand_status", "brand", "status"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    brand: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    components: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    keywords: Mapped[list[Any]] = mapped_column(JSON, default=list)  # complaints matching these are linked
+    status: Mapped[str] = mapped_column(String(16), default="investigating")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    # The first status post on each network, once it is posted: the link complainers are given.
+    x_root_id: Mapped[str | None] = mapped_column(String(64))
+    x_root_url: Mapped[str | None] = mapped_column(Text)
+    reddit_root_id: Mapped[str | None] = mapped_column(String(64))
+    reddit_root_url: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentUpdateRow(Base):
+    __tablename__ = "incident_updates"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IncidentMentionRow(Base):
+    """A complaint linked to an incident while it was open."""
+
+    __tablename__ = "incident_mentions"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True, index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AuditRow(Base):
