@@ -12,7 +12,7 @@ listener → rules → outreach, wired here and nowhere else:
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Sequence
 
@@ -21,15 +21,17 @@ from sqlalchemy.orm import Session
 
 from brandpulse.config import Settings
 from brandpulse.db.models import MentionTagRow, ScoreRow
-from brandpulse.types import Decision, DraftRequest, Mention, Score
+from brandpulse.types import Decision, DraftRequest, Label, Mention, Score
 from listener.poller import StoredMention
 from outreach.drafts import draft_replies
+from outreach.incidents import REPLY_TEMPLATE, IncidentTemplates, OpenIncident, link_mentions, match_incident, open_incidents
 from outreach.safeguards import record_opt_outs
 from outreach.templating import TemplateRenderer
 from rules.alerts import apply_decisions
 from rules.analyzers.base import Analyzer
 from rules.analyzers.registry import build_analyzer
 from rules.engine import RuleEngine
+from rules.spikes import SpikeMonitor
 
 
 @dataclass
@@ -39,6 +41,8 @@ class PipelineStats:
     scored: int = 0
     alerts_touched: int = 0
     drafts: int = 0
+    linked_to_incidents: int = 0
+    possible_incidents: int = 0
     by_label: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -51,6 +55,9 @@ class Pipeline:
         self.renderer = renderer or TemplateRenderer(settings)
         self._analyzers: dict[str, Analyzer] = {}
         self.stats = PipelineStats()
+        # Incidents: templates checked now (not at 3 a.m.); spike checks throttled per brand.
+        self.incident_templates = IncidentTemplates(settings)
+        self.spikes = SpikeMonitor(settings)
 
     def analyzer_for(self, brand_id: str) -> Analyzer:
         brand = self.settings.brand(brand_id)
@@ -85,6 +92,8 @@ class Pipeline:
         decided: list[tuple[int, Mention, Decision]] = []
         scores_by_row: dict[int, Score] = {}
         self.stats.mentions += len(stored)
+        negatives = [item for item in stored if prepared is not None and _is_negative(prepared[item.index])]
+        incident_of = self._match_incidents(session, negatives)
         for item in stored:
             score = prepared[item.index] if prepared is not None else None
             if score is None:
@@ -104,6 +113,8 @@ class Pipeline:
                 }
             )
             decision = self.engine.evaluate(item.mention, score)
+            if item.row_id in incident_of:
+                decision = _with_incident(decision, incident_of[item.row_id])
             if decision.tags:
                 tag_rows.extend({"mention_id": item.row_id, "tag": t} for t in decision.tags)
             if decision.alert or decision.draft_template:
@@ -116,6 +127,7 @@ class Pipeline:
         # An author who answers the brand with an opt-out word is never replied to automatically again.
         record_opt_outs(session, [(item.row_id, item.mention) for item in stored], settings=self.settings, now=now)
         if not decided:
+            self._incidents_after(session, negatives, incident_of, {}, now=now)
             return
         alert_ids = apply_decisions(session, decided, settings=self.settings, now=now)
         self.stats.alerts_touched += len(alert_ids)
@@ -131,8 +143,58 @@ class Pipeline:
             for row_id, mention, decision in decided
             if decision.draft_template
         ]
-        if requests:
-            self.stats.drafts += len(draft_replies(session, requests, renderer=self.renderer, settings=self.settings, now=now))
+        plain = [r for r in requests if r.template != REPLY_TEMPLATE]
+        if plain:
+            self.stats.drafts += len(draft_replies(session, plain, renderer=self.renderer, settings=self.settings, now=now))
+        by_incident: dict[int, list[DraftRequest]] = defaultdict(list)
+        for r in requests:
+            if r.template == REPLY_TEMPLATE:
+                by_incident[incident_of[r.mention_id].id].append(r)
+        for incident_requests in by_incident.values():
+            renderer = self.incident_templates.reply_renderer(incident_of[incident_requests[0].mention_id].snapshot)
+            self.stats.drafts += len(
+                draft_replies(session, incident_requests, renderer=renderer, settings=self.settings, now=now)  # type: ignore[arg-type]
+            )
+        self._incidents_after(session, negatives, incident_of, alert_ids, now=now)
+
+    # -- incidents ------------------------------------------------------
+    def _match_incidents(self, session: Session, negatives: Sequence[StoredMention]) -> dict[int, OpenIncident]:
+        """New negative mentions that match an open incident of their brand
+        (one SELECT, only for a batch with negative mentions)."""
+        if not negatives or not self.settings.incidents.link_mentions:
+            return {}
+        incidents = open_incidents(session, {item.mention.brand for item in negatives})
+        if not incidents:
+            return {}
+        found = {}
+        for item in negatives:
+            incident = match_incident(item.mention, incidents)
+            if incident is not None:
+                found[item.row_id] = incident
+        return found
+
+    def _incidents_after(self, session: Session, negatives: Sequence[StoredMention], incident_of: dict[int, OpenIncident],
+                         alert_ids: dict[int, int], *, now: datetime) -> None:
+        """Link the matched mentions; look for a spike of the brands' negative mentions."""
+        if incident_of:
+            link_mentions(session, [(inc.id, row_id, alert_ids.get(row_id)) for row_id, inc in incident_of.items()], now=now)
+            self.stats.linked_to_incidents += len(incident_of)
+        if negatives:
+            suggestions = self.spikes.after_batch(session, {item.mention.brand for item in negatives}, now=now)
+            self.stats.possible_incidents += len(suggestions)
+
+
+def _is_negative(score: Score | None) -> bool:
+    return score is not None and score.label == Label.NEGATIVE
+
+
+def _with_incident(decision: Decision, incident: OpenIncident) -> Decision:
+    """Tag a linked mention ``incident:<id>``; a reply a rule drafts points to the incident instead."""
+    return replace(
+        decision,
+        tags=tuple(dict.fromkeys((*decision.tags, incident.tag))),
+        draft_template=REPLY_TEMPLATE if decision.draft_template else None,
+    )
 
 
 def _scored_text(mention: Mention) -> str:

@@ -57,7 +57,7 @@ from sqlalchemy.orm import Session
 from brandpulse import audit
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow
-from outreach import safeguards
+from outreach import incidents, safeguards
 from outreach.channels.base import Channel, ManualReplyRequired, OutboundPost, SendError, SentPost
 
 log = logging.getLogger(__name__)
@@ -284,6 +284,10 @@ def claim_for_send(
         pause = safeguards.pause_for(session, row.brand)
         if pause is not None:
             return ClaimResult(paused_by=pause.scope)
+        # Incident status posts: wait for the earlier one, then reply to it (outreach/incidents.py).
+        thread = incidents.thread_values(session, outbox_id)
+        if thread is None:
+            return ClaimResult()
         verdict = safeguards.check(session, row, mention, settings=settings, now=now)
         if verdict is not None:
             safeguards.hold(session, row, verdict, now=now)
@@ -291,7 +295,7 @@ def claim_for_send(
         result = session.execute(
             update(OutboxRow)
             .where(OutboxRow.id == outbox_id, OutboxRow.status == "approved")
-            .values(status="sending", claimed_at=now, updated_at=now, attempts=OutboxRow.attempts + 1)
+            .values(status="sending", claimed_at=now, updated_at=now, attempts=OutboxRow.attempts + 1, **thread)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
@@ -366,6 +370,8 @@ def _mark_sent(session: Session, post: OutboundPost, sent: SentPost, *, now: dat
             .values(first_response_at=now)
             .execution_options(synchronize_session=False)
         )
+    if post.kind == "status":
+        incidents.record_sent(session, post.outbox_id, sent)  # the incident's link on this network
     return True
 
 

@@ -37,7 +37,8 @@ class DryRunChannel:
             who = " (no brand account configured)"
         target = f" in reply to {post.in_reply_to}" if post.in_reply_to else ""
         title = f" [{post.title}]" if post.title else ""
-        return _CONTROL.sub("", f"[dry-run] would post on {self.platform}{who}{target}{title}: {post.text}")
+        where = f" in r/{post.community}" if post.community and self.platform == "reddit" else ""
+        return _CONTROL.sub("", f"[dry-run] would post on {self.platform}{where}{who}{target}{title}: {post.text}")
 
     def send(self, post: OutboundPost) -> SentPost:
         if post.platform != self.platform:

@@ -4,6 +4,7 @@ the audit log."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -13,6 +14,7 @@ from sqlalchemy import select, update
 
 from brandpulse import audit
 from brandpulse.config import ConfigError
+from brandpulse.db import make_engine, upgrade
 from brandpulse.db.models import AuditRow, OptOutRow, OutboxRow, OutreachControlRow
 from brandpulse.types import Author, Label, Mention, Score
 from outreach import safeguards
@@ -30,6 +32,25 @@ from outreach.safeguards import (
 )
 
 HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory):
+    """One migrated database file for the module; each test gets a copy (the
+    migrations take longer than most tests here)."""
+    path = tmp_path_factory.mktemp("migrated") / "template.db"
+    eng = make_engine(f"sqlite:///{path}")
+    upgrade(eng)
+    eng.dispose()
+    return path
+
+
+@pytest.fixture
+def engine(tmp_path, migrated):
+    shutil.copyfile(migrated, tmp_path / "test.db")
+    eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    yield eng
+    eng.dispose()
 
 
 def get(Session, outbox_id) -> OutboxRow:

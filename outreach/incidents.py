@@ -1,0 +1,1021 @@
+"""Incidents: a status page on the networks, and the complaints it answers.
+
+Lifecycle
+=========
+
+An incident goes ``investigating → identified → monitoring → resolved``, as
+on a status page. Each step (:func:`open_incident`, :func:`update_incident`,
+:func:`resolve_incident`) stores an ``incident_updates`` row, an audit event
+with who and when, and queues the step's posts. Allowed steps
+(:data:`TRANSITIONS`): forward, skipping stages if need be; a further update
+in the same status; ``monitoring → identified`` (the fix did not hold).
+Nothing follows ``resolved``: a new problem is a new incident. Anything else
+raises :class:`IncidentError` saying what is allowed.
+
+Posting
+=======
+
+Each step is posted on the networks configured for the brand
+(``incidents.brands.<brand>``) from the ``incidents.templates`` templates,
+through the outbox, as rows of kind ``status``: the same claim-then-send,
+at-most-once and reconciliation as replies, and the outreach kill switch
+stops them. They are ops' own words posted with one command, so they need no
+approval unless ``incidents.status_posts.require_approval`` says so.
+
+* **X:** a thread. The first post stands alone; each later one replies to
+  the previous status post.
+* **Reddit:** a submission (title and body) in the configured subreddit;
+  each later step is a comment on it.
+
+A reply's target is known only once the post before it is out, so it is
+resolved when the row is claimed (:func:`thread_values`, called by
+:func:`outreach.outbox.claim`): a status post is not claimed while an earlier
+status post of the same incident on the same network is still on its way
+(drafted, held, approved, sending, unknown or failed); a rejected one is
+skipped. Then a post with a title (a submission) stands alone, a post
+without one replies to the incident's submission on that network if there is
+one, else to the latest status post sent there (a thread), else it stands
+alone. When the first post on a network is sent, its id and link are kept on
+the incident (:func:`record_sent`): that is the link complainers are given.
+
+Proactive outreach
+==================
+
+While an incident is open, the pipeline links each new *negative* mention of
+its brand whose text or title contains one of its keywords
+(:func:`match_incident`; keywords default to the components) to it:
+an ``incident_mentions`` row, the tag ``incident:<id>`` on the mention and its
+alert, and, where a rule drafts a reply, the ``reply`` template instead of
+the rule's: it points the author to the status thread on their network (else
+the other network's, else ``status_page``, else the X account to follow).
+
+When the incident resolves, every linked author who *was* answered (a reply
+of ours sent to a linked mention or its alert) gets one follow-up (kind
+``followup``, the ``followup`` template) in answer to the post we answered,
+under the reply safeguards and ``incidents.followups.require_approval``
+(default: a person approves). Incident replies still waiting to go out are
+re-drafted from the same template with the incident resolved, so nobody is
+told "we're on it" after the fix; an approval given to the old text is
+withdrawn.
+
+Template variables
+==================
+
+Status posts (``x_post``, ``reddit_title``, ``reddit_body``,
+``reddit_update``) see ``brand.id``, ``brand.name`` and ``incident.*``; the
+``reply`` and ``followup`` templates see every reply variable (see
+:mod:`outreach.templating`) and ``incident.*``:
+
+=========================  ================  ==============================================================
+variable                   type              meaning
+=========================  ================  ==============================================================
+``incident.id``            int               the incident's number
+``incident.title``         str               its title
+``incident.status``        str               ``investigating``, ``identified``, ``monitoring``, ``resolved``
+``incident.status_label``  str               the same, capitalised
+``incident.message``       str or none       this step's message (status posts); the latest (replies)
+``incident.components``    str               affected components, comma-separated ("" when none)
+``incident.opened_at``     datetime (UTC)    when it was opened
+``incident.at``            datetime (UTC)    when this step was posted (replies: the latest step)
+``incident.update_number`` int               1 for the opening post, then 2, 3, …
+``incident.first``         bool              the opening post
+``incident.resolved``      bool              the status is ``resolved``
+``incident.url``           str or none       where to follow it: the status post on the reader's
+                                             network, else the other network's, else ``status_page``
+``incident.x_url``         str or none       the X thread, once posted
+``incident.reddit_url``    str or none       the Reddit submission, once posted
+``incident.status_page``   str or none       ``incidents.brands.<brand>.status_page``
+``incident.account``       str or none       the account posting updates, as the reader's network writes
+                                             it (``@KestrelAir``), else the X account
+=========================  ================  ==============================================================
+
+Template files are looked up in ``templates_dir``, then in brandpulse's own
+``templates/`` directory, so a configuration that does not ship them still
+gets the defaults. Every template is checked and rendered with sample data
+when :class:`IncidentTemplates` is built (the pipeline builds it at start-up).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from jinja2 import TemplateError, nodes
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from brandpulse import audit
+from brandpulse.config import Brand, ConfigError, IncidentNetworks, Settings, TemplateConfig
+from brandpulse.db.models import (
+    IncidentMentionRow,
+    IncidentRow,
+    IncidentUpdateRow,
+    MentionRow,
+    OutboxRow,
+)
+from brandpulse.types import Author, Mention
+from outreach.channels.base import SentPost
+from outreach.channels.textlength import length_problem
+from outreach.templating import (
+    VARIABLES as REPLY_VARIABLES,
+    TemplateRenderError,
+    make_environment,
+    reply_context,
+    sample_contexts,
+)
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("investigating", "identified", "monitoring", "resolved")
+OPEN_STATUSES = STATUSES[:3]
+STATUS_LABELS = {s: s.capitalize() for s in STATUSES}
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "investigating": ("investigating", "identified", "monitoring", "resolved"),
+    "identified": ("identified", "monitoring", "resolved"),
+    "monitoring": ("identified", "monitoring", "resolved"),  # identified again: the fix did not hold
+    "resolved": (),
+}
+
+ROLES = ("x_post", "reddit_title", "reddit_body", "reddit_update", "reply", "followup")
+STATUS_ROLES = ("x_post", "reddit_title", "reddit_body", "reddit_update")
+TEMPLATE_NAMES = {role: f"incident_{role}" for role in ROLES}  # as stored in outbox.template
+REPLY_TEMPLATE = TEMPLATE_NAMES["reply"]
+FOLLOWUP_TEMPLATE = TEMPLATE_NAMES["followup"]
+TAG_PREFIX = "incident:"
+BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+AUDIT_ENTITY = "incident"
+POLICY_ACTOR = "policy"
+# Platform limits checked before anything is queued (X is counted as X counts).
+REDDIT_TITLE_MAX = 300
+REDDIT_BODY_MAX = 40_000
+REDDIT_COMMENT_MAX = 10_000
+# An earlier status post in one of these states lets the next one go.
+SETTLED = ("sent", "rejected")
+PENDING_REPLY_STATUSES = ("drafted", "held", "approved")
+
+INCIDENT_KEYS = (
+    "id", "title", "status", "status_label", "message", "components", "opened_at", "at",
+    "update_number", "first", "resolved", "url", "x_url", "reddit_url", "status_page", "account",
+)
+STATUS_VARIABLES: dict[str, tuple[str, ...]] = {"brand": ("id", "name"), "incident": INCIDENT_KEYS}
+AUTHOR_VARIABLES: dict[str, tuple[str, ...]] = {**REPLY_VARIABLES, "incident": INCIDENT_KEYS}
+_ROLE_VARIABLES = {role: STATUS_VARIABLES if role in STATUS_ROLES else AUTHOR_VARIABLES for role in ROLES}
+_SPECIAL_NAMES = frozenset({"loop", "caller", "varargs", "kwargs", "self", "super"})
+
+
+class IncidentError(Exception):
+    """Something the person running the incident can fix: an unknown incident
+    or brand, a step the lifecycle does not allow, a post that is too long."""
+
+
+# ---------------------------------------------------------------------------
+# What templates see
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSnapshot:
+    """The facts about an incident that posts and replies are written from."""
+
+    id: int
+    brand: str
+    title: str
+    status: str
+    components: tuple[str, ...]
+    keywords: tuple[str, ...]
+    opened_at: datetime
+    updated_at: datetime
+    message: str | None = None  # the latest step's message
+    x_root_url: str | None = None
+    reddit_root_url: str | None = None
+
+    @classmethod
+    def of(cls, row: IncidentRow, *, message: str | None = None) -> "IncidentSnapshot":
+        return cls(
+            id=row.id, brand=row.brand, title=row.title, status=row.status,
+            components=tuple(row.components or ()), keywords=tuple(row.keywords or ()),
+            opened_at=row.opened_at, updated_at=row.updated_at, message=message,
+            x_root_url=row.x_root_url, reddit_root_url=row.reddit_root_url,
+        )
+
+
+def _status_account(networks: IncidentNetworks | None, platform: str | None) -> str | None:
+    if networks is None:
+        return None
+    if platform == "reddit" and networks.reddit is not None and networks.reddit.account:
+        return f"u/{networks.reddit.account}"
+    if networks.x is not None:
+        return f"@{networks.x.account}"
+    return None
+
+
+def incident_context(
+    incident: IncidentSnapshot,
+    *,
+    settings: Settings,
+    platform: str | None = None,
+    update_number: int = 1,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """``incident.*`` for a template: ``platform`` is the reader's network
+    (it decides ``url`` and ``account``)."""
+    networks = settings.incidents.brands.get(incident.brand)
+    links = {"x": incident.x_root_url, "reddit": incident.reddit_root_url}
+    url = links.get(platform or "") or incident.x_root_url or incident.reddit_root_url
+    if url is None and networks is not None:
+        url = networks.status_page
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "status": incident.status,
+        "status_label": STATUS_LABELS.get(incident.status, incident.status),
+        "message": incident.message,
+        "components": ", ".join(incident.components),
+        "opened_at": incident.opened_at,
+        "at": at or incident.updated_at,
+        "update_number": update_number,
+        "first": update_number == 1,
+        "resolved": incident.status == "resolved",
+        "url": url,
+        "x_url": incident.x_root_url,
+        "reddit_url": incident.reddit_root_url,
+        "status_page": networks.status_page if networks is not None else None,
+        "account": _status_account(networks, platform),
+    }
+
+
+def _brand_context(brand: Brand) -> dict[str, Any]:
+    return {"id": brand.id, "name": brand.name}
+
+
+# ---------------------------------------------------------------------------
+# Templates, checked at load
+# ---------------------------------------------------------------------------
+
+
+def _static_problems(env, ast: nodes.Template, variables: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """Unknown names, attributes, filters and tests, in every branch."""
+    problems: list[str] = []
+    stored = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    stored |= {m.name for m in ast.find_all(nodes.Macro)}
+    known = set(variables) | stored | set(env.globals) | _SPECIAL_NAMES
+    for node in ast.find_all(nodes.Name):
+        if node.ctx == "load" and node.name not in known:
+            problems.append(f"line {node.lineno}: unknown variable {node.name!r} (known: {', '.join(variables)})")
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if not isinstance(target, nodes.Name) or target.name not in variables or target.name in stored:
+            continue
+        if isinstance(node, nodes.Getattr):
+            key = node.attr
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            key = node.arg.value
+        else:
+            continue
+        if key not in variables[target.name]:
+            problems.append(
+                f"line {node.lineno}: unknown variable {target.name}.{key}"
+                f" ({target.name} has: {', '.join(variables[target.name])})"
+            )
+    for node in ast.find_all(nodes.Filter):
+        if node.name not in env.filters:
+            problems.append(f"line {node.lineno}: unknown filter {node.name!r}")
+    for node in ast.find_all(nodes.Test):
+        if node.name not in env.tests:
+            problems.append(f"line {node.lineno}: unknown test {node.name!r}")
+    return list(dict.fromkeys(problems))
+
+
+def _sample_incidents(brand: Brand, opened: datetime) -> list[IncidentSnapshot]:
+    full = IncidentSnapshot(
+        id=7, brand=brand.id, title="Check-in errors in the app", status="investigating",
+        components=("app", "check-in"), keywords=("app", "check-in"), opened_at=opened, updated_at=opened,
+        message="We're seeing errors when checking in on the app and are looking into it.",
+        x_root_url="https://x.com/i/web/status/1880000000000000009",
+        reddit_root_url="https://www.reddit.com/r/travel/comments/abc123/",
+    )
+    bare = replace(full, status="resolved", components=(), message=None, x_root_url=None, reddit_root_url=None)
+    return [full, bare]
+
+
+class IncidentTemplates:
+    """The ``incidents.templates``, compiled, checked and rendered with sample
+    data once. Raises ConfigError naming ``incidents.templates.<role>``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        search = [settings.templates_path]
+        if BUNDLED_TEMPLATES != settings.templates_path and BUNDLED_TEMPLATES.is_dir():
+            search.append(BUNDLED_TEMPLATES)
+        self._env = make_environment(html=False, search_path=search)
+        self._templates: dict[str, Any] = {}
+        problems: list[str] = []
+        configs: Mapping[str, TemplateConfig] = {role: getattr(settings.incidents.templates, role) for role in ROLES}
+        for role, config in configs.items():
+            key = f"incidents.templates.{role}"
+            try:
+                template = self._load(role, config)
+            except _Problem as exc:
+                problems.append(f"{key}{exc}")
+                continue
+            problem = self._try_samples(role, template)
+            if problem:
+                problems.append(f"{key}: {problem}")
+                continue
+            self._templates[role] = template
+        if problems:
+            raise ConfigError(problems, path=settings.source_path)
+
+    def _load(self, role: str, config: TemplateConfig):
+        if config.file is not None:
+            found = [p / config.file for p in (self._settings.templates_path, BUNDLED_TEMPLATES) if (p / config.file).is_file()]
+            if not found:
+                raise _Problem(f".file: template file not found: {config.file} (looked in {self._settings.templates_path}"
+                               f" and {BUNDLED_TEMPLATES})")
+            filename = str(found[0])
+            try:
+                source = found[0].read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise _Problem(f".file: cannot read {filename}: {exc}") from None
+        else:
+            filename, source = f"<incidents.templates.{role}>", config.text or ""
+        try:
+            ast = self._env.parse(source, TEMPLATE_NAMES[role], filename)
+        except TemplateError as exc:
+            raise _Problem(f": line {getattr(exc, 'lineno', '?')}: syntax error: {exc}") from None
+        static = _static_problems(self._env, ast, _ROLE_VARIABLES[role])
+        if static:
+            raise _Problem(": " + "; ".join(static))
+        return self._env.from_string(source)
+
+    def _try_samples(self, role: str, template) -> str | None:
+        brand = self._settings.brands[0]
+        opened = datetime(2026, 1, 15, 8, 30, tzinfo=timezone.utc)
+        for incident in _sample_incidents(brand, opened):
+            if role in STATUS_ROLES:
+                contexts = [
+                    ("sample status data", {"brand": _brand_context(brand),
+                                            "incident": incident_context(incident, settings=self._settings, platform=p, update_number=n)})
+                    for p in ("x", "reddit") for n in (1, 3)
+                ]
+            else:
+                contexts = [
+                    (label, {**ctx, "incident": incident_context(incident, settings=self._settings, platform=ctx["mention"]["platform"])})
+                    for label, ctx in sample_contexts(brand, ("x", "reddit"))
+                ]
+            for label, context in contexts:
+                try:
+                    template.render(context)
+                except Exception as exc:  # noqa: BLE001 - any failure here is a template problem
+                    return f"{type(exc).__name__}: {exc} (rendering {label})"
+        return None
+
+    def render(self, role: str, context: Mapping[str, Any]) -> str:
+        """Render the ``role`` template; surrounding whitespace stripped.
+        Raises IncidentError naming the template on a failure."""
+        try:
+            return self._templates[role].render(context).strip()
+        except KeyError:
+            raise IncidentError(f"unknown incident template role {role!r} (known: {', '.join(ROLES)})") from None
+        except Exception as exc:  # noqa: BLE001 - reported with the template's name
+            raise IncidentError(f"incidents.templates.{role}: {type(exc).__name__}: {exc}") from exc
+
+    def reply_renderer(self, incident: IncidentSnapshot) -> "IncidentReplyRenderer":
+        return IncidentReplyRenderer(self, incident, self._settings)
+
+
+class _Problem(Exception):
+    pass
+
+
+class IncidentReplyRenderer:
+    """What :func:`outreach.drafts.draft_replies` needs of a renderer, for the
+    one template ``incident_reply`` bound to one incident: the reply
+    variables plus ``incident.*`` for the author's network."""
+
+    def __init__(self, templates: IncidentTemplates, incident: IncidentSnapshot, settings: Settings) -> None:
+        self._templates = templates
+        self._incident = incident
+        self._settings = settings
+        self.names = [REPLY_TEMPLATE]
+
+    def platforms(self, name: str) -> list[str] | None:
+        return None
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        if name != REPLY_TEMPLATE:
+            raise TemplateRenderError(name, f"unknown template (known: {REPLY_TEMPLATE})")
+        platform = context["mention"]["platform"]
+        try:
+            return self._templates.render(
+                "reply", {**context, "incident": incident_context(self._incident, settings=self._settings, platform=platform)}
+            )
+        except IncidentError as exc:
+            raise TemplateRenderError(name, str(exc)) from exc
+
+
+# ---------------------------------------------------------------------------
+# Lifecycle
+# ---------------------------------------------------------------------------
+
+
+def _clean_list(values: Iterable[str] | None) -> list[str]:
+    out: list[str] = []
+    for value in values or ():
+        for part in str(value).split(","):
+            part = " ".join(part.split())
+            if part and part.lower() not in (o.lower() for o in out):
+                out.append(part)
+    return out
+
+
+def get_incident(session: Session, incident_id: int) -> IncidentRow:
+    row = session.get(IncidentRow, incident_id, populate_existing=True)
+    if row is None:
+        raise IncidentError(f"no incident with id {incident_id}")
+    return row
+
+
+def open_incident(
+    session: Session,
+    *,
+    settings: Settings,
+    templates: IncidentTemplates,
+    brand: str,
+    title: str,
+    actor: str,
+    now: datetime,
+    components: Iterable[str] = (),
+    keywords: Iterable[str] | None = None,
+    message: str | None = None,
+) -> IncidentRow:
+    """Open an incident (status investigating) and queue its first posts.
+    ``keywords`` default to the components. Runs in the caller's transaction."""
+    try:
+        settings.brand(brand)
+    except KeyError:
+        raise IncidentError(f"unknown brand {brand!r} (known: {', '.join(b.id for b in settings.brands)})") from None
+    title = " ".join((title or "").split())
+    if not title:
+        raise IncidentError("an incident needs a title")
+    components_list = _clean_list(components)
+    keyword_list = _clean_list(keywords) if keywords is not None else list(components_list)
+    row = IncidentRow(
+        brand=brand, title=title, components=components_list, keywords=keyword_list, status="investigating",
+        opened_at=now, opened_by=actor, updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    posts = _step(session, row, status="investigating", message=message, actor=actor, now=now,
+                  settings=settings, templates=templates)
+    audit.record(
+        session, at=now, actor=actor, action="incident.opened", entity_type=AUDIT_ENTITY, entity_id=row.id,
+        details={"brand": brand, "title": title, "components": components_list, "keywords": keyword_list,
+                 "message": message, "posts": posts},
+    )
+    return row
+
+
+def update_incident(
+    session: Session,
+    incident_id: int,
+    *,
+    settings: Settings,
+    templates: IncidentTemplates,
+    status: str,
+    message: str,
+    actor: str,
+    now: datetime,
+) -> IncidentRow:
+    """Post a further step (``identified``, ``monitoring``, or a further
+    update in the same status). Resolving is :func:`resolve_incident`."""
+    if status == "resolved":
+        raise IncidentError("to resolve an incident use resolve (it also drafts the follow-ups)")
+    row = _checked_transition(session, incident_id, status)
+    message = _required_message(message)
+    previous = row.status
+    _set_status(session, row, status=status, now=now, resolved_by=None)
+    posts = _step(session, row, status=status, message=message, actor=actor, now=now, settings=settings, templates=templates)
+    audit.record(
+        session, at=now, actor=actor, action="incident.updated", entity_type=AUDIT_ENTITY, entity_id=row.id,
+        details={"from": previous, "status": status, "message": message, "posts": posts},
+    )
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    incident: IncidentRow
+    posts: list[int]
+    followups: list[int]
+    redrafted: list[int]
+
+
+def resolve_incident(
+    session: Session,
+    incident_id: int,
+    *,
+    settings: Settings,
+    templates: IncidentTemplates,
+    message: str,
+    actor: str,
+    now: datetime,
+) -> Resolution:
+    """Resolve: post the last step, draft the follow-ups to the authors who
+    were answered, re-draft incident replies still waiting to go out."""
+    row = _checked_transition(session, incident_id, "resolved")
+    message = _required_message(message)
+    previous = row.status
+    _set_status(session, row, status="resolved", now=now, resolved_by=actor)
+    posts = _step(session, row, status="resolved", message=message, actor=actor, now=now,
+                  settings=settings, templates=templates)
+    snapshot = IncidentSnapshot.of(row, message=message)
+    followups = _draft_followups(session, snapshot, settings=settings, templates=templates, now=now)
+    redrafted = _redraft_pending_replies(session, snapshot, settings=settings, templates=templates, now=now)
+    audit.record(
+        session, at=now, actor=actor, action="incident.resolved", entity_type=AUDIT_ENTITY, entity_id=row.id,
+        details={"from": previous, "message": message, "posts": posts, "followups": followups, "redrafted": redrafted},
+    )
+    return Resolution(incident=row, posts=posts, followups=followups, redrafted=redrafted)
+
+
+def _required_message(message: str | None) -> str:
+    cleaned = (message or "").strip()
+    if not cleaned:
+        raise IncidentError("an update needs a message (what is known now, what happens next)")
+    return cleaned
+
+
+def _checked_transition(session: Session, incident_id: int, status: str) -> IncidentRow:
+    if status not in STATUSES:
+        raise IncidentError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
+    row = get_incident(session, incident_id)
+    allowed = TRANSITIONS[row.status]
+    if status not in allowed:
+        if row.status == "resolved":
+            raise IncidentError(f"incident {row.id} is resolved: nothing follows resolved; open a new incident")
+        raise IncidentError(
+            f"incident {row.id} is {row.status}: it cannot go to {status} (from {row.status}: {', '.join(allowed)})"
+        )
+    return row
+
+
+def _set_status(session: Session, row: IncidentRow, *, status: str, now: datetime, resolved_by: str | None) -> None:
+    """Conditional on the status we read: two people cannot both move it."""
+    seen = row.status
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status == "resolved":
+        values.update(resolved_at=now, resolved_by=resolved_by)
+    changed = session.execute(
+        update(IncidentRow).where(IncidentRow.id == row.id, IncidentRow.status == seen).values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        current = get_incident(session, row.id)
+        raise IncidentError(f"incident {row.id} changed meanwhile (was {seen}, now {current.status}); look at it again")
+    session.refresh(row)
+
+
+def _step(
+    session: Session,
+    row: IncidentRow,
+    *,
+    status: str,
+    message: str | None,
+    actor: str,
+    now: datetime,
+    settings: Settings,
+    templates: IncidentTemplates,
+) -> list[int]:
+    """Store one step and queue its posts; returns the outbox ids."""
+    number = 1 + (session.scalar(
+        select(func.count()).select_from(IncidentUpdateRow).where(IncidentUpdateRow.incident_id == row.id)
+    ) or 0)
+    posts = _render_posts(session, row, message=message, number=number, now=now, settings=settings, templates=templates)
+    session.add(IncidentUpdateRow(incident_id=row.id, status=status, message=message, actor=actor, at=now))
+    return _queue(session, row, posts, actor=actor, now=now, settings=settings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Post:
+    platform: str
+    account: str | None
+    template: str
+    text: str
+    title: str | None = None
+    community: str | None = None
+
+
+def _render_posts(
+    session: Session, row: IncidentRow, *, message: str | None, number: int, now: datetime,
+    settings: Settings, templates: IncidentTemplates,
+) -> list[_Post]:
+    """Everything this step posts, rendered and checked before anything is stored."""
+    networks = settings.incidents.brands.get(row.brand)
+    if networks is None:
+        return []
+    brand = settings.brand(row.brand)
+    snapshot = IncidentSnapshot.of(row, message=message)
+    posts: list[_Post] = []
+    problems: list[str] = []
+
+    def context(platform: str) -> dict[str, Any]:
+        return {"brand": _brand_context(brand),
+                "incident": incident_context(snapshot, settings=settings, platform=platform, update_number=number, at=now)}
+
+    if networks.x is not None:
+        text = templates.render("x_post", context("x"))
+        problem = "rendered empty" if not text else length_problem(text)
+        if problem:
+            problems.append(f"the X post {problem}")
+        posts.append(_Post("x", networks.x.account, TEMPLATE_NAMES["x_post"], text))
+    if networks.reddit is not None:
+        account = networks.reddit.account or (brand.accounts.reddit[0] if brand.accounts.reddit else None)
+        has_submission = session.scalar(
+            select(OutboxRow.id).where(
+                OutboxRow.incident_id == row.id, OutboxRow.platform == "reddit", OutboxRow.kind == "status",
+                OutboxRow.title.is_not(None), OutboxRow.status != "rejected",
+            ).limit(1)
+        ) is not None
+        if has_submission:
+            text = templates.render("reddit_update", context("reddit"))
+            if not text:
+                problems.append("the Reddit comment rendered empty")
+            elif len(text) > REDDIT_COMMENT_MAX:
+                problems.append(f"the Reddit comment is {len(text)} characters, over the limit of {REDDIT_COMMENT_MAX}")
+            posts.append(_Post("reddit", account, TEMPLATE_NAMES["reddit_update"], text))
+        else:
+            title = " ".join(templates.render("reddit_title", context("reddit")).split())
+            body = templates.render("reddit_body", context("reddit"))
+            if not title or not body:
+                problems.append("the Reddit submission's title or body rendered empty")
+            elif len(title) > REDDIT_TITLE_MAX:
+                problems.append(f"the Reddit title is {len(title)} characters, over the limit of {REDDIT_TITLE_MAX}")
+            elif len(body) > REDDIT_BODY_MAX:
+                problems.append(f"the Reddit post is {len(body)} characters, over the limit of {REDDIT_BODY_MAX}")
+            posts.append(_Post("reddit", account, TEMPLATE_NAMES["reddit_body"], body, title=title,
+                               community=networks.reddit.subreddit))
+    if problems:
+        raise IncidentError("; ".join(problems) + "; shorten the message or the title (nothing was posted or saved)")
+    return posts
+
+
+def _queue(session: Session, row: IncidentRow, posts: Sequence[_Post], *, actor: str, now: datetime,
+           settings: Settings) -> list[int]:
+    if not posts:
+        return []
+    needs_approval = settings.incidents.status_posts.require_approval
+    ids = []
+    events = []
+    for post in posts:
+        outbox_id = session.execute(
+            insert(OutboxRow).returning(OutboxRow.id).values(
+                kind="status", brand=row.brand, platform=post.platform, incident_id=row.id, account=post.account,
+                template=post.template, text=post.text, title=post.title, community=post.community,
+                in_reply_to=None,  # resolved when claimed: see thread_values
+                status="drafted" if needs_approval else "approved", needs_approval=needs_approval,
+                approved_by=None if needs_approval else actor, approved_at=None if needs_approval else now,
+                attempts=0, created_at=now, updated_at=now,
+            )
+        ).scalar_one()
+        ids.append(outbox_id)
+        events.append({"at": now, "actor": actor, "action": "status.queued", "entity_type": "outbox",
+                       "entity_id": outbox_id, "details": {"incident_id": row.id, "template": post.template,
+                                                            "needs_approval": needs_approval}})
+    audit.record_many(session, events)
+    return ids
+
+
+# ---------------------------------------------------------------------------
+# Sending: the thread structure, resolved when a status post is claimed
+# ---------------------------------------------------------------------------
+
+
+def thread_values(session: Session, outbox_id: int) -> dict[str, Any] | None:
+    """For :func:`outreach.outbox.claim`: the values a status post takes when
+    it is claimed (``in_reply_to``), or None while it must wait for an earlier
+    status post of its incident on its network. ``{}`` for any other post."""
+    row = session.execute(
+        select(OutboxRow.kind, OutboxRow.incident_id, OutboxRow.platform, OutboxRow.title).where(OutboxRow.id == outbox_id)
+    ).one_or_none()
+    if row is None or row.kind != "status" or row.incident_id is None:
+        return {}
+    earlier = session.execute(
+        select(OutboxRow.status, OutboxRow.external_id, OutboxRow.title)
+        .where(OutboxRow.incident_id == row.incident_id, OutboxRow.platform == row.platform,
+               OutboxRow.kind == "status", OutboxRow.id < outbox_id)
+        .order_by(OutboxRow.id)
+    ).all()
+    if any(e.status not in SETTLED for e in earlier):
+        return None
+    if row.title is not None:
+        return {"in_reply_to": None}  # a submission stands alone
+    sent = [e for e in earlier if e.status == "sent" and e.external_id]
+    submission = next((e for e in sent if e.title is not None), None)
+    if submission is not None:
+        return {"in_reply_to": submission.external_id}
+    return {"in_reply_to": sent[-1].external_id if sent else None}
+
+
+def waiting_for(session: Session, outbox_id: int) -> OutboxRow | None:
+    """The earlier status post a status post waits for, if any (for display)."""
+    row = session.get(OutboxRow, outbox_id)
+    if row is None or row.kind != "status" or row.incident_id is None:
+        return None
+    return session.scalars(
+        select(OutboxRow)
+        .where(OutboxRow.incident_id == row.incident_id, OutboxRow.platform == row.platform,
+               OutboxRow.kind == "status", OutboxRow.id < outbox_id, OutboxRow.status.not_in(SETTLED))
+        .order_by(OutboxRow.id).limit(1)
+    ).first()
+
+
+def record_sent(session: Session, outbox_id: int, sent: SentPost) -> None:
+    """Called when an outbox row is marked sent: the first status post on a
+    network becomes the incident's link there (a Reddit submission only)."""
+    row = session.execute(
+        select(OutboxRow.kind, OutboxRow.incident_id, OutboxRow.platform, OutboxRow.title).where(OutboxRow.id == outbox_id)
+    ).one_or_none()
+    if row is None or row.kind != "status" or row.incident_id is None:
+        return
+    if row.platform == "x":
+        values, unset = {"x_root_id": sent.external_id, "x_root_url": sent.url}, IncidentRow.x_root_id
+    elif row.platform == "reddit" and row.title is not None:
+        values, unset = {"reddit_root_id": sent.external_id, "reddit_root_url": sent.url}, IncidentRow.reddit_root_id
+    else:
+        return
+    session.execute(
+        update(IncidentRow).where(IncidentRow.id == row.incident_id, unset.is_(None)).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Proactive outreach: linking complaints, follow-ups
+# ---------------------------------------------------------------------------
+
+
+def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
+    """Any of ``phrases`` as whole words, case-insensitive, any white space between words."""
+    alternatives = sorted(
+        {r"\s+".join(re.escape(w) for w in p.split()) for p in phrases if p.split()}, key=len, reverse=True
+    )
+    if not alternatives:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class OpenIncident:
+    snapshot: IncidentSnapshot
+    pattern: re.Pattern[str] | None  # None: no keywords, nothing is linked
+
+    @property
+    def id(self) -> int:
+        return self.snapshot.id
+
+    @property
+    def tag(self) -> str:
+        return f"{TAG_PREFIX}{self.snapshot.id}"
+
+
+def open_incidents(session: Session, brands: Iterable[str]) -> list[OpenIncident]:
+    """The brands' open incidents, newest first, each with its latest message
+    (one SELECT; a second one only when there are open incidents)."""
+    brand_list = sorted(set(brands))
+    if not brand_list:
+        return []
+    rows = session.scalars(
+        select(IncidentRow).where(IncidentRow.brand.in_(brand_list), IncidentRow.status.in_(OPEN_STATUSES))
+        .order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc())
+    ).all()
+    if not rows:
+        return []
+    latest: dict[int, str | None] = {}
+    for incident_id, message in session.execute(
+        select(IncidentUpdateRow.incident_id, IncidentUpdateRow.message)
+        .where(IncidentUpdateRow.incident_id.in_([r.id for r in rows]))
+        .order_by(IncidentUpdateRow.id)
+    ):
+        latest[incident_id] = message  # the last one wins
+    return [OpenIncident(IncidentSnapshot.of(r, message=latest.get(r.id)), _phrase_pattern(r.keywords or ())) for r in rows]
+
+
+def match_incident(mention: Mention, incidents: Sequence[OpenIncident]) -> OpenIncident | None:
+    """The newest open incident of the mention's brand whose keywords the
+    mention's text or title contains. The caller decides that it is negative."""
+    text = None
+    for incident in incidents:
+        if incident.snapshot.brand != mention.brand or incident.pattern is None:
+            continue
+        if text is None:
+            text = f"{mention.title}\n{mention.text}" if mention.title else mention.text
+        if incident.pattern.search(text):
+            return incident
+    return None
+
+
+def link_mentions(session: Session, links: Sequence[tuple[int, int, int | None]], *, now: datetime) -> None:
+    """Store (incident id, mention id, alert id or None) links, in the
+    caller's transaction, with one audit event per incident."""
+    if not links:
+        return
+    session.execute(
+        insert(IncidentMentionRow.__table__),
+        [{"incident_id": i, "mention_id": m, "alert_id": a, "linked_at": now} for i, m, a in links],
+    )
+    by_incident: dict[int, list[int]] = {}
+    for incident_id, mention_id, _ in links:
+        by_incident.setdefault(incident_id, []).append(mention_id)
+    audit.record_many(session, [
+        {"at": now, "actor": audit.SYSTEM, "action": "incident.linked", "entity_type": AUDIT_ENTITY,
+         "entity_id": incident_id, "details": {"mention_ids": ids}}
+        for incident_id, ids in by_incident.items()
+    ])
+
+
+def mention_from_row(row: MentionRow) -> Mention:
+    return Mention(
+        platform=row.platform, external_id=row.external_id, brand=row.brand,
+        author=Author(platform=row.platform, id=row.author_id, handle=row.author_handle, name=row.author_name,
+                      followers=row.author_followers or 0, verified=bool(row.author_verified)),
+        text=row.text, created_at=row.created_at, lang=row.lang, url=row.url, thread_id=row.thread_id,
+        reply_to_id=row.reply_to_id, quoted_id=row.quoted_id, title=row.title, community=row.community,
+        addressed_handles=tuple(row.addressed_handles or ()),
+    )
+
+
+def _linked_replies(session: Session, incident_id: int, statuses: Sequence[str]):
+    """Our replies (kind reply) to the incident's linked mentions or their alerts."""
+    linked_mentions = select(IncidentMentionRow.mention_id).where(IncidentMentionRow.incident_id == incident_id)
+    linked_alerts = select(IncidentMentionRow.alert_id).where(
+        IncidentMentionRow.incident_id == incident_id, IncidentMentionRow.alert_id.is_not(None)
+    )
+    return session.execute(
+        select(OutboxRow, MentionRow)
+        .join(MentionRow, MentionRow.id == OutboxRow.mention_id)
+        .where(OutboxRow.kind == "reply", OutboxRow.status.in_(statuses),
+               or_(OutboxRow.mention_id.in_(linked_mentions), OutboxRow.alert_id.in_(linked_alerts)))
+        .order_by(OutboxRow.sent_at, OutboxRow.id)
+    ).all()
+
+
+def _draft_followups(session: Session, incident: IncidentSnapshot, *, settings: Settings,
+                     templates: IncidentTemplates, now: datetime) -> list[int]:
+    """One follow-up per linked author who was answered, in answer to the post
+    of theirs we answered last."""
+    latest: dict[tuple[str, str], tuple[OutboxRow, MentionRow]] = {}
+    for reply, mention in _linked_replies(session, incident.id, ("sent",)):
+        latest[(mention.platform, mention.author_id)] = (reply, mention)  # ordered by sent_at: the last wins
+    if not latest:
+        return []
+    already = set(session.execute(
+        select(MentionRow.platform, MentionRow.author_id)
+        .join(OutboxRow, OutboxRow.mention_id == MentionRow.id)
+        .where(OutboxRow.kind == "followup", OutboxRow.incident_id == incident.id)
+    ).all())
+    needs_approval = settings.incidents.followups.require_approval
+    brand = settings.brand(incident.brand)
+    ids, events = [], []
+    for key, (reply, mention_row) in latest.items():
+        if key in already:
+            continue
+        mention = mention_from_row(mention_row)
+        context = reply_context(mention=mention, brand=brand, alert_id=reply.alert_id, priority=None, score=None)
+        context["incident"] = incident_context(incident, settings=settings, platform=mention.platform)
+        hold_reason = None
+        try:
+            text = templates.render("followup", context)
+        except IncidentError as exc:
+            text, hold_reason = "", str(exc)
+        if not hold_reason and not text:
+            hold_reason = f"template {FOLLOWUP_TEMPLATE!r} rendered empty text"
+        if not hold_reason and mention.platform == "x":
+            problem = length_problem(text)
+            if problem:
+                hold_reason = f"the follow-up {problem}; shorten it"
+        if hold_reason:
+            status = "held"
+        else:
+            status = "drafted" if needs_approval else "approved"
+        values: dict[str, Any] = dict(
+            kind="followup", brand=incident.brand, platform=mention.platform, incident_id=incident.id,
+            alert_id=reply.alert_id, mention_id=reply.mention_id, in_reply_to=reply.in_reply_to,
+            account=reply.account, template=FOLLOWUP_TEMPLATE, text=text, status=status,
+            needs_approval=needs_approval, hold_reason=hold_reason,
+            approved_by=POLICY_ACTOR if status == "approved" else None,
+            approved_at=now if status == "approved" else None, attempts=0, created_at=now, updated_at=now,
+        )
+        if hold_reason:
+            values["hold_code"] = "template"
+        outbox_id = session.execute(insert(OutboxRow).returning(OutboxRow.id).values(**values)).scalar_one()
+        ids.append(outbox_id)
+        details: dict[str, Any] = {"incident_id": incident.id, "template": FOLLOWUP_TEMPLATE, "status": status,
+                                   "answered_reply": reply.id, "mention_id": reply.mention_id}
+        if hold_reason:
+            details["hold_reason"] = hold_reason
+        events.append({"at": now, "actor": audit.SYSTEM, "action": "followup.drafted", "entity_type": "outbox",
+                       "entity_id": outbox_id, "details": details})
+        if status == "approved":
+            events.append({"at": now, "actor": audit.SYSTEM, "action": "followup.approved", "entity_type": "outbox",
+                           "entity_id": outbox_id, "details": {"by": POLICY_ACTOR}})
+    audit.record_many(session, events)
+    return ids
+
+
+def _redraft_pending_replies(session: Session, incident: IncidentSnapshot, *, settings: Settings,
+                             templates: IncidentTemplates, now: datetime) -> list[int]:
+    """Incident replies not yet out are re-rendered with the incident resolved;
+    an approval a person gave to the old text is withdrawn."""
+    brand = settings.brand(incident.brand)
+    renderer = templates.reply_renderer(incident)
+    ids, events = [], []
+    for reply, mention_row in _linked_replies(session, incident.id, PENDING_REPLY_STATUSES):
+        if reply.template != REPLY_TEMPLATE:
+            continue
+        mention = mention_from_row(mention_row)
+        context = reply_context(mention=mention, brand=brand, alert_id=reply.alert_id, priority=None, score=None)
+        try:
+            text = renderer.render(REPLY_TEMPLATE, context)
+        except Exception as exc:  # noqa: BLE001 - keep the old text, say why
+            log.warning("incident %s: could not re-draft reply %s: %s", incident.id, reply.id, exc)
+            continue
+        if not text or text == reply.text:
+            continue
+        status = reply.status
+        values: dict[str, Any] = {"text": text, "updated_at": now}
+        if status == "approved" and reply.approved_by != POLICY_ACTOR and reply.needs_approval:
+            status = "drafted"
+            values.update(status="drafted", approved_by=None, approved_at=None)
+        changed = session.execute(
+            update(OutboxRow).where(OutboxRow.id == reply.id, OutboxRow.status == reply.status, OutboxRow.text == reply.text)
+            .values(**values).execution_options(synchronize_session=False)
+        ).rowcount
+        if changed != 1:
+            continue  # a sender or a person got there first: leave it
+        ids.append(reply.id)
+        events.append({"at": now, "actor": audit.SYSTEM, "action": "reply.redrafted", "entity_type": "outbox",
+                       "entity_id": reply.id,
+                       "details": {"incident_id": incident.id, "reason": "incident resolved",
+                                   "previous_text": reply.text, "previous_status": reply.status, "status": status}})
+    audit.record_many(session, events)
+    return ids
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+
+def list_incidents(session: Session, *, statuses: Sequence[str] = OPEN_STATUSES, brand: str | None = None,
+                   limit: int = 50) -> list[IncidentRow]:
+    q = select(IncidentRow).where(IncidentRow.status.in_(statuses))
+    if brand:
+        q = q.where(IncidentRow.brand == brand)
+    return list(session.scalars(q.order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc()).limit(limit)))
+
+
+@dataclass
+class IncidentView:
+    incident: IncidentRow
+    updates: list[IncidentUpdateRow]
+    posts: list[tuple[OutboxRow, OutboxRow | None]]  # status posts, each with the post it waits for
+    linked: list[tuple[IncidentMentionRow, MentionRow]]
+    followups: list[OutboxRow]
+    events: list
+
+
+def incident_view(session: Session, incident_id: int, *, linked_limit: int = 20) -> IncidentView:
+    incident = get_incident(session, incident_id)
+    updates = list(session.scalars(
+        select(IncidentUpdateRow).where(IncidentUpdateRow.incident_id == incident_id).order_by(IncidentUpdateRow.id)
+    ))
+    rows = list(session.scalars(
+        select(OutboxRow).where(OutboxRow.incident_id == incident_id).order_by(OutboxRow.id)
+    ))
+    posts = []
+    for row in rows:
+        if row.kind == "status":
+            blocker = waiting_for(session, row.id) if row.status == "approved" else None
+            posts.append((row, blocker))
+    linked = list(session.execute(
+        select(IncidentMentionRow, MentionRow).join(MentionRow, MentionRow.id == IncidentMentionRow.mention_id)
+        .where(IncidentMentionRow.incident_id == incident_id)
+        .order_by(MentionRow.created_at.desc()).limit(linked_limit)
+    ).all())
+    return IncidentView(
+        incident=incident, updates=updates, posts=posts, linked=linked,
+        followups=[r for r in rows if r.kind == "followup"],
+        events=audit.history(session, AUDIT_ENTITY, incident_id),
+    )
+
+
+def linked_count(session: Session, incident_id: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(IncidentMentionRow).where(IncidentMentionRow.incident_id == incident_id)
+    ) or 0

@@ -1,0 +1,559 @@
+"""Incidents: lifecycle, status posts through the outbox (a thread on X, a
+submission and comments on Reddit), linking complaints, follow-ups."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import responses
+from sqlalchemy import select
+
+from brandpulse import audit
+from brandpulse.config import ConfigError
+from brandpulse.db.models import (
+    AlertRow,
+    IncidentMentionRow,
+    IncidentRow,
+    IncidentUpdateRow,
+    MentionTagRow,
+    OutboxRow,
+)
+from brandpulse.pipeline import Pipeline
+from brandpulse.types import Label, Score
+from listener.poller import StoredMention
+from outreach import safeguards
+from outreach.channels.base import OutboundPost, SendError, SentPost
+from outreach.incidents import (
+    FOLLOWUP_TEMPLATE,
+    REPLY_TEMPLATE,
+    IncidentError,
+    IncidentTemplates,
+    incident_view,
+    open_incident,
+    resolve_incident,
+    thread_values,
+    update_incident,
+)
+from outreach.outbox import approve, reject, send_approved
+
+INCIDENTS = {
+    "brands": {
+        "acme": {
+            "x": {"account": "AcmeAir"},
+            "reddit": {"subreddit": "AcmeAir", "account": "AcmeAir_Team"},
+            "status_page": "https://status.acme.example",
+        }
+    }
+}
+
+
+class FakeStatusChannel:
+    """Records every post; ids like the platform's. ``script`` gives an
+    outcome per send: None (sent), "created" (sent, the answer lost) or an
+    exception to raise."""
+
+    max_length = None
+
+    def __init__(self, platform: str, script: list | None = None) -> None:
+        self.platform = platform
+        self.script = list(script or [])
+        self.posts: list[OutboundPost] = []  # what was created on the platform
+        self.ids: dict[int, SentPost] = {}
+        self.attempts = 0
+
+    def _create(self, post: OutboundPost) -> SentPost:
+        n = len(self.posts) + 1
+        if self.platform == "reddit":
+            external = f"t3_s{n}" if post.in_reply_to is None else f"t1_c{n}"
+        else:
+            external = str(1900 + n)
+        sent = SentPost(external_id=external, url=f"https://{self.platform}.example/{external}")
+        self.posts.append(post)
+        self.ids[post.outbox_id] = sent
+        return sent
+
+    def send(self, post: OutboundPost) -> SentPost:
+        self.attempts += 1
+        step = self.script.pop(0) if self.script else None
+        if step == "created":
+            self._create(post)
+            raise SendError("timed out waiting for the answer", outcome_unknown=True)
+        if isinstance(step, BaseException):
+            raise step
+        return self._create(post)
+
+    def find_sent(self, post: OutboundPost) -> SentPost | None:
+        return self.ids.get(post.outbox_id)
+
+
+@pytest.fixture
+def isettings(make_settings):
+    return make_settings(incidents=INCIDENTS)
+
+
+@pytest.fixture
+def templates(isettings):
+    return IncidentTemplates(isettings)
+
+
+@pytest.fixture
+def channels():
+    return {"x": FakeStatusChannel("x"), "reddit": FakeStatusChannel("reddit")}
+
+
+def _open(Session, isettings, templates, clock, **kw: Any) -> int:
+    kw.setdefault("title", "Check-in errors in the app")
+    kw.setdefault("components", ["app", "check-in"])
+    with Session.begin() as s:
+        return open_incident(s, settings=isettings, templates=templates, brand="acme", actor="ops-dana",
+                             now=clock.now(), **kw).id
+
+
+def _update(Session, isettings, templates, clock, incident_id, status, message="More news."):
+    with Session.begin() as s:
+        return update_incident(s, incident_id, settings=isettings, templates=templates, status=status,
+                               message=message, actor="ops-dana", now=clock.now())
+
+
+def _resolve(Session, isettings, templates, clock, incident_id, message="Fixed: we rolled back the release."):
+    with Session.begin() as s:
+        return resolve_incident(s, incident_id, settings=isettings, templates=templates, message=message,
+                                actor="ops-dana", now=clock.now())
+
+
+def _send(Session, channels, clock, settings):
+    return send_approved(Session, channels=channels, now=clock.now(), settings=settings)
+
+
+def _status_rows(Session, incident_id, platform):
+    with Session() as s:
+        return s.scalars(select(OutboxRow).where(OutboxRow.incident_id == incident_id, OutboxRow.platform == platform,
+                                                 OutboxRow.kind == "status").order_by(OutboxRow.id)).all()
+
+
+# ---------------------------------------------------------------------------
+# Lifecycle
+# ---------------------------------------------------------------------------
+
+
+def test_lifecycle_forward_with_audit(Session, isettings, templates, clock):
+    incident_id = _open(Session, isettings, templates, clock, message="Errors at check-in in the app.")
+    clock.advance(600)
+    _update(Session, isettings, templates, clock, incident_id, "identified", "A bad release of the app backend.")
+    clock.advance(600)
+    _update(Session, isettings, templates, clock, incident_id, "monitoring", "Rolled back; watching.")
+    clock.advance(300)
+    _update(Session, isettings, templates, clock, incident_id, "identified", "Errors again: the fix did not hold.")
+    clock.advance(600)
+    _resolve(Session, isettings, templates, clock, incident_id)
+    with Session() as s:
+        row = s.get(IncidentRow, incident_id)
+        assert (row.status, row.resolved_by, row.resolved_at) == ("resolved", "ops-dana", clock.now())
+        assert row.keywords == ["app", "check-in"]  # default: the components
+        updates = s.scalars(select(IncidentUpdateRow).where(IncidentUpdateRow.incident_id == incident_id)
+                            .order_by(IncidentUpdateRow.id)).all()
+        assert [u.status for u in updates] == ["investigating", "identified", "monitoring", "identified", "resolved"]
+        assert {u.actor for u in updates} == {"ops-dana"}
+        events = [(e.action, e.actor) for e in audit.history(s, "incident", incident_id)]
+    assert events == [("incident.opened", "ops-dana")] + [("incident.updated", "ops-dana")] * 3 + [
+        ("incident.resolved", "ops-dana")]
+
+
+@pytest.mark.parametrize(
+    ("path", "bad", "message"),
+    [
+        (["identified"], "investigating", "identified: it cannot go to investigating"),
+        (["resolved"], "monitoring", "nothing follows resolved"),
+        (["resolved"], "identified", "nothing follows resolved"),
+        ([], "resolved", "use resolve"),
+        ([], "closed", "unknown status 'closed'"),
+    ],
+)
+def test_invalid_transitions_say_what_is_allowed(Session, isettings, templates, clock, path, bad, message):
+    incident_id = _open(Session, isettings, templates, clock)
+    for status in path:
+        if status == "resolved":
+            _resolve(Session, isettings, templates, clock, incident_id)
+        else:
+            _update(Session, isettings, templates, clock, incident_id, status)
+    with pytest.raises(IncidentError, match=message):
+        _update(Session, isettings, templates, clock, incident_id, bad)
+
+
+def test_resolving_twice_and_unknown_incidents_are_refused(Session, isettings, templates, clock):
+    incident_id = _open(Session, isettings, templates, clock)
+    _resolve(Session, isettings, templates, clock, incident_id)
+    with pytest.raises(IncidentError, match="is resolved"):
+        _resolve(Session, isettings, templates, clock, incident_id)
+    with pytest.raises(IncidentError, match="no incident with id 999"):
+        _update(Session, isettings, templates, clock, 999, "identified")
+
+
+def test_bad_input_is_refused_and_nothing_is_stored(Session, isettings, templates, clock):
+    with pytest.raises(IncidentError, match="unknown brand 'nope'"):
+        with Session.begin() as s:
+            open_incident(s, settings=isettings, templates=templates, brand="nope", title="x", actor="a", now=clock.now())
+    with pytest.raises(IncidentError, match="needs a title"):
+        _open(Session, isettings, templates, clock, title="   ")
+    with pytest.raises(IncidentError, match="X post is too long|X post .*280"):
+        _open(Session, isettings, templates, clock, message="The app is down. " * 20)
+    incident_id = _open(Session, isettings, templates, clock)
+    with pytest.raises(IncidentError, match="needs a message"):
+        _update(Session, isettings, templates, clock, incident_id, "identified", message="  ")
+    with pytest.raises(IncidentError, match="shorten"):
+        _update(Session, isettings, templates, clock, incident_id, "identified", message="Rollback. " * 40)
+    with Session() as s:
+        assert s.scalars(select(IncidentRow.id)).all() == [incident_id]
+        assert len(s.scalars(select(IncidentUpdateRow.id)).all()) == 1
+        assert s.get(IncidentRow, incident_id).status == "investigating"
+
+
+def test_templates_are_checked_at_load(make_settings):
+    settings = make_settings(incidents={**INCIDENTS, "templates": {"x_post": {"text": "{{ incident.titel }}"},
+                                                                  "reply": {"text": "{{ autor.mention }}"}}})
+    with pytest.raises(ConfigError) as err:
+        IncidentTemplates(settings)
+    text = str(err.value)
+    assert "incidents.templates.x_post" in text and "incident.titel" in text
+    assert "incidents.templates.reply" in text and "'autor'" in text
+    missing = make_settings(incidents={"templates": {"followup": {"file": "no_such_file.j2"}}})
+    with pytest.raises(ConfigError, match="incidents.templates.followup.file: template file not found"):
+        IncidentTemplates(missing)
+
+
+def test_unknown_brand_or_account_in_the_incidents_config_is_an_error(make_settings):
+    with pytest.raises(ConfigError) as err:
+        make_settings(incidents={"brands": {"acme": {"x": {"account": "SomeoneElse"}}, "zeta": {}}})
+    assert "incidents.brands.acme.x.account" in str(err.value) and "not one of the brand's X accounts" in str(err.value)
+    assert "incidents.brands.zeta: unknown brand" in str(err.value)
+
+
+# ---------------------------------------------------------------------------
+# Posting through the outbox
+# ---------------------------------------------------------------------------
+
+
+def test_each_step_is_a_thread_on_x_and_a_submission_with_comments_on_reddit(Session, isettings, templates, clock, channels):
+    incident_id = _open(Session, isettings, templates, clock, message="Errors at check-in in the app.")
+    _update(Session, isettings, templates, clock, incident_id, "identified", "A bad release of the app backend.")
+    _update(Session, isettings, templates, clock, incident_id, "monitoring", "Rolled back; watching.")
+    _resolve(Session, isettings, templates, clock, incident_id)
+
+    report = _send(Session, channels, clock, isettings)  # one run: each waits for the one before, in order
+    assert report.sent == 8
+
+    x = channels["x"].posts
+    assert [p.kind for p in x] == ["status"] * 4
+    assert x[0].in_reply_to is None and x[0].account == "AcmeAir"
+    for before, after in zip(x, x[1:]):  # each update replies to the previous status post
+        assert after.in_reply_to == channels["x"].ids[before.outbox_id].external_id
+    assert "Investigating: Check-in errors in the app" in x[0].text and "Errors at check-in" in x[0].text
+    assert x[1].text.startswith("Update – Identified: A bad release")
+    assert x[3].text.startswith("Resolved: Fixed: we rolled back")
+
+    reddit = channels["reddit"].posts
+    submission = reddit[0]
+    assert (submission.in_reply_to, submission.community, submission.account) == (None, "AcmeAir", "AcmeAir_Team")
+    assert submission.title.startswith("Acme Air status: Check-in errors in the app")
+    assert "**Status: Investigating**" in submission.text
+    root = channels["reddit"].ids[submission.outbox_id].external_id
+    assert [p.in_reply_to for p in reddit[1:]] == [root] * 3  # updates are comments on the submission
+    assert all(p.title is None for p in reddit[1:])
+    assert "**Resolved**" in reddit[3].text
+
+    with Session() as s:
+        row = s.get(IncidentRow, incident_id)
+        assert (row.x_root_id, row.x_root_url) == ("1901", "https://x.example/1901")
+        assert row.reddit_root_id == root
+        stored = s.scalars(select(OutboxRow).where(OutboxRow.incident_id == incident_id, OutboxRow.platform == "x")
+                           .order_by(OutboxRow.id)).all()
+        assert [r.in_reply_to for r in stored] == [None, "1901", "1902", "1903"]
+        assert {r.approved_by for r in stored} == {"ops-dana"} and not any(r.needs_approval for r in stored)
+
+
+def test_an_update_waits_until_the_previous_post_is_out(Session, isettings, templates, clock, channels):
+    channels["x"].script = [SendError("rate limited", retry_at=clock.now() + timedelta(minutes=15))]
+    incident_id = _open(Session, isettings, templates, clock)
+    _update(Session, isettings, templates, clock, incident_id, "identified", "Found it.")
+    _send(Session, channels, clock, isettings)
+    assert channels["x"].posts == [] and channels["x"].attempts == 1  # the update was not even tried
+    first, second = _status_rows(Session, incident_id, "x")
+    assert (first.status, second.status) == ("approved", "approved")
+    with Session() as s:
+        assert thread_values(s, second.id) is None
+        view = incident_view(s, incident_id)
+        assert [b.id if b else None for _, b in view.posts if _.platform == "x"] == [None, first.id]
+    clock.advance(16 * 60)
+    _send(Session, channels, clock, isettings)
+    posts = channels["x"].posts
+    assert [p.outbox_id for p in posts] == [first.id, second.id]
+    assert posts[1].in_reply_to == channels["x"].ids[first.id].external_id
+
+
+def test_a_lost_answer_is_reconciled_before_the_next_update_replies_to_it(Session, isettings, templates, clock, channels):
+    channels["x"].script = ["created"]  # the first post exists, its answer was lost
+    incident_id = _open(Session, isettings, templates, clock)
+    _update(Session, isettings, templates, clock, incident_id, "identified", "Found it.")
+    report = _send(Session, channels, clock, isettings)
+    assert report.unknown == 1
+    first, second = _status_rows(Session, incident_id, "x")
+    assert (first.status, second.status) == ("unknown", "approved")
+    assert len(channels["x"].posts) == 1
+    clock.advance(60)
+    report = _send(Session, channels, clock, isettings)
+    assert report.reconciled == 1 and report.sent == 1
+    assert len(channels["x"].posts) == 2  # the first was never posted twice
+    assert channels["x"].posts[1].in_reply_to == channels["x"].ids[first.id].external_id
+
+
+def test_a_rejected_post_is_skipped_and_approval_can_be_required(make_settings, Session, clock, channels):
+    settings = make_settings(incidents={**INCIDENTS, "status_posts": {"require_approval": True}})
+    templates = IncidentTemplates(settings)
+    incident_id = _open(Session, settings, templates, clock)
+    _update(Session, settings, templates, clock, incident_id, "identified", "Found it.")
+    assert _send(Session, channels, clock, settings).sent == 0  # drafted: waiting for a person
+    first, second = _status_rows(Session, incident_id, "x")
+    assert (first.status, first.needs_approval) == ("drafted", True)
+    with Session.begin() as s:
+        reject(s, first.id, actor="lee", now=clock.now(), reason="wrong wording")
+        approve(s, second.id, actor="lee", now=clock.now())
+    _send(Session, channels, clock, settings)
+    [posted] = channels["x"].posts
+    assert posted.outbox_id == second.id and posted.in_reply_to is None  # the thread starts here
+    with Session() as s:
+        assert s.get(IncidentRow, incident_id).x_root_id == channels["x"].ids[second.id].external_id
+
+
+def test_the_kill_switch_stops_status_posts(Session, isettings, templates, clock, channels):
+    with Session.begin() as s:
+        safeguards.set_paused(s, paused=True, actor="ops-dana", now=clock.now(), reason="incident drill")
+    incident_id = _open(Session, isettings, templates, clock)
+    report = _send(Session, channels, clock, isettings)
+    assert report.sent == 0 and channels["x"].posts == [] and channels["reddit"].posts == []
+    with Session.begin() as s:
+        safeguards.set_paused(s, paused=False, actor="ops-dana", now=clock.now())
+    assert _send(Session, channels, clock, isettings).sent == 2
+    assert {r.status for r in _status_rows(Session, incident_id, "x")} == {"sent"}
+
+
+def test_no_networks_configured_means_tracked_but_not_posted(make_settings, Session, clock):
+    settings = make_settings()
+    templates = IncidentTemplates(settings)
+    incident_id = _open(Session, settings, templates, clock)
+    with Session() as s:
+        assert s.get(IncidentRow, incident_id).status == "investigating"
+        assert s.scalars(select(OutboxRow)).all() == []
+
+
+# ---------------------------------------------------------------------------
+# Through the faked X and Reddit APIs (real tweepy and praw code)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mock():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as m:
+        yield m
+
+
+@pytest.fixture
+def no_sleeping(monkeypatch):
+    import time
+
+    def refuse(seconds: float) -> None:
+        raise AssertionError(f"a channel tried to sleep {seconds}s")
+
+    monkeypatch.setattr(time, "sleep", refuse)
+
+
+def test_the_lifecycle_on_the_faked_platforms(mock, no_sleeping, Session, isettings, templates, clock):
+    from outreach.channels.reddit import build_reddit_channel
+    from outreach.channels.x import build_x_channel
+    from tests.fakes import FakeRedditAPI, FakeXAPI, faults
+
+    xapi = FakeXAPI(mock, now=clock.now)
+    xapi.set_me("AcmeAir")
+    rapi = FakeRedditAPI(mock, now=clock.now)
+    channels = {
+        "x": build_x_channel(isettings, clock=clock, env={
+            "X_API_KEY": xapi.api_key, "X_API_SECRET": "s", "X_ACCESS_TOKEN": xapi.access_token,
+            "X_ACCESS_TOKEN_SECRET": "t"}),
+        "reddit": build_reddit_channel(isettings, clock=clock, env={
+            "REDDIT_CLIENT_ID": rapi.client_id, "REDDIT_CLIENT_SECRET": rapi.client_secret,
+            "REDDIT_USERNAME": rapi.username, "REDDIT_PASSWORD": rapi.password}),
+    }
+    incident_id = _open(Session, isettings, templates, clock, message="Errors at check-in in the app.")
+    assert _send(Session, channels, clock, isettings).sent == 2
+    clock.advance(600)
+    _update(Session, isettings, templates, clock, incident_id, "identified", "A bad release; rolling back.")
+    xapi.fail(faults.LOST_ACK, endpoint="create")  # X creates the update, the answer is lost
+    report = _send(Session, channels, clock, isettings)
+    assert (report.sent, report.unknown) == (1, 1)  # the Reddit comment went; the X post is uncertain
+    clock.advance(600)
+    _resolve(Session, isettings, templates, clock, incident_id)
+    clock.advance(60)
+    report = _send(Session, channels, clock, isettings)  # reconciles the lost one, then posts the last step
+    assert report.reconciled == 1 and report.sent == 2
+
+    me = xapi.me_id
+    ours = sorted((t for t in xapi.tweets.values() if t["author_id"] == me), key=lambda t: int(t["id"]))
+    assert len(ours) == 3  # the update whose answer was lost was not posted twice
+    replied = [next((r["id"] for r in t.get("referenced_tweets", []) if r["type"] == "replied_to"), None) for t in ours]
+    assert replied == [None, ours[0]["id"], ours[1]["id"]]  # a thread
+    assert ours[2]["text"].startswith("Resolved:")
+
+    [submission] = [d for n, d in rapi.things.items() if rapi.kinds[n] == "t3" and d["author"] == rapi.username]
+    assert submission["subreddit"] == "AcmeAir" and submission["title"].startswith("Acme Air status:")
+    comments = rapi.comments_by(rapi.username)
+    assert [c["parent_id"] for c in comments] == [submission["name"]] * 2
+    assert "**Resolved**" in comments[-1]["body"]
+    with Session() as s:
+        row = s.get(IncidentRow, incident_id)
+        assert row.x_root_id == ours[0]["id"] and row.x_root_url.endswith(f"/status/{ours[0]['id']}")
+        assert row.reddit_root_id == submission["name"]
+
+
+# ---------------------------------------------------------------------------
+# Proactive outreach
+# ---------------------------------------------------------------------------
+
+
+def _score(compound: float) -> Score:
+    label = Label.NEGATIVE if compound < -0.05 else Label.POSITIVE if compound > 0.05 else Label.NEUTRAL
+    return Score(analyzer="test", version="1", compound=compound, label=label)
+
+
+def _ingest(Session, pipeline, make_mention, clock, posts):
+    """Store mentions and run the pipeline on them, as the poller does."""
+    stored, prepared = [], []
+    for i, (kw, compound) in enumerate(posts):
+        row_id, mention = make_mention(label=None, **kw)
+        stored.append(StoredMention(row_id=row_id, mention=mention, index=i))
+        prepared.append(_score(compound))
+    with Session.begin() as s:
+        pipeline.apply(s, stored, prepared, now=clock.now())
+    return [m.row_id for m in stored]
+
+
+@pytest.fixture
+def pipeline(isettings, renderer):
+    return Pipeline(isettings, renderer=renderer)
+
+
+def _reply_of(Session, mention_id):
+    with Session() as s:
+        return s.scalars(select(OutboxRow).where(OutboxRow.mention_id == mention_id, OutboxRow.kind == "reply")).one()
+
+
+def test_complaints_are_linked_and_answered_with_the_status_thread(
+    Session, isettings, templates, clock, channels, pipeline, make_mention
+):
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app", "check-in"])
+    clock.advance(60)
+    # Before the thread is out: the status page.
+    [early] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app crashes at check-in, again", "handle": "ana"}, -0.7)])
+    assert "https://status.acme.example" in _reply_of(Session, early).text
+    _send(Session, channels, clock, isettings)  # the status posts go out (and ana's reply is not approved)
+    clock.advance(60)
+    linked_x, linked_reddit, other, happy = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp can't check-in on the app, useless", "handle": "ben", "thread_id": "t-ben"}, -0.8),
+        ({"text": "The Acme app is broken for me too", "handle": "cat", "platform": "reddit", "thread_id": "t3_cat",
+          "addressed": ()}, -0.6),
+        ({"text": "@AcmeHelp you lost my bag", "handle": "dan", "thread_id": "t-dan"}, -0.7),
+        ({"text": "@AcmeHelp love the new app design", "handle": "eve", "thread_id": "t-eve"}, 0.8),
+    ])
+    with Session() as s:
+        links = s.scalars(select(IncidentMentionRow).where(IncidentMentionRow.incident_id == incident_id)).all()
+        assert {link.mention_id for link in links} == {early, linked_x, linked_reddit}
+        assert all(link.alert_id is not None for link in links)
+        alert = s.get(AlertRow, next(link.alert_id for link in links if link.mention_id == linked_x))
+        assert f"incident:{incident_id}" in alert.tags
+        tags = set(s.scalars(select(MentionTagRow.tag).where(MentionTagRow.mention_id == linked_x)))
+        assert f"incident:{incident_id}" in tags
+        row = s.get(IncidentRow, incident_id)
+        assert s.scalars(select(IncidentMentionRow).where(IncidentMentionRow.mention_id == other)).all() == []
+        events = [e.action for e in audit.history(s, "incident", incident_id)]
+    assert "incident.linked" in events
+    x_reply, reddit_reply, other_reply = (_reply_of(Session, m) for m in (linked_x, linked_reddit, other))
+    assert x_reply.template == REPLY_TEMPLATE and row.x_root_url in x_reply.text  # the X thread for X
+    assert x_reply.text.startswith("Hi @ben, sorry – we know about this (Check-in errors in the app)")
+    assert reddit_reply.template == REPLY_TEMPLATE and row.reddit_root_url in reddit_reply.text  # the submission
+    assert reddit_reply.text.startswith("Hi u/cat")
+    assert other_reply.template == "apology"  # not about the incident: the generic apology
+    with Session() as s:
+        assert s.scalars(select(OutboxRow).where(OutboxRow.mention_id == happy)).all() == []
+
+
+def test_resolution_drafts_follow_ups_only_for_answered_authors(
+    Session, isettings, templates, clock, channels, pipeline, make_mention
+):
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    _send(Session, channels, clock, isettings)
+    clock.advance(60)
+    answered, waiting, refused = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp app broken!!", "handle": "ben", "thread_id": "t-ben"}, -0.7),
+        ({"text": "@AcmeHelp your app is useless", "handle": "cat", "thread_id": "t-cat"}, -0.7),
+    ])
+    with Session.begin() as s:
+        approve(s, _reply_of(Session, answered).id, actor="lee", now=clock.now())
+        reject(s, _reply_of(Session, refused).id, actor="lee", now=clock.now())
+        approve(s, _reply_of(Session, waiting).id, actor="lee", now=clock.now())
+    with Session.begin() as s:  # ben's reply is approved but not out yet
+        s.get(OutboxRow, _reply_of(Session, waiting).id).not_before = clock.now() + timedelta(hours=1)
+    _send(Session, channels, clock, isettings)
+    assert _reply_of(Session, answered).status == "sent"
+    clock.advance(3600 - 60)
+    result = _resolve(Session, isettings, templates, clock, incident_id)
+
+    assert len(result.followups) == 1  # ana only: ben was not answered yet, cat's reply was rejected
+    with Session() as s:
+        followup = s.get(OutboxRow, result.followups[0])
+        ana_reply = _reply_of(Session, answered)
+        assert (followup.kind, followup.template, followup.status, followup.needs_approval) == (
+            "followup", FOLLOWUP_TEMPLATE, "drafted", True)
+        assert (followup.mention_id, followup.in_reply_to, followup.account) == (
+            answered, ana_reply.in_reply_to, ana_reply.account)
+        assert followup.incident_id == incident_id and followup.alert_id == ana_reply.alert_id
+        assert followup.text.startswith("Hi @ana, good news: Check-in errors in the app is fixed.")
+        assert [e.action for e in audit.history(s, "outbox", followup.id)] == ["followup.drafted"]
+    ben = _reply_of(Session, waiting)
+    assert ben.id in result.redrafted and ben.status == "drafted"  # the approval was for the old text
+    assert "fixed now" in ben.text and "working on it" not in ben.text
+
+
+def test_follow_ups_may_be_approved_by_policy(make_settings, Session, clock, make_mention, renderer):
+    settings = make_settings(incidents={**INCIDENTS, "followups": {"require_approval": False}})
+    templates = IncidentTemplates(settings)
+    channels = {"x": FakeStatusChannel("x"), "reddit": FakeStatusChannel("reddit")}
+    incident_id = _open(Session, settings, templates, clock, keywords=["app"])
+    [answered] = _ingest(Session, Pipeline(settings, renderer=renderer), make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana"}, -0.7)])
+    with Session.begin() as s:
+        approve(s, _reply_of(Session, answered).id, actor="lee", now=clock.now())
+    _send(Session, channels, clock, settings)
+    result = _resolve(Session, settings, templates, clock, incident_id)
+    with Session() as s:
+        followup = s.get(OutboxRow, result.followups[0])
+        assert (followup.status, followup.approved_by) == ("approved", "policy")
+    report = _send(Session, channels, clock, settings)
+    assert report.held == 1  # the same safeguards as replies: ana was answered a moment ago
+    with Session() as s:
+        assert s.get(OutboxRow, result.followups[0]).hold_code == safeguards.COOLDOWN
+    clock.advance(settings.safeguards.per_author_cooldown + timedelta(minutes=1))
+    _send(Session, channels, clock, settings)
+    [sent] = [p for p in channels["x"].posts if p.kind == "followup"]
+    assert sent.in_reply_to == _reply_of(Session, answered).in_reply_to
+
+
+def test_a_resolved_incident_links_nothing(Session, isettings, templates, clock, pipeline, make_mention):
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    _resolve(Session, isettings, templates, clock, incident_id)
+    [mention] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana"}, -0.7)])
+    with Session() as s:
+        assert s.scalars(select(IncidentMentionRow)).all() == []
+    assert _reply_of(Session, mention).template == "apology"
