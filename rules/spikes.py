@@ -255,7 +255,7 @@ class Suggestion:
 
 
 def open_incident_command(brand: Brand, terms: Sequence[str], alert_id: int | None = None) -> str:
-    title = f"Problems with {', '.join(terms[:3])}" if terms else f"Problems reported with {brand.name}"
+    title = f"Problems reported: {', '.join(terms[:3])}" if terms else f"Problems reported with {brand.name}"
     parts = ["brandpulse", "incident", "open", "--brand", brand.id, "--title", title]
     if terms:
         parts += ["--keywords", ",".join(terms[:3])]

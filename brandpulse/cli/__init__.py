@@ -31,6 +31,7 @@ def _register() -> None:
     # Explicit registry: one line per command module. No discovery magic.
     from brandpulse.cli import alerts, db, digest, evaluate, replies, run
     from brandpulse.cli import kpis, outreach
+    from brandpulse.cli import incident
 
     for command in (
         run.demo,
@@ -44,6 +45,7 @@ def _register() -> None:
         evaluate.feedback,
         outreach.outreach,
         kpis.kpis,
+        incident.incident,
     ):
         main.add_command(command)
 

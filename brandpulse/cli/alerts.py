@@ -70,6 +70,8 @@ def show(ctx: Context, alert_id: int) -> None:
         a = c.alert
         click.echo(_one_line(a, now))
         click.echo(f"  brand {a.brand}; opened {a.opened_at:%Y-%m-%d %H:%M} UTC; SLA due {a.sla_due_at:%Y-%m-%d %H:%M} UTC; tags: {', '.join(a.tags or []) or '-'}")
+        if a.note:  # e.g. a possible incident: its numbers, top terms and the command that opens an incident
+            click.echo("  " + "\n  ".join(a.note.splitlines()))
         if a.resolution_note:
             click.echo(f"  note: {a.resolution_note}")
         click.echo("\nThis alert's posts:")

@@ -1,0 +1,246 @@
+"""``brandpulse incident``: ops' outage workflow, one command per step.
+
+Each step is stored, audited with ``--as`` and queued in the outbox as status
+posts on the brand's configured networks (``incidents.brands``); the running
+``brandpulse run`` sends them (the outreach kill switch stops them too).
+"""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import func, select
+
+from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, pass_ctx
+from brandpulse.db.models import IncidentMentionRow, IncidentRow, OutboxRow
+from brandpulse.inbox import InboxError, change_state, get_alert
+from outreach.incidents import (
+    OPEN_STATUSES,
+    STATUSES,
+    IncidentError,
+    IncidentTemplates,
+    incident_view,
+    list_incidents,
+    open_incident,
+    resolve_incident,
+    update_incident,
+)
+from outreach.templating import printable
+from rules.spikes import RULE as POSSIBLE_INCIDENT_RULE
+
+_PREFIX = {"x": "@", "reddit": "u/"}
+
+
+def _templates(ctx: Context) -> IncidentTemplates:
+    return IncidentTemplates(ctx.settings)
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _post_line(row: OutboxRow, blocker: OutboxRow | None = None) -> str:
+    where = f"r/{row.community} " if row.community else ""
+    who = f"as {_PREFIX.get(row.platform, '')}{row.account}" if row.account else "(no account)"
+    state = row.status
+    if row.status == "sent":
+        state += f" {row.external_url or row.external_id}"
+    elif blocker is not None:
+        state += f", waiting for #{blocker.id} ({blocker.status}) to go first"
+    elif row.status in ("held", "failed", "manual") and (row.hold_reason or row.last_error):
+        state += f": {row.hold_reason or row.last_error}"
+    kind = "submission" if row.title else ("comment" if row.platform == "reddit" else "post")
+    return f"#{row.id} {row.platform} {kind} {where}{who} [{state}]"
+
+
+def _queued(session, ids: list[int], *, brand: str) -> str:
+    if not ids:
+        return f"not posted anywhere: no networks under incidents.brands.{brand} in the configuration"
+    rows = session.scalars(select(OutboxRow).where(OutboxRow.id.in_(ids)).order_by(OutboxRow.id)).all()
+    lines = [_post_line(r) for r in rows]
+    if any(r.status == "approved" for r in rows):
+        lines.append("approved posts go out with the next send run of `brandpulse run` (each update after the one before it)")
+    if any(r.status == "drafted" for r in rows):
+        lines.append("drafted posts wait for `brandpulse replies approve ID` (incidents.status_posts.require_approval)")
+    return "\n  ".join(["posts:", *lines])
+
+
+def _fail(exc: Exception) -> UserError:
+    return UserError(str(exc))
+
+
+@click.group()
+def incident() -> None:
+    """Incidents: open, update, resolve (each posted on X and Reddit), list, show."""
+
+
+@incident.command("open")
+@click.option("--title", required=True, help="What is broken, as customers see it.")
+@click.option("--brand", default=None, help="Brand id (default: the only brand, or the --from-alert alert's).")
+@click.option("--components", multiple=True, help="Affected components, comma-separated or repeated (e.g. app,check-in).")
+@click.option("--keywords", multiple=True,
+              help="New negative mentions containing one of these are linked to the incident (default: the components).")
+@click.option("--message", default=None, help="The first update's text (default: the template's).")
+@click.option("--from-alert", "alert_id", type=int, default=None,
+              help="The possible-incident alert this answers: it is resolved with a note pointing to the incident.")
+@actor_option
+@pass_ctx
+@handle_errors
+def open_(ctx: Context, title: str, brand: str | None, components, keywords, message: str | None,
+          alert_id: int | None, actor: str) -> None:
+    """Open an incident (investigating) and post it on the brand's networks."""
+    app = ctx.app()
+    templates = _templates(ctx)
+    now = app.clock.now()
+    try:
+        with app.Session.begin() as s:
+            alert = None
+            if alert_id is not None:
+                alert = get_alert(s, alert_id)
+                if alert.rule != POSSIBLE_INCIDENT_RULE:
+                    raise UserError(f"alert {alert_id} is not a possible-incident alert (its rule is {alert.rule!r})")
+                if brand is not None and brand != alert.brand:
+                    raise UserError(f"alert {alert_id} is about brand {alert.brand!r}, not {brand!r}")
+                brand = alert.brand
+            if brand is None:
+                ids = [b.id for b in app.settings.brands]
+                if len(ids) != 1:
+                    raise UserError(f"give --brand (one of: {', '.join(ids)})")
+                brand = ids[0]
+            row = open_incident(
+                s, settings=app.settings, templates=templates, brand=brand, title=title, actor=actor, now=now,
+                components=_split(components), keywords=_split(keywords) if keywords else None, message=message,
+            )
+            posts = [p.id for p in s.scalars(select(OutboxRow).where(OutboxRow.incident_id == row.id))]
+            if alert is not None and alert.status in ("open", "acknowledged"):
+                change_state(s, alert.id, "resolve", actor=actor, now=now, note=f"incident #{row.id} opened")
+            click.echo(f"incident #{row.id} opened ({row.status}) for {row.brand} by {actor}: {printable(row.title)}")
+            if row.keywords:
+                click.echo(f"  keywords: {', '.join(row.keywords)} — new negative mentions containing one are linked"
+                           " and answered with the incident reply")
+            else:
+                click.echo("  no keywords or components: no complaint will be linked to it (give --keywords)")
+            if alert is not None:
+                click.echo(f"  possible-incident alert #{alert.id} resolved")
+            click.echo("  " + _queued(s, posts, brand=row.brand))
+    except (IncidentError, InboxError) as exc:
+        raise _fail(exc) from None
+
+
+@incident.command("update")
+@click.argument("incident_id", type=int)
+@click.option("--status", required=True, type=click.Choice(STATUSES[:3]),
+              help="identified (cause found), monitoring (fix deployed), or investigating (still looking).")
+@click.option("--message", required=True, help="What is known now and what happens next.")
+@actor_option
+@pass_ctx
+@handle_errors
+def update(ctx: Context, incident_id: int, status: str, message: str, actor: str) -> None:
+    """Post an update: the next post of the X thread, a comment on the Reddit submission."""
+    app = ctx.app()
+    templates = _templates(ctx)
+    try:
+        with app.Session.begin() as s:
+            before = set(s.scalars(select(OutboxRow.id).where(OutboxRow.incident_id == incident_id)))
+            row = update_incident(s, incident_id, settings=app.settings, templates=templates, status=status,
+                                  message=message, actor=actor, now=app.clock.now())
+            posts = [i for i in s.scalars(select(OutboxRow.id).where(OutboxRow.incident_id == row.id)) if i not in before]
+            click.echo(f"incident #{row.id} is now {row.status} (by {actor})")
+            click.echo("  " + _queued(s, posts, brand=row.brand))
+    except IncidentError as exc:
+        raise _fail(exc) from None
+
+
+@incident.command("resolve")
+@click.argument("incident_id", type=int)
+@click.option("--message", required=True, help="What was fixed.")
+@actor_option
+@pass_ctx
+@handle_errors
+def resolve(ctx: Context, incident_id: int, message: str, actor: str) -> None:
+    """Resolve: post the last update and draft an "it's fixed" follow-up to every author who was answered."""
+    app = ctx.app()
+    templates = _templates(ctx)
+    try:
+        with app.Session.begin() as s:
+            result = resolve_incident(s, incident_id, settings=app.settings, templates=templates, message=message,
+                                      actor=actor, now=app.clock.now())
+            row = result.incident
+            click.echo(f"incident #{row.id} is resolved (by {actor})")
+            click.echo("  " + _queued(s, result.posts, brand=row.brand))
+            policy = "wait for approval" if app.settings.incidents.followups.require_approval else "are approved by policy"
+            click.echo(f"  follow-ups: {len(result.followups)} drafted for answered authors ({policy}):"
+                       f" {', '.join(f'#{i}' for i in result.followups) or 'none'}")
+            if result.redrafted:
+                click.echo(f"  incident replies not sent yet, re-drafted to say it is fixed: "
+                           f"{', '.join(f'#{i}' for i in result.redrafted)}")
+    except IncidentError as exc:
+        raise _fail(exc) from None
+
+
+@incident.command("list")
+@click.option("--all", "all_", is_flag=True, help="Resolved incidents too.")
+@click.option("--brand", default=None, help="Only this brand id.")
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+@handle_errors
+def list_(ctx: Context, all_: bool, brand: str | None, limit: int) -> None:
+    """Open incidents, newest first (--all: resolved ones too)."""
+    app = ctx.app()
+    with app.Session() as s:
+        rows = list_incidents(s, statuses=STATUSES if all_ else OPEN_STATUSES, brand=brand, limit=limit)
+        if not rows:
+            click.echo("no incidents" if all_ else "no open incidents")
+            return
+        counts = dict(s.execute(
+            select(IncidentMentionRow.incident_id, func.count())
+            .where(IncidentMentionRow.incident_id.in_([r.id for r in rows]))
+            .group_by(IncidentMentionRow.incident_id)
+        ).all())
+        for r in rows:
+            click.echo(_one_line(r, counts.get(r.id, 0)))
+
+
+def _one_line(r: IncidentRow, linked: int) -> str:
+    resolved = f", resolved {r.resolved_at:%Y-%m-%d %H:%M}" if r.resolved_at else ""
+    return (f"#{r.id:<4} {r.status:<13} {r.brand:<10} opened {r.opened_at:%Y-%m-%d %H:%M} UTC by {r.opened_by}{resolved};"
+            f" {linked} linked  {printable(r.title)}")
+
+
+@incident.command()
+@click.argument("incident_id", type=int)
+@pass_ctx
+@handle_errors
+def show(ctx: Context, incident_id: int) -> None:
+    """One incident: its updates, its posts on each network, linked complaints, follow-ups, history."""
+    app = ctx.app()
+    with app.Session() as s:
+        try:
+            v = incident_view(s, incident_id)
+        except IncidentError as exc:
+            raise _fail(exc) from None
+        r = v.incident
+        linked = s.scalar(select(func.count()).select_from(IncidentMentionRow).where(IncidentMentionRow.incident_id == r.id))
+        click.echo(_one_line(r, linked or 0))
+        click.echo(f"  components: {', '.join(r.components or []) or '-'}; keywords: {', '.join(r.keywords or []) or '-'}")
+        click.echo(f"  X thread: {r.x_root_url or r.x_root_id or 'not posted yet'}; "
+                   f"Reddit: {r.reddit_root_url or r.reddit_root_id or 'not posted yet'}")
+        click.echo("\nUpdates:")
+        for u in v.updates:
+            click.echo(f"  {u.at:%Y-%m-%d %H:%M} {u.status:<13} by {u.actor}: {printable(u.message or '(template text)')}")
+        click.echo("\nPosts:")
+        if not v.posts:
+            click.echo(f"  none (no networks under incidents.brands.{r.brand})")
+        for row, blocker in v.posts:
+            click.echo(f"  {_post_line(row, blocker)}")
+            text = " ".join(row.text.split())
+            click.echo(f"      {printable(f'{row.title} | {text}' if row.title else text)}")
+        click.echo(f"\nLinked complaints: {linked or 0}" + (f" (latest {len(v.linked)})" if (linked or 0) > len(v.linked) else ""))
+        for link, m in v.linked:
+            alert = f" alert #{link.alert_id}" if link.alert_id else ""
+            click.echo(f"  {m.created_at:%Y-%m-%d %H:%M} {m.platform} @{m.author_handle}{alert}: {printable(' '.join(m.text.split()))}")
+        click.echo(f"\nFollow-ups: {len(v.followups) or 'none'}")
+        for f in v.followups:
+            click.echo(f"  #{f.id} [{f.status}] {f.platform} → {f.in_reply_to}: {printable(f.text)}")
+        click.echo("\nHistory:")
+        for e in v.events:
+            click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor}: {e.action}")
