@@ -100,6 +100,8 @@ class FetchResult:
     posts_read: int = 0
     # When the platform asks us to wait (rate limit), the earliest next poll.
     not_before: datetime | None = None
+    # User objects the platform returned (X bills them like posts; listener/budget.py).
+    users_read: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,13 @@ none of it, so nothing is lost and nothing is stored twice.
 A source that fails is never allowed to take the scheduler down: rate limits
 defer the source until the platform's reset time, transient errors back off
 with jitter, permanent errors (bad credentials) mark it failing.
+
+Cost: what each poll read is added to the source's usage for the UTC month
+(``source_usage``) in the same transaction as its mentions. A source with a
+monthly budget (:class:`listener.budget.SourceBudget`) is not polled once the
+next poll could take the month's estimated spend over it: its status becomes
+``over_budget`` with a note saying so, until the month ends or the budget is
+raised.
 """
 
 from __future__ import annotations
@@ -24,10 +31,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandpulse import audit
 from brandpulse.clock import Clock
-from brandpulse.db.models import MentionRow, SourceStateRow
-from brandpulse.types import Mention
+from brandpulse.db.models import MentionRow, SourceStateRow, SourceUsageRow
+from brandpulse.types import FetchResult, Mention
 from listener.base import RateLimited, Source, SourceError
+from listener.budget import SourceBudget, month_key, over_budget
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +61,7 @@ class BatchHandler(Protocol):
 @dataclass
 class PollOutcome:
     source: str
-    status: str  # ok | skipped | deferred | failed | failing | error
+    status: str  # ok | skipped | deferred | failed | failing | error | over_budget
     fetched: int = 0
     stored: int = 0
     error: str | None = None
@@ -127,6 +136,40 @@ def store_mentions(
     return stored
 
 
+def _upsert_usage(dialect: str):
+    table = SourceUsageRow.__table__
+    if dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    else:
+        raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+    return stmt.on_conflict_do_update(
+        index_elements=["source", "month"],
+        set_={
+            "polls": table.c.polls + stmt.excluded.polls,
+            "posts_read": table.c.posts_read + stmt.excluded.posts_read,
+            "users_read": table.c.users_read + stmt.excluded.users_read,
+            "spend": table.c.spend + stmt.excluded.spend,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
+
+
+def record_usage(session: Session, *, source: str, result: FetchResult, budget: SourceBudget | None, now: datetime) -> None:
+    """Add one poll's reads (and their estimated cost) to the source's month, in the caller's transaction."""
+    spend = budget.spend(posts=result.posts_read, users=result.users_read) if budget is not None else 0.0
+    session.execute(
+        _upsert_usage(session.get_bind().dialect.name),
+        {"source": source, "month": month_key(now), "polls": 1, "posts_read": result.posts_read,
+         "users_read": result.users_read, "spend": spend, "updated_at": now},
+    )
+
+
+def usage_for_month(session: Session, source: str, now: datetime) -> SourceUsageRow | None:
+    return session.get(SourceUsageRow, (source, month_key(now)))
+
+
 def load_state(session: Session, source: Source) -> SourceStateRow:
     state = session.get(SourceStateRow, source.name)
     if state is None:
@@ -148,13 +191,17 @@ class Poller:
         handler: BatchHandler | None = None,
         own_handles: frozenset[str] = frozenset(),
         backoff: Backoff | None = None,
+        budget: SourceBudget | None = None,
     ) -> None:
+        """``budget``: prices and monthly budget; default: the source's own
+        ``budget`` attribute, if it has one (free sources have none)."""
         self.source = source
         self.Session = Session
         self.clock = clock
         self.handler = handler
         self.own_handles = frozenset(h.lower() for h in own_handles)
         self.backoff = backoff or Backoff()
+        self.budget = budget if budget is not None else getattr(source, "budget", None)
 
     def cursor(self) -> dict[str, Any]:
         with self.Session() as session:
@@ -177,6 +224,15 @@ class Poller:
                 return PollOutcome(self.source.name, "failing", error=state.last_error)
             if not force and state.next_poll_at is not None and now < state.next_poll_at:
                 return PollOutcome(self.source.name, "skipped", next_poll_at=state.next_poll_at)
+            # The budget holds even when forced: public money, not scheduling.
+            usage = usage_for_month(session, self.source.name, now)
+            stop = over_budget(self.budget, spent=usage.spend if usage else 0.0,
+                               posts_read=usage.posts_read if usage else 0, now=now)
+            if stop is not None:
+                if state.status != "over_budget" or state.note != stop:
+                    log.warning("source %s: not polled: %s", self.source.name, stop)
+                state.status, state.note, state.updated_at = "over_budget", stop, now
+                return PollOutcome(self.source.name, "over_budget", error=stop)
         try:
             result = self.source.fetch(cursor, now=now)
         except RateLimited as exc:
@@ -198,7 +254,9 @@ class Poller:
             state.consecutive_failures = 0
             state.posts_read = (state.posts_read or 0) + result.posts_read
             state.mentions_stored = (state.mentions_stored or 0) + len(stored)
+            state.note = None
             state.updated_at = now
+            record_usage(session, source=self.source.name, result=result, budget=self.budget, now=now)
         return PollOutcome(self.source.name, "ok", fetched=len(result.mentions), stored=len(stored), next_poll_at=result.not_before)
 
     def _record_failure(self, message: str, *, permanent: bool, retry_at: datetime | None, status: str | None = None) -> PollOutcome:
@@ -212,6 +270,7 @@ class Poller:
                 status = status or "error"
                 next_at = retry_at or (now + self.backoff.delay(failures))
             state.status = status
+            state.note = None
             state.last_poll_at = now
             state.last_error_at = now
             state.last_error = message
@@ -223,15 +282,22 @@ class Poller:
         return PollOutcome(self.source.name, status, error=message, next_poll_at=next_at)
 
 
-def reset_failing(Session: sessionmaker[Session], source_name: str) -> bool:
-    """Let a source marked failing (e.g. after fixing credentials) poll again."""
+def reset_failing(
+    Session: sessionmaker[Session], source_name: str, *, actor: str | None = None, now: datetime | None = None
+) -> bool:
+    """Let a source marked failing (e.g. after fixing credentials) poll again.
+    With ``actor`` and ``now``, the reset is recorded in the audit log."""
     with Session.begin() as session:
         result = session.execute(
             update(SourceStateRow)
             .where(SourceStateRow.source == source_name, SourceStateRow.status == "failing")
             .values(status="ok", next_poll_at=None, consecutive_failures=0)
         )
-        return result.rowcount == 1
+        changed = result.rowcount == 1
+        if changed and actor is not None and now is not None:
+            audit.record(session, at=now, actor=actor, action="source.reset", entity_type="source",
+                         entity_id=source_name, details=None)
+        return changed
 
 
 def source_states(session: Session) -> list[SourceStateRow]:

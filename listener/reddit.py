@@ -52,6 +52,7 @@ from brandpulse.netclients import http_session_of, make_reddit_client, reddit_us
 from brandpulse.secrets import read_secrets
 from brandpulse.types import Author, FetchResult, Mention
 from listener.base import RateLimited, SourceError
+from listener.budget import SourceBudget
 from listener.query import QueryMatcher
 from listener.ratelimit import (
     DEFAULT_BACKOFF,
@@ -192,6 +193,8 @@ class RedditSource:
         match_thread_title: bool = True,
         resolve_parent_authors: bool = True,
         default_backoff: timedelta = DEFAULT_BACKOFF,
+        price_per_post: float = 0.0,
+        monthly_budget: float | None = None,
     ) -> None:
         if listing not in ("submissions", "comments"):
             raise ValueError(f"listing must be 'submissions' or 'comments', not {listing!r}")
@@ -219,6 +222,12 @@ class RedditSource:
         self.resolve_parent_authors = resolve_parent_authors
         self.default_backoff = default_backoff
         self._path = "new" if listing == "submissions" else "comments"
+        # Reddit's free tier costs nothing; with billed access, give a price per post read.
+        self.budget = SourceBudget(
+            price_per_post=price_per_post,
+            monthly_budget=monthly_budget,
+            max_spend_per_poll=len(subs) * max_pages * page_size * price_per_post,
+        )
 
     def __repr__(self) -> str:
         return f"<RedditSource {self.name} ({self.brand}): {self.listing} in {', '.join('r/' + s for s in self.subreddits)}>"
@@ -445,6 +454,8 @@ class RedditSourceOptions(BaseModel):
     resolve_parent_authors: bool = True
     app_id: str = Field(default="brandpulse", pattern=r"^[A-Za-z0-9_.-]+$")
     timeout: float = Field(default=30.0, gt=0, le=300)
+    price_per_post: float = Field(default=0.0, ge=0, description="USD per post read (free tier: 0)")
+    monthly_budget: float | None = Field(default=None, ge=0, description="USD per UTC month; None: no limit")
 
 
 def build_reddit_source(
@@ -482,6 +493,18 @@ def build_reddit_source(
         timeout=opts.timeout,
         **kwargs,
     )
+    return _source(config, opts, brand=brand, client=client)
+
+
+def check_reddit_source(config: Any, *, brand: Brand, settings: Any = None) -> SourceBudget:
+    """Validate a source of kind ``reddit`` (options, subreddits) without
+    credentials or network; return its budget. Raises like
+    :func:`build_reddit_source`, except for credentials."""
+    opts = RedditSourceOptions.model_validate(config.options)
+    return _source(config, opts, brand=brand, client=None).budget
+
+
+def _source(config: Any, opts: RedditSourceOptions, *, brand: Brand, client: Any) -> RedditSource:
     return RedditSource(
         name=config.name,
         brand=brand,
@@ -492,4 +515,6 @@ def build_reddit_source(
         max_pages=opts.max_pages,
         match_thread_title=opts.match_thread_title,
         resolve_parent_authors=opts.resolve_parent_authors,
+        price_per_post=opts.price_per_post,
+        monthly_budget=opts.monthly_budget,
     )

@@ -55,6 +55,7 @@ from brandpulse.netclients import make_x_client
 from brandpulse.secrets import read_secret
 from brandpulse.types import Author, FetchResult, Mention
 from listener.base import RateLimited, SourceError
+from listener.budget import SourceBudget
 from listener.ratelimit import (
     DEFAULT_BACKOFF,
     RateLimitState,
@@ -223,6 +224,7 @@ class _Walk:
     complete: bool = False  # no further page
     not_before: datetime | None = None
     posts_read: int = 0
+    users_read: int = 0
 
 
 class _Stop(Exception):
@@ -250,6 +252,7 @@ class XSource:
         max_results: int = 100,
         max_pages: int = 5,
         price_per_post: float = 0.005,
+        price_per_user: float = 0.010,
         monthly_budget: float | None = None,
         default_backoff: timedelta = DEFAULT_BACKOFF,
     ) -> None:
@@ -268,7 +271,16 @@ class XSource:
         self.max_results = max_results
         self.max_pages = max_pages
         self.price_per_post = price_per_post
+        self.price_per_user = price_per_user
         self.monthly_budget = monthly_budget
+        # One poll reads at most max_pages pages of max_results posts and their
+        # authors (posts X includes because they are quoted or replied to come on top).
+        self.budget = SourceBudget(
+            price_per_post=price_per_post,
+            price_per_user=price_per_user,
+            monthly_budget=monthly_budget,
+            max_spend_per_poll=max_pages * max_results * (price_per_post + price_per_user),
+        )
         self.default_backoff = default_backoff
         if endpoint == "mentions":
             account = account or _single_account(brand)
@@ -290,11 +302,12 @@ class XSource:
         # A new source starts from the newest page; it does not backfill.
         pages_left = [1 if state.since_id is None and not state.gaps else self.max_pages]
         mentions: dict[str, Mention] = {}
-        posts_read = 0
+        posts_read = users_read = 0
 
         # 1. The head: everything newer than since_id.
         head = self._walk(state, since_id=state.since_id, until_id=None, pages_left=pages_left, now=now, first=True)
         posts_read += head.posts_read
+        users_read += head.users_read
         wait: datetime | None = head.not_before
         self._collect(head, mentions, since_id=state.since_id, until_id=None)
         new_gaps: list[_Gap] = []
@@ -314,6 +327,7 @@ class XSource:
                 continue
             walk = self._walk(state, since_id=gap.since_id, until_id=gap.until_id, pages_left=pages_left, now=now)
             posts_read += walk.posts_read
+            users_read += walk.users_read
             self._collect(walk, mentions, since_id=gap.since_id, until_id=gap.until_id)
             if walk.not_before is not None:
                 wait = walk.not_before
@@ -332,7 +346,8 @@ class XSource:
             gaps = gaps[:MAX_GAPS]
         state.since_id, state.gaps = new_since, gaps
         ordered = sorted(mentions.values(), key=lambda m: int(m.external_id))
-        return FetchResult(mentions=ordered, cursor=state.dump(), posts_read=posts_read, not_before=wait)
+        return FetchResult(mentions=ordered, cursor=state.dump(), posts_read=posts_read, not_before=wait,
+                           users_read=users_read)
 
     # -- internals -------------------------------------------------------
     def _collect(self, walk: _Walk, into: dict[str, Mention], *, since_id: int | None, until_id: int | None) -> None:
@@ -391,6 +406,7 @@ class XSource:
             included = [t for t in includes.get("tweets") or [] if isinstance(t, dict)]
             tweets = {str(t.get("id")): t for t in included}
             walk.posts_read += len(data) + len(included)
+            walk.users_read += len(users)
             ids = []
             for tweet in data:
                 if isinstance(tweet, dict):
@@ -558,8 +574,9 @@ class XSourceOptions(BaseModel):
     query: str | None = Field(default=None, max_length=MAX_QUERY_LENGTH, description="search: overrides the brand's query")
     max_results: int = Field(default=100, ge=5, le=100)
     max_pages: int = Field(default=5, ge=1, le=50)
-    price_per_post: float = Field(default=0.005, ge=0)
-    monthly_budget: float | None = Field(default=None, ge=0)
+    price_per_post: float = Field(default=0.005, ge=0, description="USD per post read (X: $0.005 in 2026)")
+    price_per_user: float = Field(default=0.010, ge=0, description="USD per user object read (X: $0.010 in 2026)")
+    monthly_budget: float | None = Field(default=None, ge=0, description="USD per UTC month; None: no limit")
     timeout: float = Field(default=30.0, gt=0, le=300)
 
     @model_validator(mode="after")
@@ -591,6 +608,19 @@ def build_x_source(
     env = os.environ if env is None else env
     bearer = read_secret(BEARER_ENV, env=env, purpose=f"source {config.name!r} reads X")
     client = make_x_client(bearer_token=bearer, session=session, timeout=opts.timeout)
+    return _source(config, opts, brand=brand, client=client)
+
+
+def check_x_source(config: SourceConfig, *, brand: Brand, settings: Any = None) -> SourceBudget:
+    """Validate a source of kind ``x`` (its options, the brand's account or
+    query) without credentials or network, as for a disabled source or a
+    command that does not poll; return its budget. Raises like
+    :func:`build_x_source`, except for credentials."""
+    opts = XSourceOptions.model_validate(config.options)
+    return _source(config, opts, brand=brand, client=None).budget
+
+
+def _source(config: SourceConfig, opts: XSourceOptions, *, brand: Brand, client: Any) -> XSource:
     return XSource(
         name=config.name,
         brand=brand,
@@ -601,5 +631,6 @@ def build_x_source(
         max_results=opts.max_results,
         max_pages=opts.max_pages,
         price_per_post=opts.price_per_post,
+        price_per_user=opts.price_per_user,
         monthly_budget=opts.monthly_budget,
     )

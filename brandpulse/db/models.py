@@ -135,6 +135,23 @@ class SourceStateRow(Base):
     posts_read: Mapped[int] = mapped_column(BigInteger, default=0)
     mentions_stored: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the status is what it is when that is not an error (over_budget: the spend and the budget).
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceUsageRow(Base):
+    """What one source read in one UTC month, and its estimated cost
+    (listener/budget.py). Updated in each poll's transaction."""
+
+    __tablename__ = "source_usage"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-03" (UTC)
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+    posts_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    users_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    spend: Mapped[float] = mapped_column(Float, default=0.0)  # USD, at the prices configured when read
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AlertRow(Base):
