@@ -11,7 +11,7 @@ from brandpulse.clock import Clock
 from brandpulse.config import ConfigError, Settings
 from brandpulse.pipeline import Pipeline
 from listener.poller import Poller
-from listener.registry import build_sources
+from listener.registry import build_sources, check_sources
 from outreach.channels.registry import build_channels
 from outreach.templating import TemplateRenderer
 from rules.analyzers.registry import ANALYZERS
@@ -26,7 +26,8 @@ def validate_settings(settings: Settings) -> None:
     if problems:
         raise ConfigError(problems, path=settings.source_path)
     TemplateRenderer(settings)  # renders every template once with sample data
-    build_sources(settings)  # validates each source's options
+    # Every source's options, enabled or not; credentials are read when `run` builds them.
+    check_sources(settings)
 
 
 def _analyzer_known(name: str) -> bool:
