@@ -1,14 +1,26 @@
 """Explicit registry of channel kinds: ``outreach.channel`` → factory.
 
-A factory builds one channel per platform it can post on. The networks issue
-adds the ``live`` kind (X and Reddit channels) to :data:`CHANNEL_KINDS`.
+A factory builds one channel per platform it can post on.
+
+* ``dry-run`` (the default): records and prints, posts nothing.
+* ``live``: the X channel (tweepy, OAuth 1.0a user context) and the Reddit
+  channel (praw, script app) for the networks brandpulse posts on:
+  ``outreach.platforms`` when given, else the networks of the enabled x and
+  reddit sources plus any network whose posting credentials are set. A
+  network it must post on without complete credentials is a configuration
+  error naming the missing environment variables; nothing starts. Hosts are
+  fixed in brandpulse/netclients.py: no configuration key changes them.
 """
 
 from __future__ import annotations
 
-from typing import Callable, TextIO
+import importlib
+import os
+from typing import Any, Callable, Mapping, TextIO
 
+from brandpulse.clock import Clock
 from brandpulse.config import ConfigError, Settings
+from brandpulse.secrets import MissingSecretError
 from outreach.channels.base import Channel
 from outreach.channels.dryrun import DryRunChannel
 
@@ -16,27 +28,112 @@ from outreach.channels.dryrun import DryRunChannel
 # the live X channel counts as X does: URLs 23, CJK 2).
 DRY_RUN_LIMITS: dict[str, int | None] = {"x": 280, "reddit": 10_000, "replay": None}
 
+# Live posting, per network: the credentials it needs (also read as NAME_FILE)
+# and the module and factory that build its channel (imported on use, so
+# tweepy and praw load only when live posting is configured).
+LIVE_PLATFORMS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "x": (("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
+          "outreach.channels.x", "build_x_channel"),
+    "reddit": (("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD"),
+               "outreach.channels.reddit", "build_reddit_channel"),
+}
+_NAMES = {"x": "X", "reddit": "Reddit"}
 
-def dry_run_channels(settings: Settings, *, out: TextIO | None = None) -> dict[str, Channel]:
+
+def dry_run_channels(settings: Settings, *, out: TextIO | None = None, **_: Any) -> dict[str, Channel]:
     return {platform: DryRunChannel(platform, out=out, max_length=limit) for platform, limit in DRY_RUN_LIMITS.items()}
+
+
+def _credentials_state(names: tuple[str, ...], env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(present, missing) among ``names``, each counted present when NAME or NAME_FILE is set."""
+    present = [n for n in names if env.get(n) or env.get(f"{n}_FILE")]
+    return present, [n for n in names if n not in present]
+
+
+def live_channels(
+    settings: Settings,
+    *,
+    out: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Channel]:
+    """The live channels, keyed by platform. Raises ConfigError listing every
+    problem (missing credentials per network, replay sources)."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    replay = [s.name for s in settings.sources if s.enabled and s.kind == "replay"]
+    if replay:
+        problems.append(
+            f"outreach.channel: 'live' would post real replies to recorded posts of the replay source(s)"
+            f" {', '.join(replay)}; disable them or use channel: dry-run"
+        )
+    if settings.outreach.platforms is not None:
+        required = {p: "listed in outreach.platforms" for p in settings.outreach.platforms}
+    else:
+        listening: dict[str, list[str]] = {}
+        for source in settings.sources:
+            if source.enabled and source.kind in LIVE_PLATFORMS:
+                listening.setdefault(source.kind, []).append(source.name)
+        required = {p: f"brandpulse listens there (sources {', '.join(names)})" for p, names in listening.items()}
+
+    wanted: list[str] = []
+    for platform, (names, _module, _factory) in LIVE_PLATFORMS.items():
+        present, missing = _credentials_state(names, env)
+        if platform in required:
+            if missing:
+                problems.append(
+                    f"outreach.channel: 'live' posts on {_NAMES[platform]} ({required[platform]}) but its credentials"
+                    f" are missing: {', '.join(missing)} (set each in the environment, or NAME_FILE to a file holding"
+                    " it; or set outreach.platforms; or use channel: dry-run)"
+                )
+            else:
+                wanted.append(platform)
+        elif settings.outreach.platforms is None and present:
+            if missing:
+                problems.append(
+                    f"outreach.channel: {_NAMES[platform]} posting credentials are incomplete: {', '.join(present)}"
+                    f" set but {', '.join(missing)} missing (set them all, or none)"
+                )
+            else:
+                wanted.append(platform)
+    if problems:
+        raise ConfigError(problems, path=settings.source_path)
+
+    channels: dict[str, Channel] = {}
+    for platform in wanted:
+        _names, module, factory = LIVE_PLATFORMS[platform]
+        build: Callable[..., Channel] = getattr(importlib.import_module(module), factory)
+        try:
+            channels[platform] = build(settings, env=env, clock=clock)
+        except MissingSecretError as exc:  # e.g. a *_FILE that cannot be read
+            raise ConfigError(exc.problems, path=settings.source_path) from None
+    return channels
 
 
 ChannelFactory = Callable[..., dict[str, Channel]]
 
 CHANNEL_KINDS: dict[str, ChannelFactory] = {
     "dry-run": dry_run_channels,
-}
-
-_NOT_YET = {
-    "live": "live channels arrive with the networks issue (X and Reddit); use channel: dry-run for now",
+    "live": live_channels,
 }
 
 
-def build_channels(settings: Settings, *, out: TextIO | None = None) -> dict[str, Channel]:
+def build_channels(
+    settings: Settings,
+    *,
+    out: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+) -> dict[str, Channel]:
     """The channels ``settings.outreach.channel`` names, keyed by platform."""
     kind = settings.outreach.channel
     factory = CHANNEL_KINDS.get(kind)
     if factory is None:
-        why = _NOT_YET.get(kind) or f"unknown channel kind (known: {', '.join(sorted(CHANNEL_KINDS))})"
-        raise ConfigError([f"outreach.channel: {kind!r}: {why}"], path=settings.source_path)
-    return factory(settings, out=out)
+        raise ConfigError(
+            [f"outreach.channel: {kind!r}: unknown channel kind (known: {', '.join(sorted(CHANNEL_KINDS))})"],
+            path=settings.source_path,
+        )
+    return factory(settings, out=out, env=env, clock=clock)
+
+
+__all__ = ["CHANNEL_KINDS", "LIVE_PLATFORMS", "build_channels", "dry_run_channels", "live_channels"]

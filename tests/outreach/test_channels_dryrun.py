@@ -69,10 +69,11 @@ def test_registry_builds_dry_run_channels_per_platform(settings):
     assert out.getvalue().startswith("[dry-run] would post on x")
 
 
-def test_live_channels_are_refused_clearly(make_settings, tmp_path):
-    settings = make_settings(outreach={"channel": "live"})
+def test_live_channels_without_credentials_are_refused_clearly(make_settings, tmp_path):
+    sources = [{"name": "x-search", "kind": "x", "brand": "acme", "endpoint": "search"}]
+    settings = make_settings(outreach={"channel": "live"}, sources=sources)
     with pytest.raises(ConfigError) as info:
-        build_channels(settings)
+        build_channels(settings, env={})
     message = str(info.value)
     assert str(tmp_path / "brandpulse.yaml") in message
-    assert "outreach.channel" in message and "networks issue" in message
+    assert "outreach.channel" in message and "X_API_KEY" in message and "x-search" in message
