@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from brandpulse.config import Settings
-from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow
+from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, SourceStateRow
 from brandpulse.durations import format_duration
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
 from outreach.templating import make_environment, printable
@@ -126,6 +126,17 @@ class DigestTotals:
     replies_sent: int  # sent in the period
 
 
+@dataclass(frozen=True, slots=True)
+class DigestSource:
+    """A source that is not listening: failing (e.g. credentials) or over its monthly budget."""
+
+    name: str
+    kind: str
+    status: str  # failing | over_budget
+    message: str
+    since: datetime | None
+
+
 @dataclass(frozen=True)
 class Digest:
     brands: tuple[DigestBrand, ...]
@@ -138,6 +149,7 @@ class Digest:
     totals: DigestTotals
     kpis: KpiReport | None = None  # response KPIs of the alerts opened in the period
     meta: dict[str, Any] = field(default_factory=dict)
+    sources: tuple[DigestSource, ...] = ()  # sources not listening (failing, over budget), now
 
     @property
     def brand_names(self) -> str:
@@ -342,6 +354,28 @@ def build_digest(
             replies_sent=replies_sent,
         ),
         kpis=compute_kpis(session, now=now, since=since, brands=brand_ids),
+        sources=_sources_needing_attention(session, settings=settings, brand_ids=brand_ids),
+    )
+
+
+def _sources_needing_attention(session: Session, *, settings: Settings, brand_ids: list[str]) -> tuple[DigestSource, ...]:
+    """The configured, enabled sources of these brands that are failing or
+    over budget (as their last poll left them; see ``brandpulse sources``)."""
+    names = [s.name for s in settings.sources if s.enabled and s.brand in brand_ids]
+    if not names:
+        return ()
+    rows = session.scalars(
+        select(SourceStateRow)
+        .where(SourceStateRow.source.in_(names), SourceStateRow.status.in_(("failing", "over_budget")))
+        .order_by(SourceStateRow.source)
+    )
+    return tuple(
+        DigestSource(
+            name=r.source, kind=r.kind, status=r.status,
+            message=(r.note if r.status == "over_budget" else r.last_error) or r.status,
+            since=r.last_error_at if r.status == "failing" else r.updated_at,
+        )
+        for r in rows
     )
 
 
@@ -426,6 +460,11 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
         f"Replies: {t.replies_awaiting_approval} awaiting approval, {t.replies_approved} approved to send,"
         f" {t.replies_sent} sent in the period"
     )
+    if digest.sources:
+        lines.append("Sources not listening (see `brandpulse sources`):")
+        for src in digest.sources:
+            lines.append(f"  {src.name} ({src.kind}) {src.status.upper()} since {format_time(src.since)}:"
+                         f" {_one_line(src.message, 240)}")
     lines.append("")
     if not digest.alerts:
         lines.append("No open alerts.")

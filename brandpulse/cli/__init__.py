@@ -30,6 +30,7 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 def _register() -> None:
     # Explicit registry: one line per command module. No discovery magic.
     from brandpulse.cli import alerts, db, digest, evaluate, replies, run
+    from brandpulse.cli import sources
     from brandpulse.cli import kpis, outreach
     from brandpulse.cli import incident
 
@@ -43,6 +44,7 @@ def _register() -> None:
         evaluate.eval_,
         evaluate.train,
         evaluate.feedback,
+        sources.sources,
         outreach.outreach,
         kpis.kpis,
         incident.incident,

@@ -33,6 +33,10 @@ def list_(ctx: Context, statuses, limit) -> None:
             click.echo("no replies")
         for r in rows:
             reason = f" held: {r.hold_reason}" if r.hold_reason else ""
+            if r.status == "manual" and r.last_error:  # "reply by hand: <link> (why)"
+                reason = f" — {r.last_error}"
+            elif r.status in ("failed", "unknown") and r.last_error:
+                reason = f" ({r.last_error})"
             alert = f" alert #{r.alert_id}" if r.alert_id else ""
             click.echo(f"#{r.id:<5} {r.status:<9}{alert} {r.platform} as @{r.account or '?'} → {r.in_reply_to or 'new post'}{reason}\n       {r.text}")
 
