@@ -495,11 +495,12 @@ class Settings(_Model):
         for name in self.reply_policy.auto_send_templates:
             if name not in self.templates:
                 problems.append(f"reply_policy.auto_send_templates: unknown template {name!r}")
+        # Reply templates, and the incident posts' (stored as incident_<role>, e.g. incident_followup).
+        known_templates = sorted({*self.templates, *(f"incident_{role}" for role in IncidentTemplates.model_fields)})
         for name in self.safeguards.templates:
-            if name not in self.templates:
+            if name not in known_templates:
                 problems.append(
-                    f"safeguards.templates.{name}: unknown template {name!r}"
-                    f" (known: {', '.join(sorted(self.templates)) or 'none'})"
+                    f"safeguards.templates.{name}: unknown template {name!r} (known: {', '.join(known_templates)})"
                 )
         if problems:
             raise ValueError("; ".join(problems))

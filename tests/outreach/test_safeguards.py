@@ -74,12 +74,12 @@ def reply_to(Session, make_mention, make_outbox, clock):
     """An outbox reply answering a fresh mention by ``handle`` in ``thread``."""
 
     def build(*, handle="sam", thread="t1", status="approved", at=None, sent_at=None, platform="x",
-              account="AcmeHelp", text=None, kind="reply", approved_by="dana", is_own=False):
+              account="AcmeHelp", text=None, kind="reply", approved_by="dana", is_own=False, template="apology"):
         mid, mention = make_mention(handle=handle, thread_id=thread, platform=platform,
                                     at=at or clock.now() - timedelta(minutes=30), is_own=is_own)
         rid = make_outbox(status=status, mention_id=mid, in_reply_to=mention.external_id, platform=platform,
                           account=account, text=text or f"Hi @{handle}, sorry!")
-        values = {"approved_by": approved_by, "kind": kind}
+        values = {"approved_by": approved_by, "kind": kind, "template": template}
         if sent_at is not None:
             values.update(sent_at=sent_at, claimed_at=sent_at, external_id=f"posted-{mid}")
         with Session.begin() as s:
@@ -191,6 +191,21 @@ def test_per_template_cooldown(Session, make_settings, clock, reply_to):
     rid = reply_to(handle="sam", thread="t2")  # template "apology"
     assert send(Session, clock, settings).sent == 1
     assert get(Session, rid).status == "sent"
+
+
+@pytest.mark.parametrize("exempt", [False, True])
+def test_an_incident_followup_waits_out_the_cooldown_unless_exempt(Session, make_settings, clock, reply_to, exempt):
+    policy = {"templates": {"incident_followup": {"per_author_cooldown": "0s"}}} if exempt else {}
+    settings = make_settings(safeguards=policy)
+    reply_to(handle="sam", thread="t1", status="sent", sent_at=clock.now() - HOUR)
+    followup = reply_to(handle="sam", thread="t1", kind="followup", template="incident_followup")
+    report = send(Session, clock, settings)
+    row = get(Session, followup)
+    if exempt:
+        assert report == SendReport(sent=1) and row.status == "sent"
+    else:  # one follow-up per thread is allowed; the cooldown still applies
+        assert report == SendReport(held=1)
+        assert (row.hold_code, row.not_before) == ("cooldown", clock.now() + 11 * HOUR)
 
 
 def test_quiet_hours_hold_until_they_end(Session, make_settings, clock, reply_to):
