@@ -73,7 +73,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -161,8 +161,17 @@ def lock_claims(session: Session) -> None:
         .values(paused=OutreachControlRow.paused)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount == 0:
-        session.execute(insert(OutreachControlRow).values(scope=GLOBAL_SCOPE, paused=False))
+    if result.rowcount == 0:  # a schema made without the migrations: create the row (once, whoever races), lock it
+        dialect = session.get_bind().dialect.name
+        table = OutreachControlRow.__table__
+        make = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+        if make is None:
+            raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+        session.execute(make(table).values(scope=GLOBAL_SCOPE, paused=False).on_conflict_do_nothing(index_elements=["scope"]))
+        session.execute(
+            update(OutreachControlRow).where(OutreachControlRow.scope == GLOBAL_SCOPE)
+            .values(paused=OutreachControlRow.paused).execution_options(synchronize_session=False)
+        )
 
 
 def paused_scopes(session: Session) -> dict[str, OutreachControlRow]:

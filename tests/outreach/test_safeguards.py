@@ -4,6 +4,8 @@ the audit log."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import threading
 from datetime import datetime, timedelta, timezone
@@ -14,10 +16,10 @@ from sqlalchemy import select, update
 
 from brandpulse import audit
 from brandpulse.config import ConfigError
-from brandpulse.db import make_engine, upgrade
+from brandpulse.db import make_engine, session_factory, upgrade
+from brandpulse.db.models import MentionRow
 from brandpulse.db.models import AuditRow, OptOutRow, OutboxRow, OutreachControlRow
-from brandpulse.types import Author, Label, Mention, Score
-from outreach import safeguards
+from brandpulse.types import Author, Mention
 from outreach.channels.dryrun import DryRunChannel
 from outreach.outbox import SendReport, approve, claim, claim_for_send, edit, reject, send_approved
 from outreach.safeguards import (
@@ -694,3 +696,78 @@ def test_x_reply_rule_through_the_outbox(Session, settings, clock, make_mention,
     with Session() as s:
         [event] = [e for e in audit.history(s, "outbox", ids["plain"]) if e.action == "reply.manual"]
     assert event.details["url"].endswith(plain["id"])
+
+
+# ---------------------------------------------------------------------------
+# PostgreSQL: the claim lock is a row lock there
+# ---------------------------------------------------------------------------
+
+PG_URL = os.environ.get("BRANDPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_Session():
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    schema = f"bp_safeguards_{secrets.token_hex(4)}"
+    admin = make_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {str(exc.orig).strip()}")
+    eng = make_engine(PG_URL, connect_args={"connect_timeout": 3, "options": f"-csearch_path={schema}"})
+    try:
+        upgrade(eng)
+        yield session_factory(eng)
+    finally:
+        eng.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_cap_holds_under_concurrent_senders_and_opt_outs_record_once(pg_Session, make_settings, clock):
+    settings = make_settings(safeguards={"caps": {"per_hour": 1}})
+    ids = []
+    with pg_Session.begin() as s:
+        for i in range(6):
+            m = MentionRow(platform="x", external_id=f"pg{i}", brand="acme", source="t", author_id=f"u{i}",
+                           author_handle=f"user{i}", author_followers=1, author_verified=False, text="@AcmeHelp late",
+                           thread_id=f"t{i}", addressed_handles=["acmehelp"], is_own=False,
+                           created_at=clock.now(), fetched_at=clock.now())
+            s.add(m)
+            s.flush()
+            row = OutboxRow(kind="reply", brand="acme", platform="x", mention_id=m.id, in_reply_to=f"pg{i}",
+                            account="AcmeHelp", template="apology", text=f"Hi @user{i}", status="approved",
+                            needs_approval=True, approved_by="dana", attempts=0,
+                            created_at=clock.now(), updated_at=clock.now())
+            s.add(row)
+            s.flush()
+            ids.append(row.id)
+    barrier = threading.Barrier(3)
+
+    def sender():
+        barrier.wait()
+        send_approved(pg_Session, channels={"x": DryRunChannel("x")}, now=clock.now(), settings=settings)
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    with pg_Session() as s:
+        statuses = [s.get(OutboxRow, i).status for i in ids]
+    assert statuses.count("sent") == 1 and statuses.count("held") == 5
+    with pg_Session.begin() as s:
+        assert len(record_opt_outs(s, [(None, _mention("stop")), (None, _mention("STOP", ext="2"))],
+                                   settings=settings, now=clock.now())) == 1
+    with pg_Session.begin() as s:
+        assert record_opt_outs(s, [(None, _mention("stop", ext="3"))], settings=settings, now=clock.now()) == []
