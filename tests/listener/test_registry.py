@@ -95,3 +95,18 @@ def test_a_config_cannot_move_api_hosts(make_settings):
         key = next(iter(options))
         assert f"sources[0].{key}: unknown key" in str(info.value) or f"sources[0].{key}" in str(info.value)
         assert f"sources[1].{key}" in str(info.value)
+
+
+def test_the_example_configuration_validates_without_credentials(monkeypatch):
+    from brandpulse.app import DEMO_CONFIG
+    from brandpulse.config import load_settings
+    from brandpulse.wiring import validate_settings
+
+    for name in ("X_BEARER_TOKEN", "X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", *REDDIT_ENV):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"{name}_FILE", raising=False)
+    settings = load_settings(DEMO_CONFIG.parent / "example.yaml")
+    validate_settings(settings)  # every source entry checked, none built
+    kinds = {s.kind for s in settings.sources}
+    assert {"x", "reddit"} <= kinds and not any(s.enabled for s in settings.sources if s.kind in ("x", "reddit"))
+    assert check_sources(settings)["acme-x-mentions"].monthly_budget == 50
