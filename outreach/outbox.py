@@ -17,7 +17,7 @@ Life of an outbox row::
 
 **Safeguards.** The send claim runs every safeguard in its transaction,
 under the claim lock and before the conditional update (see
-:func:`claim`): a paused switch leaves the row approved, a failed check holds
+:func:`claim_for_send`): a paused switch leaves the row approved, a failed check holds
 it. Audit events: ``reply.drafted``, ``reply.edited``, ``reply.approved``,
 ``reply.rejected`` (people or the reply policy), ``reply.held``,
 ``reply.released``, ``reply.sent``, ``reply.failed``, ``reply.deferred``,
@@ -237,9 +237,8 @@ def _post_for(row: OutboxRow, mention: MentionRow | None = None) -> OutboundPost
         text=row.text,
         in_reply_to=row.in_reply_to,
         kind=row.kind,
-        # Status posts (incidents) may carry a title and subreddit when the outbox has them.
-        title=getattr(row, "title", None),
-        community=getattr(row, "community", None),
+        title=row.title,  # Reddit submissions (incident status posts)
+        community=row.community,
         addressed_handles=addressed,
     )
 
