@@ -13,6 +13,7 @@ from brandpulse.pipeline import Pipeline
 from listener.poller import Poller
 from listener.registry import build_sources, check_sources
 from outreach.channels.registry import build_channels
+from outreach.incidents import IncidentTemplates
 from outreach.templating import TemplateRenderer
 from rules.analyzers.registry import ANALYZERS
 

@@ -187,6 +187,11 @@ def _print_demo_summary(app: App, pipeline: Pipeline, *, elapsed: float, now) ->
         + ", ".join(f"{k} {v}" for k, v in sorted(replies.items()))
         + ")"
     )
+    if pipeline.stats.possible_incidents or pipeline.stats.linked_to_incidents:
+        click.echo(
+            f"Possible incidents suggested: {pipeline.stats.possible_incidents} (spike in negative mentions; "
+            "`brandpulse alerts list` shows them as possible-incident alerts with the command to open one)"
+        )
     click.echo(f"Digest: {path}")
     click.echo("")
     click.echo(render_text(digest))
