@@ -260,3 +260,65 @@ def test_missing_credentials_stop_run_before_anything_starts(world, monkeypatch)
     # Commands that do not poll need no credentials.
     assert world.cli("alerts", "list").exit_code == 0
     assert "never polled" in world.cli("sources").output
+
+
+def test_rate_limit_headers_schedule_each_source_alone(tmp_path, monkeypatch):
+    """Scheduler-free iterations with the real pollers and pipeline on a fake
+    clock: the platforms' rate-limit headers and 429s set each source's next
+    poll; nothing sleeps and the other sources keep polling."""
+    from brandpulse.clock import FakeClock
+    from brandpulse.config import parse_settings
+    from brandpulse.db import upgrade
+    from brandpulse.pipeline import Pipeline
+    from brandpulse.wiring import build_pollers
+    from listener.ratelimit import DEFAULT_BACKOFF
+    from tests.conftest import T0
+
+    clock = FakeClock(T0)
+    data = json.loads(json.dumps(BASE_CONFIG))
+    data["data_dir"] = str(tmp_path / "data")
+    data["sources"] = SOURCES
+    settings = parse_settings(data, path=tmp_path / "brandpulse.yaml")
+    engine = make_engine(settings.effective_database_url())
+    upgrade(engine)
+    Session = session_factory(engine)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        x, reddit = FakeXAPI(mock, now=clock.now), FakeRedditAPI(mock, now=clock.now)
+        x.add_user("AcmeAir")
+        env = {"X_BEARER_TOKEN": x.bearer_token, "REDDIT_CLIENT_ID": reddit.client_id,
+               "REDDIT_CLIENT_SECRET": reddit.client_secret, "REDDIT_USERNAME": reddit.username,
+               "REDDIT_PASSWORD": reddit.password}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        pollers = {p.source.name: p for p in build_pollers(settings, Session=Session, clock=clock,
+                                                            pipeline=Pipeline(settings))}
+
+        def poll_all() -> dict[str, str]:
+            return {name: p.poll_once().status for name, p in pollers.items()}
+
+        x.add_tweet("@AcmeAir where is my bag? awful", author="sam", created_at=T0 - timedelta(minutes=5))
+        reddit.add_submission("travel", "Acme Air lost my bag", author="redditor1", created_at=T0 - timedelta(minutes=5))
+        assert set(poll_all().values()) == {"ok"}
+
+        # X says its window is used up (remaining 0, reset in 15 min); Reddit answers 429 with no reset header.
+        x.rate_remaining = 0
+        reddit.fail(faults.rate_limit(reset_after=None), endpoint="new")
+        clock.advance(timedelta(minutes=1))
+        statuses = poll_all()
+        assert statuses == {"x-mentions": "ok", "x-search": "ok", "reddit-posts": "deferred", "reddit-comments": "ok"}
+        reset = datetime.fromtimestamp(int((clock.now() + timedelta(minutes=15)).timestamp()), tz=timezone.utc)
+        with Session() as s:
+            next_at = {r.source: r.next_poll_at for r in s.scalars(select(SourceStateRow))}
+        assert next_at["x-mentions"] == reset and next_at["x-search"] == reset
+        assert next_at["reddit-posts"] == clock.now() + DEFAULT_BACKOFF
+        assert next_at["reddit-comments"] is None
+
+        x.rate_remaining = 449
+        calls = len(x.calls)
+        clock.advance(timedelta(minutes=2))
+        assert poll_all() == {"x-mentions": "skipped", "x-search": "skipped", "reddit-posts": "ok",
+                              "reddit-comments": "ok"}
+        assert len(x.calls) == calls  # X was not asked before its reset
+        clock.set(reset)
+        assert set(poll_all().values()) == {"ok"}
+    engine.dispose()

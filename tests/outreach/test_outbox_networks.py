@@ -1,0 +1,78 @@
+"""The outbox with the real X channel (fake X API): what the answered post
+addressed reaches the channel, and X's reply rule turns a reply into
+"reply by hand" with its link, never retried."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import responses
+from sqlalchemy import select
+
+from brandpulse import audit
+from brandpulse.db.models import OutboxRow
+from outreach.channels.x import build_x_channel
+from outreach.outbox import claim_for_send, send_approved
+from tests.fakes import FakeXAPI
+
+
+@pytest.fixture
+def x(clock, settings):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = FakeXAPI(mock, now=clock.now)
+        fake.set_me("AcmeHelp")
+        env = {"X_API_KEY": fake.api_key, "X_API_SECRET": "s-123456", "X_ACCESS_TOKEN": fake.access_token,
+               "X_ACCESS_TOKEN_SECRET": "ts-123456"}
+        yield fake, build_x_channel(settings, env=env, clock=clock)
+
+
+def stored_reply(make_mention, make_outbox, fake, clock, *, text: str, addressed: tuple[str, ...]) -> tuple[int, str]:
+    tweet = fake.add_tweet(text, author="sam", created_at=clock.now() - timedelta(minutes=3))
+    mention_id, _ = make_mention(external_id=tweet["id"], text=text, addressed=addressed, thread_id=tweet["id"])
+    return make_outbox(mention_id=mention_id, in_reply_to=tweet["id"], text="Hi @sam, so sorry! DM us?"), tweet["id"]
+
+
+def test_the_mentions_addressed_handles_reach_the_channel(Session, clock, make_mention, make_outbox, x):
+    fake, channel = x
+    rid, tweet_id = stored_reply(make_mention, make_outbox, fake, clock, text="@AcmeHelp my bag is lost",
+                                 addressed=("AcmeHelp",))
+    claimed = claim_for_send(Session, rid, now=clock.now())
+    assert claimed.post is not None and claimed.post.addressed_handles == ("acmehelp",)
+    with Session.begin() as s:  # put it back: the sender claims it itself
+        s.get(OutboxRow, rid).status = "approved"
+    report = send_approved(Session, channels={"x": channel}, now=clock.now())
+    assert report.sent == 1
+    with Session() as s:
+        row = s.get(OutboxRow, rid)
+    assert row.status == "sent" and row.external_id in {t["id"] for t in fake.tweets.values()}
+    assert fake.calls_to("create")[0].body["reply"]["in_reply_to_tweet_id"] == tweet_id
+
+
+def test_an_unaddressed_post_becomes_reply_by_hand_with_its_link(Session, clock, make_mention, make_outbox, x):
+    fake, channel = x
+    rid, tweet_id = stored_reply(make_mention, make_outbox, fake, clock, text="acme air lost my bag, typical",
+                                 addressed=())
+    report = send_approved(Session, channels={"x": channel}, now=clock.now())
+    assert report.manual == 1 and report.sent == 0
+    assert fake.calls_to("create") == []  # never sent to X
+    with Session() as s:
+        row = s.get(OutboxRow, rid)
+        [event] = [e for e in audit.history(s, "outbox", rid) if e.action == "reply.manual"]
+    assert row.status == "manual"
+    assert row.last_error.startswith(f"reply by hand: https://x.com/i/web/status/{tweet_id}")
+    assert event.details["url"] == f"https://x.com/i/web/status/{tweet_id}"
+    clock.advance(timedelta(hours=1))
+    again = send_approved(Session, channels={"x": channel}, now=clock.now())
+    assert again.manual == 0 and fake.calls_to("create") == []  # not retried
+
+
+def test_a_reply_without_its_mention_is_not_sent_on_x(Session, clock, make_outbox, x):
+    """No stored mention: what the post addressed is unknown, so X's rule cannot be met."""
+    fake, channel = x
+    tweet = fake.add_tweet("@AcmeHelp hello", author="sam", created_at=clock.now() - timedelta(minutes=3))
+    rid = make_outbox(mention_id=None, in_reply_to=tweet["id"])
+    assert send_approved(Session, channels={"x": channel}, now=clock.now()).manual == 1
+    with Session() as s:
+        assert s.scalar(select(OutboxRow.status).where(OutboxRow.id == rid)) == "manual"
+    assert fake.calls_to("create") == []
