@@ -20,11 +20,12 @@ reported with its line number and skipped; the rest of the file still replays.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,13 @@ class ReplaySource:
 
     def __len__(self) -> int:
         return len(self._mentions)
+
+    def shift(self, offset: timedelta) -> None:
+        """Move every recorded post by ``offset`` (e.g. so that a recorded day
+        ends now). Ids are kept, so stored cursors keep their meaning only for
+        the same offset: shift before the first poll."""
+        self._mentions = [dataclasses.replace(m, created_at=m.created_at + offset) for m in self._mentions]
+        self._keys = [_key(m) for m in self._mentions]
 
     def exhausted(self, cursor: dict[str, Any]) -> bool:
         """True when every recorded mention has been released under ``cursor``."""

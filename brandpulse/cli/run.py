@@ -22,6 +22,8 @@ from brandpulse.db.models import AlertRow, MentionRow, OutboxRow
 from brandpulse.durations import parse_duration
 from brandpulse.pipeline import Pipeline
 from brandpulse.wiring import build_pollers, channels_for
+from listener.poller import Poller
+from listener.registry import build_sources
 from listener.replay import ReplaySource
 from listener.scheduler import Job, Scheduler, poll_job
 
@@ -38,10 +40,10 @@ def _configure_logging(verbose: bool) -> None:
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
-def _jobs(app: App, pipeline: Pipeline, *, out) -> tuple[list[Job], list]:
+def _jobs(app: App, pollers: list[Poller], *, out) -> list[Job]:
+    """One poll job per source, and the job that sends approved replies."""
     from outreach.outbox import send_approved
 
-    pollers = build_pollers(app.settings, Session=app.Session, clock=app.clock, pipeline=pipeline)
     interval = {s.name: s.poll_interval for s in app.settings.sources}
     jobs = [poll_job(p, interval[p.source.name]) for p in pollers]
     channels = channels_for(app.settings, out=out)
@@ -53,7 +55,7 @@ def _jobs(app: App, pipeline: Pipeline, *, out) -> tuple[list[Job], list]:
             logging.getLogger("brandpulse.send").exception("sending approved replies failed")
 
     jobs.append(Job(id="outbox:send", func=send, interval=SEND_INTERVAL))
-    return jobs, pollers
+    return jobs
 
 
 @click.command()
@@ -66,7 +68,8 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
     _configure_logging(verbose)
     app = ctx.app()
     pipeline = Pipeline(app.settings)
-    jobs, pollers = _jobs(app, pipeline, out=sys.stdout)
+    pollers = build_pollers(app.settings, Session=app.Session, clock=app.clock, pipeline=pipeline)
+    jobs = _jobs(app, pollers, out=sys.stdout)
     if not pollers:
         raise UserError("no enabled sources in the configuration: nothing to listen to")
     if once:
@@ -118,21 +121,33 @@ def demo(ctx: Context, seconds: float, keep_db: bool, verbose: bool) -> None:
     if not keep_db:
         _reset_sqlite(settings)
 
-    probe = App.open(settings, clock=SystemClock())
+    opened = App.open(settings, clock=SystemClock())
     pipeline = Pipeline(settings)
-    pollers = build_pollers(settings, Session=probe.Session, clock=probe.clock, pipeline=pipeline)
-    replays = [p.source for p in pollers if isinstance(p.source, ReplaySource)]
-    start = min(r.first_time for r in replays if r.first_time).replace(minute=0, second=0, microsecond=0)
+    replays = [s for s in build_sources(settings) if isinstance(s, ReplaySource)]
+    if not any(len(r) for r in replays):
+        raise UserError("the demo's replay files hold no mentions that match the brands' queries")
+    # The recorded day is replayed as the day that ends now, so that SLA
+    # deadlines mean something when you work the inbox after the demo.
+    recorded_start = min(r.first_time for r in replays if r.first_time).replace(minute=0, second=0, microsecond=0)
+    offset = (SystemClock().now() - timedelta(days=1)).replace(minute=0, second=0, microsecond=0) - recorded_start
+    for r in replays:
+        r.shift(offset)
+    start = recorded_start + offset
     end = max(r.last_time for r in replays if r.last_time)
     speed = max(1.0, (end - start).total_seconds() / max(seconds, 1.0))
     clock = AcceleratedClock(start, speed)
-    app = App(settings=settings, engine=probe.engine, Session=probe.Session, clock=clock)
+    app = App(settings=settings, engine=opened.engine, Session=opened.Session, clock=clock)
+    pollers = [
+        Poller(source=r, Session=app.Session, clock=clock, handler=pipeline,
+               own_handles=settings.brand(r.brand).accounts.all_lower())
+        for r in replays
+    ]
 
     click.echo(
-        f"brandpulse demo: replaying {sum(len(r) for r in replays)} mentions from {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC "
+        f"brandpulse demo: replaying {sum(len(r) for r in replays)} recorded mentions as the last day, {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, "
         f"at {speed:,.0f}x ({seconds:g} s); replies go to the dry-run channel."
     )
-    jobs, pollers = _jobs(app, pipeline, out=sys.stdout)
+    jobs = _jobs(app, pollers, out=sys.stdout)
     scheduler = Scheduler(jobs, time_scale=speed)
     wall0 = time.monotonic()
     scheduler.start()

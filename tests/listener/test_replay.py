@@ -116,3 +116,14 @@ def test_malformed_lines_are_reported_with_line_numbers_and_skipped(tmp_path, cl
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="replay file not found"):
         ReplaySource(name="r", brand="acme", path=tmp_path / "nope.jsonl")
+
+
+def test_shift_moves_the_recorded_day(tmp_path, clock):
+    path = write_jsonl(tmp_path / "m.jsonl", [_record(0, 0), _record(1, 60)])
+    source = ReplaySource(name="r", brand="acme", path=path)
+    source.shift(timedelta(days=30))
+    assert source.first_time == T0 + timedelta(days=30)
+    assert source.fetch({}, now=T0 + timedelta(days=1)).mentions == []
+    result = source.fetch({}, now=T0 + timedelta(days=30, minutes=1))
+    assert [m.external_id for m in result.mentions] == ["1000"]
+    assert result.mentions[0].created_at == T0 + timedelta(days=30)
