@@ -4,6 +4,7 @@ small valid configuration to build on. No test touches the network."""
 from __future__ import annotations
 
 import copy
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,24 @@ def clock() -> FakeClock:
     return FakeClock(T0)
 
 
-@pytest.fixture
-def engine(tmp_path: Path):
-    eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory) -> Path:
+    """One database file brought to the head revision by the real migrations,
+    once per session; each test gets its own copy of it."""
+    path = tmp_path_factory.mktemp("schema") / "migrated.db"
+    eng = make_engine(f"sqlite:///{path}")
     upgrade(eng)
+    with eng.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    eng.dispose()
+    return path
+
+
+@pytest.fixture
+def engine(tmp_path: Path, migrated_db: Path):
+    target = tmp_path / "test.db"
+    shutil.copyfile(migrated_db, target)
+    eng = make_engine(f"sqlite:///{target}")
     yield eng
     eng.dispose()
 
