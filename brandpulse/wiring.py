@@ -3,8 +3,6 @@ pipeline, channels. Also the start-up checks that need those parts."""
 
 from __future__ import annotations
 
-from typing import TextIO
-
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandpulse.clock import Clock
@@ -12,7 +10,6 @@ from brandpulse.config import ConfigError, Settings
 from brandpulse.pipeline import Pipeline
 from listener.poller import Poller
 from listener.registry import build_sources, check_sources
-from outreach.channels.registry import build_channels
 from outreach.incidents import IncidentTemplates
 from outreach.templating import TemplateRenderer
 from rules.analyzers.registry import ANALYZERS
@@ -49,7 +46,3 @@ def build_pollers(settings: Settings, *, Session: sessionmaker[Session], clock: 
             Poller(source=source, Session=Session, clock=clock, handler=pipeline, own_handles=brand.accounts.all_lower())
         )
     return pollers
-
-
-def channels_for(settings: Settings, *, out: TextIO | None = None):
-    return build_channels(settings, out=out)

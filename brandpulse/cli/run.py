@@ -21,7 +21,8 @@ from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow
 from brandpulse.durations import parse_duration
 from brandpulse.pipeline import Pipeline
-from brandpulse.wiring import build_pollers, channels_for
+from brandpulse.wiring import build_pollers
+from outreach.channels.registry import build_channels
 from listener.poller import Poller
 from listener.registry import build_sources
 from listener.replay import ReplaySource
@@ -46,7 +47,7 @@ def _jobs(app: App, pollers: list[Poller], *, out) -> list[Job]:
 
     interval = {s.name: s.poll_interval for s in app.settings.sources}
     jobs = [poll_job(p, interval[p.source.name]) for p in pollers]
-    channels = channels_for(app.settings, out=out)
+    channels = build_channels(app.settings, out=out, clock=app.clock)
 
     def send() -> None:
         try:
