@@ -126,6 +126,7 @@ from outreach.templating import (
     make_environment,
     reply_context,
     sample_contexts,
+    static_problems,
 )
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,6 @@ INCIDENT_KEYS = (
 STATUS_VARIABLES: dict[str, tuple[str, ...]] = {"brand": ("id", "name"), "incident": INCIDENT_KEYS}
 AUTHOR_VARIABLES: dict[str, tuple[str, ...]] = {**REPLY_VARIABLES, "incident": INCIDENT_KEYS}
 _ROLE_VARIABLES = {role: STATUS_VARIABLES if role in STATUS_ROLES else AUTHOR_VARIABLES for role in ROLES}
-_SPECIAL_NAMES = frozenset({"loop", "caller", "varargs", "kwargs", "self", "super"})
 
 
 class IncidentError(Exception):
@@ -258,39 +258,6 @@ def _brand_context(brand: Brand) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-def _static_problems(env, ast: nodes.Template, variables: Mapping[str, tuple[str, ...]]) -> list[str]:
-    """Unknown names, attributes, filters and tests, in every branch."""
-    problems: list[str] = []
-    stored = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    stored |= {m.name for m in ast.find_all(nodes.Macro)}
-    known = set(variables) | stored | set(env.globals) | _SPECIAL_NAMES
-    for node in ast.find_all(nodes.Name):
-        if node.ctx == "load" and node.name not in known:
-            problems.append(f"line {node.lineno}: unknown variable {node.name!r} (known: {', '.join(variables)})")
-    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
-        target = node.node
-        if not isinstance(target, nodes.Name) or target.name not in variables or target.name in stored:
-            continue
-        if isinstance(node, nodes.Getattr):
-            key = node.attr
-        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
-            key = node.arg.value
-        else:
-            continue
-        if key not in variables[target.name]:
-            problems.append(
-                f"line {node.lineno}: unknown variable {target.name}.{key}"
-                f" ({target.name} has: {', '.join(variables[target.name])})"
-            )
-    for node in ast.find_all(nodes.Filter):
-        if node.name not in env.filters:
-            problems.append(f"line {node.lineno}: unknown filter {node.name!r}")
-    for node in ast.find_all(nodes.Test):
-        if node.name not in env.tests:
-            problems.append(f"line {node.lineno}: unknown test {node.name!r}")
-    return list(dict.fromkeys(problems))
-
-
 def _sample_incidents(brand: Brand, opened: datetime) -> list[IncidentSnapshot]:
     full = IncidentSnapshot(
         id=7, brand=brand.id, title="Check-in errors in the app", status="investigating",
@@ -348,7 +315,7 @@ class IncidentTemplates:
             ast = self._env.parse(source, TEMPLATE_NAMES[role], filename)
         except TemplateError as exc:
             raise _Problem(f": line {getattr(exc, 'lineno', '?')}: syntax error: {exc}") from None
-        static = _static_problems(self._env, ast, _ROLE_VARIABLES[role])
+        static = static_problems(self._env, ast, _ROLE_VARIABLES[role])
         if static:
             raise _Problem(": " + "; ".join(static))
         return self._env.from_string(source)

@@ -298,9 +298,13 @@ def _describe(exc: BaseException, filename: str) -> str:
     return f"{where}{kind}: {message}"
 
 
-def _static_problems(env: ImmutableSandboxedEnvironment, ast: nodes.Template) -> list[str]:
-    """Check names, attributes, filters and tests against what is documented,
+def static_problems(
+    env: ImmutableSandboxedEnvironment, ast: nodes.Template, variables: Mapping[str, tuple[str, ...]] | None = None
+) -> list[str]:
+    """Check names, attributes, filters and tests against what is documented
+    (``variables``: name → its attributes; default: the reply templates'),
     including branches the sample data would not take."""
+    documented = VARIABLES if variables is None else variables
     problems: list[str] = []
     stored = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
     stored |= {m.name for m in ast.find_all(nodes.Macro)}
@@ -309,13 +313,13 @@ def _static_problems(env: ImmutableSandboxedEnvironment, ast: nodes.Template) ->
         stored |= {n if isinstance(n, str) else n[-1] for n in imp.names}
     known_globals = set(env.globals) | _SPECIAL_NAMES
     for node in ast.find_all(nodes.Name):
-        if node.ctx == "load" and node.name not in VARIABLES and node.name not in stored and node.name not in known_globals:
+        if node.ctx == "load" and node.name not in documented and node.name not in stored and node.name not in known_globals:
             problems.append(
-                f"line {node.lineno}: unknown variable {node.name!r} (known: {', '.join(VARIABLES)})"
+                f"line {node.lineno}: unknown variable {node.name!r} (known: {', '.join(documented)})"
             )
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
-        if not isinstance(target, nodes.Name) or target.name not in VARIABLES or target.name in stored:
+        if not isinstance(target, nodes.Name) or target.name not in documented or target.name in stored:
             continue
         if isinstance(node, nodes.Getattr):
             key = node.attr
@@ -323,10 +327,10 @@ def _static_problems(env: ImmutableSandboxedEnvironment, ast: nodes.Template) ->
             key = node.arg.value
         else:
             continue
-        if key not in VARIABLES[target.name]:
+        if key not in documented[target.name]:
             problems.append(
                 f"line {node.lineno}: unknown variable {target.name}.{key}"
-                f" ({target.name} has: {', '.join(VARIABLES[target.name])})"
+                f" ({target.name} has: {', '.join(documented[target.name])})"
             )
     for node in ast.find_all(nodes.Filter):
         if node.name not in env.filters:
@@ -375,7 +379,7 @@ class TemplateRenderer:
                 source = config.text or ""
             try:
                 ast = self._env.parse(source, name, filename)
-                static = _static_problems(self._env, ast)
+                static = static_problems(self._env, ast)
                 if static:
                     problems.extend(f"{key}: {p}" for p in static)
                     continue
