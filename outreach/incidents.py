@@ -104,7 +104,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from jinja2 import TemplateError, nodes
+from jinja2 import TemplateError
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
