@@ -12,30 +12,23 @@ from listener.poller import Poller
 from listener.registry import build_sources, check_sources
 from outreach.incidents import IncidentTemplates
 from outreach.templating import TemplateRenderer
-from rules.analyzers.registry import ANALYZERS
+from rules.analyzers.registry import ANALYZERS, is_known
 
 
 def validate_settings(settings: Settings) -> None:
     """Everything that must be right before anything starts. Raises ConfigError."""
     problems = []
-    for name in {settings.default_analyzer, *(b.analyzer for b in settings.brands if b.analyzer)}:
-        if not _analyzer_known(name):
-            problems.append(f"analyzer {name!r} is unknown (known: {', '.join(sorted(ANALYZERS))})")
+    for name in sorted({settings.default_analyzer, *(b.analyzer for b in settings.brands if b.analyzer)}):
+        if not is_known(name):
+            problems.append(
+                f"analyzer {name!r} is unknown (known: {', '.join(sorted(ANALYZERS))}, or trained:<brand>[/<name>][@<version>])"
+            )
     if problems:
         raise ConfigError(problems, path=settings.source_path)
-    TemplateRenderer(settings)  # renders every template once with sample data
+    TemplateRenderer(settings)  # renders every reply template once with sample data
+    IncidentTemplates(settings)  # and every incident template
     # Every source's options, enabled or not; credentials are read when `run` builds them.
     check_sources(settings)
-
-
-def _analyzer_known(name: str) -> bool:
-    if name in ANALYZERS:
-        return True
-    try:  # trained analyzers are resolved by a prefix, e.g. "trained:acme"
-        from rules.analyzers.registry import is_known  # type: ignore[attr-defined]
-    except ImportError:
-        return False
-    return bool(is_known(name))
 
 
 def build_pollers(settings: Settings, *, Session: sessionmaker[Session], clock: Clock, pipeline: Pipeline) -> list[Poller]:

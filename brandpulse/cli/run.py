@@ -15,11 +15,10 @@ import click
 from sqlalchemy import func, select
 
 from brandpulse.app import App
-from brandpulse.clock import AcceleratedClock, Clock, SystemClock
+from brandpulse.clock import AcceleratedClock, SystemClock
 from brandpulse.cli.common import Context, UserError, handle_errors, pass_ctx
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow
-from brandpulse.durations import parse_duration
 from brandpulse.pipeline import Pipeline
 from brandpulse.wiring import build_pollers
 from outreach.channels.registry import build_channels
