@@ -92,6 +92,14 @@ def test_template_error_is_caught_at_load(cli_config):
     assert result.exit_code == 2 and "templates.apology" in result.output
 
 
+def test_incident_template_error_is_caught_at_load(cli_config):
+    config = yaml.safe_load(cli_config.read_text())
+    config["incidents"] = {"templates": {"x_post": {"text": "{{ incident.titel }} is down"}}}
+    cli_config.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(main, ["--config", str(cli_config), "alerts", "list"])
+    assert result.exit_code == 2 and "incidents.templates.x_post" in result.output and "titel" in result.output
+
+
 def test_run_once_then_work_the_inbox(cli_config):
     out = invoke(cli_config, "run", "--once").output
     assert "6 mentions stored" in out
