@@ -18,7 +18,15 @@ as its base and adds complaint evidence from general customer-care language:
   as words; #neverflyingagain by its stems);
 * the **brand's vocabulary** from the configuration: ``negative`` and
   ``urgent`` words count as complaint cues, ``positive`` ones as praise,
-  and ``products`` are the things that can be "down" or "not working".
+  and ``products`` are the things that can be "down" or "not working";
+* **discourse structure** (``rules.analyzers.discourse``): an event named in
+  a question that asks for information or permission ("will my flight be
+  cancelled?", "can I get a refund?") weighs a third of a reported one, and
+  nothing when the post only asks; a complaint question ("where is my
+  bag?", "seriously?", "can't you just…?") counts as a complaint; after
+  "but" / "however" the cues weigh more than before it;
+* **thanks for something done** ("thank you for the refund") as praise,
+  text emoticons glued to words ("landed:)") and elongated words ("sooo").
 
 When complaint evidence is present, VADER's positive reading (polite
 "thanks", "please help", sarcastic "great job") is mostly discounted: a
@@ -38,9 +46,10 @@ from typing import Callable, Sequence
 from brandpulse.config import Brand
 from brandpulse.types import Label, Score
 from rules.analyzers.vader import _VADER_VERSION
+from rules.analyzers.discourse import COMPLAINT_QUESTION, INFO_QUESTION, OTHER_QUESTION, STATEMENT, index_sentences
 from rules.language import resolve_language
 
-ANALYZER_VERSION = "1.0"
+ANALYZER_VERSION = "1.1"
 
 # ---------------------------------------------------------------------------
 # Cue lists. Patterns are matched against lower-cased text with typographic
@@ -79,6 +88,12 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("hung|hang|disconnect|dropped", r"\b(?:hung up|hang up on|disconnected|dropped (?:my|the|our) call|call dropped)\b", 1.4),
         ("service|support|help|communication|info|update|explanation|organi|assistance", r"\b(?:no|not any|zero|poor|bad|terrible|horrible|awful|lousy|non-?existent) (?:customer )?(?:service|support|help|communication|info(?:rmation)?|updates?|explanation|organi[sz]ation|assistance)\b", 1.6),
         ("tank", r"\b(?:has|have|totally|really) tanked\b", 1.2),
+        ("bug", r"\b(?:a|the|another|new|same|this) bugs?\b|\bbugs? (?:in|on|with)\b", 1.0),
+        ("out of order|out of service", r"\bout of (?:order|service)\b", 1.2),
+        ("n't|not", r"\b(?:doesn'?t|does not|don'?t|do not|didn'?t|did not|won'?t|wouldn'?t|isn'?t|aren'?t) (?:recline|charge|turn on|switch on|start|show up|fit|flush|close|lock|print|scan|sync|play|stream)\b", 1.2),
+        ("no ", r"\bno (?:wi-?fi|internet|power|outlets?|food|water|snacks|drinks|blankets|pillows|entertainment|tv|movies|seats?|room|space|leg ?room|chairs?|staff|agents?|gate agents?|crew|pilot|plane|heat|heating|air|a/?c|signal|service)\b(?! (?:problem|issue|worries|complaints)s?\b)", 0.9),
+        ("not enough|too few|too many|short ?staff|understaff", r"\b(?:not enough|too few) (?:staff|agents|people|employees|workers|seats|space|room|time|info(?:rmation)?|chairs|planes|flights|options)\b|\bshort[ -]?staffed\b|\bunderstaffed\b|\boverworked\b", 1.2),
+        ("slow|forever|eternity|snail", r"\b(?:so|too|very|really|painfully|incredibly|ridiculously|extremely|super) slow\b|\bslow(?:est)? (?:service|response|responses|line|lines|boarding|process|website|app|site|wifi|wi-fi|internet)\b|\b(?:takes?|taking|took) (?:forever|an eternity|ages)\b|\beternity\b|\bsnail'?s? pace\b", 1.2),
     ],
     # Waiting, delays, silence.
     "waiting": [
@@ -92,6 +107,8 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("no ", r"\bno (?:update|updates|response|reply|answer|answers|info|information|word|news|call ?back|explanation|communication|notice|confirmation|follow-?up|resolution|way|announcements?)\b", 1.3),
         (_NEG_T + "|still not", r"\b(?:haven'?t|hasn'?t|have not|has not|never|didn'?t|did not|still not) (?:heard|received|gotten|got|arrived|shown|been (?:contacted|refunded|called|fixed|resolved)|responded|replied|answered|called|come|showed|shipped|gotten back|get back)\b", 1.5),
         ("yet to", r"\byet to (?:hear|receive|get|see|be)\b", 1.3),
+        ("never|still", r"\b(?:never|still (?:hasn'?t|haven'?t|hasnt|havent|not)) (?:arrives?|comes?|shows? up|gets? (?:back|through|answered|resolved|fixed)|responds?|answers?|calls? back|works?|loads?|goes through|receives?)\b", 1.4),
+        ("it's been|its been|it has been|been", r"\b(?:it'?s|it has|it'?s now|now it'?s) been (?:over |almost |nearly |more than )?(?:\d+|an?|one|two|three|four|five|six|seven|eight|nine|ten|several|many|multiple|few)\+? ?(?:hours?|hrs?|days|weeks|months)\b|\b(?:it'?s|it has) been (?:forever|ages|too long|long enough)\b", 1.2),
         ("long", r"\bhow (?:much )?long (?:do|does|will|should|is|are|am|must|has|have|can|until)\b", 0.9),
         ("where|happened", r"\b(?:where(?:'s| is| are)|what happened to|where the hell is) (?:my|our)\b", 1.0),
         (_BELONGINGS_T, rf"\b(?:where(?:'s| is| are)|what happened to|lost|lose|losing|missing|damaged|broke|broken) (?:my|our|the|his|her|their)? ?(?:\w+ )?{_BELONGINGS}\b", 1.4),
@@ -120,7 +137,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     ],
     # "can't / won't / doesn't": generic inability and refusal.
     "inability": [
-        ("can|couldn|could not|unable|not able", r"\b(?:can'?t|cannot|can not|couldn'?t|could not|unable to|not able to)\b(?! wait\b| thank| recommend| say enough| be happier| complain\b| beat\b| go wrong| miss\b| believe how (?:good|great|nice|easy|fast))", 0.8),
+        ("can|couldn|could not|unable|not able", r"\b(?:can'?t|cannot|can not|couldn'?t|could not|unable to|not able to)\b(?! wait\b| thank| recommend| say enough| be happier| complain\b| beat\b| go wrong| miss\b| believe how (?:good|great|nice|easy|fast)| .{0,30}\bany ?more\b)", 0.8),
         ("won|wouldn|refus|will not", r"\b(?:won'?t|wouldn'?t|refuse[sd]? to|refusing to|will not)\b (?:let|allow|help|give|refund|honou?r|accept|answer|respond|reply|fix|change|waive|rebook|accommodate|even|work|load|tell|call|budge|compensate|transfer)", 1.3),
         ("n't|nt |not", r"\b(?:doesn'?t|does not|didn'?t|did not|don'?t|do not)\b (?:work|help|care|respond|answer|reply|call|listen|understand|matter|make (?:any )?sense|even|bother|honou?r|accept|allow|have (?:any|a clue|enough)|give a|know what|seem to care|tell)", 1.2),
         ("not|nothing|one|body|happy|satisf", r"\b(?:not|nothing|no one|nobody) (?:helpful|being done|resolved|fixed|acceptable|good enough|okay|ok|fair|right|happy|pleased|impressed|satisfied|amused)\b|\b(?:unhappy|dissatisfied|unsatisfied)\b", 1.5),
@@ -138,7 +155,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("never", r"\bnever (?:again|fly(?:ing)?|book(?:ing)?|use|using|buy(?:ing)?|order(?:ing)?|shop(?:ping)?|recommend(?:ing)?|coming back|going back|travel(?:l?ing)? with|choose|choosing)\b", 2.2),
         ("last time|business|money|lost|done with|bye|cancel|close my|switch|won|will not", r"\b(?:last time (?:i|we)(?:'ll| will)?|take (?:my|our) (?:money|business)|taking (?:my|our) (?:money|business)|lost (?:a|my|our|another) (?:loyal )?(?:customer|business|flyer)|done with (?:you|your|this)|good ?bye|cancel+(?:ing)? my (?:account|subscription|membership|card|credit card|rewards|loyalty)|close my account|switch(?:ing|ed)? (?:to|airlines|carriers|providers|companies)|won'?t be (?:flying|back|using|booking|buying|returning|ordering|recommending|choosing)|will not be (?:flying|back|using|booking|recommending))\b", 2.0),
         ("another|someone else|elsewhere|competition|different", r"\b(?:fly(?:ing)?|book(?:ing)?|go(?:ing)?|stick(?:ing)?) (?:with )?(?:another airline|another company|someone else|elsewhere|the competition|a different)\b", 1.8),
-        ("anymore|any more", r"\b(?:no (?:need|reason)|not|won'?t|never) .{0,30}\b(?:any ?more)\b", 1.2),
+        ("anymore|any more", r"\b(?:no (?:need|reason)|not|won'?t|never|can'?t|cannot|don'?t|wouldn'?t) .{0,30}\b(?:any ?more)\b", 1.2),
         ("loyal|longtime|long-time|frequent|faithful|valued|customer", r"\b(?:loyal|longtime|long-time|frequent|faithful|valued) (?:customer|flyer|flier|member|client|guest)s?\b|\bcustomer (?:for|since) (?:\d+|years|over|a decade)", 1.0),
     ],
     # Praise that is not meant: "thanks for nothing", "great job losing my bag".
@@ -148,6 +165,12 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("job|work|going|one|way to", r"\b(?:great|good|nice|fantastic|awesome|excellent|wonderful|stellar|amazing|brilliant|fabulous) (?:job|work|going|one|way to)\b(?=.{0,40}?\b(?:los(?:e|t|ing)|delay|cancel|strand|wait|hours|broke|no one|nobody|never|again|not|n't|without|miss|forget|forgot|ignor|leav))", 2.5),
         ("lov|way to go|what a|really?|seriously|joke|kidding|joking", r"\b(?:love|loving|lovin'?) (?:how|that|when) (?:you|your|the|my|i|we|it|they)\b|\bway to go\b|\bwhat a (?:great|wonderful|fantastic|fun|nice) (?:way|start)\b|\breally\?+|\bseriously\b|\b(?:is|was) (?:this|that) a joke\b|\byou(?:'re| are) (?:kidding|joking)\b", 1.5),
         ("apparently", r"\bapparently\b", 0.6),
+    ],
+    # Thanks for something done: a satisfied customer (after "sarcasm", so
+    # "thanks for nothing" / "thanks for losing my bag" are read first).
+    "gratitude": [
+        ("thank|thx", r"\b(?:thanks?|thank you|thx|ty)(?: (?:so|very) much| again| a lot)? (?:for|to) (?:the |your |a |all |that |everything|getting|taking|helping|making|being|such|quick|fast|great|responding|reply|replying|response|update|info|help|letting|checking|looking|fixing|resolving|sorting|reaching|following|answering|assist|accommodat|rebooking|refunding|understanding|listening|your help|being so)", -1.2),
+        ("thank|thx|appreciate", r"\b(?:thanks?|thank you|thx)(?: (?:so|very) much)?(?: guys| again| all)?\s*(?:[!.]|$)|\b(?:i|we) (?:really |truly |so |greatly )?appreciate (?:it|that|this|you|your|the)\b", -0.8),
     ],
     # The words of an unhappy customer (VADER knows some, not all).
     "anger": [
@@ -159,6 +182,8 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("complain|grievance|escalat|supervisor|manager|bbb|lawyer|sue|lawsuit|report you", r"\b(?:complain\w*|complaint|grievance|escalat\w*|supervisor|manager|bbb|lawyer|sue|lawsuit|report you)\b", 1.2),
         ("expect|should|could|would|if only|supposed", r"\b(?:expected (?:more|better)|should(?:n'?t)? have|could have|would(?:'ve| have) been nice|(?:it )?would be nice if|if only|could be more|supposed to)\b", 0.9),
         ("clue", r"\b(?:no|zero|not a|without a) clue\b|\bclueless\b", 1.2),
+        ("answer|solution|option|excuse|acceptable|okay|ok|good|fair", r"\b(?:that'?s|that is|this is|is|was|not) not (?:an?|the|good|acceptable|ok|okay|fair|right|good enough)? ?(?:answer|solution|option|excuse|acceptable|ok|okay|fair|right|good enough)\b|\bnot (?:an?|the) (?:answer|solution|option|excuse)\b", 1.2),
+        ("together|boo|get it|do better|need to", r"\bget (?:it|your (?:act|stuff|shit|sh\*t|crap)|its act|their act) together\b|\bboo+\b|\byou (?:guys |all |people )?(?:need|needs|have|has|ought) to (?:fix|do better|get|hire|train|improve|update|start|stop|learn|figure|communicate|tell|let|be more|be better|change|step up|take care|respond|answer|own|honou?r)\b", 1.1),
     ],
     # Questions a support team recognises as complaints.
     "complaint_question": [
@@ -166,6 +191,9 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("how", r"\bhow (?:come|is it (?:possible|that|ok|okay|acceptable|fair)|hard is it|difficult is it|do you expect|could you|can you (?:not|possibly|justify|expect)|does (?:s?he|this|that) still)\b", 1.0),
         ("anyone|anybody|someone|somebody", r"\b(?:is|does) (?:anyone|anybody|someone|somebody) (?:there|home|listening|working|answering|going to|gonna|at|even|know|care)\b|\banyone (?:there|home|listening|answering)\b", 1.2),
         ("what", r"\bwhat(?:'s| is) (?:going on|happening|the (?:deal|point|holdup|hold up|problem|issue|excuse|real reason))\b", 1.1),
+    ],
+    # "??", "?!": emphasis, a complaint's or an eager question's.
+    "emphatic_question": [
         ("??|?!|!?", r"\?{2,}|\?!|!\?", 0.5),
     ],
     # Calls for help a team must answer.
@@ -197,9 +225,47 @@ _NEGATABLE = {"cancellation", "delay", "anger"}
 # Cue families that name an event; asked about ("will my flight be cancelled?")
 # they are an inquiry, not a complaint.
 _EVENTS = {"cancellation", "delay", "money", "brand_negative", "brand_urgent"}
-_INQUIRY_START = re.compile(r"^\W*(?:are|is|will|would|should|can|could|do|does|did|any|how|what|when|if|has|have|am|may|might)\b")
+_INQUIRY_START = re.compile(r"\W*(?:are|is|will|would|should|can|could|do|does|did|any|how|what|when|if|has|have|am|may|might)\b")
 _HYPOTHETICAL = re.compile(r"\b(?:will|would|might|may|going to|gonna|if|in case|chances?|possible|possibility|likely|expect(?:ed|ing)?|predict\w*|forecast|risk|worried|afraid|hope)\b")
-_SENTENCE_END = re.compile(r"[.!?\n]")
+# Cue families discounted inside an information question ("is the site down?",
+# "can I get a refund?", "will my flight be cancelled?").
+_ASKABLE = _EVENTS | {"service_failure", "waiting", "inability", "burden", "help_request", "brand_product_failure", "emphatic_question"}
+# A post containing a complaint question ("where is my bag?", "seriously?",
+# "can't you just…?") that no complaint_question cue has read yet.
+CQ_SENTENCE_WEIGHT = 0.9
+# "X, but Y": cue weights before the contrast and after it.
+CONTRAST_BEFORE = 0.6
+CONTRAST_AFTER = 1.2
+# A letter written three or more times in a row: emphasis ("sooo slow").
+_ELONGATED = re.compile(r"([A-Za-z])\1{2,}")
+# "but", "however", "although", "though" open the clause the author means.
+_CONTRAST = re.compile(r"\b(?:but|however|although|though|except)\b")
+# Text emoticons. VADER scores them only as separate tokens; these are counted
+# when glued to a word ("day:)", "again:(") so VADER did not see them.
+_EMOTICON = re.compile(r"(?<![\w:;=])(?:[:;=]'?-?[()\[\]/\\|DPp]|\(-?[:;]|</?3|-_-|>:-?\()(?![\w)(])|(?<=\w)(?:[:;=]'?-?[()\[\]/\\|DPp]|</?3)(?![\w)(])")
+_EMOTICON_CHARS = re.compile(r"[:;=<-][-'/()\[\]\\|DPp3_]")
+_EMOTICON_VALUES = {")": -0.9, "]": -0.9, "D": -1.0, "P": -0.6, "p": -0.6, "(": 1.0, "[": 1.0, "/": 0.7, "\\": 0.7, "|": 0.4}
+
+
+def _emoticons(text: str) -> float:
+    """Complaint (> 0) or praise (< 0) from text emoticons VADER cannot see."""
+    total = 0.0
+    for m in _EMOTICON.finditer(text):
+        a, b = m.span()
+        if (a == 0 or text[a - 1].isspace()) and (b == len(text) or text[b].isspace()):
+            continue  # a token of its own: VADER's lexicon has it
+        e = m.group()
+        if e in ("<3",):
+            total -= 1.0
+        elif e in ("</3", "-_-"):
+            total += 0.9
+        elif e.startswith(">:"):
+            total += 1.2
+        elif e[0] == "(":
+            total -= 0.9  # "(:" smile written backwards
+        else:
+            total += _EMOTICON_VALUES.get(e[-1], 0.0)
+    return total
 
 NEGATIVE_EMOJI = {
     "😡": 1.4, "😠": 1.2, "🤬": 1.6, "😤": 1.0, "😒": 0.9, "😞": 0.9, "😔": 0.8, "😟": 0.7, "😢": 0.8,
@@ -247,7 +313,8 @@ LEXICON_ADJUSTMENTS = {
 
 _SCALE_VADER = 2.5  # compound 1.0 ≈ 2.5 valence units
 _ALPHA = 4.0  # normalisation of the summed valence into (-1, 1)
-INQUIRY_FACTOR = 0.35
+INQUIRY_FACTOR = 0.35  # an event asked about or hypothetical, next to statements
+ASKED_ONLY_FACTOR = 0.0  # ... in a post that only asks questions for information
 LINK_SHARE_FACTOR = 0.5
 DISCOUNT_FROM = 1.0
 DISCOUNT_RATE = 0.35
@@ -299,17 +366,6 @@ def _brand_cues(brand: Brand) -> dict[str, list[tuple[str, str, float]]]:
             (triggers, rf"\b(?:can'?t|cannot|unable to|couldn'?t|won'?t let me) (?:use|access|open|load|get (?:into|on)|log ?in(?:to)?|connect to|find) (?:the |your |my |our )?{p}", 1.6),
         ]
     return families
-
-
-def _is_inquiry(low: str, start: int, end: int, before: str) -> bool:
-    """Is the event at low[start:end] asked about or hypothetical rather than reported?"""
-    if _HYPOTHETICAL.search(before):
-        return True
-    s = max(low.rfind(".", 0, start), low.rfind("!", 0, start), low.rfind("?", 0, start), low.rfind("\n", 0, start)) + 1
-    m = _SENTENCE_END.search(low, end)
-    if m is None or m.group() != "?":
-        return False
-    return bool(_INQUIRY_START.match(low, s))
 
 
 def _hashtag_words(match: re.Match[str]) -> str:
@@ -440,9 +496,17 @@ class CustomerCareAnalyzer:
             for ch in text:
                 if ch in _EMOJI_CHARS:
                     emoji += NEGATIVE_EMOJI.get(ch, 0.0) - POSITIVE_EMOJI.get(ch, 0.0)
+        if _ELONGATED.search(text):
+            text = _ELONGATED.sub(r"\1", text)  # "sloooow" → "slow", "noooo" → "no"
+        if _EMOTICON_CHARS.search(text):
+            emoji += _emoticons(text)
         caps = len(_CAPS_WORD.findall(text))
         low = text.lower().translate(_APOSTROPHES)
+        contrast = _CONTRAST.search(low)
+        pivot = contrast.start() if contrast is not None else -1
 
+        index = index_sentences(low) if "?" in low else None
+        only_asks = index is not None and index.only(INFO_QUESTION)
         complaint = 0.0
         praise = 0.0
         sarcasm = False
@@ -461,14 +525,21 @@ class CustomerCareAnalyzer:
                 taken.append((start, end))
                 family, weight = cue.family, cue.weight
                 before = low[max(0, start - 24):start]
-                if family in _EVENTS and weight > 0 and _is_inquiry(low, start, end, before):
-                    weight *= INQUIRY_FACTOR
+                if weight > 0 and family in _ASKABLE:
+                    kind = index.kind_at(start) if index is not None else STATEMENT
+                    if kind == INFO_QUESTION:
+                        weight *= ASKED_ONLY_FACTOR if only_asks else INQUIRY_FACTOR
+                    elif (kind == OTHER_QUESTION and family in _EVENTS) or (family in _EVENTS and _HYPOTHETICAL.search(before)):
+                        weight *= INQUIRY_FACTOR
                 if weight > 0 and family in _NEGATABLE and NEGATORS.search(before):
                     weight = -0.3 * weight  # "not delayed", "no cancellations"
                 elif family in ("brand_positive", "praise") and NEGATORS.search(before):
                     weight = -weight  # "not on time" is a complaint
                 elif INTENSIFIERS.search(before):
                     weight *= 1.3
+                if pivot >= 0:
+                    # "X, but Y": what follows the contrast is what the author means.
+                    weight *= CONTRAST_BEFORE if start < pivot else CONTRAST_AFTER
                 if family == "sarcasm":
                     sarcasm = True
                 if weight > 0:
@@ -476,6 +547,10 @@ class CustomerCareAnalyzer:
                 else:
                     praise -= weight
                 families[family] = families.get(family, 0.0) + weight
+        if index is not None and "complaint_question" not in families and index.has(COMPLAINT_QUESTION):
+            # "where is my bag?", "seriously?", "can't you just…?", "do you even read these?"
+            complaint += CQ_SENTENCE_WEIGHT
+            families["complaint_question"] = CQ_SENTENCE_WEIGHT
         if hashtags > 0:
             complaint += min(hashtags, 2.0)
         elif hashtags < 0:
@@ -487,6 +562,11 @@ class CustomerCareAnalyzer:
         if complaint and (caps >= 2 or "!!" in text):
             complaint *= 1.15
         vader = self._sia.polarity_scores(text)["compound"]
+        if vader < 0 and only_asks:
+            # A post that only asks ("is flight 12 delayed?", "will I be charged
+            # a fee?"): VADER's negative words name the topic, not a grievance.
+            # What still counts are the cues no question undoes (anger, churn…).
+            vader = 0.0
         if shares_link and not complaint and vader < 0:
             vader *= LINK_SHARE_FACTOR  # a shared headline's wording is not the author's complaint
         return Evidence(vader, complaint, praise, families, emoji, hashtags, sarcasm)

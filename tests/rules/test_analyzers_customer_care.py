@@ -191,3 +191,76 @@ def test_registry_default_and_vader_by_name():
 
 def test_default_analyzer_setting_is_customer_care(settings):
     assert settings.default_analyzer == "customer-care"
+
+
+# -- discourse structure and the cues added with it -----------------------------
+NEW_FAMILY_EXAMPLES = [
+    ("service_failure", "the seats in row 8 don't recline"),
+    ("service_failure", "there is a bug in the booking form"),
+    ("service_failure", "no wifi and no power on a five hour flight"),
+    ("service_failure", "the line is so slow"),
+    ("service_failure", "not enough agents at the counter"),
+    ("waiting", "the confirmation email never arrives"),
+    ("waiting", "it's been 15 days since I asked"),
+    ("anger", "that's not an answer"),
+    ("anger", "you need to fix your website"),
+    ("anger", "get it together"),
+    ("churn", "can't fly with you anymore"),
+]
+
+
+@pytest.mark.parametrize("family,text", NEW_FAMILY_EXAMPLES)
+def test_added_complaint_cues(care, family, text):
+    score = care.score(text)
+    assert score.label is Label.NEGATIVE, (text, score)
+    assert family in score.details["cues"], score.details
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is flight 1202 delayed?",
+        "will flights be cancelled tomorrow?",
+        "can I get a refund if I change my flight?",
+        "is the website down?",
+        "any delays today out of Denver?",
+        "when can I book my flight to Hawaii??",
+    ],
+)
+def test_questions_asking_for_information_are_not_complaints(care, text):
+    assert label(care, text) is not Label.NEGATIVE, care.score(text)
+
+
+def test_an_asked_event_weighs_less_than_a_reported_one_in_any_sentence(care):
+    reported = care.score("Hi. My flight was delayed.")
+    asked = care.score("Hi. Was my flight delayed?")  # the question is not the first sentence
+    assert reported.label is Label.NEGATIVE
+    assert asked.compound > reported.compound
+    assert asked.details["cues"]["delay"] < reported.details["cues"]["delay"]
+
+
+def test_complaint_questions_count_as_complaints(care):
+    for text in ["Where is my bag?", "seriously? three hours at the gate", "do you even read these?"]:
+        s = care.score(text)
+        assert s.label is Label.NEGATIVE, (text, s)
+        assert "complaint_question" in s.details["cues"], s.details
+
+
+def test_thanks_for_something_done_is_praise_but_sarcasm_is_not(care):
+    thanks = care.score("thank you for the refund of the change fee, excellent service")
+    assert thanks.label is Label.POSITIVE, thanks
+    assert "gratitude" in thanks.details["cues"]
+    assert label(care, "thanks for losing my bag") is Label.NEGATIVE
+
+
+def test_what_follows_but_is_what_the_author_means(care):
+    praise_then_complaint = care.score("never had a bad flight before, but this one was a disaster")
+    assert praise_then_complaint.label is Label.NEGATIVE, praise_then_complaint
+
+
+def test_glued_emoticons_and_elongated_words_are_read(care, vader):
+    for text, expected in [("we landed:)", Label.POSITIVE), ("see you in march:D", Label.POSITIVE), ("gate changed again:/", Label.NEGATIVE)]:
+        assert label(vader, text) is Label.NEUTRAL  # glued to the word, VADER cannot see it
+        assert label(care, text) is expected, text
+    assert label(care, "the app is sooooo slow") is Label.NEGATIVE
+    assert care.score("at 10:30 tomorrow").label is Label.NEUTRAL  # a time is not an emoticon

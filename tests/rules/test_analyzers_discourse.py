@@ -1,0 +1,75 @@
+"""Sentence kinds: information questions, complaint questions, other questions, statements."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.analyzers.discourse import (
+    COMPLAINT_QUESTION,
+    INFO_QUESTION,
+    OTHER_QUESTION,
+    STATEMENT,
+    index_sentences,
+    sentence_kind,
+    sentences,
+)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "will flights be cancelled tomorrow?",
+        "can i change my flight?",
+        "how do i change my seat?",
+        "what time is boarding?",
+        "is it possible to add a bag?",
+        "any chance i can rebook for sunday?",
+        "hi, quick question: do you fly to lima?",
+        "how long is the flight?",
+        "where is gate 4?",
+        "just wondering if the lounge is open?",
+    ],
+)
+def test_requests_for_information_or_permission(sentence):
+    assert sentence_kind(sentence) == INFO_QUESTION
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "why is my flight delayed again?",
+        "how come no one answers the phone?",
+        "how is this acceptable?",
+        "how could you lose my bag?",
+        "where is my refund?",
+        "seriously?",
+        "are you kidding me?",
+        "can't you just refund me?",
+        "do you even read these?",
+        "is anyone there?",
+        "what's going on with the app?",
+        "how long do i have to wait?",
+        "what the hell happened?",
+    ],
+)
+def test_complaint_questions(sentence):
+    assert sentence_kind(sentence) == COMPLAINT_QUESTION
+
+
+def test_other_questions_and_statements():
+    assert sentence_kind("flight 462 delayed?") == OTHER_QUESTION
+    assert sentence_kind("my flight was cancelled.") == STATEMENT
+    assert sentence_kind("why") == STATEMENT  # no question mark: not a question
+
+
+def test_sentences_cover_the_post_and_index_by_position():
+    low = "my bag never arrived. where is my bag? can i get a refund?"
+    parsed = sentences(low)
+    assert [s.kind for s in parsed] == [STATEMENT, COMPLAINT_QUESTION, INFO_QUESTION]
+    assert parsed[0].start == 0 and parsed[-1].end == len(low)
+    index = index_sentences(low)
+    assert index.kind_at(low.index("never")) == STATEMENT
+    assert index.kind_at(low.index("refund")) == INFO_QUESTION
+    assert index.has(COMPLAINT_QUESTION) and not index.only(INFO_QUESTION)
+    only_asks = index_sentences("is flt 12 delayed? ... :)")
+    assert only_asks.only(INFO_QUESTION)  # punctuation-only pieces are not sentences
