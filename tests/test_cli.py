@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,29 +10,18 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from brandpulse.cli import main
-from brandpulse.config import load_settings
-from brandpulse.db import make_engine, session_factory
 from brandpulse.db.models import AlertRow, AuditRow, MentionRow, OutboxRow
-from tests.conftest import BASE_CONFIG, T0
-
-
-def _post(i, text, *, handle, followers=100, thread=None, reply_to=None, minutes=0, platform="x"):
-    return {
-        "platform": platform, "id": str(5000 + i),
-        "created_at": (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
-        "author": {"id": f"id-{handle}", "handle": handle, "name": handle.title(), "followers": followers, "verified": False},
-        "text": text, "lang": "en", "conversation_id": thread or str(5000 + i), "in_reply_to_id": reply_to,
-        "quoted_id": None, "url": f"https://x.com/{handle}/status/{5000 + i}", "subreddit": None, "title": None,
-    }
+from tests.cli_helpers import db, invoke, write_config, x_post
+from tests.conftest import BASE_CONFIG
 
 
 POSTS = [
-    _post(1, "@AcmeAir my flight was cancelled and nobody helps. Terrible, awful service.", handle="sam", minutes=1),
-    _post(2, "@AcmeAir still waiting, this is horrible and useless", handle="sam", thread="5001", reply_to="5001", minutes=5),
-    _post(3, "Acme Air lost my bag, worst airline ever, I am furious", handle="famous", followers=250_000, minutes=7),
-    _post(4, "Thank you @AcmeAir, lovely crew, great flight!", handle="happy", minutes=9),
-    _post(5, "Acme Air news: our new route to Lisbon starts today", handle="AcmeAir", minutes=10),
-    _post(6, "<script>alert(1)</script> Acme Air is awful & broken", handle="hacker", minutes=11),
+    x_post(1, "@AcmeAir my flight was cancelled and nobody helps. Terrible, awful service.", handle="sam", minutes=1),
+    x_post(2, "@AcmeAir still waiting, this is horrible and useless", handle="sam", thread="5001", reply_to="5001", minutes=5),
+    x_post(3, "Acme Air lost my bag, worst airline ever, I am furious", handle="famous", followers=250_000, minutes=7),
+    x_post(4, "Thank you @AcmeAir, lovely crew, great flight!", handle="happy", minutes=9),
+    x_post(5, "Acme Air news: our new route to Lisbon starts today", handle="AcmeAir", minutes=10),
+    x_post(6, "<script>alert(1)</script> Acme Air is awful & broken", handle="hacker", minutes=11),
 ]
 
 
@@ -42,26 +29,10 @@ POSTS = [
 def cli_config(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
     monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
-    (tmp_path / "mentions.jsonl").write_text("\n".join(json.dumps(p) for p in POSTS) + "\n")
-    config = json.loads(json.dumps(BASE_CONFIG))
-    config["data_dir"] = "data"
-    config["sources"] = [{"name": "replay", "kind": "replay", "brand": "acme", "poll_interval": "1m", "path": "mentions.jsonl"}]
-    config["rules"].append({"name": "praise", "when": {"label": ["positive"], "addresses_brand": True}, "then": {"draft": "thanks", "tags": ["praise"]}})
-    config["reply_policy"] = {"auto_send_templates": ["thanks"]}
-    path = tmp_path / "brandpulse.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def invoke(config: Path, *args: str, ok: bool = True):
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def db(config: Path):
-    return session_factory(make_engine(load_settings(config).effective_database_url()))
+    rules = BASE_CONFIG["rules"] + [
+        {"name": "praise", "when": {"label": ["positive"], "addresses_brand": True}, "then": {"draft": "thanks", "tags": ["praise"]}}
+    ]
+    return write_config(tmp_path, POSTS, rules=rules, reply_policy={"auto_send_templates": ["thanks"]})
 
 
 def test_help_lists_every_subcommand_and_each_has_help():

@@ -3,35 +3,22 @@ posted through the outbox (dry-run channel), complaints linked by `run`."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from brandpulse.cli import main
-from brandpulse.config import load_settings
-from brandpulse.db import make_engine, session_factory
 from brandpulse.db.models import AlertRow, AuditRow, IncidentMentionRow, IncidentRow, MentionRow, OutboxRow
-from tests.conftest import BASE_CONFIG, T0
-
-
-def _post(i, text, *, handle, minutes):
-    return {
-        "platform": "x", "id": str(7000 + i),
-        "created_at": (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
-        "author": {"id": f"id-{handle}", "handle": handle, "name": handle.title(), "followers": 100, "verified": False},
-        "text": text, "lang": "en", "conversation_id": str(7000 + i), "in_reply_to_id": None, "quoted_id": None,
-        "url": f"https://x.com/{handle}/status/{7000 + i}", "subreddit": None, "title": None,
-    }
+from tests.cli_helpers import db, invoke, write_config, x_post
+from tests.conftest import T0
 
 
 POSTS = [
-    _post(1, "@AcmeHelp the Acme Air app is down and I cannot check in. Terrible, useless.", handle="ana", minutes=1),
-    _post(2, "@AcmeHelp Acme Air lost my bag, awful service, furious", handle="ben", minutes=2),
+    x_post(1, "@AcmeHelp the Acme Air app is down and I cannot check in. Terrible, useless.", handle="ana", minutes=1, base_id=7000),
+    x_post(2, "@AcmeHelp Acme Air lost my bag, awful service, furious", handle="ben", minutes=2, base_id=7000),
 ]
 
 
@@ -39,26 +26,8 @@ POSTS = [
 def config(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
     monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
-    (tmp_path / "mentions.jsonl").write_text("\n".join(json.dumps(p) for p in POSTS) + "\n")
-    data = json.loads(json.dumps(BASE_CONFIG))
-    data["data_dir"] = "data"
-    data["sources"] = [{"name": "replay", "kind": "replay", "brand": "acme", "poll_interval": "1m", "path": "mentions.jsonl"}]
-    data["incidents"] = {"brands": {"acme": {"x": {"account": "AcmeAir"},
-                                             "reddit": {"subreddit": "AcmeAir", "account": "AcmeAir_Team"}}}}
-    path = tmp_path / "brandpulse.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-def invoke(config: Path, *args: str, ok: bool = True):
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def db(config: Path):
-    return session_factory(make_engine(load_settings(config).effective_database_url()))
+    incidents = {"brands": {"acme": {"x": {"account": "AcmeAir"}, "reddit": {"subreddit": "AcmeAir", "account": "AcmeAir_Team"}}}}
+    return write_config(tmp_path, POSTS, incidents=incidents)
 
 
 def test_help():

@@ -7,30 +7,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from brandpulse.cli import main
-from brandpulse.config import load_settings
-from brandpulse.db import make_engine, session_factory
 from brandpulse.db.models import AlertRow, AuditRow, OptOutRow, OutboxRow
+from tests.cli_helpers import db, invoke, write_config, x_post
 from tests.conftest import BASE_CONFIG, T0
 
 
-def _post(i, text, *, handle, minutes=0, reply_to=None):
-    return {
-        "platform": "x", "id": str(7000 + i),
-        "created_at": (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
-        "author": {"id": f"id-{handle}", "handle": handle, "name": handle.title(), "followers": 100, "verified": False},
-        "text": text, "lang": "en", "conversation_id": str(7000 + i), "in_reply_to_id": reply_to,
-        "quoted_id": None, "url": f"https://x.com/{handle}/status/{7000 + i}", "subreddit": None, "title": None,
-    }
-
-
 POSTS = [
-    _post(1, "Thank you @AcmeAir, lovely crew, great flight!", handle="happy", minutes=1),
-    _post(2, "@AcmeAir my flight was cancelled and nobody helps. Terrible, awful service.", handle="sam", minutes=2),
+    x_post(1, "Thank you @AcmeAir, lovely crew, great flight!", handle="happy", minutes=1, base_id=7000),
+    x_post(2, "@AcmeAir my flight was cancelled and nobody helps. Terrible, awful service.", handle="sam", minutes=2, base_id=7000),
 ]
 
 
@@ -38,29 +26,11 @@ POSTS = [
 def config(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
     monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
-    (tmp_path / "mentions.jsonl").write_text("\n".join(json.dumps(p) for p in POSTS) + "\n")
-    data = json.loads(json.dumps(BASE_CONFIG))
-    data["data_dir"] = "data"
-    data["default_analyzer"] = "vader"
-    data["sources"] = [{"name": "replay", "kind": "replay", "brand": "acme", "poll_interval": "1m", "path": "mentions.jsonl"}]
-    data["rules"].append({"name": "praise", "when": {"label": ["positive"], "addresses_brand": True},
-                          "then": {"draft": "thanks"}})
-    data["reply_policy"] = {"auto_send_templates": ["thanks"]}
-    data["safeguards"] = {"caps": {"per_hour": 30, "per_day": 300}}
-    path = tmp_path / "brandpulse.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True))
-    return path
-
-
-def invoke(config: Path, *args: str, ok: bool = True):
-    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def db(config: Path):
-    return session_factory(make_engine(load_settings(config).effective_database_url()))
+    rules = BASE_CONFIG["rules"] + [{"name": "praise", "when": {"label": ["positive"], "addresses_brand": True}, "then": {"draft": "thanks"}}]
+    return write_config(
+        tmp_path, POSTS, default_analyzer="vader", rules=rules, reply_policy={"auto_send_templates": ["thanks"]},
+        safeguards={"caps": {"per_hour": 30, "per_day": 300}},
+    )
 
 
 def test_help():
