@@ -14,8 +14,16 @@ prints what it measured and asserts nothing. Runs pinned to one CPU core
 3. Cross-airline: the trained classifier fitted on two airlines and
    evaluated on the third, each way round (with the training command's
    5-fold threshold tuning unless --no-cv), and its posts/s.
-4. Language detection: rules.language vs lingua-language-detector (when
+4. What the data allows: the same classifier in 5-fold cross-validation
+   over all three airlines pooled (in-domain), per airline.
+5. Language detection: rules.language vs lingua-language-detector (when
    installed) on the same posts; the Japanese analyzer's posts/s.
+
+Besides each analyzer's operating point, sections 1, 3 and 4 print points of
+the negative class's precision/recall curve (threshold swept over the
+analyzer's negativity: minus the compound, or P(negative)): precision at a
+given recall (P@R), recall at a given precision (R@P) and the breakeven
+where the two meet — what any threshold of the same scores could reach.
 """
 
 from __future__ import annotations
@@ -40,7 +48,16 @@ sys.path.insert(0, str(REPO))
 
 from brandpulse.config import load_settings  # noqa: E402
 from rules.analyzers.registry import build_analyzer  # noqa: E402
-from rules.evaluation import Example, evaluate, read_labelled_csv  # noqa: E402
+from rules.evaluation import (  # noqa: E402
+    Example,
+    breakeven,
+    evaluate,
+    negative_curve,
+    negativity,
+    precision_at_recall,
+    read_labelled_csv,
+    recall_at_precision,
+)
 
 TE_LABELS = {"0": "negative", "1": "neutral", "2": "positive"}
 JAPANESE_SAMPLE = [
@@ -60,6 +77,25 @@ def line(name: str, report, *, extra: str = "") -> str:
         f"  {name:<34} negative P {neg.precision:.3f} R {neg.recall:.3f} F1 {neg.f1:.3f} | macro-F1 {report.macro_f1:.3f}"
         f" macro-recall {macro_recall:.3f} accuracy {report.accuracy:.3f} | {report.posts_per_second:>8,.0f} posts/s{extra}"
     )
+
+
+def curve_line(values, labels, *, recalls=(0.75, 0.80, 0.85, 0.88), precisions=(0.85, 0.88)) -> str:
+    curve = negative_curve(values, labels)
+    parts = []
+    for r in recalls:
+        pt = precision_at_recall(curve, r)
+        parts.append(f"P@R{r:.2f} {pt.precision:.3f}" if pt else f"P@R{r:.2f} -")
+    for p in precisions:
+        pt = recall_at_precision(curve, p)
+        parts.append(f"R@P{p:.2f} {pt.recall:.3f}" if pt else f"R@P{p:.2f} -")
+    be = breakeven(curve)
+    if be is not None:
+        parts.append(f"breakeven {be.precision:.3f}/{be.recall:.3f}")
+    return "      curve: " + "  ".join(parts)
+
+
+def report_curve(report, examples) -> str:
+    return curve_line([negativity(s) for s in report.scores], [ex.label for ex in examples])
 
 
 def best_of(analyzer, examples, settings, repeat: int):
@@ -95,12 +131,16 @@ def main() -> int:
     r_vader = best_of(vader, airline, settings, args.repeat)
     r_care = best_of(care, airline, settings, args.repeat)
     print(line("vader (baseline)", r_vader))
+    print(report_curve(r_vader, airline))
     print(line("customer-care (default)", r_care))
+    print(report_curve(r_care, airline))
     print(f"  customer-care / vader throughput: {r_care.posts_per_second / r_vader.posts_per_second:.2f}")
     brands = sorted({ex.brand for ex in airline if ex.brand})
     for b in brands:
         subset = [ex for ex in airline if ex.brand == b]
-        print(line(f"  customer-care, {b} ({len(subset)})", evaluate(care, subset, settings=settings)))
+        r = evaluate(care, subset, settings=settings)
+        print(line(f"  customer-care, {b} ({len(subset)})", r))
+        print(report_curve(r, subset))
     care_nobrand = evaluate(care, [Example(ex.text, ex.label) for ex in airline], settings=None)
     print(line("customer-care without vocabulary", care_nobrand))
 
@@ -135,8 +175,31 @@ def main() -> int:
             big = test * max(1, 3000 // len(test))  # throughput on ≥ 3,000 posts
             speed = best_of(analyzer, big, settings, args.repeat).posts_per_second
             print(line(f"held out {held_out} ({len(test)})", report, extra=f" ({speed:,.0f} on {len(big)}; fit {fit_s:.0f} s, threshold {model.negative_threshold})"))
+            print(report_curve(report, test))
 
-    print("\n4. language detection and Japanese")
+        import numpy as np
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        from rules.training import build_pipeline, prepare_text
+
+        print("\n4. what the data allows: the same classifier, 5-fold cross-validation over all airlines pooled (in-domain)")
+        vocabulary = resolve(brands[0]).vocabulary.model_dump() if resolve(brands[0]) is not None else None
+        texts = [prepare_text(ex.text) for ex in airline]
+        labels = np.array([ex.label for ex in airline])
+        t0 = time.perf_counter()
+        proba = cross_val_predict(
+            build_pipeline(vocabulary=vocabulary), texts, labels,
+            cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=0), method="predict_proba",
+        )
+        p_neg = proba[:, sorted(set(labels)).index("negative")]
+        print(f"  all airlines ({len(airline)}; {time.perf_counter() - t0:.0f} s)")
+        print(curve_line(list(p_neg), list(labels)))
+        for b in brands:
+            idx = [i for i, ex in enumerate(airline) if ex.brand == b]
+            print(f"  {b} ({len(idx)})")
+            print(curve_line([p_neg[i] for i in idx], [labels[i] for i in idx]))
+
+    print("\n5. language detection and Japanese")
     from rules.language import detect_language
 
     sample = [ex.text for ex in airline]

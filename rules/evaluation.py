@@ -142,6 +142,8 @@ class Report:
     seconds: float = 0.0
     analyzer: str = ""
     notes: list[str] = field(default_factory=list)
+    scores: list = field(default_factory=list, repr=False)  # the analyzer's Score per example, in order
+    labels: list[str] = field(default_factory=list, repr=False)  # the true label per example, in order
 
     def to_json_dict(self) -> dict:
         """Exactly the keys of ``brandpulse eval --json``."""
@@ -203,6 +205,7 @@ def evaluate(analyzer, examples: Sequence[Example], *, settings: Settings | None
         brands[key] = brand
         groups[key].append(i)
     predicted: list[str] = [""] * len(examples)
+    kept: list = [None] * len(examples)
     seconds = 0.0
     for key, idx in groups.items():
         for start in range(0, len(idx), batch):
@@ -214,13 +217,71 @@ def evaluate(analyzer, examples: Sequence[Example], *, settings: Settings | None
             seconds += time.perf_counter() - t0
             for i, s in zip(chunk, scores):
                 predicted[i] = str(s.label.value if hasattr(s.label, "value") else s.label)
+                kept[i] = s
     report = compute_metrics([ex.label for ex in examples], predicted)
+    report.scores = kept
+    report.labels = [ex.label for ex in examples]
     report.seconds = seconds
     report.posts_per_second = len(examples) / seconds if seconds > 0 else float("inf")
     report.analyzer = f"{analyzer.name} {analyzer.version}"
     for value, count in sorted(resolve.unmatched.items()):
         report.notes.append(f"brand {value!r} ({count} rows) matches no configured brand: scored without brand vocabulary")
     return report
+
+
+# -- precision/recall trade-off of the negative class ---------------------------
+@dataclass(frozen=True, slots=True)
+class CurvePoint:
+    threshold: float  # flag "negative" when negativity >= threshold
+    precision: float
+    recall: float
+
+
+def negativity(score) -> float:
+    """How negative an analyzer found a post: P(negative) when the score carries
+    class probabilities (trained models), else minus the compound."""
+    details = getattr(score, "details", None) or {}
+    p = details.get("negative")
+    if isinstance(p, (int, float)) and not isinstance(p, bool):
+        return float(p)
+    return -float(score.compound)
+
+
+def negative_curve(values: Sequence[float], y_true: Sequence[str]) -> list[CurvePoint]:
+    """Precision and recall of "negative" when every post whose negativity is at
+    least a threshold is flagged, for each distinct value (most negative first)."""
+    if len(values) != len(y_true):
+        raise ValueError(f"{len(y_true)} labels but {len(values)} values")
+    total = sum(1 for y in y_true if y == "negative")
+    if not total:
+        return []
+    order = sorted(range(len(values)), key=lambda i: -values[i])
+    points: list[CurvePoint] = []
+    tp = flagged = 0
+    for pos, i in enumerate(order):
+        flagged += 1
+        tp += y_true[i] == "negative"
+        if pos + 1 < len(order) and values[order[pos + 1]] == values[i]:
+            continue  # ties are flagged together
+        points.append(CurvePoint(values[i], tp / flagged, tp / total))
+    return points
+
+
+def precision_at_recall(curve: Sequence[CurvePoint], recall: float) -> CurvePoint | None:
+    """The point of highest precision whose recall is at least ``recall``."""
+    ok = [p for p in curve if p.recall >= recall]
+    return max(ok, key=lambda p: (p.precision, p.threshold)) if ok else None
+
+
+def recall_at_precision(curve: Sequence[CurvePoint], precision: float) -> CurvePoint | None:
+    """The point of highest recall whose precision is at least ``precision``."""
+    ok = [p for p in curve if p.precision >= precision]
+    return max(ok, key=lambda p: (p.recall, -p.threshold)) if ok else None
+
+
+def breakeven(curve: Sequence[CurvePoint]) -> CurvePoint | None:
+    """The point where precision and recall are closest."""
+    return min(curve, key=lambda p: abs(p.precision - p.recall)) if curve else None
 
 
 def format_report(report: Report) -> str:
@@ -238,6 +299,17 @@ def format_report(report: Report) -> str:
     for t in LABELS:
         lines.append(f"{t:<10} " + " ".join(f"{report.confusion[t][c]:>9}" for c in cols))
     lines.append("")
+    if report.scores and len(report.scores) == len(report.labels) and all(s is not None for s in report.scores):
+        curve = negative_curve([negativity(s) for s in report.scores], report.labels)
+        if curve:
+            parts = []
+            for r in (0.7, 0.8, 0.9):
+                pt = precision_at_recall(curve, r)
+                parts.append(f"P@R{r:.1f} {pt.precision:.3f}" if pt else f"P@R{r:.1f} -")
+            be = breakeven(curve)
+            parts.append(f"breakeven P {be.precision:.3f} R {be.recall:.3f}")
+            lines.append("negative precision/recall at other thresholds of the same scores: " + "  ".join(parts))
+            lines.append("")
     lines.append(f"throughput: {report.posts_per_second:,.0f} posts/s ({report.seconds:.2f} s scoring, one process)")
     lines.extend(f"note: {n}" for n in report.notes)
     return "\n".join(lines)

@@ -54,8 +54,14 @@ _HANDLE = re.compile(r"(?<![\w@])@\w+")
 CARE_FAMILIES = (
     "service_failure", "waiting", "delay", "money", "cancellation", "inability", "burden", "repeated_contact",
     "churn", "sarcasm", "anger", "complaint_question", "help_request", "praise", "brand_negative",
-    "brand_positive", "brand_urgent", "brand_product_failure",
+    "brand_positive", "brand_urgent", "brand_product_failure", "emphatic_question", "gratitude",
 )
+# Models saved before feature layout 2 used these families and no structure features.
+LEGACY_CARE_FAMILIES = CARE_FAMILIES[:18]
+CARE_LAYOUT = 2
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|we|we're|we've|us|our)\b")
+_SECOND_PERSON = re.compile(r"\b(?:you|you're|you've|your|u|ur|y'all)\b")
+_CAPS = re.compile(r"\b[A-Z]{3,}\b")
 
 
 class TrainingError(Exception):
@@ -73,6 +79,12 @@ class CareFeatures(BaseEstimator, TransformerMixin):
 
     Holds the brand vocabulary it was trained with; the analyzer itself (VADER
     and compiled cues) is rebuilt after unpickling rather than stored.
+
+    Layout 2 (models trained since) adds the post's structure: VADER's shares
+    of negative and positive words, the shares of sentences that ask for
+    information, complain in a question or ask otherwise, "!" and "?" counts,
+    words in capitals, a shared link, first- and second-person words, length.
+    A model saved with layout 1 keeps computing layout 1's columns.
     """
 
     def __init__(self, vocabulary: dict | None = None) -> None:
@@ -85,6 +97,8 @@ class CareFeatures(BaseEstimator, TransformerMixin):
         return state
 
     def fit(self, texts, y=None) -> "CareFeatures":
+        self.layout_ = CARE_LAYOUT
+        self.families_ = CARE_FAMILIES
         return self
 
     def _ready(self):
@@ -102,7 +116,10 @@ class CareFeatures(BaseEstimator, TransformerMixin):
         from rules.analyzers.customer_care import combine
 
         analyzer = self._ready()
-        rows = np.zeros((len(texts), 7 + len(CARE_FAMILIES)), dtype=np.float64)
+        layout = getattr(self, "layout_", 1)
+        families = getattr(self, "families_", LEGACY_CARE_FAMILIES)
+        width = 7 + len(families) + (_STRUCTURE_WIDTH if layout >= 2 else 0)
+        rows = np.zeros((len(texts), width), dtype=np.float64)
         for i, text in enumerate(texts):
             ev = analyzer.evidence(text, brand=self._brand)
             fam = ev.families
@@ -110,17 +127,33 @@ class CareFeatures(BaseEstimator, TransformerMixin):
                 ev.vader, combine(ev), min(ev.complaint, 6.0) / 3, min(ev.praise, 6.0) / 3,
                 ev.emoji / 2, ev.hashtags / 2, float(ev.sarcasm),
             )
-            for j, f in enumerate(CARE_FAMILIES):
+            for j, f in enumerate(families):
                 v = fam.get(f)
                 if v:
                     rows[i, 7 + j] = v / 2
+            if layout >= 2:
+                rows[i, 7 + len(families):] = _structure(text, ev)
         return sparse.csr_matrix(rows)
 
     def fit_transform(self, texts, y=None):
-        return self.transform(texts)
+        return self.fit(texts, y).transform(texts)
 
 
-def build_pipeline(*, vocabulary: dict | None = None, C: float = 4.0):
+_STRUCTURE_WIDTH = 12
+
+
+def _structure(text: str, ev) -> tuple[float, ...]:
+    """The post's shape, each roughly in [0, 1] (see :class:`CareFeatures`)."""
+    low = text.lower()
+    return (
+        ev.vader_negative, ev.vader_positive, ev.asks, ev.complaint_questions, ev.other_questions,
+        min(text.count("!"), 3) / 3, min(text.count("?"), 3) / 3, min(len(_CAPS.findall(text)), 5) / 5,
+        float("http" in low), float(bool(_FIRST_PERSON.search(low))),
+        float(bool(_SECOND_PERSON.search(low))), min(len(low.split()), 40) / 40,
+    )
+
+
+def build_pipeline(*, vocabulary: dict | None = None, C: float = 1.0):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
@@ -238,7 +271,7 @@ def fit_model(
         "data_sha256": data_hash(examples),
         "negative_threshold": threshold,
         "metrics": metrics,
-        "features": "tfidf words 1-2 + chars_wb 2-5 + customer-care evidence; logistic regression",
+        "features": f"tfidf words 1-2 + chars_wb 2-5 + customer-care evidence and post structure (layout {CARE_LAYOUT}); logistic regression C=1",
         "sklearn": sklearn.__version__,
     }
     return ComplaintModel(pipeline, brand.id if brand is not None else "default", name, version, threshold, metadata)

@@ -384,6 +384,14 @@ class Evidence:
     emoji: float
     hashtags: float
     sarcasm: bool
+    # Structure, for the trained classifier's features: VADER's share of
+    # negative and positive words, and the share of the post's sentences that
+    # ask for information / complain in a question / ask otherwise.
+    vader_negative: float = 0.0
+    vader_positive: float = 0.0
+    asks: float = 0.0
+    complaint_questions: float = 0.0
+    other_questions: float = 0.0
 
 
 class CustomerCareAnalyzer:
@@ -561,7 +569,8 @@ class CustomerCareAnalyzer:
             praise += min(-emoji, 2.5)
         if complaint and (caps >= 2 or "!!" in text):
             complaint *= 1.15
-        vader = self._sia.polarity_scores(text)["compound"]
+        polarity = self._sia.polarity_scores(text)
+        vader = polarity["compound"]
         if vader < 0 and only_asks:
             # A post that only asks ("is flight 12 delayed?", "will I be charged
             # a fee?"): VADER's negative words name the topic, not a grievance.
@@ -569,7 +578,8 @@ class CustomerCareAnalyzer:
             vader = 0.0
         if shares_link and not complaint and vader < 0:
             vader *= LINK_SHARE_FACTOR  # a shared headline's wording is not the author's complaint
-        return Evidence(vader, complaint, praise, families, emoji, hashtags, sarcasm)
+        shares = index.shares() if index is not None else (0.0, 0.0, 0.0)
+        return Evidence(vader, complaint, praise, families, emoji, hashtags, sarcasm, polarity["neg"], polarity["pos"], *shares)
 
 
 def combine(ev: Evidence) -> float:

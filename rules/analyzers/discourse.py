@@ -114,6 +114,14 @@ class SentenceIndex:
     def has(self, kind: str) -> bool:
         return any(s.kind == kind for s in self._sentences)
 
+    def shares(self) -> tuple[float, float, float]:
+        """Shares of the worded sentences that are information, complaint and other questions."""
+        n = len(self._worded)
+        if not n:
+            return (0.0, 0.0, 0.0)
+        kinds = [s.kind for s in self._worded]
+        return (kinds.count(INFO_QUESTION) / n, kinds.count(COMPLAINT_QUESTION) / n, kinds.count(OTHER_QUESTION) / n)
+
     def only(self, kind: str) -> bool:
         """Is every sentence with words in it of this kind?"""
         return bool(self._worded) and all(s.kind == kind for s in self._worded)

@@ -14,12 +14,18 @@ from brandpulse.cli import main
 from brandpulse.types import Label, Score
 from rules.evaluation import (
     BrandResolver,
+    CurvePoint,
     Example,
     LabelledDataError,
+    breakeven,
     compute_metrics,
     evaluate,
     format_report,
+    negative_curve,
+    negativity,
+    precision_at_recall,
     read_labelled_csv,
+    recall_at_precision,
 )
 
 JSON_KEYS = {"n", "accuracy", "macro_f1", "posts_per_second", "negative", "neutral", "positive"}
@@ -229,3 +235,43 @@ def test_eval_only_brand_filter(tmp_path, eval_config):
     result = run("eval", "--data", str(data), "--config", str(eval_config), "--exclude-brand", "acme")
     assert result.exit_code == 2 and "no rows left" in result.output
 
+
+
+def test_negative_curve_by_hand():
+    # negativity, most negative first: 0.9 neg, 0.8 neu, 0.7 neg, 0.7 neg (tie), 0.2 pos, 0.1 neg
+    values = [0.9, 0.8, 0.7, 0.7, 0.2, 0.1]
+    labels = ["negative", "neutral", "negative", "negative", "positive", "negative"]
+    curve = negative_curve(values, labels)
+    assert curve == [
+        CurvePoint(0.9, 1.0, 0.25),
+        CurvePoint(0.8, 0.5, 0.25),
+        CurvePoint(0.7, 0.75, 0.75),  # both 0.7s flagged together
+        CurvePoint(0.2, 0.6, 0.75),
+        CurvePoint(0.1, 4 / 6, 1.0),
+    ]
+    assert precision_at_recall(curve, 0.7) == CurvePoint(0.7, 0.75, 0.75)
+    assert precision_at_recall(curve, 0.8) == CurvePoint(0.1, 4 / 6, 1.0)
+    assert recall_at_precision(curve, 0.7) == CurvePoint(0.7, 0.75, 0.75)
+    assert recall_at_precision(curve, 1.01) is None
+    assert breakeven(curve) == CurvePoint(0.7, 0.75, 0.75)
+    assert negative_curve([0.5], ["neutral"]) == [] and breakeven([]) is None
+    with pytest.raises(ValueError, match="2 labels but 1 values"):
+        negative_curve([0.5], ["negative", "neutral"])
+
+
+def test_negativity_reads_probabilities_or_the_compound_and_evaluate_keeps_scores():
+    assert negativity(Score("m", "1", -0.4, Label.NEGATIVE, "en", {"negative": 0.7, "neutral": 0.2, "positive": 0.1})) == 0.7
+    assert negativity(Score("care", "1", -0.4, Label.NEGATIVE, "en", {"vader": -0.2})) == 0.4
+
+    class Fixed:
+        name, version = "fixed", "1"
+
+        def score_many(self, texts, *, langs=None, brand=None):
+            return [Score("fixed", "1", -0.5 if "bad" in t else 0.5, Label.NEGATIVE if "bad" in t else Label.POSITIVE, "en") for t in texts]
+
+    examples = [Example("bad", "negative"), Example("fine", "positive"), Example("bad too", "neutral")]
+    report = evaluate(Fixed(), examples)
+    assert [negativity(s) for s in report.scores] == [0.5, -0.5, 0.5]
+    text = format_report(report)
+    # flagging the two "bad" posts: P 1/2, R 1/1
+    assert "negative precision/recall at other thresholds" in text and "breakeven P 0.500 R 1.000" in text

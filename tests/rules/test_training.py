@@ -252,3 +252,23 @@ def test_feedback_missed_then_train_from_feedback(tmp_path, cli_config, Session,
     result = runner.invoke(main, ["--config", str(cli_config), "train", "--from-feedback", "--data", str(_csv(tmp_path)), "--no-cv"])
     assert result.exit_code == 0, result.output
     assert "trained on 37 posts" in result.output
+
+
+# -- features ---------------------------------------------------------------------
+def test_care_features_layout_and_models_saved_with_the_old_layout():
+    from rules.training import CARE_FAMILIES, LEGACY_CARE_FAMILIES, CareFeatures
+
+    texts = ["is my flight delayed?", "WHY is my bag lost again?! you never answer", "thanks for the quick refund :)"]
+    fitted = CareFeatures().fit(texts)
+    rows = fitted.transform(texts).toarray()
+    assert rows.shape == (3, 7 + len(CARE_FAMILIES) + 12)
+    structure = rows[:, 7 + len(CARE_FAMILIES):]
+    asks, complaint_questions = structure[:, 2], structure[:, 3]
+    assert asks[0] == 1.0 and complaint_questions[0] == 0.0  # only asks for information
+    assert complaint_questions[1] > 0 and structure[1, 5] > 0 and structure[1, 7] > 0  # "why…?!", "!", capitals
+    gratitude = 7 + CARE_FAMILIES.index("gratitude")
+    assert rows[2, gratitude] < 0 and rows[0, gratitude] == 0
+    # A transformer unpickled from a model trained before layout 2 has no
+    # layout_/families_ attributes: it must keep producing its 25 columns.
+    old = CareFeatures()
+    assert old.transform(texts).shape == (3, 7 + len(LEGACY_CARE_FAMILIES)) == (3, 25)
