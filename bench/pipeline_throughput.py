@@ -139,17 +139,38 @@ def bench_pipeline(texts: list[str], batch: int, *, drafts: bool) -> tuple[float
         source = ListSource(mentions, batch)
         poller = Poller(source=source, Session=Session, clock=FakeClock(T0 + timedelta(days=1)), handler=pipeline,
                         own_handles=frozenset({"acmeair"}))
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         while True:
             outcome = poller.poll_once()
             if outcome.status != "ok":
                 raise SystemExit(f"poll failed: {outcome.error}")
             if outcome.fetched == 0:
                 break
-        elapsed = time.perf_counter() - t
+        elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
         stats = pipeline.stats
         engine.dispose()
-        return len(texts) / elapsed, {"stored": stats.mentions, "alerts_touched": stats.alerts_touched, "drafts": stats.drafts}
+        return len(texts) / elapsed, {
+            "stored": stats.mentions, "alerts_touched": stats.alerts_touched, "drafts": stats.drafts,
+            "elapsed": elapsed, "cpu": cpu, "poller": dict(poller.seconds), "apply": dict(stats.seconds),
+        }
+
+
+POLLER_STAGES = ("fetch", "prepare", "store", "apply", "commit")
+APPLY_STAGES = ("incidents", "rules", "scores+tags", "opt-outs", "alerts", "drafts", "incidents+spikes")
+
+
+def stage_lines(stats: dict, n: int) -> list[str]:
+    """µs per post for each stage of the poll, and of the pipeline's apply."""
+    us = lambda seconds: seconds * 1e6 / n  # noqa: E731
+    poller, apply = stats["poller"], stats["apply"]
+    other = stats["elapsed"] - sum(poller.values())
+    names = {"prepare": "prepare (scoring)"}
+    top = "  ".join(f"{names.get(k, k)} {us(poller.get(k, 0.0)):.1f}" for k in POLLER_STAGES)
+    inner = "  ".join(f"{k} {us(apply.get(k, 0.0)):.1f}" for k in APPLY_STAGES)
+    return [
+        f"    µs/post: total {us(stats['elapsed']):.1f} (CPU {us(stats['cpu']):.1f})  = {top}  other {us(other):.1f}",
+        f"    apply:   {inner}",
+    ]
 
 
 def main() -> None:
@@ -161,7 +182,7 @@ def main() -> None:
     texts, origin = load_texts(args.posts)
     print(f"posts: {len(texts)} from {origin}; batch {args.batch}; best of {args.repeat}")
     vader = max(bench_vader(texts) for _ in range(args.repeat))
-    print(f"bare VADER:                      {vader:10,.0f} posts/s")
+    print(f"bare VADER:                      {vader:10,.0f} posts/s  ({1e6 / vader:.1f} µs/post)")
     for name, drafts in (("alerting (store+score+rules+alerts)", False), ("full (… + drafted replies)", True)):
         runs = [bench_pipeline(texts, args.batch, drafts=drafts) for _ in range(args.repeat)]
         rate, stats = max(runs, key=lambda r: r[0])
@@ -169,6 +190,8 @@ def main() -> None:
             f"pipeline, {name}: {rate:10,.0f} posts/s  ratio to VADER {rate / vader:.2f}"
             f"  ({stats['stored']} stored, {stats['alerts_touched']} alert updates, {stats['drafts']} drafts)"
         )
+        for line in stage_lines(stats, len(texts)):
+            print(line)
 
 
 if __name__ == "__main__":
