@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from time import perf_counter
 from typing import Sequence
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from brandpulse.config import Settings
+from brandpulse.db.bulk import insert_rows
 from brandpulse.db.models import MentionTagRow, ScoreRow
 from brandpulse.types import Decision, DraftRequest, Label, Mention, Score
 from listener.poller import StoredMention
@@ -44,6 +45,11 @@ class PipelineStats:
     linked_to_incidents: int = 0
     possible_incidents: int = 0
     by_label: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Seconds per stage of ``apply`` (bench/pipeline_throughput.py prints them).
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+
+_SCORE_COLUMNS = ("mention_id", "analyzer", "version", "compound", "label", "lang", "scored_at")
 
 
 class Pipeline:
@@ -91,9 +97,13 @@ class Pipeline:
         score_rows, tag_rows = [], []
         decided: list[tuple[int, Mention, Decision]] = []
         scores_by_row: dict[int, Score] = {}
+        seconds = self.stats.seconds
+        t0 = perf_counter()
         self.stats.mentions += len(stored)
         negatives = [item for item in stored if prepared is not None and _is_negative(prepared[item.index])]
         incident_of = self._match_incidents(session, negatives)
+        t1 = perf_counter()
+        seconds["incidents"] += t1 - t0
         for item in stored:
             score = prepared[item.index] if prepared is not None else None
             if score is None:
@@ -101,36 +111,35 @@ class Pipeline:
                 continue
             scores_by_row[item.row_id] = score
             self.stats.by_label[str(score.label)] += 1
-            score_rows.append(
-                {
-                    "mention_id": item.row_id,
-                    "analyzer": score.analyzer,
-                    "version": score.version,
-                    "compound": score.compound,
-                    "label": str(score.label),
-                    "lang": score.lang,
-                    "scored_at": now,
-                }
-            )
+            score_rows.append((item.row_id, score.analyzer, score.version, score.compound, score.label.value, score.lang, now))
             decision = self.engine.evaluate(item.mention, score)
             if item.row_id in incident_of:
                 decision = _with_incident(decision, incident_of[item.row_id])
             if decision.tags:
-                tag_rows.extend({"mention_id": item.row_id, "tag": t} for t in decision.tags)
+                tag_rows.extend((item.row_id, t) for t in decision.tags)
             if decision.alert or decision.draft_template:
                 decided.append((item.row_id, item.mention, decision))
+        t2 = perf_counter()
+        seconds["rules"] += t2 - t1
         if score_rows:
-            session.execute(insert(ScoreRow.__table__), score_rows)  # Core: cheaper per row than the ORM path
+            insert_rows(session, ScoreRow.__table__, score_rows, columns=_SCORE_COLUMNS)
             self.stats.scored += len(score_rows)
         if tag_rows:
-            session.execute(insert(MentionTagRow.__table__), tag_rows)
+            insert_rows(session, MentionTagRow.__table__, tag_rows, columns=("mention_id", "tag"))
+        t3 = perf_counter()
+        seconds["scores+tags"] += t3 - t2
         # An author who answers the brand with an opt-out word is never replied to automatically again.
         record_opt_outs(session, [(item.row_id, item.mention) for item in stored], settings=self.settings, now=now)
+        t4 = perf_counter()
+        seconds["opt-outs"] += t4 - t3
         if not decided:
             self._incidents_after(session, negatives, incident_of, {}, now=now)
+            seconds["incidents+spikes"] += perf_counter() - t4
             return
         alert_ids = apply_decisions(session, decided, settings=self.settings, now=now)
         self.stats.alerts_touched += len(alert_ids)
+        t5 = perf_counter()
+        seconds["alerts"] += t5 - t4
         requests = [
             DraftRequest(
                 mention_id=row_id,
@@ -155,7 +164,10 @@ class Pipeline:
             self.stats.drafts += len(
                 draft_replies(session, incident_requests, renderer=renderer, settings=self.settings, now=now)  # type: ignore[arg-type]
             )
+        t6 = perf_counter()
+        seconds["drafts"] += t6 - t5
         self._incidents_after(session, negatives, incident_of, alert_ids, now=now)
+        seconds["incidents+spikes"] += perf_counter() - t6
 
     # -- incidents ------------------------------------------------------
     def _match_incidents(self, session: Session, negatives: Sequence[StoredMention]) -> dict[int, OpenIncident]:

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from time import perf_counter
 from typing import Any, Callable, Protocol, Sequence
 
 from sqlalchemy import insert, select, update
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from brandpulse import audit
 from brandpulse.clock import Clock
+from brandpulse.db.bulk import insert_rows
 from brandpulse.db.models import MentionRow, SourceStateRow, SourceUsageRow
 from brandpulse.types import FetchResult, Mention
 from listener.base import RateLimited, Source, SourceError
@@ -81,57 +84,52 @@ class Backoff:
         return timedelta(seconds=ceiling * (0.5 + 0.5 * self.rng()))
 
 
-def _insert_ignore(dialect: str):
-    # Core table, not the ORM entity: the ORM bulk path costs twice as much per row.
-    table = MentionRow.__table__
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=["platform", "external_id"])
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=["platform", "external_id"])
-    raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+MENTION_COLUMNS = (
+    "platform", "external_id", "brand", "source", "author_id", "author_handle", "author_name", "author_followers",
+    "author_verified", "text", "title", "community", "lang", "url", "thread_id", "reply_to_id", "quoted_id",
+    "addressed_handles", "is_own", "created_at", "fetched_at", "raw",
+)
+
+
+def _mention_values(m: Mention, source: str, fetched_at: datetime, own_handles: frozenset[str]) -> tuple[Any, ...]:
+    """The mentions row of ``m``, in the order of :data:`MENTION_COLUMNS`."""
+    author = m.author
+    raw = m.raw
+    return (
+        m.platform, m.external_id, m.brand, source, author.id, author.handle, author.name, author.followers,
+        author.verified, m.text, m.title, m.community, m.lang, m.url, m.thread_id, m.reply_to_id, m.quoted_id,
+        list(m.addressed_handles), author.handle.lower() in own_handles, m.created_at, fetched_at,
+        # JSON needs a dict: copy other mappings (a dict is stored as it is, never modified)
+        raw if raw is None or type(raw) is dict else dict(raw),
+    )
 
 
 def mention_row(m: Mention, *, source: str, fetched_at: datetime, own_handles: frozenset[str]) -> dict[str, Any]:
-    return {
-        "platform": m.platform,
-        "external_id": m.external_id,
-        "brand": m.brand,
-        "source": source,
-        "author_id": m.author.id,
-        "author_handle": m.author.handle,
-        "author_name": m.author.name,
-        "author_followers": m.author.followers,
-        "author_verified": m.author.verified,
-        "text": m.text,
-        "title": m.title,
-        "community": m.community,
-        "lang": m.lang,
-        "url": m.url,
-        "thread_id": m.thread_id,
-        "reply_to_id": m.reply_to_id,
-        "quoted_id": m.quoted_id,
-        "addressed_handles": list(m.addressed_handles),
-        "is_own": m.author.handle.lower() in own_handles,
-        "created_at": m.created_at,
-        "fetched_at": fetched_at,
-        "raw": dict(m.raw) if m.raw is not None else None,
-    }
+    return dict(zip(MENTION_COLUMNS, _mention_values(m, source, fetched_at, own_handles)))
 
 
 def store_mentions(
     session: Session, mentions: Sequence[Mention], *, source: str, now: datetime, own_handles: frozenset[str] = frozenset()
 ) -> list[StoredMention]:
-    """Insert the mentions not stored before; return those that were new, in batch order."""
+    """Insert the mentions not stored before; return those that were new, in batch order.
+
+    One multi-row INSERT ... ON CONFLICT (platform, external_id) DO NOTHING
+    RETURNING per chunk (brandpulse.db.bulk): a mention already stored, or
+    given twice, is stored once."""
     if not mentions:
         return []
     first: dict[tuple[str, str], int] = {}
     for i, m in enumerate(mentions):
-        first.setdefault((m.platform, m.external_id), i)
-    rows = [mention_row(mentions[i], source=source, fetched_at=now, own_handles=own_handles) for i in first.values()]
-    table = MentionRow.__table__
-    stmt = _insert_ignore(session.get_bind().dialect.name).returning(table.c.id, table.c.platform, table.c.external_id)
-    inserted = session.execute(stmt, rows).all()
-    stored = [StoredMention(row.id, mentions[first[(row.platform, row.external_id)]], first[(row.platform, row.external_id)]) for row in inserted]
+        first.setdefault((str(m.platform), m.external_id), i)
+    rows = [_mention_values(mentions[i], source, now, own_handles) for i in first.values()]
+    inserted = insert_rows(
+        session, MentionRow.__table__, rows, columns=MENTION_COLUMNS,
+        returning=("id", "platform", "external_id"), on_conflict_do_nothing=("platform", "external_id"),
+    )
+    stored = []
+    for row_id, platform, external_id in inserted:
+        index = first[(platform, external_id)]
+        stored.append(StoredMention(row_id, mentions[index], index))
     stored.sort(key=lambda s: s.index)
     return stored
 
@@ -202,6 +200,10 @@ class Poller:
         self.own_handles = frozenset(h.lower() for h in own_handles)
         self.backoff = backoff or Backoff()
         self.budget = budget if budget is not None else getattr(source, "budget", None)
+        # Seconds spent per stage of the polls that stored mentions (fetch,
+        # prepare = scoring, store, apply = the handler, commit = cursor, state,
+        # usage and COMMIT); bench/pipeline_throughput.py prints them.
+        self.seconds: dict[str, float] = defaultdict(float)
 
     def cursor(self) -> dict[str, Any]:
         with self.Session() as session:
@@ -233,6 +235,7 @@ class Poller:
                     log.warning("source %s: not polled: %s", self.source.name, stop)
                 state.status, state.note, state.updated_at = "over_budget", stop, now
                 return PollOutcome(self.source.name, "over_budget", error=stop)
+        t0 = perf_counter()
         try:
             result = self.source.fetch(cursor, now=now)
         except RateLimited as exc:
@@ -240,11 +243,15 @@ class Poller:
         except SourceError as exc:
             return self._record_failure(str(exc), permanent=exc.permanent, retry_at=exc.retry_at)
 
+        t1 = perf_counter()
         prepared = self.handler.prepare(result.mentions) if self.handler and result.mentions else None
+        t2 = perf_counter()
         with self.Session.begin() as session:
             stored = store_mentions(session, result.mentions, source=self.source.name, now=now, own_handles=self.own_handles)
+            t3 = perf_counter()
             if self.handler and stored:
                 self.handler.apply(session, stored, prepared, now=now)
+            t4 = perf_counter()
             state = load_state(session, self.source)
             state.cursor = result.cursor
             state.status = "ok"
@@ -257,6 +264,13 @@ class Poller:
             state.note = None
             state.updated_at = now
             record_usage(session, source=self.source.name, result=result, budget=self.budget, now=now)
+        if stored:
+            seconds = self.seconds
+            seconds["fetch"] += t1 - t0
+            seconds["prepare"] += t2 - t1
+            seconds["store"] += t3 - t2
+            seconds["apply"] += t4 - t3
+            seconds["commit"] += perf_counter() - t4
         return PollOutcome(self.source.name, "ok", fetched=len(result.mentions), stored=len(stored), next_poll_at=result.not_before)
 
     def _record_failure(self, message: str, *, permanent: bool, retry_at: datetime | None, status: str | None = None) -> PollOutcome:

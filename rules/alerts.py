@@ -44,11 +44,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from brandpulse.audit import SYSTEM, record_many
 from brandpulse.config import Settings
+from brandpulse.db.bulk import insert_rows
 from brandpulse.db.models import AlertMentionRow, AlertRow
 from brandpulse.types import Decision, Mention, Priority
 
@@ -276,8 +277,7 @@ def apply_decisions(
         # RETURNING the opening mention's id too maps rows back without asking
         # the database to keep parameter order (which SQLite can only do one
         # row per statement). Each new alert has its own opening mention.
-        alerts = AlertRow.__table__
-        returned = session.execute(insert(alerts).returning(alerts.c.mention_id, alerts.c.id), rows).all()
+        returned = insert_rows(session, AlertRow.__table__, rows, returning=("mention_id", "id"))
         id_by_opener = {mention_id: alert_id for mention_id, alert_id in returned}
         for state in new_alerts:
             assert state.new_row is not None
@@ -313,9 +313,9 @@ def apply_decisions(
         )
 
     touched = [*new_alerts, *joined_existing.values()]
-    session.execute(
-        insert(AlertMentionRow.__table__),
-        [{"alert_id": s.alert_id, "mention_id": mid} for s in touched for mid in s.mention_ids],
+    insert_rows(
+        session, AlertMentionRow.__table__,
+        [(s.alert_id, mid) for s in touched for mid in s.mention_ids], columns=("alert_id", "mention_id"),
     )
     record_many(
         session,
