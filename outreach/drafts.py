@@ -29,15 +29,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from brandpulse import audit
 from brandpulse.config import Brand, Settings
+from brandpulse.db.bulk import insert_rows, update_rows
 from brandpulse.db.models import MentionRow, OutboxRow
 from brandpulse.types import DraftRequest, Mention
 from outreach.safeguards import TEMPLATE
-from outreach.templating import TemplateRenderer, TemplateRenderError, length_problem, reply_context
+from outreach.channels.textlength import URL_WEIGHT
+from outreach.templating import PLATFORM_LIMITS, TemplateRenderer, TemplateRenderError, length_problem, reply_context
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,25 @@ def choose_account(mention: Mention, brand: Brand) -> str | None:
         if found:
             return found
     return accounts[0] if accounts else None
+
+
+# The outbox columns a draft sets (its values dict, in this order), and on insert also these.
+_VALUE_COLUMNS = (
+    "mention_id", "in_reply_to", "account", "template", "text", "status", "needs_approval", "hold_reason",
+    "hold_code", "waived", "approved_by", "approved_at", "last_error", "not_before", "updated_at",
+)
+_INSERT_COLUMNS = (*_VALUE_COLUMNS, "kind", "brand", "platform", "alert_id", "attempts", "created_at")
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A reply of an alert that has not gone out, and when the mention it answers was posted."""
+
+    id: int
+    mention_id: int | None
+    text: str
+    status: str
+    answered_at: datetime | None
 
 
 @dataclass(slots=True)
@@ -87,10 +109,25 @@ def _render(request: DraftRequest, *, renderer: TemplateRenderer, brand: Brand) 
         return "", str(exc)
     if not text:
         return "", f"template {request.template!r} rendered empty text"
-    too_long = length_problem(platform, text)
+    too_long = None if _surely_fits(platform, text) else length_problem(platform, text)
     if too_long:
         return text, f"template {request.template!r} rendered {too_long}; edit it shorter"
     return text, None
+
+
+def ascii_weight_bound(text: str) -> int:
+    """An upper bound of the length X gives an ASCII ``text``, without weighing
+    it: X weighs each ASCII character 1, and a URL or domain name at most
+    :data:`URL_WEIGHT` more than its own length; each of those holds a ".",
+    so there are at most ``text.count(".")`` of them
+    (outreach/channels/textlength.py)."""
+    return len(text) + URL_WEIGHT * text.count(".")
+
+
+def _surely_fits(platform: str, text: str) -> bool:
+    """True when ``text`` fits ``platform`` for certain (a short ASCII post on
+    X), so the full weighing can be skipped; False means "weigh it"."""
+    return platform == "x" and text.isascii() and ascii_weight_bound(text) <= PLATFORM_LIMITS["x"]
 
 
 def draft_replies(
@@ -144,13 +181,14 @@ def draft_replies(
         if current is None or r.mention.created_at >= current.mention.created_at:
             by_alert[r.alert_id] = r
 
-    existing: dict[int, tuple[OutboxRow, datetime | None]] = {}
+    existing: dict[int, _Pending] = {}
     if by_alert:
         # FOR UPDATE (PostgreSQL; SQLite serialises writers anyway): a sender
         # cannot claim a draft between this read and its re-draft below. Its
         # conditional claim waits for this transaction, then sees the new state.
         rows = session.execute(
-            select(OutboxRow, MentionRow.created_at)
+            select(OutboxRow.id, OutboxRow.alert_id, OutboxRow.mention_id, OutboxRow.text, OutboxRow.status,
+                   MentionRow.created_at)
             .outerjoin(MentionRow, MentionRow.id == OutboxRow.mention_id)
             .where(
                 OutboxRow.kind == "reply",
@@ -160,21 +198,21 @@ def draft_replies(
             .order_by(OutboxRow.id)
             .with_for_update(of=OutboxRow)
         ).all()
-        for row, mention_created in rows:
-            existing[row.alert_id] = (row, mention_created)  # the newest pending row per alert
+        for outbox_id, alert_id, mention_id, text, status, answered_at in rows:
+            # the newest pending row per alert
+            existing[alert_id] = _Pending(outbox_id, mention_id, text, status, answered_at)
 
     policy = settings.reply_policy
     new: list[_Draft] = []
-    redrafts: list[tuple[_Draft, OutboxRow]] = []
+    redrafts: list[tuple[_Draft, _Pending]] = []
     ids_by_key: dict[tuple[str, int], int] = {}
 
     for key in order:
         request = by_alert[key[1]] if key[0] == "alert" else by_mention[key[1]]
         found = existing.get(request.alert_id) if request.alert_id is not None else None
         if found is not None:
-            row, answered_at = found
-            if answered_at is not None and request.mention.created_at < answered_at:
-                ids_by_key[key] = row.id  # the pending draft already answers a newer mention
+            if found.answered_at is not None and request.mention.created_at < found.answered_at:
+                ids_by_key[key] = found.id  # the pending draft already answers a newer mention
                 continue
         brand = brands[request.mention.brand]
         text, hold_reason = _render(request, renderer=renderer, brand=brand)
@@ -204,47 +242,40 @@ def draft_replies(
         }
         draft = _Draft(key=key, request=request, values=values, hold_reason=hold_reason)
         if found is not None:
-            redrafts.append((draft, found[0]))
-            ids_by_key[key] = found[0].id
+            redrafts.append((draft, found))
+            ids_by_key[key] = found.id
         else:
             new.append(draft)
 
     if new:
         # RETURNING maps ids back by (alert, mention), unique within the batch, so
         # the rows can go in one multi-row INSERT (no ordering guarantee needed).
-        # Core table, not the ORM entity: the ORM path splits rows whose
-        # values differ in None-ness into single-row statements.
-        outbox = OutboxRow.__table__
-        inserted = session.execute(
-            insert(outbox).returning(outbox.c.id, outbox.c.alert_id, outbox.c.mention_id),
+        inserted = insert_rows(
+            session, OutboxRow.__table__,
             [
-                {
-                    **d.values,
-                    "kind": "reply",
-                    "brand": d.request.mention.brand,
-                    "platform": str(d.request.mention.platform),
-                    "alert_id": d.request.alert_id,
-                    "attempts": 0,
-                    "created_at": now,
-                }
+                (*[d.values[c] for c in _VALUE_COLUMNS], "reply", d.request.mention.brand,
+                 str(d.request.mention.platform), d.request.alert_id, 0, now)
                 for d in new
             ],
-        ).all()
+            columns=_INSERT_COLUMNS, returning=("id", "alert_id", "mention_id"),
+        )
         by_target = {(alert_id, mention_id): outbox_id for outbox_id, alert_id, mention_id in inserted}
         for d in new:
             ids_by_key[d.key] = by_target[(d.request.alert_id, d.request.mention_id)]
-    # What a re-draft replaces goes into its audit event (read before the update).
+    # What a re-draft replaces goes into its audit event.
     replaced = [
         (d, row.id, {"mention_id": row.mention_id, "text": row.text, "status": row.status}) for d, row in redrafts
     ]
     if redrafts:
-        session.execute(
-            update(OutboxRow),
-            [{"id": outbox_id, **d.values} for d, outbox_id, _ in replaced],
-            execution_options={"synchronize_session": False},
+        update_rows(
+            session, OutboxRow.__table__,
+            [(outbox_id, *[d.values[c] for c in _VALUE_COLUMNS]) for d, outbox_id, _ in replaced],
+            columns=("id", *_VALUE_COLUMNS), key=("id",),
         )
-        for _, row in redrafts:  # the loaded objects are stale now; reloaded when next used
-            session.expire(row)
+        for _, row in redrafts:  # rows the session holds are stale now; reloaded when next used
+            held = session.identity_map.get(identity_key(OutboxRow, row.id))
+            if held is not None:
+                session.expire(held)
 
     events: list[dict[str, Any]] = []
     for d in new:

@@ -29,10 +29,11 @@ Audit. "alert.opened" (rule, priority, priority score, mention id),
 to, mention id, new deadline), by :data:`brandpulse.audit.SYSTEM` at
 ``now``.
 
-Cost per batch, whatever its size: one SELECT of the matching open alerts,
-one INSERT ... RETURNING for new alerts, one executemany UPDATE for joined
-alerts, one INSERT for alert_mentions and one for the audit events. It runs
-in the caller's transaction and never commits.
+Cost per batch, whatever its size: one SELECT of the matching open alerts
+(per 300 keys), one INSERT ... RETURNING for new alerts, one executemany
+UPDATE for joined alerts, one INSERT for alert_mentions and one for the
+audit events, all through brandpulse.db.bulk (plain SQL on SQLite, Core on
+PostgreSQL). It runs in the caller's transaction and never commits.
 
 Each mention must be given once (the pipeline hands over newly stored
 mentions only); the same mention row id twice in one batch is taken once.
@@ -44,12 +45,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from brandpulse.audit import SYSTEM, record_many
 from brandpulse.config import Settings
-from brandpulse.db.bulk import insert_rows
+from brandpulse.db.bulk import insert_rows, select_by_keys, update_rows
 from brandpulse.db.models import AlertMentionRow, AlertRow
 from brandpulse.types import Decision, Mention, Priority
 
@@ -57,6 +57,7 @@ ACTIVE_STATUSES = ("open", "acknowledged")
 _KEYS_PER_SELECT = 300  # up to 4 parameters each: well inside every backend's limit
 
 GroupKey = tuple[str, str, str, str]  # platform, thread id, author id, brand
+_UPDATE_COLUMNS = ("id", "mention_count", "last_mention_id", "last_mention_at", "priority", "priority_score", "sla_due_at", "tags")
 
 
 @dataclass
@@ -84,54 +85,39 @@ def _group_key(mention: Mention) -> GroupKey | None:
     return (mention.platform, mention.thread_id, mention.author.id, mention.brand)
 
 
+_ACTIVE_COLUMNS = (
+    "id", "platform", "thread_id", "author_id", "brand", "opened_at", "priority", "priority_score", "sla_due_at",
+    "last_mention_id", "last_mention_at", "mention_count", "tags",
+)
+
+
 def _load_active(session: Session, keys: set[GroupKey]) -> dict[GroupKey, _AlertState]:
     """Alerts still open or acknowledged for the batch's (platform, thread,
-    author, brand) keys; when several exist for one key, the newest."""
+    author, brand) keys; when several exist for one key, the newest. One
+    SELECT per few hundred keys, searching ix_alerts_thread_author
+    (brandpulse.db.bulk.select_by_keys)."""
     found: dict[GroupKey, _AlertState] = {}
-    triples = sorted({k[:3] for k in keys})
-    for start in range(0, len(triples), _KEYS_PER_SELECT):
-        chunk = triples[start : start + _KEYS_PER_SELECT]
-        rows = session.execute(
-            select(
-                AlertRow.id,
-                AlertRow.platform,
-                AlertRow.thread_id,
-                AlertRow.author_id,
-                AlertRow.brand,
-                AlertRow.opened_at,
-                AlertRow.priority,
-                AlertRow.priority_score,
-                AlertRow.sla_due_at,
-                AlertRow.last_mention_id,
-                AlertRow.last_mention_at,
-                AlertRow.mention_count,
-                AlertRow.tags,
-            )
-            .where(
-                # platform and thread_id IN first let SQLite search
-                # ix_alerts_thread_author instead of scanning every open alert
-                AlertRow.platform.in_(sorted({k[0] for k in chunk})),
-                AlertRow.thread_id.in_(sorted({k[1] for k in chunk})),
-                tuple_(AlertRow.platform, AlertRow.thread_id, AlertRow.author_id).in_(chunk),
-                AlertRow.status.in_(ACTIVE_STATUSES),
-            )
-            .order_by(AlertRow.id)
+    rows = select_by_keys(
+        session, AlertRow.__table__, _ACTIVE_COLUMNS,
+        key=("platform", "thread_id", "author_id"), keys=sorted({k[:3] for k in keys}),
+        where_in={"status": ACTIVE_STATUSES}, order_by="id", chunk=_KEYS_PER_SELECT,
+    )
+    for (alert_id, platform, thread_id, author_id, brand, opened_at, priority, priority_score, sla_due_at,
+         last_mention_id, last_mention_at, mention_count, tags) in rows:
+        key = (platform, thread_id, author_id, brand)
+        if key not in keys:
+            continue
+        found[key] = _AlertState(  # later (newer) rows replace earlier ones
+            alert_id=alert_id,
+            opened_at=opened_at,
+            priority=Priority(priority),
+            priority_score=priority_score,
+            sla_due_at=sla_due_at,
+            last_mention_id=last_mention_id,
+            last_mention_at=last_mention_at,
+            tags=list(tags or []),
+            mention_count=mention_count,
         )
-        for row in rows:
-            key = (row.platform, row.thread_id, row.author_id, row.brand)
-            if key not in keys:
-                continue
-            found[key] = _AlertState(  # later (newer) rows replace earlier ones
-                alert_id=row.id,
-                opened_at=row.opened_at,
-                priority=Priority(row.priority),
-                priority_score=row.priority_score,
-                sla_due_at=row.sla_due_at,
-                last_mention_id=row.last_mention_id,
-                last_mention_at=row.last_mention_at,
-                tags=list(row.tags or []),
-                mention_count=row.mention_count,
-            )
     return found
 
 
@@ -284,32 +270,15 @@ def apply_decisions(
             state.alert_id = id_by_opener[state.new_row["mention_id"]]
 
     if joined_existing:
-        table = AlertRow.__table__
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(
-                mention_count=table.c.mention_count + bindparam("b_added"),
-                last_mention_id=bindparam("b_last_id"),
-                last_mention_at=bindparam("b_last_at"),
-                priority=bindparam("b_priority"),
-                priority_score=bindparam("b_score"),
-                sla_due_at=bindparam("b_due"),
-                tags=bindparam("b_tags"),
-            ),
+        # mention_count is added to, not set: a count is never lost
+        update_rows(
+            session, AlertRow.__table__,
             [
-                {
-                    "b_id": alert_id,
-                    "b_added": state.added,
-                    "b_last_id": state.last_mention_id,
-                    "b_last_at": state.last_mention_at,
-                    "b_priority": state.priority.value,
-                    "b_score": state.priority_score,
-                    "b_due": state.sla_due_at,
-                    "b_tags": state.tags,
-                }
+                (alert_id, state.added, state.last_mention_id, state.last_mention_at, state.priority.value,
+                 state.priority_score, state.sla_due_at, state.tags)
                 for alert_id, state in joined_existing.items()
             ],
+            columns=_UPDATE_COLUMNS, key=("id",), increment=("mention_count",),
         )
 
     touched = [*new_alerts, *joined_existing.values()]

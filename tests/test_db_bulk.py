@@ -17,7 +17,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import OperationalError
 
 from brandpulse.db import bulk, make_engine, session_factory
-from brandpulse.db.bulk import insert_rows, utc_text
+from brandpulse.db.bulk import insert_rows, select_by_keys, update_rows, utc_text
 from brandpulse.db.models import (
     AlertMentionRow,
     AlertRow,
@@ -205,6 +205,79 @@ def test_utc_text_matches_sqlalchemy_for_any_zone_and_time():
             v = value.astimezone(zone) if value.year > 1 else value
             assert utc_text(v) == processor(v), v
     assert utc_text(None) is None
+
+
+def seed_alerts(s) -> list[int]:
+    for table, rows in hot_path_rows()[:2]:
+        insert_rows(s, table, rows)
+    alerts = hot_path_rows()[4][1]
+    alerts += [dict(alerts[0], status="resolved"), dict(alerts[0], author_id="other", tags=[])]
+    return [i for i, in sorted(insert_rows(s, AlertRow.__table__, alerts, returning=("id",)))]
+
+
+def test_update_rows_sets_and_increments_by_key(any_Session):
+    with any_Session.begin() as s:
+        ids = seed_alerts(s)
+        update_rows(s, AlertRow.__table__, [
+            {"id": ids[0], "mention_count": 2, "priority": "P1", "sla_due_at": (T0 + timedelta(hours=1)).astimezone(PARIS),
+             "tags": ["a", "b"]},
+            {"id": ids[2], "mention_count": 5, "priority": "P3", "sla_due_at": T0, "tags": []},
+        ], key=("id",), increment=("mention_count",))
+    with any_Session() as s:
+        first, untouched, third = (s.get(AlertRow, i) for i in ids[:3])
+        assert (first.mention_count, first.priority, first.sla_due_at, first.tags) == (3, "P1", T0 + timedelta(hours=1), ["a", "b"])
+        assert (third.mention_count, third.priority, third.sla_due_at, third.tags) == (6, "P3", T0, [])
+        assert (untouched.mention_count, untouched.priority, untouched.tags) == (1, "P2", [])
+
+
+def test_select_by_keys_reads_matching_rows_through_their_types(any_Session):
+    with any_Session.begin() as s:
+        ids = seed_alerts(s)
+        rows = select_by_keys(
+            s, AlertRow.__table__, ("id", "author_id", "opened_at", "tags", "thread_id"),
+            key=("platform", "thread_id", "author_id"),
+            keys=[("x", "t1", "u1"), ("x", "t3", "u3"), ("x", "t2", "nobody"), ("reddit", "t1", "u1"), ("x", "t1", "other")],
+            where_in={"status": ("open", "acknowledged")}, order_by="id", for_update=True,
+        )
+    # the resolved copy of u1's alert and the unmatched keys are not read; a NULL thread never matches
+    assert rows == [(ids[0], "u1", T0, ["x", "ü"], "t1"), (ids[2], "u3", T0, ["x", "ü"], "t3"), (ids[4], "other", T0, [], "t1")]
+    with any_Session() as s:
+        assert select_by_keys(s, AlertRow.__table__, ("id",), key=("id",), keys=[]) == []
+        assert select_by_keys(s, AlertRow.__table__, ("id",), key=("id",), keys=[(ids[1],)], where_in={"status": []}) == []
+        assert [r for r, in select_by_keys(s, AlertRow.__table__, ("id",), key=("id",), keys=[(i,) for i in ids], chunk=2,
+                                           order_by="id")] == ids
+
+
+def test_select_by_keys_searches_the_index_on_sqlite(Session, engine):
+    from sqlalchemy import event
+
+    captured = []
+
+    def listener(conn, cursor, stmt, params, context, executemany):
+        captured.append((stmt, params))
+
+    with Session() as s:
+        seed_alerts(s)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            select_by_keys(s, AlertRow.__table__, ("id",), key=("platform", "thread_id", "author_id"),
+                           keys=[("x", "t1", "u1")], where_in={"status": ("open",)})
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        (stmt, params), = captured
+        plan = " ".join(str(r[-1]) for r in s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + stmt, params))
+    assert "ix_alerts_thread_author" in plan, plan
+
+
+def test_select_by_keys_sees_pending_orm_changes(Session):
+    with Session() as s:
+        s.add(MentionRow(**mention(1)))
+        assert select_by_keys(s, MENTIONS, ("external_id",), key=("platform", "external_id"), keys=[("x", "1001")]) == [("1001",)]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_Session(request):
+    return request.getfixturevalue("Session" if request.param == "sqlite" else "pg_Session")
 
 
 # -- PostgreSQL: the Core path -------------------------------------------------
