@@ -438,7 +438,13 @@ class IncidentsConfig(_Model):
     followups: ApprovalPolicy = Field(default_factory=lambda: ApprovalPolicy(require_approval=True))
     # Link new negative mentions matching an open incident's keywords to it.
     link_mentions: bool = True
+    # Opening an incident also links the matching complaints of this long
+    # before it (their alert still open or acknowledged); `incident open
+    # --from-alert` uses the spike window instead, `--since` overrides both. 0: none.
+    lookback: timedelta = timedelta(hours=2)
     spikes: SpikeConfig = Field(default_factory=SpikeConfig)
+
+    _lookback = field_validator("lookback", mode="before")(classmethod(lambda cls, v: _duration(v)))
 
 
 class Settings(_Model):

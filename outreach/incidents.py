@@ -49,14 +49,33 @@ alert, and, where a rule drafts a reply, the ``reply`` template instead of
 the rule's: it points the author to the status thread on their network (else
 the other network's, else ``status_page``, else the X account to follow).
 
+Complaints start before ops open the incident, so opening it also links the
+*earlier* ones (:func:`link_earlier_mentions`): the brand's negative mentions
+posted since ``since`` (the command line passes the start of the
+possible-incident alert's spike window with ``--from-alert``, or ``--since``;
+by default ``incidents.lookback`` before opening) that contain a keyword and
+whose author's alert is still open or acknowledged, and not already part of
+another incident. They get the same link and tags, and their replies that have
+not gone out (drafted, held, approved) are re-drafted from the ``reply``
+template; replies already sent stay as they are, and those authors get the
+follow-up on resolution like the others. One SELECT finds the candidates;
+links, tags and re-drafts are written in bulk, with one ``incident.linked``
+audit event carrying the counts.
+
 When the incident resolves, every linked author who *was* answered (a reply
 of ours sent to a linked mention or its alert) gets one follow-up (kind
 ``followup``, the ``followup`` template) in answer to the post we answered,
 under the reply safeguards and ``incidents.followups.require_approval``
 (default: a person approves). Incident replies still waiting to go out are
 re-drafted from the same template with the incident resolved, so nobody is
-told "we're on it" after the fix; an approval given to the old text is
-withdrawn.
+told "we're on it" after the fix.
+
+A re-draft (:func:`_redraft_replies`, both cases) withdraws an approval a
+person gave to the old text (an approved reply goes back to ``drafted``, a held
+one stays held without it, so a safeguard's window cannot release it); the
+reply policy decides for the new text as for a new draft; a text too long for
+the platform is held (``hold_code`` ``template``). Each is audited as
+``reply.redrafted`` with the previous text, template and status.
 
 Template variables
 ==================
@@ -105,21 +124,26 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from jinja2 import TemplateError
-from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.orm import Session, defer
 
 from brandpulse import audit
 from brandpulse.config import Brand, ConfigError, IncidentNetworks, Settings, TemplateConfig
 from brandpulse.db.models import (
+    AlertMentionRow,
+    AlertRow,
     IncidentMentionRow,
     IncidentRow,
     IncidentUpdateRow,
     MentionRow,
+    MentionTagRow,
     OutboxRow,
+    ScoreRow,
 )
 from brandpulse.types import Author, Mention
 from outreach.channels.base import SentPost
 from outreach.channels.textlength import length_problem
+from outreach.safeguards import TEMPLATE as TEMPLATE_HOLD
 from outreach.templating import (
     VARIABLES as REPLY_VARIABLES,
     TemplateRenderError,
@@ -127,6 +151,9 @@ from outreach.templating import (
     reply_context,
     sample_contexts,
     static_problems,
+)
+from outreach.templating import (
+    length_problem as platform_length_problem,  # the reader's platform; channels.textlength's is X only
 )
 
 log = logging.getLogger(__name__)
@@ -158,6 +185,8 @@ REDDIT_COMMENT_MAX = 10_000
 # An earlier status post in one of these states lets the next one go.
 SETTLED = ("sent", "rejected")
 PENDING_REPLY_STATUSES = ("drafted", "held", "approved")
+# Earlier complaints are linked when opening only while their alert is still being worked on.
+LINKABLE_ALERT_STATUSES = ("open", "acknowledged")
 
 INCIDENT_KEYS = (
     "id", "title", "status", "status_label", "message", "components", "opened_at", "at",
@@ -420,8 +449,11 @@ def open_incident(
     components: Iterable[str] = (),
     keywords: Iterable[str] | None = None,
     message: str | None = None,
-) -> IncidentRow:
-    """Open an incident (status investigating) and queue its first posts.
+    since: datetime | None = None,
+) -> Opening:
+    """Open an incident (status investigating), queue its first posts and
+    link the complaints posted since ``since`` (default:
+    ``incidents.lookback`` before ``now``; see :func:`link_earlier_mentions`).
     ``keywords`` default to the components. Runs in the caller's transaction."""
     try:
         settings.brand(brand)
@@ -432,6 +464,9 @@ def open_incident(
         raise IncidentError("an incident needs a title")
     components_list = _clean_list(components)
     keyword_list = _clean_list(keywords) if keywords is not None else list(components_list)
+    since = now - settings.incidents.lookback if since is None else since
+    if since > now:
+        raise IncidentError(f"complaints to link must be from before now: since {since:%Y-%m-%d %H:%M} UTC is later")
     row = IncidentRow(
         brand=brand, title=title, components=components_list, keywords=keyword_list, status="investigating",
         opened_at=now, opened_by=actor, updated_at=now,
@@ -445,7 +480,9 @@ def open_incident(
         details={"brand": brand, "title": title, "components": components_list, "keywords": keyword_list,
                  "message": message, "posts": posts},
     )
-    return row
+    earlier = link_earlier_mentions(session, row, since=since, settings=settings, templates=templates, now=now,
+                                    message=message)
+    return Opening(incident=row, posts=posts, earlier=earlier)
 
 
 def update_incident(
@@ -476,6 +513,13 @@ def update_incident(
 
 
 @dataclass(frozen=True, slots=True)
+class Opening:
+    incident: IncidentRow
+    posts: list[int]
+    earlier: EarlierLinks
+
+
+@dataclass(frozen=True, slots=True)
 class Resolution:
     incident: IncidentRow
     posts: list[int]
@@ -503,7 +547,10 @@ def resolve_incident(
                   settings=settings, templates=templates)
     snapshot = IncidentSnapshot.of(row, message=message)
     followups = _draft_followups(session, snapshot, settings=settings, templates=templates, now=now)
-    redrafted = _redraft_pending_replies(session, snapshot, settings=settings, templates=templates, now=now)
+    pending = [(reply, mention) for reply, mention in _linked_replies(session, row.id, PENDING_REPLY_STATUSES, lock=True)
+               if reply.template == REPLY_TEMPLATE]
+    redrafted = _redraft_replies(session, snapshot, pending, reason="incident resolved", settings=settings,
+                                 templates=templates, now=now)
     audit.record(
         session, at=now, actor=actor, action="incident.resolved", entity_type=AUDIT_ENTITY, entity_id=row.id,
         details={"from": previous, "message": message, "posts": posts, "followups": followups, "redrafted": redrafted},
@@ -787,9 +834,11 @@ def match_incident(mention: Mention, incidents: Sequence[OpenIncident]) -> OpenI
     return None
 
 
-def link_mentions(session: Session, links: Sequence[tuple[int, int, int | None]], *, now: datetime) -> None:
+def link_mentions(session: Session, links: Sequence[tuple[int, int, int | None]], *, now: datetime,
+                  details: Mapping[str, Any] | None = None) -> None:
     """Store (incident id, mention id, alert id or None) links, in the
-    caller's transaction, with one audit event per incident."""
+    caller's transaction, with one audit event per incident (``details``
+    added to each)."""
     if not links:
         return
     session.execute(
@@ -801,7 +850,7 @@ def link_mentions(session: Session, links: Sequence[tuple[int, int, int | None]]
         by_incident.setdefault(incident_id, []).append(mention_id)
     audit.record_many(session, [
         {"at": now, "actor": audit.SYSTEM, "action": "incident.linked", "entity_type": AUDIT_ENTITY,
-         "entity_id": incident_id, "details": {"mention_ids": ids}}
+         "entity_id": incident_id, "details": {"mention_ids": ids, **(details or {})}}
         for incident_id, ids in by_incident.items()
     ])
 
@@ -817,19 +866,57 @@ def mention_from_row(row: MentionRow) -> Mention:
     )
 
 
-def _linked_replies(session: Session, incident_id: int, statuses: Sequence[str]):
+def _replies_to(session: Session, *, mentions, alerts, statuses: Sequence[str] | None, lock: bool = False):
+    """Our replies (kind reply) to these mentions or to these alerts (lists of
+    ids, or SELECTs of them), each with the mention it answers; by sent_at.
+    ``lock``: FOR UPDATE (PostgreSQL; SQLite serialises writers anyway), so no
+    sender claims one before this transaction has re-drafted it: its
+    conditional claim waits, then sees the new state."""
+    query = (
+        select(OutboxRow, MentionRow)
+        .join(MentionRow, MentionRow.id == OutboxRow.mention_id)
+        .where(OutboxRow.kind == "reply", or_(OutboxRow.mention_id.in_(mentions), OutboxRow.alert_id.in_(alerts)))
+        .order_by(OutboxRow.sent_at, OutboxRow.id)
+    )
+    if statuses is not None:
+        query = query.where(OutboxRow.status.in_(statuses))
+    if lock:
+        query = query.with_for_update(of=OutboxRow)
+    return session.execute(query).all()
+
+
+def _linked_replies(session: Session, incident_id: int, statuses: Sequence[str], *, lock: bool = False):
     """Our replies (kind reply) to the incident's linked mentions or their alerts."""
     linked_mentions = select(IncidentMentionRow.mention_id).where(IncidentMentionRow.incident_id == incident_id)
     linked_alerts = select(IncidentMentionRow.alert_id).where(
         IncidentMentionRow.incident_id == incident_id, IncidentMentionRow.alert_id.is_not(None)
     )
-    return session.execute(
-        select(OutboxRow, MentionRow)
-        .join(MentionRow, MentionRow.id == OutboxRow.mention_id)
-        .where(OutboxRow.kind == "reply", OutboxRow.status.in_(statuses),
-               or_(OutboxRow.mention_id.in_(linked_mentions), OutboxRow.alert_id.in_(linked_alerts)))
-        .order_by(OutboxRow.sent_at, OutboxRow.id)
-    ).all()
+    return _replies_to(session, mentions=linked_mentions, alerts=linked_alerts, statuses=statuses, lock=lock)
+
+
+def _author_context(incident: IncidentSnapshot, mention: Mention, *, alert_id: int | None, brand: Brand,
+                    settings: Settings) -> dict[str, Any]:
+    """What the ``reply`` and ``followup`` templates see when answering ``mention``."""
+    context = reply_context(mention=mention, brand=brand, alert_id=alert_id, priority=None, score=None)
+    context["incident"] = incident_context(incident, settings=settings, platform=mention.platform)
+    return context
+
+
+def _author_text(templates: IncidentTemplates, role: str, context: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The ``reply`` or ``followup`` text for one author, and why it must be
+    held (None: it may go): no text when it fails or renders empty, the text
+    when it is too long for the author's platform."""
+    name = TEMPLATE_NAMES[role]
+    try:
+        text = templates.render(role, context)
+    except IncidentError as exc:
+        return "", str(exc)
+    if not text:
+        return "", f"template {name!r} rendered empty text"
+    problem = platform_length_problem(context["mention"]["platform"], text)
+    if problem:
+        return text, f"template {name!r} rendered {problem}; shorten it"
+    return text, None
 
 
 def _draft_followups(session: Session, incident: IncidentSnapshot, *, settings: Settings,
@@ -853,19 +940,8 @@ def _draft_followups(session: Session, incident: IncidentSnapshot, *, settings: 
         if key in already:
             continue
         mention = mention_from_row(mention_row)
-        context = reply_context(mention=mention, brand=brand, alert_id=reply.alert_id, priority=None, score=None)
-        context["incident"] = incident_context(incident, settings=settings, platform=mention.platform)
-        hold_reason = None
-        try:
-            text = templates.render("followup", context)
-        except IncidentError as exc:
-            text, hold_reason = "", str(exc)
-        if not hold_reason and not text:
-            hold_reason = f"template {FOLLOWUP_TEMPLATE!r} rendered empty text"
-        if not hold_reason and mention.platform == "x":
-            problem = length_problem(text)
-            if problem:
-                hold_reason = f"the follow-up {problem}; shorten it"
+        context = _author_context(incident, mention, alert_id=reply.alert_id, brand=brand, settings=settings)
+        text, hold_reason = _author_text(templates, "followup", context)
         if hold_reason:
             status = "held"
         else:
@@ -879,7 +955,7 @@ def _draft_followups(session: Session, incident: IncidentSnapshot, *, settings: 
             approved_at=now if status == "approved" else None, attempts=0, created_at=now, updated_at=now,
         )
         if hold_reason:
-            values["hold_code"] = "template"
+            values["hold_code"] = TEMPLATE_HOLD
         outbox_id = session.execute(insert(OutboxRow).returning(OutboxRow.id).values(**values)).scalar_one()
         ids.append(outbox_id)
         details: dict[str, Any] = {"incident_id": incident.id, "template": FOLLOWUP_TEMPLATE, "status": status,
@@ -895,43 +971,137 @@ def _draft_followups(session: Session, incident: IncidentSnapshot, *, settings: 
     return ids
 
 
-def _redraft_pending_replies(session: Session, incident: IncidentSnapshot, *, settings: Settings,
-                             templates: IncidentTemplates, now: datetime) -> list[int]:
-    """Incident replies not yet out are re-rendered with the incident resolved;
-    an approval a person gave to the old text is withdrawn."""
+def _redrafted_state(reply: OutboxRow, *, hold_reason: str | None, auto: bool, now: datetime) -> dict[str, Any]:
+    """Status, hold and approval of a re-drafted reply. A person's approval
+    was given to the old text: it never carries over; the reply policy
+    (``auto``) approves the new text as it would a new draft."""
+    policy_approval = {"approved_by": POLICY_ACTOR if auto else None, "approved_at": now if auto else None}
+    if hold_reason:
+        return {"status": "held", "hold_code": TEMPLATE_HOLD, "hold_reason": hold_reason,
+                "approved_by": None, "approved_at": None}
+    if reply.status == "held" and reply.hold_code not in (None, TEMPLATE_HOLD):
+        # A safeguard held it and will judge it again when it is claimed;
+        # without an approval, a window's end does not release it by itself.
+        return {"status": "held", "hold_code": reply.hold_code, "hold_reason": reply.hold_reason, **policy_approval}
+    return {"status": "approved" if auto else "drafted", "hold_code": None, "hold_reason": None, **policy_approval}
+
+
+def _redraft_replies(session: Session, incident: IncidentSnapshot, replies: Sequence[tuple[OutboxRow, MentionRow]], *,
+                     reason: str, settings: Settings, templates: IncidentTemplates, now: datetime) -> list[int]:
+    """Re-draft ``replies`` (not gone out yet, read with ``lock``) from the
+    incident ``reply`` template as the incident is now, in one UPDATE, each
+    audited as ``reply.redrafted`` with ``reason``. A reply whose new text
+    fails to render keeps its old one (logged)."""
     brand = settings.brand(incident.brand)
-    renderer = templates.reply_renderer(incident)
-    ids, events = [], []
-    for reply, mention_row in _linked_replies(session, incident.id, PENDING_REPLY_STATUSES):
-        if reply.template != REPLY_TEMPLATE:
+    policy = settings.reply_policy
+    auto = not policy.require_approval or REPLY_TEMPLATE in policy.auto_send_templates
+    changes: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for reply, mention_row in replies:
+        context = _author_context(incident, mention_from_row(mention_row), alert_id=reply.alert_id, brand=brand,
+                                  settings=settings)
+        text, hold_reason = _author_text(templates, "reply", context)
+        if not text:
+            log.warning("incident %s: reply %s keeps its text, re-drafting it failed: %s",
+                        incident.id, reply.id, hold_reason)
             continue
-        mention = mention_from_row(mention_row)
-        context = reply_context(mention=mention, brand=brand, alert_id=reply.alert_id, priority=None, score=None)
-        try:
-            text = renderer.render(REPLY_TEMPLATE, context)
-        except Exception as exc:  # noqa: BLE001 - keep the old text, say why
-            log.warning("incident %s: could not re-draft reply %s: %s", incident.id, reply.id, exc)
+        if text == reply.text and reply.template == REPLY_TEMPLATE:
             continue
-        if not text or text == reply.text:
-            continue
-        status = reply.status
-        values: dict[str, Any] = {"text": text, "updated_at": now}
-        if status == "approved" and reply.approved_by != POLICY_ACTOR and reply.needs_approval:
-            status = "drafted"
-            values.update(status="drafted", approved_by=None, approved_at=None)
-        changed = session.execute(
-            update(OutboxRow).where(OutboxRow.id == reply.id, OutboxRow.status == reply.status, OutboxRow.text == reply.text)
-            .values(**values).execution_options(synchronize_session=False)
-        ).rowcount
-        if changed != 1:
-            continue  # a sender or a person got there first: leave it
-        ids.append(reply.id)
+        state = _redrafted_state(reply, hold_reason=hold_reason, auto=auto, now=now)
+        changes.append({"id": reply.id, "text": text, "template": REPLY_TEMPLATE, "needs_approval": not auto,
+                        "updated_at": now, **state})
+        details: dict[str, Any] = {
+            "incident_id": incident.id, "reason": reason, "previous_text": reply.text,
+            "previous_template": reply.template, "previous_status": reply.status,
+            "previous_approved_by": reply.approved_by, "status": state["status"], "approved_by": state["approved_by"],
+        }
+        if hold_reason:
+            details["hold_reason"] = hold_reason
         events.append({"at": now, "actor": audit.SYSTEM, "action": "reply.redrafted", "entity_type": "outbox",
-                       "entity_id": reply.id,
-                       "details": {"incident_id": incident.id, "reason": "incident resolved",
-                                   "previous_text": reply.text, "previous_status": reply.status, "status": status}})
+                       "entity_id": reply.id, "details": details})
+    if changes:
+        session.execute(update(OutboxRow), changes, execution_options={"synchronize_session": False})
+        for reply, _ in replies:  # the loaded objects are stale now; reloaded when next used
+            session.expire(reply)
     audit.record_many(session, events)
-    return ids
+    return [c["id"] for c in changes]
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierLinks:
+    """What opening an incident did with the complaints posted before it."""
+
+    since: datetime
+    mention_ids: list[int]  # linked, oldest first
+    alert_ids: list[int]  # their alerts, tagged incident:<id>
+    redrafted: list[int]  # their replies not gone out, now from the incident reply template
+    answered: list[int]  # their replies already sent (left as they are): follow-ups when it resolves
+
+
+def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime, settings: Settings,
+                          templates: IncidentTemplates, now: datetime, message: str | None = None) -> EarlierLinks:
+    """Link to the open incident ``row`` the brand's negative mentions posted
+    between ``since`` and ``now`` that contain one of its keywords, whose
+    author's alert is open or acknowledged and is not another incident's, and
+    that are not linked yet: ``incident_mentions`` rows, the tag
+    ``incident:<id>`` on each mention and alert, their pending replies
+    re-drafted from the incident reply template, one ``incident.linked``
+    audit event with the counts. One SELECT for the candidates, one for their
+    replies; bulk writes. Runs in the caller's transaction."""
+    incident = OpenIncident(IncidentSnapshot.of(row, message=message), _phrase_pattern(row.keywords or ()))
+    nothing = EarlierLinks(since=since, mention_ids=[], alert_ids=[], redrafted=[], answered=[])
+    if not settings.incidents.link_mentions or incident.pattern is None or since >= now:
+        return nothing  # linking is off, nothing to match, or an empty window
+    negative = select(ScoreRow.id).where(ScoreRow.mention_id == MentionRow.id, ScoreRow.label == "negative").exists()
+    linked = select(IncidentMentionRow.mention_id).where(IncidentMentionRow.mention_id == MentionRow.id).exists()
+    candidates = session.execute(
+        select(MentionRow, AlertRow.id, AlertRow.tags)
+        .join(AlertMentionRow, AlertMentionRow.mention_id == MentionRow.id)
+        # the author's own alert, not one that only shows the post (a possible-incident alert's examples)
+        .join(AlertRow, and_(AlertRow.id == AlertMentionRow.alert_id, AlertRow.platform == MentionRow.platform,
+                             AlertRow.author_id == MentionRow.author_id))
+        .where(MentionRow.brand == row.brand, MentionRow.created_at >= since, MentionRow.created_at <= now,
+               MentionRow.is_own.is_(False), AlertRow.status.in_(LINKABLE_ALERT_STATUSES), negative, ~linked)
+        .order_by(MentionRow.created_at, MentionRow.id, AlertRow.id)
+        .options(defer(MentionRow.raw))
+        .with_for_update(of=AlertRow)
+    ).all()
+    links: list[tuple[int, int, int | None]] = []
+    alert_tags: dict[int, list[str]] = {}
+    seen: set[int] = set()
+    for mention_row, alert_id, tags in candidates:
+        tags = list(tags or [])
+        if mention_row.id in seen or any(str(t).startswith(TAG_PREFIX) for t in tags):
+            continue  # already taken, or the conversation belongs to another incident
+        if match_incident(mention_from_row(mention_row), [incident]) is None:
+            continue
+        seen.add(mention_row.id)
+        links.append((row.id, mention_row.id, alert_id))
+        alert_tags.setdefault(alert_id, [*tags, incident.tag])
+    if not links:
+        return nothing
+    mention_ids = [mention_id for _, mention_id, _ in links]
+    alert_ids = list(alert_tags)
+    session.execute(insert(MentionTagRow.__table__), [{"mention_id": m, "tag": incident.tag} for m in mention_ids])
+    alerts = AlertRow.__table__
+    session.execute(
+        update(alerts).where(alerts.c.id == bindparam("b_id")).values(tags=bindparam("b_tags")),
+        [{"b_id": alert_id, "b_tags": tags} for alert_id, tags in alert_tags.items()],
+    )
+    replies = _replies_to(session, mentions=mention_ids, alerts=alert_ids,
+                          statuses=(*PENDING_REPLY_STATUSES, "sent"), lock=True)
+    pending = [(reply, mention) for reply, mention in replies if reply.status in PENDING_REPLY_STATUSES]
+    answered = [reply.id for reply, _ in replies if reply.status == "sent"]
+    redrafted = _redraft_replies(session, incident.snapshot, pending, reason="linked when the incident was opened",
+                                 settings=settings, templates=templates, now=now)
+    link_mentions(session, links, now=now, details={
+        "earlier": True, "since": since.isoformat(),
+        "counts": {"linked": len(links), "alerts_tagged": len(alert_ids), "redrafted": len(redrafted),
+                   "already_answered": len(answered)},
+        "alert_ids": alert_ids, "redrafted": redrafted, "answered": answered,
+    })
+    return EarlierLinks(since=since, mention_ids=mention_ids, alert_ids=alert_ids, redrafted=redrafted,
+                        answered=answered)
 
 
 # ---------------------------------------------------------------------------
@@ -953,6 +1123,9 @@ class IncidentView:
     updates: list[IncidentUpdateRow]
     posts: list[tuple[OutboxRow, OutboxRow | None]]  # status posts, each with the post it waits for
     linked: list[tuple[IncidentMentionRow, MentionRow]]
+    linked_total: int
+    linked_when_opened: int  # complaints from before the incident, linked when it was opened
+    replies: dict[int, OutboxRow]  # linked mention id -> our reply to its conversation, the latest
     followups: list[OutboxRow]
     events: list
 
@@ -975,8 +1148,28 @@ def incident_view(session: Session, incident_id: int, *, linked_limit: int = 20)
         .where(IncidentMentionRow.incident_id == incident_id)
         .order_by(MentionRow.created_at.desc()).limit(linked_limit)
     ).all())
+    total, when_opened = session.execute(
+        select(func.count(), func.count(case((IncidentMentionRow.linked_at <= incident.opened_at, 1))))
+        .where(IncidentMentionRow.incident_id == incident_id)
+    ).one()
+    replies: dict[int, OutboxRow] = {}
+    if linked:
+        by_alert: dict[int, OutboxRow] = {}
+        by_mention: dict[int, OutboxRow] = {}
+        found_replies = _replies_to(session, mentions=[m.id for _, m in linked],
+                                    alerts=[link.alert_id for link, _ in linked if link.alert_id is not None],
+                                    statuses=None)
+        for reply, _ in sorted(found_replies, key=lambda r: r[0].id):
+            by_mention[reply.mention_id] = reply
+            if reply.alert_id is not None:
+                by_alert[reply.alert_id] = reply  # the last one wins
+        for link, mention in linked:
+            found = by_mention.get(mention.id) or by_alert.get(link.alert_id or -1)
+            if found is not None:
+                replies[mention.id] = found
     return IncidentView(
-        incident=incident, updates=updates, posts=posts, linked=linked,
+        incident=incident, updates=updates, posts=posts, linked=linked, linked_total=total or 0,
+        linked_when_opened=when_opened or 0, replies=replies,
         followups=[r for r in rows if r.kind == "followup"],
         events=audit.history(session, AUDIT_ENTITY, incident_id),
     )

@@ -3,7 +3,7 @@ posted through the outbox (dry-run channel), complaints linked by `run`."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -98,7 +98,8 @@ def test_run_posts_the_thread_and_links_complaints(config):
     assert "Linked complaints: 1" in shown and "@ana" in shown and "[sent dry-run-" in shown
 
 
-def test_open_from_a_possible_incident_alert(config):
+@pytest.mark.parametrize("since", [None, "1h"])
+def test_open_from_a_possible_incident_alert(config, since):
     invoke(config, "run", "--once")  # stores the mentions (and alerts) the suggested alert points to
     with db(config).begin() as s:
         mention_id = s.scalars(select(MentionRow.id)).first()
@@ -116,7 +117,7 @@ def test_open_from_a_possible_incident_alert(config):
     bad = invoke(config, "incident", "open", "--title", "x", "--from-alert", str(other), ok=False)
     assert bad.exit_code == 2 and "not a possible-incident alert" in bad.output
     out = invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--from-alert", str(alert_id),
-                 "--as", "dana").output
+                 *(["--since", since] if since else []), "--as", "dana").output
     assert f"possible-incident alert #{alert_id} resolved" in out
     with db(config)() as s:
         alert = s.get(AlertRow, alert_id)
@@ -124,9 +125,66 @@ def test_open_from_a_possible_incident_alert(config):
         actors = s.execute(select(AuditRow.action, AuditRow.actor).where(
             AuditRow.entity_type == "alert", AuditRow.entity_id == str(alert_id))).all()
         assert ("alert.resolved", "dana") in actors
+        linked = s.scalars(select(MentionRow.author_handle).join(
+            IncidentMentionRow, IncidentMentionRow.mention_id == MentionRow.id)).all()
+    # The posts came minutes after T0: inside the spike window (the hour before the alert at T0), months
+    # before the default lookback; --since overrides the window.
+    if since is None:
+        assert linked == ["ana"]
+        assert (f"earlier complaints: 1 linked — posted since {T0 - timedelta(hours=1):%Y-%m-%d %H:%M} UTC"
+                f" (alert #{alert_id}'s spike window); 1 alert tagged incident:1") in out
+        assert "drafted replies now pointing to the status thread: 1 (drafted 1)" in out
+    else:
+        assert linked == [] and "earlier complaints: none linked" in out and "(--since 1h):" in out
 
 
 def test_a_too_long_message_is_refused_with_nothing_saved(config):
     result = invoke(config, "incident", "open", "--title", "App down", "--message", "word " * 80, ok=False)
     assert result.exit_code == 2 and "X post" in result.output and "nothing was posted or saved" in result.output
     assert "no incidents" in invoke(config, "incident", "list", "--all").output
+
+
+def _minutes_ago(minutes: float) -> float:
+    """x_post's offset from T0 for a post ``minutes`` before now (the command line runs on the wall clock)."""
+    return (datetime.now(timezone.utc) - T0) / timedelta(minutes=1) - minutes
+
+
+def test_open_links_earlier_complaints_and_show_lists_them(tmp_path, monkeypatch):
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    posts = [
+        x_post(1, "@AcmeHelp the Acme Air app is down and I cannot check in. Terrible, useless.", handle="ana",
+               minutes=_minutes_ago(30), base_id=7100),
+        x_post(2, "@AcmeHelp Acme Air lost my bag, awful service, furious", handle="ben", minutes=_minutes_ago(29),
+               base_id=7100),
+        x_post(3, "@AcmeHelp the Acme Air app is broken again, terrible and useless", handle="cai",
+               minutes=_minutes_ago(180), base_id=7100),  # before the default lookback of 2 h
+    ]
+    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {"x": {"account": "AcmeAir"}}}})
+    invoke(config, "run", "--once")  # stored, alerts opened, generic apologies drafted (nothing approved)
+
+    out = invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana").output
+    assert "earlier complaints: 1 linked — posted since" in out
+    assert "UTC (incidents.lookback 2h00m); 1 alert tagged incident:1" in out
+    assert "drafted replies now pointing to the status thread: 1 (drafted 1); already answered: 0" in out
+    with db(config)() as s:
+        replies = dict(s.execute(select(MentionRow.author_handle, OutboxRow.template)
+                                 .join(OutboxRow, OutboxRow.mention_id == MentionRow.id)).all())
+        assert replies == {"ana": "incident_reply", "ben": "apology", "cai": "apology"}
+        ana_reply = s.scalars(select(OutboxRow).join(MentionRow, MentionRow.id == OutboxRow.mention_id)
+                              .where(MentionRow.author_handle == "ana")).one()
+        assert "we know about this (App down)" in ana_reply.text and "Updates from @AcmeAir" in ana_reply.text
+        [event] = s.scalars(select(AuditRow).where(AuditRow.action == "incident.linked")).all()
+        assert event.details["counts"] == {"linked": 1, "alerts_tagged": 1, "redrafted": 1, "already_answered": 0}
+    shown = invoke(config, "incident", "show", "1").output
+    assert "Linked complaints: 1 (1 from before it, linked when it was opened)" in shown
+    assert f"@ana alert #{ana_reply.alert_id} [before opening] → reply #{ana_reply.id} drafted (incident_reply)" in shown
+    assert "@cai" not in shown and "incident.linked" in shown
+
+    out = invoke(config, "incident", "open", "--title", "App still down", "--keywords", "app", "--since", "4h",
+                 "--as", "dana").output
+    assert "earlier complaints: 1 linked" in out and "(--since 4h)" in out  # cai; ana is the first incident's
+    assert "@cai" in invoke(config, "incident", "show", "2").output
+    bad = invoke(config, "incident", "open", "--title", "x", "--since", "soon", ok=False)
+    assert bad.exit_code == 2 and "--since: not a duration: 'soon'" in bad.output
+    assert "#3" not in invoke(config, "incident", "list", "--all").output

@@ -7,15 +7,21 @@ posts on the brand's configured networks (``incidents.brands``); the running
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import datetime
+
 import click
 from sqlalchemy import func, select
 
 from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, pass_ctx
-from brandpulse.db.models import IncidentMentionRow, IncidentRow, OutboxRow
+from brandpulse.config import Settings
+from brandpulse.db.models import AlertMentionRow, AlertRow, IncidentMentionRow, IncidentRow, MentionRow, OutboxRow
+from brandpulse.durations import format_duration, parse_duration
 from brandpulse.inbox import InboxError, change_state, get_alert
 from outreach.incidents import (
     OPEN_STATUSES,
     STATUSES,
+    EarlierLinks,
     IncidentError,
     IncidentTemplates,
     incident_view,
@@ -68,6 +74,36 @@ def _fail(exc: Exception) -> UserError:
     return UserError(str(exc))
 
 
+def _spike_window_start(session, alert: AlertRow, settings: Settings) -> datetime:
+    """Where the possible-incident alert's spike window began: when it was
+    detected less ``incidents.spikes.window``, or its earliest example post if
+    that is earlier."""
+    start = alert.created_at - settings.incidents.spikes.window
+    earliest = session.scalar(
+        select(func.min(MentionRow.created_at)).join(AlertMentionRow, AlertMentionRow.mention_id == MentionRow.id)
+        .where(AlertMentionRow.alert_id == alert.id)
+    )
+    return min(start, earliest) if earliest is not None else start
+
+
+def _earlier_lines(session, earlier: EarlierLinks, *, incident_id: int, window: str, settings: Settings) -> list[str]:
+    """What opening did with the complaints posted before it."""
+    if not settings.incidents.link_mentions:
+        return ["earlier complaints: not linked (incidents.link_mentions is off)"]
+    since = f"posted since {earlier.since:%Y-%m-%d %H:%M} UTC ({window})"
+    if not earlier.mention_ids:
+        return [f"earlier complaints: none linked — {since}: negative, containing a keyword, alert open or acknowledged"]
+    statuses = Counter(session.scalars(select(OutboxRow.status).where(OutboxRow.id.in_(earlier.redrafted))))
+    how = ", ".join(f"{status} {n}" for status, n in sorted(statuses.items()))
+    alerts = len(earlier.alert_ids)
+    return [
+        (f"earlier complaints: {len(earlier.mention_ids)} linked — {since}; {alerts} alert{'s' if alerts != 1 else ''}"
+         f" tagged incident:{incident_id}"),
+        f"drafted replies now pointing to the status thread: {len(earlier.redrafted)}" + (f" ({how})" if how else "")
+        + f"; already answered: {len(earlier.answered)} (left as sent; they get the follow-up when it resolves)",
+    ]
+
+
 @click.group()
 def incident() -> None:
     """Incidents: open, update, resolve (each posted on X and Reddit), list, show."""
@@ -78,19 +114,31 @@ def incident() -> None:
 @click.option("--brand", default=None, help="Brand id (default: the only brand, or the --from-alert alert's).")
 @click.option("--components", multiple=True, help="Affected components, comma-separated or repeated (e.g. app,check-in).")
 @click.option("--keywords", multiple=True,
-              help="New negative mentions containing one of these are linked to the incident (default: the components).")
+              help="Negative mentions containing one of these (earlier and new ones) are linked to the incident"
+                   " (default: the components).")
 @click.option("--message", default=None, help="The first update's text (default: the template's).")
 @click.option("--from-alert", "alert_id", type=int, default=None,
-              help="The possible-incident alert this answers: it is resolved with a note pointing to the incident.")
+              help="The possible-incident alert this answers: it is resolved with a note pointing to the incident,"
+                   " and complaints since its spike window began are linked.")
+@click.option("--since", "since", default=None, metavar="DURATION",
+              help="Link the matching complaints posted in this long before now, e.g. 90m, 3h"
+                   " (default: since the --from-alert alert's spike window began, else incidents.lookback).")
 @actor_option
 @pass_ctx
 @handle_errors
 def open_(ctx: Context, title: str, brand: str | None, components, keywords, message: str | None,
-          alert_id: int | None, actor: str) -> None:
-    """Open an incident (investigating) and post it on the brand's networks."""
+          alert_id: int | None, since: str | None, actor: str) -> None:
+    """Open an incident (investigating), post it on the brand's networks and
+    point the earlier complaints about it to the status thread."""
     app = ctx.app()
-    templates = _templates(ctx)
     now = app.clock.now()
+    since_at, window = None, f"incidents.lookback {format_duration(app.settings.incidents.lookback)}"
+    if since is not None:
+        try:
+            since_at, window = now - parse_duration(since), f"--since {since}"
+        except ValueError as exc:
+            raise UserError(f"--since: {exc}") from None
+    templates = _templates(ctx)
     try:
         with app.Session.begin() as s:
             alert = None
@@ -106,22 +154,27 @@ def open_(ctx: Context, title: str, brand: str | None, components, keywords, mes
                 if len(ids) != 1:
                     raise UserError(f"give --brand (one of: {', '.join(ids)})")
                 brand = ids[0]
-            row = open_incident(
+            if alert is not None and since_at is None:
+                since_at, window = _spike_window_start(s, alert, app.settings), f"alert #{alert.id}'s spike window"
+            opening = open_incident(
                 s, settings=app.settings, templates=templates, brand=brand, title=title, actor=actor, now=now,
                 components=_split(components), keywords=_split(keywords) if keywords else None, message=message,
+                since=since_at,
             )
-            posts = [p.id for p in s.scalars(select(OutboxRow).where(OutboxRow.incident_id == row.id))]
+            row = opening.incident
             if alert is not None and alert.status in ("open", "acknowledged"):
                 change_state(s, alert.id, "resolve", actor=actor, now=now, note=f"incident #{row.id} opened")
             click.echo(f"incident #{row.id} opened ({row.status}) for {row.brand} by {actor}: {printable(row.title)}")
             if row.keywords:
                 click.echo(f"  keywords: {', '.join(row.keywords)} — new negative mentions containing one are linked"
                            " and answered with the incident reply")
+                for line in _earlier_lines(s, opening.earlier, incident_id=row.id, window=window, settings=app.settings):
+                    click.echo(f"  {line}")
             else:
                 click.echo("  no keywords or components: no complaint will be linked to it (give --keywords)")
             if alert is not None:
                 click.echo(f"  possible-incident alert #{alert.id} resolved")
-            click.echo("  " + _queued(s, posts, brand=row.brand))
+            click.echo("  " + _queued(s, opening.posts, brand=row.brand))
     except (IncidentError, InboxError) as exc:
         raise _fail(exc) from None
 
@@ -219,8 +272,8 @@ def show(ctx: Context, incident_id: int) -> None:
         except IncidentError as exc:
             raise _fail(exc) from None
         r = v.incident
-        linked = s.scalar(select(func.count()).select_from(IncidentMentionRow).where(IncidentMentionRow.incident_id == r.id))
-        click.echo(_one_line(r, linked or 0))
+        linked = v.linked_total
+        click.echo(_one_line(r, linked))
         click.echo(f"  components: {', '.join(r.components or []) or '-'}; keywords: {', '.join(r.keywords or []) or '-'}")
         click.echo(f"  X thread: {r.x_root_url or r.x_root_id or 'not posted yet'}; "
                    f"Reddit: {r.reddit_root_url or r.reddit_root_id or 'not posted yet'}")
@@ -234,10 +287,16 @@ def show(ctx: Context, incident_id: int) -> None:
             click.echo(f"  {_post_line(row, blocker)}")
             text = " ".join(row.text.split())
             click.echo(f"      {printable(f'{row.title} | {text}' if row.title else text)}")
-        click.echo(f"\nLinked complaints: {linked or 0}" + (f" (latest {len(v.linked)})" if (linked or 0) > len(v.linked) else ""))
+        notes = [f"{v.linked_when_opened} from before it, linked when it was opened"] if v.linked_when_opened else []
+        notes += [f"latest {len(v.linked)}"] if linked > len(v.linked) else []
+        click.echo(f"\nLinked complaints: {linked}" + (f" ({'; '.join(notes)})" if notes else ""))
         for link, m in v.linked:
             alert = f" alert #{link.alert_id}" if link.alert_id else ""
-            click.echo(f"  {m.created_at:%Y-%m-%d %H:%M} {m.platform} @{m.author_handle}{alert}: {printable(' '.join(m.text.split()))}")
+            earlier = " [before opening]" if link.linked_at <= r.opened_at else ""
+            reply = v.replies.get(m.id)
+            answer = f" → reply #{reply.id} {reply.status} ({reply.template})" if reply is not None else " → no reply"
+            click.echo(f"  {m.created_at:%Y-%m-%d %H:%M} {m.platform} @{m.author_handle}{alert}{earlier}{answer}:"
+                       f" {printable(' '.join(m.text.split()))}")
         click.echo(f"\nFollow-ups: {len(v.followups) or 'none'}")
         for f in v.followups:
             click.echo(f"  #{f.id} [{f.status}] {f.platform} → {f.in_reply_to}: {printable(f.text)}")

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 import responses
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from brandpulse import audit
 from brandpulse.config import ConfigError
 from brandpulse.db.models import (
+    AlertMentionRow,
     AlertRow,
     IncidentMentionRow,
     IncidentRow,
@@ -20,6 +21,7 @@ from brandpulse.db.models import (
     MentionTagRow,
     OutboxRow,
 )
+from brandpulse.inbox import change_state
 from brandpulse.pipeline import Pipeline
 from brandpulse.types import Label, Score
 from listener.poller import StoredMention
@@ -108,7 +110,7 @@ def _open(Session, isettings, templates, clock, **kw: Any) -> int:
     kw.setdefault("components", ["app", "check-in"])
     with Session.begin() as s:
         return open_incident(s, settings=isettings, templates=templates, brand="acme", actor="ops-dana",
-                             now=clock.now(), **kw).id
+                             now=clock.now(), **kw).incident.id
 
 
 def _update(Session, isettings, templates, clock, incident_id, status, message="More news."):
@@ -557,3 +559,197 @@ def test_a_resolved_incident_links_nothing(Session, isettings, templates, clock,
     with Session() as s:
         assert s.scalars(select(IncidentMentionRow)).all() == []
     assert _reply_of(Session, mention).template == "apology"
+
+
+# ---------------------------------------------------------------------------
+# Earlier complaints: linked when the incident is opened
+# ---------------------------------------------------------------------------
+
+
+def _alert_of(Session, mention_id):
+    return _reply_of(Session, mention_id).alert_id
+
+
+def _open_full(Session, settings, templates, clock, **kw: Any):
+    kw.setdefault("title", "Check-in errors in the app")
+    kw.setdefault("components", ["app", "check-in"])
+    with Session.begin() as s:
+        opening = open_incident(s, settings=settings, templates=templates, brand="acme", actor="ops-dana",
+                                now=clock.now(), **kw)
+        return opening.incident.id, opening.earlier
+
+
+def test_opening_links_the_earlier_complaints_and_points_their_drafts_to_the_status_thread(
+    Session, isettings, templates, clock, channels, pipeline, make_mention
+):
+    [too_old] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "old", "thread_id": "t-old"}, -0.7)])
+    clock.advance(90 * 60)  # 1.5 h before opening: inside the default lookback of 2 h
+    ana, bea, cal, dan, ivy, eve, fay, gus, hal = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app crashes at check-in", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp app broken, useless", "handle": "bea", "thread_id": "t-bea"}, -0.8),
+        ({"text": "@AcmeHelp can't check-in at all", "handle": "cal", "thread_id": "t-cal"}, -0.6),
+        ({"text": "@AcmeHelp your APP won't load", "handle": "dan", "thread_id": "t-dan"}, -0.7),
+        ({"text": "Cannot log in since this morning", "title": "Acme app down?", "handle": "ivy",
+          "platform": "reddit", "thread_id": "t3_ivy", "addressed": ()}, -0.6),  # the keyword is in the title
+        ({"text": "@AcmeHelp you lost my bag", "handle": "eve", "thread_id": "t-eve"}, -0.7),  # no keyword
+        ({"text": "@AcmeHelp love the new app", "handle": "fay", "thread_id": "t-fay"}, 0.8),  # positive
+        ({"text": "@AcmeHelp the app is down", "handle": "gus", "thread_id": "t-gus"}, -0.7),  # alert resolved
+        ({"text": "@AcmeHelp app broken again", "handle": "hal", "thread_id": "t-hal"}, -0.7),  # alert dismissed
+    ])
+    with Session.begin() as s:
+        change_state(s, _alert_of(Session, bea), "ack", actor="lee", now=clock.now())
+        change_state(s, _alert_of(Session, gus), "resolve", actor="lee", now=clock.now())
+        change_state(s, _alert_of(Session, hal), "dismiss", actor="lee", now=clock.now(), note="not a complaint")
+        approve(s, _reply_of(Session, dan).id, actor="lee", now=clock.now())
+        # a possible-incident alert showing ana's post as an example: not the alert her link points to
+        spike = AlertRow(brand="acme", platform="x", author_id="brandpulse:spike", author_handle="spike-detector",
+                         mention_id=ana, last_mention_id=ana, rule="possible-incident", priority="P1",
+                         priority_score=1.0, status="open", tags=["possible-incident"], opened_at=clock.now(),
+                         created_at=clock.now(), sla_due_at=clock.now() + timedelta(hours=1),
+                         last_mention_at=clock.now())
+        s.add(spike)
+        s.flush()
+        s.execute(insert(AlertMentionRow.__table__).values(alert_id=spike.id, mention_id=ana))
+    assert _send(Session, channels, clock, isettings).sent == 1  # dan is answered (the generic apology)
+    with Session.begin() as s:
+        approve(s, _reply_of(Session, cal).id, actor="lee", now=clock.now())  # approved, not out yet
+    before = {m: _reply_of(Session, m) for m in (dan, eve, gus, hal, too_old)}
+    clock.advance(90 * 60)
+
+    incident_id, earlier = _open_full(Session, isettings, templates, clock)
+
+    linked = [ana, bea, cal, dan, ivy]
+    assert earlier.mention_ids == linked  # oldest first
+    assert earlier.since == clock.now() - isettings.incidents.lookback
+    tag = f"incident:{incident_id}"
+    with Session() as s:
+        links = {link.mention_id: link for link in s.scalars(select(IncidentMentionRow))}
+        assert set(links) == set(linked)
+        for m in linked:
+            assert links[m].alert_id == _alert_of(Session, m) and links[m].linked_at == clock.now()
+            assert tag in s.get(AlertRow, links[m].alert_id).tags
+            assert tag in set(s.scalars(select(MentionTagRow.tag).where(MentionTagRow.mention_id == m)))
+        assert sorted(earlier.alert_ids) == sorted(links[m].alert_id for m in linked)
+        assert s.get(AlertRow, spike.id).tags == ["possible-incident"]
+        for m in (too_old, eve, fay, gus, hal):
+            assert not set(s.scalars(select(MentionTagRow.tag).where(MentionTagRow.mention_id == m)))
+        others = [_alert_of(Session, m) for m in (too_old, eve, gus, hal)]
+        untagged = s.scalars(select(AlertRow).where(AlertRow.id.in_(others)))
+        assert all(tag not in a.tags for a in untagged)
+
+    pending = {m: _reply_of(Session, m) for m in (ana, bea, cal, ivy)}
+    assert sorted(earlier.redrafted) == sorted(r.id for r in pending.values())
+    for m, reply in pending.items():
+        assert (reply.template, reply.status, reply.approved_by) == (REPLY_TEMPLATE, "drafted", None), m
+        assert "we know about this (Check-in errors in the app)" in reply.text
+        assert "https://status.acme.example" in reply.text  # no status post is out yet: the status page
+    assert pending[ivy].text.startswith("Hi u/ivy")
+    # dan was answered already: left as sent; the others are not the incident's and stay as they were
+    assert earlier.answered == [before[dan].id]
+    for m, reply in before.items():
+        now_reply = _reply_of(Session, m)
+        assert (now_reply.template, now_reply.text, now_reply.status) == (reply.template, reply.text, reply.status)
+    with Session() as s:
+        assert s.scalars(select(OutboxRow).where(OutboxRow.mention_id == fay)).all() == []
+        events = [(e.action, e.actor, e.details) for e in audit.history(s, "incident", incident_id)]
+        [cal_event] = [e for e in audit.history(s, "outbox", pending[cal].id) if e.action == "reply.redrafted"]
+    assert [(a, actor) for a, actor, _ in events] == [("incident.opened", "ops-dana"), ("incident.linked", "brandpulse")]
+    details = events[1][2]
+    assert details["earlier"] is True and details["mention_ids"] == linked
+    assert details["counts"] == {"linked": 5, "alerts_tagged": 5, "redrafted": 4, "already_answered": 1}
+    assert cal_event.details["previous_template"] == "apology" and cal_event.details["incident_id"] == incident_id
+    assert (cal_event.details["previous_status"], cal_event.details["previous_approved_by"],
+            cal_event.details["status"]) == ("approved", "lee", "drafted")  # the approval was for the old text
+    assert "sorry about this" in cal_event.details["previous_text"]
+
+    # Resolved: the author who was answered gets the follow-up; the waiting drafts say it is fixed.
+    clock.advance(3600)
+    result = _resolve(Session, isettings, templates, clock, incident_id)
+    with Session() as s:
+        [followup] = [s.get(OutboxRow, i) for i in result.followups]
+    assert (followup.mention_id, followup.in_reply_to) == (dan, before[dan].in_reply_to)
+    assert followup.text.startswith("Hi @dan, good news: Check-in errors in the app is fixed.")
+    assert sorted(result.redrafted) == sorted(r.id for r in pending.values())
+    assert "fixed now" in _reply_of(Session, ana).text
+
+
+def test_since_and_the_lookback_bound_what_is_linked(make_settings, Session, clock, make_mention, renderer):
+    settings = make_settings(incidents={**INCIDENTS, "lookback": "30m"})
+    templates = IncidentTemplates(settings)
+    pipeline = Pipeline(settings, renderer=renderer)
+    posts = {}
+    for minutes_before in (50, 20, 5):
+        clock.advance(-minutes_before * 60)
+        [posts[minutes_before]] = _ingest(Session, pipeline, make_mention, clock, [
+            ({"text": "@AcmeHelp the app is down", "handle": f"u{minutes_before}", "thread_id": f"t{minutes_before}"},
+             -0.7)])
+        clock.advance(minutes_before * 60)
+    _, earlier = _open_full(Session, settings, templates, clock)  # incidents.lookback: 30 minutes
+    assert earlier.mention_ids == [posts[20], posts[5]]
+    _, earlier = _open_full(Session, settings, templates, clock, since=clock.now() - timedelta(hours=1))
+    assert earlier.mention_ids == [posts[50]]  # the others are the first incident's already
+    _, earlier = _open_full(Session, settings, templates, clock, since=clock.now() - timedelta(hours=5))
+    assert earlier.mention_ids == [] and earlier.redrafted == []
+    with pytest.raises(IncidentError, match="from before now"):
+        _open_full(Session, settings, templates, clock, since=clock.now() + timedelta(minutes=1))
+    off = make_settings(incidents={**INCIDENTS, "link_mentions": False})
+    [later] = _ingest(Session, Pipeline(off, renderer=renderer), make_mention, clock, [
+        ({"text": "@AcmeHelp app down", "handle": "zed", "thread_id": "t-zed"}, -0.7)])
+    _, earlier = _open_full(Session, off, IncidentTemplates(off), clock)
+    assert earlier.mention_ids == [] and _reply_of(Session, later).template == "apology"
+
+
+def test_a_conversation_of_another_incident_stays_with_it(Session, isettings, templates, clock, pipeline, make_mention):
+    first, _ = _open_full(Session, isettings, templates, clock, keywords=["app"])
+    clock.advance(60)
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])  # linked to the first
+    [ana_again] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp and now check-in fails", "handle": "ana", "thread_id": "t-ana"}, -0.7)])  # same alert
+    with Session() as s:  # one conversation: one alert, whose reply now answers the newer post
+        assert len(set(s.scalars(select(AlertMentionRow.alert_id).where(
+            AlertMentionRow.mention_id.in_([ana, ana_again]))))) == 1
+    clock.advance(60)
+    _, earlier = _open_full(Session, isettings, templates, clock, title="Check-in down", components=["check-in"])
+    assert earlier.mention_ids == []
+    with Session() as s:
+        assert {(i.incident_id, i.mention_id) for i in s.scalars(select(IncidentMentionRow))} == {(first, ana)}
+
+
+def test_a_redraft_keeps_a_safeguard_hold_but_not_a_persons_approval(
+    Session, isettings, templates, clock, pipeline, make_mention
+):
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    reply_id = _reply_of(Session, ana).id
+    with Session.begin() as s:  # approved by lee, then held by the cooldown until a minute from now
+        approve(s, reply_id, actor="lee", now=clock.now())
+        s.execute(update(OutboxRow).where(OutboxRow.id == reply_id).values(
+            status="held", hold_code=safeguards.COOLDOWN, hold_reason="answered a moment ago",
+            not_before=clock.now() + timedelta(minutes=1)))
+    _, earlier = _open_full(Session, isettings, templates, clock)
+    assert earlier.redrafted == [reply_id]
+    reply = _reply_of(Session, ana)
+    assert (reply.status, reply.hold_code, reply.approved_by) == ("held", safeguards.COOLDOWN, None)
+    assert reply.template == REPLY_TEMPLATE and "we know about this" in reply.text
+    clock.advance(120)
+    with Session.begin() as s:
+        assert safeguards.release_due_holds(s, now=clock.now()) == []  # nobody approved the new text
+
+
+def test_the_reply_policy_decides_for_the_redrafted_text(make_settings, Session, clock, make_mention, renderer):
+    settings = make_settings(incidents=INCIDENTS, reply_policy={"require_approval": False})
+    [ana, ben] = _ingest(Session, Pipeline(settings, renderer=renderer), make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp app down " + "and nothing works " * 20, "handle": "ben", "thread_id": "t-ben"}, -0.7),
+    ])
+    long = make_settings(incidents={**INCIDENTS, "templates": {"reply": {
+        "text": "{{ author.mention }} {% if 'nothing works' in mention.text %}{{ mention.text }}{% endif %}"
+                " Updates: {{ incident.url }}"}}}, reply_policy={"require_approval": False})
+    _, earlier = _open_full(Session, long, IncidentTemplates(long), clock)
+    assert len(earlier.redrafted) == 2
+    ana_reply, ben_reply = _reply_of(Session, ana), _reply_of(Session, ben)
+    assert (ana_reply.status, ana_reply.approved_by, ana_reply.needs_approval) == ("approved", "policy", False)
+    assert ben_reply.status == "held" and ben_reply.hold_code == safeguards.TEMPLATE
+    assert "over the x limit" in ben_reply.hold_reason and ben_reply.approved_by is None
