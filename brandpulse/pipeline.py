@@ -17,15 +17,16 @@ from datetime import datetime
 from time import perf_counter
 from typing import Sequence
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from brandpulse.config import Settings
 from brandpulse.db.bulk import insert_rows
-from brandpulse.db.models import MentionTagRow, ScoreRow
+from brandpulse.db.models import IncidentRow, MentionTagRow, ScoreRow
 from brandpulse.types import Decision, DraftRequest, Label, Mention, Score
 from listener.poller import StoredMention
 from outreach.drafts import draft_replies
-from outreach.incidents import REPLY_TEMPLATE, IncidentTemplates, OpenIncident, link_mentions, match_incident, open_incidents
+from outreach.incidents import OPEN_STATUSES, REPLY_TEMPLATE, IncidentTemplates, OpenIncident, link_mentions, match_incident, open_incidents
 from outreach.safeguards import record_opt_outs
 from outreach.templating import TemplateRenderer
 from rules.alerts import apply_decisions
@@ -49,6 +50,11 @@ class PipelineStats:
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
+_ANY_OPEN_INCIDENT = (
+    select(IncidentRow.id)
+    .where(IncidentRow.brand.in_(bindparam("brands", expanding=True)), IncidentRow.status.in_(OPEN_STATUSES))
+    .limit(1)
+)
 _SCORE_COLUMNS = ("mention_id", "analyzer", "version", "compound", "label", "lang", "scored_at")
 
 
@@ -175,7 +181,10 @@ class Pipeline:
         (one SELECT, only for a batch with negative mentions)."""
         if not negatives or not self.settings.incidents.link_mentions:
             return {}
-        incidents = open_incidents(session, {item.mention.brand for item in negatives})
+        brands = sorted({item.mention.brand for item in negatives})
+        if session.execute(_ANY_OPEN_INCIDENT, {"brands": brands}).first() is None:
+            return {}  # the usual case, answered by one statement built once
+        incidents = open_incidents(session, brands)
         if not incidents:
             return {}
         found = {}

@@ -21,6 +21,7 @@ raised.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections import defaultdict
@@ -29,7 +30,7 @@ from datetime import datetime, timedelta
 from time import perf_counter
 from typing import Any, Callable, Protocol, Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -134,7 +135,10 @@ def store_mentions(
     return stored
 
 
+@functools.lru_cache(maxsize=None)
 def _upsert_usage(dialect: str):
+    """The usage upsert for ``dialect``, built once: building a statement costs
+    SQLAlchemy ten times what executing a built one does."""
     table = SourceUsageRow.__table__
     if dialect == "sqlite":
         stmt = sqlite.insert(table)
@@ -162,6 +166,49 @@ def record_usage(session: Session, *, source: str, result: FetchResult, budget: 
         {"source": source, "month": month_key(now), "polls": 1, "posts_read": result.posts_read,
          "users_read": result.users_read, "spend": spend, "updated_at": now},
     )
+
+
+_STATE = SourceStateRow.__table__
+# A successful poll's cursor and health, in the poll's transaction: one UPDATE
+# built once (no SELECT, no ORM flush); counters are added to in SQL.
+_RECORD_SUCCESS = (
+    update(_STATE)
+    .where(_STATE.c.source == bindparam("b_source"))
+    .values(
+        cursor=bindparam("b_cursor"),
+        status="ok",
+        last_poll_at=bindparam("b_now"),
+        last_success_at=bindparam("b_now"),
+        next_poll_at=bindparam("b_next"),
+        consecutive_failures=0,
+        posts_read=func.coalesce(_STATE.c.posts_read, 0) + bindparam("b_read"),
+        mentions_stored=func.coalesce(_STATE.c.mentions_stored, 0) + bindparam("b_stored"),
+        note=None,
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
+def record_success(session: Session, source: Source, result: FetchResult, *, stored: int, now: datetime) -> None:
+    """Save the new cursor and the source's health in the caller's transaction."""
+    updated = session.execute(
+        _RECORD_SUCCESS,
+        {"b_source": source.name, "b_cursor": result.cursor, "b_now": now, "b_next": result.not_before,
+         "b_read": result.posts_read, "b_stored": stored},
+    ).rowcount
+    if updated == 1:
+        return
+    state = load_state(session, source)  # no row yet (the first transaction creates it; only a race removes it)
+    state.cursor = result.cursor
+    state.status = "ok"
+    state.last_poll_at = now
+    state.last_success_at = now
+    state.next_poll_at = result.not_before
+    state.consecutive_failures = 0
+    state.posts_read = (state.posts_read or 0) + result.posts_read
+    state.mentions_stored = (state.mentions_stored or 0) + stored
+    state.note = None
+    state.updated_at = now
 
 
 def usage_for_month(session: Session, source: str, now: datetime) -> SourceUsageRow | None:
@@ -252,17 +299,7 @@ class Poller:
             if self.handler and stored:
                 self.handler.apply(session, stored, prepared, now=now)
             t4 = perf_counter()
-            state = load_state(session, self.source)
-            state.cursor = result.cursor
-            state.status = "ok"
-            state.last_poll_at = now
-            state.last_success_at = now
-            state.next_poll_at = result.not_before
-            state.consecutive_failures = 0
-            state.posts_read = (state.posts_read or 0) + result.posts_read
-            state.mentions_stored = (state.mentions_stored or 0) + len(stored)
-            state.note = None
-            state.updated_at = now
+            record_success(session, self.source, result, stored=len(stored), now=now)
             record_usage(session, source=self.source.name, result=result, budget=self.budget, now=now)
         if stored:
             seconds = self.seconds

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -68,6 +68,22 @@ _VALUE_COLUMNS = (
     "hold_code", "waived", "approved_by", "approved_at", "last_error", "not_before", "updated_at",
 )
 _INSERT_COLUMNS = (*_VALUE_COLUMNS, "kind", "brand", "platform", "alert_id", "attempts", "created_at")
+
+
+# The pending replies of some alerts, with when the mention each answers was
+# posted; built once (building a statement costs more than running it).
+_PENDING_REPLIES = (
+    select(OutboxRow.id, OutboxRow.alert_id, OutboxRow.mention_id, OutboxRow.text, OutboxRow.status,
+           MentionRow.created_at)
+    .outerjoin(MentionRow, MentionRow.id == OutboxRow.mention_id)
+    .where(
+        OutboxRow.kind == "reply",
+        OutboxRow.alert_id.in_(bindparam("alert_ids", expanding=True)),
+        OutboxRow.status.in_(PENDING_STATUSES),
+    )
+    .order_by(OutboxRow.id)
+    .with_for_update(of=OutboxRow)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,18 +202,7 @@ def draft_replies(
         # FOR UPDATE (PostgreSQL; SQLite serialises writers anyway): a sender
         # cannot claim a draft between this read and its re-draft below. Its
         # conditional claim waits for this transaction, then sees the new state.
-        rows = session.execute(
-            select(OutboxRow.id, OutboxRow.alert_id, OutboxRow.mention_id, OutboxRow.text, OutboxRow.status,
-                   MentionRow.created_at)
-            .outerjoin(MentionRow, MentionRow.id == OutboxRow.mention_id)
-            .where(
-                OutboxRow.kind == "reply",
-                OutboxRow.alert_id.in_(list(by_alert)),
-                OutboxRow.status.in_(PENDING_STATUSES),
-            )
-            .order_by(OutboxRow.id)
-            .with_for_update(of=OutboxRow)
-        ).all()
+        rows = session.execute(_PENDING_REPLIES, {"alert_ids": list(by_alert)}).all()
         for outbox_id, alert_id, mention_id, text, status, answered_at in rows:
             # the newest pending row per alert
             existing[alert_id] = _Pending(outbox_id, mention_id, text, status, answered_at)

@@ -531,6 +531,12 @@ def _insert_ignore(dialect: str):
     raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
 
 
+@functools.lru_cache(maxsize=16)
+def _ascii_longest_parts(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The longest part of each ASCII opt-out word, for record_opt_outs' quick test."""
+    return tuple(dict.fromkeys(max(re.split(r"[\s\-'’]+", w), key=len) for w in words if w.isascii()))
+
+
 def record_opt_outs(
     session: Session, stored: Sequence[tuple[int, Mention]], *, settings: Settings, now: datetime
 ) -> list[int]:
@@ -541,9 +547,22 @@ def record_opt_outs(
     again). Costs one regular-expression search per mention, and two queries
     only when a mention contains an opt-out word."""
     matcher = matcher_for(settings)
+    ascii_parts = _ascii_longest_parts(matcher.words)
     candidates: list[tuple[int, Mention, str]] = []
     for row_id, mention in stored:
-        word = matcher.find(mention.text)
+        text = mention.text
+        if text.isascii():
+            # ASCII text normalises to its lower case, and only ASCII words can
+            # match it; a match holds every part of its word (the pieces between
+            # spaces, hyphens and apostrophes): none of the words' longest parts
+            # in the text, no opt-out.
+            lowered = text.lower()
+            for part in ascii_parts:
+                if part in lowered:
+                    break
+            else:
+                continue
+        word = matcher.find(text)
         if word is None:
             continue
         try:

@@ -48,6 +48,7 @@ EXCLAMATIONS_BONUS = 0.15
 ALL_CAPS_BONUS = 0.15
 
 _LONG_WORD = re.compile(r"[^\W\d_]{3,}")
+_ASCII_CAPS_RUN = re.compile(r"[A-Z]{3,}")
 _TIER_ORDER = (Priority.P1, Priority.P2, Priority.P3)
 
 
@@ -73,6 +74,29 @@ def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
 
 
+def ascii_first_words(phrases: Iterable[str]) -> tuple[str, ...] | None:
+    """The lower-cased first word of each phrase, when every phrase is ASCII
+    (else None). On ASCII text a :func:`phrase_pattern` match needs one of them
+    as a substring of ``text.lower()``: a few substring tests in C rule out
+    most texts faster than the regular expression can."""
+    words = [p.split()[0].lower() for p in phrases if p.strip()]
+    if not words or not all(p.isascii() for p in phrases):
+        return None
+    return tuple(dict.fromkeys(words))
+
+
+def may_match(first_words: tuple[str, ...] | None, text: str) -> bool:
+    """False only when a phrase pattern built from the phrases of
+    ``first_words`` (:func:`ascii_first_words`) cannot match ``text``."""
+    if first_words is None or not text.isascii():
+        return True
+    lowered = text.lower()
+    for word in first_words:
+        if word in lowered:
+            return True
+    return False
+
+
 def mention_text(mention: Mention) -> str:
     """The text rules and priority look at: the post's text and its title."""
     return f"{mention.title}\n{mention.text}" if mention.title else mention.text
@@ -83,7 +107,7 @@ class PriorityScorer:
     the configuration worked out once: the urgent-word regex, the
     normalised weights and the reach scale. Build one per brand."""
 
-    __slots__ = ("_w_neg", "_w_reach", "_w_urg", "_log_full", "_urgent", "_tiers")
+    __slots__ = ("_w_neg", "_w_reach", "_w_urg", "_log_full", "_urgent", "_urgent_first", "_tiers")
 
     def __init__(self, *, brand: Brand, config: PriorityConfig) -> None:
         weights = {k: float(v) for k, v in config.weights.items()}
@@ -100,7 +124,9 @@ class PriorityScorer:
         self._w_reach = weights.get("reach", 0.0) / total
         self._w_urg = weights.get("urgency", 0.0) / total
         self._log_full = math.log1p(config.reach_followers_full)
-        self._urgent = phrase_pattern([*config.urgent_words, *brand.vocabulary.urgent])
+        urgent = [*config.urgent_words, *brand.vocabulary.urgent]
+        self._urgent = phrase_pattern(urgent)
+        self._urgent_first = ascii_first_words(urgent)
         self._tiers = tuple((p, float(config.tiers[p.value])) for p in _TIER_ORDER if p.value in config.tiers)
 
     # -- parts ------------------------------------------------------------
@@ -118,7 +144,7 @@ class PriorityScorer:
 
     def urgency(self, text: str) -> float:
         value = 0.0
-        if self._urgent is not None:
+        if self._urgent is not None and may_match(self._urgent_first, text):
             terms = {" ".join(m.split()).lower() for m in self._urgent.findall(text)}
             if terms:
                 value = FIRST_URGENT_TERM + EACH_MORE_URGENT_TERM * (len(terms) - 1)
@@ -151,6 +177,8 @@ class PriorityScorer:
 
 
 def _shouting(text: str) -> bool:
+    if text.isascii() and len(_ASCII_CAPS_RUN.findall(text)) < 3:
+        return False  # ASCII: each all-caps word of 3+ letters is a run of 3+ capitals; fewer than 3 runs
     words = _LONG_WORD.findall(text)
     if len(words) < 3:
         return False
