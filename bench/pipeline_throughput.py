@@ -99,8 +99,8 @@ class ListSource:
     kind = "bench"
     brand = "acme"
 
-    def __init__(self, mentions: list[Mention], batch: int) -> None:
-        self.name = "bench"
+    def __init__(self, mentions: list[Mention], batch: int, *, name: str = "bench") -> None:
+        self.name = name
         self.mentions = mentions
         self.batch = batch
 
