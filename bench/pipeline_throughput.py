@@ -18,7 +18,18 @@ Two pipeline variants run on the same posts:
   the demo configuration does).
 
 Prints posts/s for each and their ratio to bare VADER (1.0 would mean the
-pipeline costs nothing beyond scoring). Best of --repeat runs for each.
+pipeline costs nothing beyond scoring), then where the time went, in µs per
+post, for the best run: the poll's stages (fetch; prepare = scoring, outside
+the transaction; store = inserting the new mentions; apply = the pipeline;
+commit = cursor, source state and usage, and COMMIT; other = the rest of the
+poll, mostly its first transaction, reading the source's state) and the
+pipeline's own stages (incidents = matching open incidents; rules =
+evaluating the rules per mention; scores+tags; opt-outs; alerts; drafts;
+incidents+spikes). Wall time and the process's CPU time are both shown.
+Best of --repeat runs for each.
+
+bench/profile_pipeline.py profiles the same run; bench/scoring_workers.py
+measures scoring in a worker process while other sources' polls write.
 """
 
 from __future__ import annotations

@@ -50,9 +50,10 @@ class PipelineStats:
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
-_ANY_OPEN_INCIDENT = (
-    select(IncidentRow.id)
-    .where(IncidentRow.brand.in_(bindparam("brands", expanding=True)), IncidentRow.status.in_(OPEN_STATUSES))
+_INCIDENTS = IncidentRow.__table__
+_ANY_OPEN_INCIDENT = (  # Core, built once: a tenth of what an ORM query costs
+    select(_INCIDENTS.c.id)
+    .where(_INCIDENTS.c.brand.in_(bindparam("brands", expanding=True)), _INCIDENTS.c.status.in_(OPEN_STATUSES))
     .limit(1)
 )
 _SCORE_COLUMNS = ("mention_id", "analyzer", "version", "compound", "label", "lang", "scored_at")

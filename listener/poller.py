@@ -189,6 +189,15 @@ _RECORD_SUCCESS = (
 )
 
 
+_STATE_CHECK = select(
+    _STATE.c.status, _STATE.c.next_poll_at, _STATE.c.cursor, _STATE.c.last_error, _STATE.c.note
+).where(_STATE.c.source == bindparam("b_source"))
+_USAGE = SourceUsageRow.__table__
+_USAGE_CHECK = select(_USAGE.c.spend, _USAGE.c.posts_read).where(
+    _USAGE.c.source == bindparam("b_source"), _USAGE.c.month == bindparam("b_month")
+)
+
+
 def record_success(session: Session, source: Source, result: FetchResult, *, stored: int, now: datetime) -> None:
     """Save the new cursor and the source's health in the caller's transaction."""
     updated = session.execute(
@@ -267,19 +276,27 @@ class Poller:
     def _poll(self, *, force: bool) -> PollOutcome:
         now = self.clock.now()
         with self.Session.begin() as session:
-            state = load_state(session, self.source)
-            cursor = dict(state.cursor or {})
-            if not force and state.status == "failing":
-                return PollOutcome(self.source.name, "failing", error=state.last_error)
-            if not force and state.next_poll_at is not None and now < state.next_poll_at:
-                return PollOutcome(self.source.name, "skipped", next_poll_at=state.next_poll_at)
+            # Read with statements built once; the ORM only to create or change the row.
+            row = session.connection().execute(_STATE_CHECK, {"b_source": self.source.name}).first()
+            if row is None:
+                created = load_state(session, self.source)
+                row = (created.status, created.next_poll_at, created.cursor, created.last_error, created.note)
+            status, next_poll_at, stored_cursor, last_error, note = row
+            cursor = dict(stored_cursor or {})
+            if not force and status == "failing":
+                return PollOutcome(self.source.name, "failing", error=last_error)
+            if not force and next_poll_at is not None and now < next_poll_at:
+                return PollOutcome(self.source.name, "skipped", next_poll_at=next_poll_at)
             # The budget holds even when forced: public money, not scheduling.
-            usage = usage_for_month(session, self.source.name, now)
+            usage = session.connection().execute(
+                _USAGE_CHECK, {"b_source": self.source.name, "b_month": month_key(now)}
+            ).first()
             stop = over_budget(self.budget, spent=usage.spend if usage else 0.0,
                                posts_read=usage.posts_read if usage else 0, now=now)
             if stop is not None:
-                if state.status != "over_budget" or state.note != stop:
+                if status != "over_budget" or note != stop:
                     log.warning("source %s: not polled: %s", self.source.name, stop)
+                state = load_state(session, self.source)
                 state.status, state.note, state.updated_at = "over_budget", stop, now
                 return PollOutcome(self.source.name, "over_budget", error=stop)
         t0 = perf_counter()
