@@ -192,7 +192,7 @@ def main() -> None:
             n = best["n"]
             assert best["stored"] == n, best
             cpu = (best["cpu"] + best["worker_cpu"]) * 1e6 / n
-            print(f"  {label:38s} {best['rate']:8,.0f} posts/s  ratio {best['rate'] / vader:.2f}"
+            print(f"  {label:46s} {best['rate']:8,.0f} posts/s  ratio {best['rate'] / vader:.2f}"
                   f"  CPU {cpu:6.1f} µs/post (this process {best['cpu'] * 1e6 / n:.1f}"
                   f" + worker {best['worker_cpu'] * 1e6 / n:.1f})")
 
