@@ -38,9 +38,15 @@ from brandpulse.config import Brand, Settings
 from brandpulse.db.bulk import insert_rows, update_rows
 from brandpulse.db.models import MentionRow, OutboxRow
 from brandpulse.types import DraftRequest, Mention
-from outreach.safeguards import TEMPLATE
 from outreach.channels.textlength import URL_WEIGHT
-from outreach.templating import PLATFORM_LIMITS, TemplateRenderer, TemplateRenderError, length_problem, reply_context
+from outreach.safeguards import TEMPLATE
+from outreach.templating import (
+    PLATFORM_LIMITS,
+    TemplateRenderer,
+    TemplateRenderError,
+    length_problem,
+    reply_context,
+)
 
 log = logging.getLogger(__name__)
 

@@ -50,9 +50,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import Table, and_, bindparam, insert, select, tuple_, update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import Null
-from sqlalchemy.orm import Session
 
 from brandpulse.db.models import UTCDateTime
 

@@ -8,12 +8,12 @@ import random
 
 from brandpulse.config import Brand, PriorityConfig
 from rules.priority import (
+    _LONG_WORD,
     ALL_CAPS_BONUS,
     EACH_MORE_URGENT_TERM,
     EXCLAMATIONS_BONUS,
     FIRST_URGENT_TERM,
     PriorityScorer,
-    _LONG_WORD,
     ascii_first_words,
     may_match,
     phrase_pattern,
