@@ -76,7 +76,7 @@ class Pipeline:
         brand = self.settings.brand(brand_id)
         name = brand.analyzer or self.settings.default_analyzer
         if name not in self._analyzers:
-            self._analyzers[name] = build_analyzer(name)
+            self._analyzers[name] = build_analyzer(name, settings=self.settings)
         return self._analyzers[name]
 
     def is_own(self, mention: Mention) -> bool:

@@ -272,3 +272,21 @@ def test_care_features_layout_and_models_saved_with_the_old_layout():
     # layout_/families_ attributes: it must keep producing its 25 columns.
     old = CareFeatures()
     assert old.transform(texts).shape == (3, 7 + len(LEGACY_CARE_FAMILIES)) == (3, 25)
+
+
+def test_pipeline_scores_with_a_trained_analyzer_named_in_the_config(model, tmp_path, config_dict):
+    """`default_analyzer: trained:acme` finds the model under <data_dir>/models."""
+    from brandpulse.config import parse_settings
+    from brandpulse.pipeline import Pipeline
+    from brandpulse.types import Author, Mention
+
+    config_dict["data_dir"] = str(tmp_path / "data")
+    config_dict["default_analyzer"] = "trained:acme"
+    settings = parse_settings(config_dict, path=tmp_path / "brandpulse.yaml")
+    save_model(model, models_root=settings.data_path / "models")
+    pipeline = Pipeline(settings)
+    mention = Mention(platform="x", external_id="1", brand="acme", author=Author(platform="x", id="u", handle="sam"),
+                      text="my parcel is lost and nobody answers", created_at=T0)
+    [score] = pipeline.prepare([mention])
+    assert score.analyzer.startswith("trained")
+    assert score.label.value in ("negative", "neutral", "positive")
