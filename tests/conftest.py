@@ -1,21 +1,29 @@
-"""Shared fixtures: a migrated SQLite database on disk, a fake clock, and a
-small valid configuration to build on. No test touches the network."""
+"""Shared fixtures: a migrated SQLite database on disk, a fake clock, a small
+valid configuration to build on, and a fresh PostgreSQL schema for the tests
+that also run there (skipped with the reason when the server does not
+answer). No test touches the network."""
 
 from __future__ import annotations
 
 import copy
+import os
+import secrets
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from brandpulse.clock import FakeClock
 from brandpulse.config import Settings, parse_settings
 from brandpulse.db import make_engine, session_factory, upgrade
+from brandpulse.db.models import Base
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
+PG_URL = os.environ.get("BRANDPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 BASE_CONFIG: dict[str, Any] = {
     "brands": [
@@ -78,3 +86,50 @@ def engine(tmp_path: Path, migrated_db: Path):
 @pytest.fixture
 def Session(engine):
     return session_factory(engine)
+
+
+# -- PostgreSQL ----------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_engine(request):
+    """An engine on a fresh, empty PostgreSQL schema of its own (named after
+    the test module, e.g. bp_test_alerts_1a2b3c4d; search_path set to it),
+    dropped after the test. Skips with the reason when psycopg is missing or
+    the server at PG_URL does not answer."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
+    module = request.module.__name__.rpartition(".")[2]
+    schema = f"bp_{module[:40]}_{secrets.token_hex(4)}"  # PostgreSQL names stop at 63 bytes
+    admin = make_engine(PG_URL, connect_args={"connect_timeout": 3})
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {str(exc.orig).strip()}")
+    eng = make_engine(PG_URL, connect_args={"connect_timeout": 3, "options": f"-csearch_path={schema}"})
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_Session(pg_engine):
+    """Sessions on pg_engine, its tables created from the models' metadata. A
+    module that needs the real migrations or seed rows defines its own
+    pg_Session on pg_engine."""
+    Base.metadata.create_all(pg_engine)
+    return session_factory(pg_engine)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_Session(request):
+    """The test's Session fixture (SQLite), then its pg_Session (PostgreSQL)."""
+    return request.getfixturevalue("Session" if request.param == "sqlite" else "pg_Session")

@@ -4,17 +4,14 @@ and stay in the caller's transaction; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import OperationalError
 
 from brandpulse.db import bulk, make_engine, session_factory
 from brandpulse.db.bulk import insert_rows, select_by_keys, update_rows, utc_text
@@ -22,7 +19,6 @@ from brandpulse.db.models import (
     AlertMentionRow,
     AlertRow,
     AuditRow,
-    Base,
     MentionRow,
     MentionTagRow,
     OutboxRow,
@@ -31,7 +27,6 @@ from brandpulse.db.models import (
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
 PARIS = ZoneInfo("Europe/Paris")
-PG_URL = os.environ.get("BRANDPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 MENTIONS = MentionRow.__table__
 
@@ -275,37 +270,7 @@ def test_select_by_keys_sees_pending_orm_changes(Session):
         assert select_by_keys(s, MENTIONS, ("external_id",), key=("platform", "external_id"), keys=[("x", "1001")]) == [("1001",)]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_Session(request):
-    return request.getfixturevalue("Session" if request.param == "sqlite" else "pg_Session")
-
-
 # -- PostgreSQL: the Core path -------------------------------------------------
-
-
-@pytest.fixture
-def pg_Session():
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
-    schema = f"bp_bulk_test_{secrets.token_hex(4)}"
-    admin = make_engine(PG_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {str(exc.orig).strip()}")
-    eng = make_engine(PG_URL, connect_args={"connect_timeout": 3, "options": f"-csearch_path={schema}"})
-    try:
-        Base.metadata.create_all(eng)
-        yield session_factory(eng)
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.mark.postgres

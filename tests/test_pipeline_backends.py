@@ -6,15 +6,12 @@ and the source's counters add up on both."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select
 
-from brandpulse.db import make_engine, session_factory
+from brandpulse.db import session_factory
 from brandpulse.db.models import (
     AlertMentionRow,
     AlertRow,
@@ -33,39 +30,13 @@ from brandpulse.types import Author, FetchResult, Mention
 from listener.poller import Poller
 from tests.conftest import T0
 
-PG_URL = os.environ.get("BRANDPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
 @pytest.fixture
-def pg_Session():
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
-    schema = f"bp_pipeline_test_{secrets.token_hex(4)}"
-    admin = make_engine(PG_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {str(exc.orig).strip()}")
-    eng = make_engine(PG_URL, connect_args={"connect_timeout": 3, "options": f"-csearch_path={schema}"})
-    try:
-        Base.metadata.create_all(eng)
-        with eng.begin() as conn:  # what migration 0002 inserts: the kill switch row
-            conn.exec_driver_sql("INSERT INTO outreach_control (scope, paused) VALUES ('*', false)")
-        yield session_factory(eng)
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_Session(request):
-    return request.getfixturevalue("Session" if request.param == "sqlite" else "pg_Session")
+def pg_Session(pg_engine):
+    """conftest's pg_Session plus what migration 0002 inserts: the kill switch row."""
+    Base.metadata.create_all(pg_engine)
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO outreach_control (scope, paused) VALUES ('*', false)")
+    return session_factory(pg_engine)
 
 
 def post(i: int, body: str, *, handle: str, thread: str | None = None, followers: int = 10, reply_to: str | None = None,

@@ -4,8 +4,6 @@ the audit log."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import threading
 from datetime import datetime, timedelta, timezone
@@ -702,35 +700,11 @@ def test_x_reply_rule_through_the_outbox(Session, settings, clock, make_mention,
 # PostgreSQL: the claim lock is a row lock there
 # ---------------------------------------------------------------------------
 
-PG_URL = os.environ.get("BRANDPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
 @pytest.fixture
-def pg_Session():
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
-    from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
-
-    schema = f"bp_safeguards_{secrets.token_hex(4)}"
-    admin = make_engine(PG_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {str(exc.orig).strip()}")
-    eng = make_engine(PG_URL, connect_args={"connect_timeout": 3, "options": f"-csearch_path={schema}"})
-    try:
-        upgrade(eng)
-        yield session_factory(eng)
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+def pg_Session(pg_engine):
+    """Sessions on a PostgreSQL schema brought to the head by the real migrations."""
+    upgrade(pg_engine)
+    return session_factory(pg_engine)
 
 
 @pytest.mark.postgres

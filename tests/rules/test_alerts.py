@@ -4,17 +4,14 @@ server at 127.0.0.1:5432 answers (in a schema of their own, dropped after)."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select, update
 
 from brandpulse.audit import SYSTEM, history
-from brandpulse.db import make_engine, session_factory
-from brandpulse.db.models import AlertMentionRow, AlertRow, AuditRow, Base
+from brandpulse.db import session_factory
+from brandpulse.db.models import AlertMentionRow, AlertRow, AuditRow
 from brandpulse.types import AlertDecision, Decision, Priority
 from rules.alerts import _KEYS_PER_SELECT, apply_decisions
 from rules.engine import RuleEngine
@@ -22,43 +19,12 @@ from rules.engine import RuleEngine
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)  # tests/conftest.py's T0
 
 NOW = T0 + timedelta(minutes=30)
-PG_URL = os.environ.get("BRANDPULSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def decision(priority: str = "P3", score: float = 0.3, *, rule: str = "complaint", tags=("complaint",)) -> Decision:
     return Decision(
         matched=(rule,), alert=AlertDecision(rule, Priority(priority), score), draft_template="apology", tags=tuple(tags)
     )
-
-
-@pytest.fixture
-def pg_Session():
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
-    schema = f"bp_rules_test_{secrets.token_hex(4)}"
-    admin = make_engine(PG_URL, connect_args={"connect_timeout": 3})
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {str(exc.orig).strip()}")
-    eng = make_engine(PG_URL, connect_args={"connect_timeout": 3, "options": f"-csearch_path={schema}"})
-    try:
-        Base.metadata.create_all(eng)
-        yield session_factory(eng)
-    finally:
-        eng.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_Session(request):
-    return request.getfixturevalue("Session" if request.param == "sqlite" else "pg_Session")
 
 
 @pytest.fixture
