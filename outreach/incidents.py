@@ -62,6 +62,21 @@ follow-up on resolution like the others. One SELECT finds the candidates;
 links, tags and re-drafts are written in bulk, with one ``incident.linked``
 audit event carrying the counts.
 
+A reply drafted before the incident's first status post on a network is out
+(when the incident was opened, or for a complaint linked in the minutes
+before the post went out) can only give the status page or the account to
+follow. So when that first post is recorded as sent (:func:`record_sent`, in
+the transaction that marks it sent), the incident's linked replies still
+waiting to go out (drafted, held, approved) from the ``reply`` template whose
+text changes with the new link are re-drafted (reason ``status thread
+posted``): one SELECT, one bulk UPDATE, and one ``incident.thread_posted``
+audit event with the link and the re-drafted ids. The re-draft runs in a
+savepoint: if it fails, the post is still recorded as sent (and the failure
+logged and put in that event), since the post exists whatever happens.
+Without the settings (``send_approved`` called without them) nothing can be
+rendered: the replies keep their text, and the event lists them as
+``not_redrafted``.
+
 When the incident resolves, every linked author who *was* answered (a reply
 of ours sent to a linked mention or its alert) gets one follow-up (kind
 ``followup``, the ``followup`` template) in answer to the post we answered,
@@ -70,7 +85,7 @@ under the reply safeguards and ``incidents.followups.require_approval``
 re-drafted from the same template with the incident resolved, so nobody is
 told "we're on it" after the fix.
 
-A re-draft (:func:`_redraft_replies`, both cases) withdraws an approval a
+A re-draft (:func:`_redraft_replies`, all three cases) withdraws an approval a
 person gave to the old text (an approved reply goes back to ``drafted``, a held
 one stays held without it, so a safeguard's window cannot release it); the
 reply policy decides for the new text as for a new draft; a text too long for
@@ -749,24 +764,78 @@ def waiting_for(session: Session, outbox_id: int) -> OutboxRow | None:
     ).first()
 
 
-def record_sent(session: Session, outbox_id: int, sent: SentPost) -> None:
-    """Called when an outbox row is marked sent: the first status post on a
-    network becomes the incident's link there (a Reddit submission only)."""
+def record_sent(session: Session, outbox_id: int, sent: SentPost, *, now: datetime,
+                settings: Settings | None = None, templates: IncidentTemplates | None = None) -> list[int]:
+    """Called when an outbox row is marked sent, in that transaction: the
+    first status post on a network becomes the incident's link there (a
+    Reddit submission only), and the incident's linked replies still waiting
+    to go out are re-drafted to give it (:func:`_redraft_for_thread`).
+    ``templates`` default to ``IncidentTemplates(settings)``, built only when
+    there is something to re-draft. Returns the re-drafted reply ids."""
     row = session.execute(
         select(OutboxRow.kind, OutboxRow.incident_id, OutboxRow.platform, OutboxRow.title).where(OutboxRow.id == outbox_id)
     ).one_or_none()
     if row is None or row.kind != "status" or row.incident_id is None:
-        return
+        return []
     if row.platform == "x":
         values, unset = {"x_root_id": sent.external_id, "x_root_url": sent.url}, IncidentRow.x_root_id
     elif row.platform == "reddit" and row.title is not None:
         values, unset = {"reddit_root_id": sent.external_id, "reddit_root_url": sent.url}, IncidentRow.reddit_root_id
     else:
-        return
-    session.execute(
+        return []
+    first = session.execute(
         update(IncidentRow).where(IncidentRow.id == row.incident_id, unset.is_(None)).values(**values)
         .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if not first or not sent.url:
+        return []  # not the first post there, or no link to give (the replies would not change)
+    return _redraft_for_thread(session, row.incident_id, platform=row.platform, outbox_id=outbox_id, url=sent.url,
+                               now=now, settings=settings, templates=templates)
+
+
+THREAD_POSTED = "status thread posted"  # the reason of the re-drafts when the first status post is out
+
+
+def _redraft_for_thread(session: Session, incident_id: int, *, platform: str, outbox_id: int, url: str,
+                        now: datetime, settings: Settings | None, templates: IncidentTemplates | None) -> list[int]:
+    """The incident's first status post on ``platform`` is out at ``url``:
+    re-draft its linked replies from the ``reply`` template that have not
+    gone out and whose text changes with the link, in a savepoint (a failure
+    is logged; the post stays recorded as sent), and record one
+    ``incident.thread_posted`` event."""
+    details: dict[str, Any] = {"platform": platform, "outbox_id": outbox_id, "url": url}
+    redrafted: list[int] = []
+    try:
+        with session.begin_nested():
+            pending = _linked_replies(session, incident_id, PENDING_REPLY_STATUSES, template=REPLY_TEMPLATE, lock=True)
+            if pending and settings is None:
+                details["not_redrafted"] = [reply.id for reply, _ in pending]
+                log.warning("incident %s: its status thread on %s is out (%s), but %d linked replies waiting to go out"
+                            " keep their text: re-drafting them needs the settings (send_approved(settings=...))",
+                            incident_id, platform, url, len(pending))
+            elif pending and settings is not None:
+                snapshot = _current_snapshot(session, incident_id)
+                redrafted = _redraft_replies(session, snapshot, pending, reason=THREAD_POSTED, settings=settings,
+                                             templates=templates or IncidentTemplates(settings), now=now)
+    except Exception as exc:  # noqa: BLE001 - the post exists: recording it must not depend on the re-draft
+        log.exception("incident %s: re-drafting its linked replies for the status thread on %s failed; they keep"
+                      " their text", incident_id, platform)
+        details["redraft_error"] = f"{type(exc).__name__}: {exc}"
+        redrafted = []
+    details["redrafted"] = redrafted
+    audit.record(session, at=now, actor=audit.SYSTEM, action="incident.thread_posted", entity_type=AUDIT_ENTITY,
+                 entity_id=incident_id, details=details)
+    return redrafted
+
+
+def _current_snapshot(session: Session, incident_id: int) -> IncidentSnapshot:
+    """The incident as it is now, with its latest step's message (what replies see)."""
+    row = get_incident(session, incident_id)
+    message = session.scalar(
+        select(IncidentUpdateRow.message).where(IncidentUpdateRow.incident_id == incident_id)
+        .order_by(IncidentUpdateRow.id.desc()).limit(1)
     )
+    return IncidentSnapshot.of(row, message=message)
 
 
 # ---------------------------------------------------------------------------
@@ -866,9 +935,11 @@ def mention_from_row(row: MentionRow) -> Mention:
     )
 
 
-def _replies_to(session: Session, *, mentions, alerts, statuses: Sequence[str] | None, lock: bool = False):
+def _replies_to(session: Session, *, mentions, alerts, statuses: Sequence[str] | None, template: str | None = None,
+                lock: bool = False):
     """Our replies (kind reply) to these mentions or to these alerts (lists of
-    ids, or SELECTs of them), each with the mention it answers; by sent_at.
+    ids, or SELECTs of them), each with the mention it answers; by sent_at;
+    only those drafted from ``template`` when given.
     ``lock``: FOR UPDATE (PostgreSQL; SQLite serialises writers anyway), so no
     sender claims one before this transaction has re-drafted it: its
     conditional claim waits, then sees the new state."""
@@ -880,18 +951,22 @@ def _replies_to(session: Session, *, mentions, alerts, statuses: Sequence[str] |
     )
     if statuses is not None:
         query = query.where(OutboxRow.status.in_(statuses))
+    if template is not None:
+        query = query.where(OutboxRow.template == template)
     if lock:
         query = query.with_for_update(of=OutboxRow)
     return session.execute(query).all()
 
 
-def _linked_replies(session: Session, incident_id: int, statuses: Sequence[str], *, lock: bool = False):
+def _linked_replies(session: Session, incident_id: int, statuses: Sequence[str], *, template: str | None = None,
+                    lock: bool = False):
     """Our replies (kind reply) to the incident's linked mentions or their alerts."""
     linked_mentions = select(IncidentMentionRow.mention_id).where(IncidentMentionRow.incident_id == incident_id)
     linked_alerts = select(IncidentMentionRow.alert_id).where(
         IncidentMentionRow.incident_id == incident_id, IncidentMentionRow.alert_id.is_not(None)
     )
-    return _replies_to(session, mentions=linked_mentions, alerts=linked_alerts, statuses=statuses, lock=lock)
+    return _replies_to(session, mentions=linked_mentions, alerts=linked_alerts, statuses=statuses, template=template,
+                       lock=lock)
 
 
 def _author_context(incident: IncidentSnapshot, mention: Mention, *, alert_id: int | None, brand: Brand,

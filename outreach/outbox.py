@@ -349,7 +349,8 @@ def _event(action: str, outbox_id: int, now: datetime, details: dict[str, Any] |
             "entity_id": outbox_id, "details": details}
 
 
-def _mark_sent(session: Session, post: OutboundPost, sent: SentPost, *, now: datetime) -> bool:
+def _mark_sent(session: Session, post: OutboundPost, sent: SentPost, *, now: datetime,
+               settings: Settings | None = None) -> bool:
     # Whatever state a late answer finds the row in, the post exists: record it.
     result = session.execute(
         update(OutboxRow)
@@ -370,7 +371,8 @@ def _mark_sent(session: Session, post: OutboundPost, sent: SentPost, *, now: dat
             .execution_options(synchronize_session=False)
         )
     if post.kind == "status":
-        incidents.record_sent(session, post.outbox_id, sent)  # the incident's link on this network
+        # The incident's link on this network; its first post there re-drafts the linked replies to give it.
+        incidents.record_sent(session, post.outbox_id, sent, now=now, settings=settings)
     return True
 
 
@@ -388,7 +390,8 @@ def _settle(session: Session, post: OutboundPost, *, claimed_at: datetime, value
     return True
 
 
-def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime) -> tuple[str, datetime | None]:
+def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime,
+              settings: Settings | None = None) -> tuple[str, datetime | None]:
     """Send a claimed post and record the outcome. Returns (outcome, retry_at)."""
     manual_url: str | None = None
     try:
@@ -411,7 +414,7 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
         outcome, values, retry_at = "unknown", {"status": "unknown", "last_error": f"{type(exc).__name__}: {exc}"}, None
     else:
         with session_factory() as session, session.begin():
-            if _mark_sent(session, post, sent, now=now):
+            if _mark_sent(session, post, sent, now=now, settings=settings):
                 audit.record_many(session, [_event("reply.sent", post.outbox_id, now,
                                                    {"external_id": sent.external_id, "url": sent.url})])
         return "sent", None
@@ -426,7 +429,8 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
     return outcome, retry_at
 
 
-def _reconcile_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime) -> bool:
+def _reconcile_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime,
+                   settings: Settings | None = None) -> bool:
     """Look for a claimed post on the platform. True if the row was settled."""
     try:
         found = channel.find_sent(post)
@@ -439,7 +443,7 @@ def _reconcile_one(session_factory, post: OutboundPost, channel: Channel, *, now
         return False
     with session_factory() as session, session.begin():
         if found is not None:
-            if not _mark_sent(session, post, found, now=now):
+            if not _mark_sent(session, post, found, now=now, settings=settings):
                 return False
             audit.record_many(session, [
                 _event("reply.reconciled", post.outbox_id, now, {"outcome": "found", "external_id": found.external_id}),
@@ -465,7 +469,10 @@ def send_approved(
     """Release window holds that have passed, reconcile uncertain rows, then
     send up to ``limit`` approved rows that are due, each claimed first with
     the kill switch and every safeguard checked (``settings`` gives the
-    configured safeguards; see :func:`claim_for_send`). Rows for a platform
+    configured safeguards; see :func:`claim_for_send`; and the incident
+    templates: an incident's first status post on a network re-drafts its
+    linked replies to give the thread's link, see
+    :func:`outreach.incidents.record_sent`). Rows for a platform
     without a channel are left as they are (and logged). After a platform
     asks to wait (``retry_at``), its remaining rows wait for the next run.
     While the kill switch is on, nothing is claimed for sending (uncertain
@@ -498,7 +505,7 @@ def send_approved(
                      stale_before=stale_before if status == "sending" else None)
         if post is None:
             continue  # another process is on it
-        if _reconcile_one(session_factory, post, channel, now=now):
+        if _reconcile_one(session_factory, post, channel, now=now, settings=settings):
             counts["reconciled"] += 1
 
     with session_factory() as session:
@@ -536,7 +543,7 @@ def send_approved(
             continue
         if result.post is None:
             continue  # another sender claimed it, or a person changed it
-        outcome, retry_at = _send_one(session_factory, result.post, channel, now=now)
+        outcome, retry_at = _send_one(session_factory, result.post, channel, now=now, settings=settings)
         counts[outcome] += 1
         if outcome == "deferred":
             waiting[platform] = retry_at

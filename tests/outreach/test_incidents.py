@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import responses
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 
 from brandpulse import audit
 from brandpulse.config import ConfigError
@@ -532,6 +532,7 @@ def test_follow_ups_may_be_approved_by_policy(make_settings, Session, clock, mak
     templates = IncidentTemplates(settings)
     channels = {"x": FakeStatusChannel("x"), "reddit": FakeStatusChannel("reddit")}
     incident_id = _open(Session, settings, templates, clock, keywords=["app"])
+    _send(Session, channels, clock, settings)  # the thread is out first: ana's reply is drafted with its link
     [answered] = _ingest(Session, Pipeline(settings, renderer=renderer), make_mention, clock, [
         ({"text": "@AcmeHelp the app is down", "handle": "ana"}, -0.7)])
     with Session.begin() as s:
@@ -753,3 +754,179 @@ def test_the_reply_policy_decides_for_the_redrafted_text(make_settings, Session,
     assert (ana_reply.status, ana_reply.approved_by, ana_reply.needs_approval) == ("approved", "policy", False)
     assert ben_reply.status == "held" and ben_reply.hold_code == safeguards.TEMPLATE
     assert "over the x limit" in ben_reply.hold_reason and ben_reply.approved_by is None
+
+
+# ---------------------------------------------------------------------------
+# The first status post on a network: waiting replies get the thread's link
+# ---------------------------------------------------------------------------
+
+
+def _redrafts(Session, reply_id):
+    """The reply's re-drafts since the thread was posted (not those when it was linked)."""
+    with Session() as s:
+        return [e for e in audit.history(s, "outbox", reply_id)
+                if e.action == "reply.redrafted" and e.details["reason"] == "status thread posted"]
+
+
+def _thread_events(Session, incident_id):
+    with Session() as s:
+        return [e.details for e in audit.history(s, "incident", incident_id) if e.action == "incident.thread_posted"]
+
+
+def test_the_first_status_post_points_the_waiting_replies_to_the_thread(
+    make_settings, Session, engine, clock, make_mention, renderer
+):
+    settings = make_settings(incidents={**INCIDENTS, "status_posts": {"require_approval": True}})
+    templates = IncidentTemplates(settings)
+    pipeline = Pipeline(settings, renderer=renderer)
+    channels = {"x": FakeStatusChannel("x"), "reddit": FakeStatusChannel("reddit")}
+    [early] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app crashes at check-in", "handle": "early", "thread_id": "t-early"}, -0.7)])
+    clock.advance(60)
+    incident_id, earlier = _open_full(Session, settings, templates, clock)  # status posts wait for approval
+    assert earlier.redrafted == [_reply_of(Session, early).id]  # linked when opened
+    clock.advance(60)
+    ana, ben, cat, dan, eve = _ingest(Session, pipeline, make_mention, clock, [  # linked before the thread is out
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp app broken!!", "handle": "ben", "thread_id": "t-ben"}, -0.7),
+        ({"text": "The Acme app is broken for me too", "handle": "cat", "platform": "reddit", "thread_id": "t3_cat",
+          "addressed": ()}, -0.6),
+        ({"text": "@AcmeHelp your app is useless", "handle": "dan", "thread_id": "t-dan"}, -0.7),
+        ({"text": "@AcmeHelp can't check-in in the app", "handle": "eve", "thread_id": "t-eve"}, -0.7),
+    ])
+    waiting = {m: _reply_of(Session, m) for m in (early, ana, ben, cat, eve)}
+    for m, reply in {**waiting, dan: _reply_of(Session, dan)}.items():
+        assert reply.template == REPLY_TEMPLATE and "https://status.acme.example" in reply.text, m  # no thread yet
+    with Session.begin() as s:
+        approve(s, _reply_of(Session, dan).id, actor="lee", now=clock.now())
+    assert _send(Session, channels, clock, settings).sent == 1  # dan is answered before the thread exists
+    dan_sent = _reply_of(Session, dan)
+    assert dan_sent.status == "sent"
+    with Session.begin() as s:
+        approve(s, waiting[ana].id, actor="lee", now=clock.now())  # lee approved the text with the status page
+        approve(s, waiting[eve].id, actor="lee", now=clock.now())  # then a safeguard held it for a while
+        s.execute(update(OutboxRow).where(OutboxRow.id == waiting[eve].id).values(
+            status="held", hold_code=safeguards.COOLDOWN, hold_reason="answered a moment ago",
+            not_before=clock.now() + timedelta(minutes=5)))
+    x_status, reddit_status = (_status_rows(Session, incident_id, p)[0] for p in ("x", "reddit"))
+    with Session.begin() as s:
+        approve(s, x_status.id, actor="ops-dana", now=clock.now())  # only the X thread goes out first
+    clock.advance(60)
+
+    statements: list[tuple[str, bool]] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, executemany))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        report = _send(Session, channels, clock, settings)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert report.sent == 1  # the X status post; ana's approval was withdrawn before her claim
+    x_url = channels["x"].ids[x_status.id].url
+    with Session() as s:
+        incident = s.get(IncidentRow, incident_id)
+        assert (incident.x_root_url, incident.reddit_root_url) == (x_url, None)
+        sent_at = s.get(OutboxRow, x_status.id).sent_at
+    rewrites = [(st, many) for st, many in statements if st.startswith("UPDATE outbox") and " text=" in st]
+    assert len(rewrites) == 1 and rewrites[0][1] is True  # five replies re-drafted with one bulk UPDATE
+
+    after = {m: _reply_of(Session, m) for m in waiting}
+    for m, reply in after.items():
+        assert x_url in reply.text and "status.acme.example" not in reply.text, m
+        assert reply.template == REPLY_TEMPLATE and reply.approved_by is None, m
+        [redraft] = _redrafts(Session, reply.id)
+        assert redraft.details["reason"] == "status thread posted" and redraft.at == sent_at  # with the post
+        assert redraft.details["previous_text"] == waiting[m].text and redraft.actor == audit.SYSTEM
+    assert after[cat].text.startswith("Hi u/cat")  # on Reddit, which has no submission yet: the X thread
+    assert after[ana].status == "drafted"  # lee approved the old text, not this one
+    [ana_redraft] = _redrafts(Session, after[ana].id)
+    assert (ana_redraft.details["previous_status"], ana_redraft.details["previous_approved_by"],
+            ana_redraft.details["status"]) == ("approved", "lee", "drafted")
+    assert (after[eve].status, after[eve].hold_code) == ("held", safeguards.COOLDOWN)  # held stays held
+    assert (after[ben].status, after[early].status, after[cat].status) == ("drafted",) * 3
+    dan_now = _reply_of(Session, dan)  # already out: untouched
+    assert (dan_now.status, dan_now.text, dan_now.updated_at) == ("sent", dan_sent.text, dan_sent.updated_at)
+    assert _redrafts(Session, dan_now.id) == [] and channels["x"].posts[0].text == dan_sent.text
+    [x_event] = _thread_events(Session, incident_id)
+    assert (x_event["platform"], x_event["url"], x_event["outbox_id"]) == ("x", x_url, x_status.id)
+    assert sorted(x_event["redrafted"]) == sorted(r.id for r in waiting.values())
+
+    # The Reddit submission goes out: the Reddit reply now gives it; the X replies do not change.
+    with Session.begin() as s:
+        approve(s, reddit_status.id, actor="ops-dana", now=clock.now())
+    clock.advance(60)
+    assert _send(Session, channels, clock, settings).sent == 1
+    reddit_url = channels["reddit"].ids[reddit_status.id].url
+    cat_reply = _reply_of(Session, cat)
+    assert reddit_url in cat_reply.text and x_url not in cat_reply.text and cat_reply.status == "drafted"
+    assert [r.details["previous_text"] for r in _redrafts(Session, cat_reply.id)] == [
+        waiting[cat].text, after[cat].text]
+    for m in (early, ana, ben, eve):
+        assert _reply_of(Session, m).text == after[m].text and len(_redrafts(Session, after[m].id)) == 1, m
+    reddit_event = _thread_events(Session, incident_id)[1]
+    assert (reddit_event["platform"], reddit_event["url"], reddit_event["redrafted"]) == (
+        "reddit", reddit_url, [cat_reply.id])
+
+
+def test_a_reconciled_first_post_also_gives_its_link(Session, isettings, templates, clock, channels, pipeline,
+                                                     make_mention):
+    channels["x"].script = ["created"]  # the X thread's first post exists, but its answer is lost
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    report = _send(Session, channels, clock, isettings)
+    assert (report.sent, report.unknown) == (1, 1)
+    [submission] = channels["reddit"].posts
+    reddit_url = channels["reddit"].ids[submission.outbox_id].url
+    assert reddit_url in _reply_of(Session, ana).text  # on X, whose thread is not known yet: the Reddit one
+    clock.advance(60)
+    assert _send(Session, channels, clock, isettings).reconciled == 1
+    with Session() as s:
+        x_url = s.get(IncidentRow, incident_id).x_root_url
+    reply = _reply_of(Session, ana)
+    assert x_url and x_url in reply.text and reddit_url not in reply.text  # its own network's, once known
+    assert [r.details["reason"] for r in _redrafts(Session, reply.id)] == ["status thread posted"] * 2
+
+
+def test_a_failed_redraft_never_undoes_recording_the_post(monkeypatch, Session, isettings, templates, clock, channels,
+                                                          pipeline, make_mention, caplog):
+    import outreach.incidents as incidents_module
+
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    before = _reply_of(Session, ana)
+
+    real = incidents_module._redraft_replies
+
+    def broken(*args, **kwargs):  # fails after writing the new texts: they must be rolled back
+        assert real(*args, **kwargs)
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(incidents_module, "_redraft_replies", broken)
+    assert _send(Session, channels, clock, isettings).sent == 2
+    with Session() as s:
+        incident = s.get(IncidentRow, incident_id)
+        assert incident.x_root_url and incident.reddit_root_url  # the posts exist: recorded all the same
+    assert {r.status for r in _status_rows(Session, incident_id, "x")} == {"sent"}
+    reply = _reply_of(Session, ana)
+    assert (reply.text, reply.status) == (before.text, before.status)  # kept as it was, nothing half-written
+    assert _redrafts(Session, reply.id) == []
+    events = _thread_events(Session, incident_id)
+    assert [e["redraft_error"] for e in events] == ["RuntimeError: database went away"] * 2
+    assert all(e["redrafted"] == [] for e in events)
+    assert "re-drafting its linked replies for the status thread" in caplog.text
+
+
+def test_without_the_settings_the_replies_keep_their_text_and_it_is_said(Session, isettings, templates, clock,
+                                                                        channels, pipeline, make_mention, caplog):
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    before = _reply_of(Session, ana)
+    assert send_approved(Session, channels=channels, now=clock.now()).sent == 2
+    assert _reply_of(Session, ana).text == before.text and _redrafts(Session, before.id) == []
+    assert [e["not_redrafted"] for e in _thread_events(Session, incident_id)] == [[before.id]] * 2
+    assert "re-drafting them needs the settings" in caplog.text
