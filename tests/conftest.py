@@ -9,6 +9,7 @@ import copy
 import os
 import secrets
 import shutil
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,13 @@ def settings(tmp_path: Path, config_dict: dict[str, Any]) -> Settings:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
+
+
+@pytest.fixture
+def no_sleeping(monkeypatch):
+    """Fail the test if anything calls time.sleep (tweepy's and prawcore's
+    waits included). Modules opt in: pytestmark = pytest.mark.usefixtures("no_sleeping")."""
+    monkeypatch.setattr(time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError(f"slept {s}s")))
 
 
 @pytest.fixture(scope="session")

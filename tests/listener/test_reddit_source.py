@@ -4,11 +4,9 @@ addressed handles, same-second cursor, auth failures, options."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
-import responses
 from pydantic import ValidationError
 
 from brandpulse.config import SourceConfig
@@ -16,28 +14,20 @@ from brandpulse.secrets import MissingSecretError
 from listener.base import RateLimited, SourceError
 from listener.reddit import RedditSource, build_reddit_source
 from tests.conftest import T0
-from tests.fakes import FakeRedditAPI, faults
+from tests.fakes import faults, reddit_env, serve_reddit
 
-
-@pytest.fixture(autouse=True)
-def no_sleeping(monkeypatch):
-    monkeypatch.setattr(time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError(f"slept {s}s")))
+pytestmark = pytest.mark.usefixtures("no_sleeping")
 
 
 @pytest.fixture
 def rd(clock):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeRedditAPI(mock, now=clock.now)
-
-
-def env(fake: FakeRedditAPI) -> dict[str, str]:
-    return {"REDDIT_CLIENT_ID": fake.client_id, "REDDIT_CLIENT_SECRET": fake.client_secret,
-            "REDDIT_USERNAME": fake.username, "REDDIT_PASSWORD": fake.password}
+    with serve_reddit(now=clock.now) as fake:
+        yield fake
 
 
 def source(fake, brand, listing="submissions", **options) -> RedditSource:
     config = SourceConfig(name=f"reddit-{listing}", kind="reddit", brand=brand.id, listing=listing, **options)
-    return build_reddit_source(config, brand=brand, env=env(fake))
+    return build_reddit_source(config, brand=brand, env=reddit_env(fake))
 
 
 def ago(minutes):
@@ -174,7 +164,7 @@ def test_a_429_on_the_first_request_raises(rd, settings, clock):
 def test_options_are_validated(rd, settings, options, problem):
     with pytest.raises(ValidationError, match=problem):
         build_reddit_source(SourceConfig(name="r", kind="reddit", brand="acme", **options), brand=settings.brands[0],
-                            env=env(rd))
+                            env=reddit_env(rd))
 
 
 def test_bad_subreddit_names_and_none_at_all(rd, settings):

@@ -3,11 +3,9 @@ cursor rules (since_id from the first page, gaps), account lookup, options."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
-import responses
 from pydantic import ValidationError
 
 from brandpulse.config import Brand, SourceConfig
@@ -15,20 +13,16 @@ from brandpulse.secrets import MissingSecretError
 from listener.base import RateLimited, SourceError
 from listener.x import XSource, build_x_query, build_x_source
 from tests.conftest import T0
-from tests.fakes import FakeXAPI, faults
+from tests.fakes import faults, serve_x
+
+pytestmark = pytest.mark.usefixtures("no_sleeping")
 
 ENV = {"X_BEARER_TOKEN": "test-x-bearer-token"}
 
 
-@pytest.fixture(autouse=True)
-def no_sleeping(monkeypatch):
-    monkeypatch.setattr(time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError(f"slept {s}s")))
-
-
 @pytest.fixture
 def x(clock):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake = FakeXAPI(mock, now=clock.now)
+    with serve_x(now=clock.now) as fake:
         fake.add_user("AcmeAir", name="Acme Air", followers=250_000, verified=True)
         fake.add_user("AcmeHelp")
         fake.add_user("jane", name="Jane Doe", followers=1234)

@@ -3,36 +3,26 @@ updates, Reddit's RATELIMIT answers, refusals, reconciliation of submissions."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
-import responses
 
 from outreach.channels.base import OutboundPost, SendError
 from outreach.channels.reddit import RedditChannel, build_reddit_channel, ratelimit_wait
-from tests.fakes import FakeRedditAPI, faults
+from tests.fakes import faults, reddit_env, serve_reddit
 
-
-@pytest.fixture(autouse=True)
-def no_sleeping(monkeypatch):
-    monkeypatch.setattr(time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError(f"slept {s}s")))
+pytestmark = pytest.mark.usefixtures("no_sleeping")
 
 
 @pytest.fixture
 def rd(clock):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeRedditAPI(mock, now=clock.now)
-
-
-def env(fake):
-    return {"REDDIT_CLIENT_ID": fake.client_id, "REDDIT_CLIENT_SECRET": fake.client_secret,
-            "REDDIT_USERNAME": fake.username, "REDDIT_PASSWORD": fake.password}
+    with serve_reddit(now=clock.now) as fake:
+        yield fake
 
 
 @pytest.fixture
 def channel(rd, settings, clock) -> RedditChannel:
-    return build_reddit_channel(settings, env=env(rd), clock=clock)
+    return build_reddit_channel(settings, env=reddit_env(rd), clock=clock)
 
 
 def post(text, *, in_reply_to=None, **kw) -> OutboundPost:

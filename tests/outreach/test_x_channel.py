@@ -3,27 +3,21 @@ threads, reconciliation of posts that X rewrote, the posting account."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
-import responses
 
 from brandpulse.secrets import MissingSecretError
 from outreach.channels.base import ManualReplyRequired, OutboundPost, SendError
 from outreach.channels.x import ThreadInterrupted, XChannel, build_x_channel
-from tests.fakes import FakeXAPI, faults
+from tests.fakes import faults, serve_x
 
-
-@pytest.fixture(autouse=True)
-def no_sleeping(monkeypatch):
-    monkeypatch.setattr(time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError(f"slept {s}s")))
+pytestmark = pytest.mark.usefixtures("no_sleeping")
 
 
 @pytest.fixture
 def x(clock):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake = FakeXAPI(mock, now=clock.now)
+    with serve_x(now=clock.now) as fake:
         fake.set_me("AcmeAir")
         fake.add_user("AcmeHelp")
         fake.add_user("jane")
