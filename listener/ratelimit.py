@@ -11,6 +11,10 @@ A source turns them into "the earliest time to poll again": on a 429 it raises
 ``RateLimited(retry_at=...)``; when a successful answer says nothing is left
 it returns ``FetchResult(not_before=...)``. The scheduler, not the source,
 waits. Values that cannot be parsed are ignored, never fatal.
+
+A 429 once a poll has read some pages does not fail the poll: the source
+raises :class:`StopForNow` inside, keeps what it read and returns it with
+``not_before`` (:func:`exception_for_429` picks which of the two to raise).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Mapping
+
+from listener.base import RateLimited
 
 # When a 429 carries no usable reset time, wait this long.
 DEFAULT_BACKOFF = timedelta(minutes=1)
@@ -137,6 +143,33 @@ def retry_at_after_429(
     if after is not None:
         return at_least_later(after, now=now), True
     return now + default, False
+
+
+class StopForNow(Exception):
+    """A rate limit mid-poll: keep what was read, stop for now."""
+
+    def __init__(self, retry_at: datetime) -> None:
+        self.retry_at = retry_at
+
+
+def exception_for_429(
+    state: RateLimitState,
+    headers: Mapping[str, str] | None,
+    *,
+    now: datetime,
+    default: timedelta,
+    what: str,
+    network: str,
+    raise_rate_limit: bool,
+) -> RateLimited | StopForNow:
+    """What a source raises on a 429: with ``raise_rate_limit``,
+    :class:`RateLimited` saying until when and whether ``network`` announced
+    it; without, :class:`StopForNow` (the pages read so far are kept)."""
+    retry_at, told = retry_at_after_429(state, headers, now=now, default=default)
+    if not raise_rate_limit:
+        return StopForNow(retry_at)
+    how = f"until the reset {network} announced" if told else f"no reset header: backing off {default}"
+    return RateLimited(f"{what}: rate limited (429), {how}", retry_at=retry_at)
 
 
 def not_before(state: RateLimitState, *, now: datetime) -> datetime | None:

@@ -51,16 +51,17 @@ from brandpulse.config import Brand, Query
 from brandpulse.netclients import http_session_of, make_reddit_client, reddit_user_agent
 from brandpulse.secrets import read_secrets
 from brandpulse.types import Author, FetchResult, Mention
-from listener.base import RateLimited, SourceError
+from listener.base import SourceError
 from listener.budget import SourceBudget
 from listener.query import QueryMatcher
 from listener.ratelimit import (
     DEFAULT_BACKOFF,
     RateLimitState,
+    StopForNow,
     body_excerpt,
+    exception_for_429,
     not_before,
     reddit_rate_limit,
-    retry_at_after_429,
 )
 
 log = logging.getLogger(__name__)
@@ -167,11 +168,6 @@ class _Walk:
     read: int = 0
 
 
-class _Stop(Exception):
-    def __init__(self, retry_at: datetime) -> None:
-        self.retry_at = retry_at
-
-
 # ------------------------------------------------------------------ source
 class RedditSource:
     """Reads brand mentions from Reddit listings. See the module docstring."""
@@ -247,7 +243,7 @@ class RedditSource:
             state = stored.get(sub, _SubCursor())
             try:
                 walked, state, sub_wait = self._poll_subreddit(sub, state, now=now, first_request=first_request)
-            except _Stop as stop:  # rate limited after earlier subreddits were read: keep those
+            except StopForNow as stop:  # rate limited after earlier subreddits were read: keep those
                 wait = stop.retry_at
                 break
             things.extend(walked.things)
@@ -308,7 +304,7 @@ class RedditSource:
             try:
                 payload, limits = self._get(f"/r/{sub}/{self._path}", params, now=now, what=f"r/{sub} {self.listing}",
                                             raise_rate_limit=raise_rl)
-            except _Stop as stop:
+            except StopForNow as stop:
                 walk.not_before = stop.retry_at
                 return walk
             pages_left[0] -= 1
@@ -374,7 +370,7 @@ class RedditSource:
             try:
                 payload, _ = self._get("/api/info/", {"id": ",".join(chunk)}, now=now, what="parent lookup",
                                        raise_rate_limit=False)
-            except (SourceError, _Stop) as exc:
+            except (SourceError, StopForNow) as exc:
                 log.warning("source %s: could not look up parent comments (%s); their authors stay unknown", self.name, exc)
                 break
             for child in ((payload.get("data") or {}).get("children") or []) if isinstance(payload, dict) else []:
@@ -392,12 +388,8 @@ class RedditSource:
             payload = self.client.request(method="GET", path=path, params=params)
         except prawcore.TooManyRequests as exc:
             headers = exc.response.headers
-            state = reddit_rate_limit(headers, now=now)
-            retry_at, told = retry_at_after_429(state, headers, now=now, default=self.default_backoff)
-            if not raise_rate_limit:
-                raise _Stop(retry_at) from None
-            how = "until the reset Reddit announced" if told else f"no reset header: backing off {self.default_backoff}"
-            raise RateLimited(f"{what}: rate limited (429), {how}", retry_at=retry_at) from None
+            raise exception_for_429(reddit_rate_limit(headers, now=now), headers, now=now, default=self.default_backoff,
+                                    what=what, network="Reddit", raise_rate_limit=raise_rate_limit) from None
         except prawcore.BadJSON as exc:
             raise SourceError(f"{what}: malformed JSON (HTTP {exc.response.status_code}, "
                               f"{body_excerpt(exc.response.content)}); skipped") from None

@@ -59,7 +59,9 @@ from listener.budget import SourceBudget
 from listener.ratelimit import (
     DEFAULT_BACKOFF,
     RateLimitState,
+    StopForNow,
     body_excerpt,
+    exception_for_429,
     not_before,
     retry_at_after_429,
     x_rate_limit,
@@ -227,13 +229,6 @@ class _Walk:
     users_read: int = 0
 
 
-class _Stop(Exception):
-    """A rate limit mid-poll: keep what was read, stop for now."""
-
-    def __init__(self, retry_at: datetime) -> None:
-        self.retry_at = retry_at
-
-
 class XSource:
     """Reads brand mentions from X. See the module docstring for the cursor."""
 
@@ -392,7 +387,7 @@ class XSource:
                     # later ones keep what was read.
                     raise_rate_limit=first and page_no == 0,
                 )
-            except _Stop as stop:
+            except StopForNow as stop:
                 walk.not_before = stop.retry_at
                 return walk
             pages_left[0] -= 1
@@ -467,11 +462,8 @@ class XSource:
             response = self._call(state, since_id=since_id, until_id=until_id, token=token)
         except tweepy.TooManyRequests as exc:
             headers = exc.response.headers
-            retry_at, told = retry_at_after_429(x_rate_limit(headers), headers, now=now, default=self.default_backoff)
-            if not raise_rate_limit:
-                raise _Stop(retry_at) from None
-            how = "until the reset X announced" if told else f"no reset header: backing off {self.default_backoff}"
-            raise RateLimited(f"{what}: rate limited (429), {how}", retry_at=retry_at) from None
+            raise exception_for_429(x_rate_limit(headers), headers, now=now, default=self.default_backoff, what=what,
+                                    network="X", raise_rate_limit=raise_rate_limit) from None
         except tweepy.BadRequest as exc:
             if since_id is not None and "since_id" in str(exc).lower() and until_id is None:
                 # since_id too old (recent search reaches back 7 days): start afresh.
