@@ -18,24 +18,27 @@ fail fast rather than wait:
   praw never sleeps on a ``RATELIMIT`` answer either.
 
 Platform types do not leave the modules that use these clients; this module
-only builds them. tweepy and praw are imported lazily, inside the builders.
+only builds them (a Reddit client also from the REDDIT_* credentials, which
+reading and posting share). tweepy and praw are imported lazily, inside the
+builders.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Mapping
 
 import requests
 
 import brandpulse
-from brandpulse.secrets import Secret, redact_in_logs
+from brandpulse.secrets import Secret, read_secrets, redact_in_logs
 
 X_API_HOST = "https://api.twitter.com"  # tweepy's hard-coded host
 REDDIT_OAUTH_URL = "https://oauth.reddit.com"
 REDDIT_URL = "https://www.reddit.com"
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)  # (connect, read) seconds
 APP_ID = "brandpulse"
+REDDIT_CREDENTIALS = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD")
 
 
 class HttpSession(requests.Session):
@@ -189,6 +192,37 @@ def make_reddit_client(
         core._retry_strategy_class = no_retry
         core._rate_limiter = _non_sleeping_rate_limiter(core._rate_limiter.window_size)
     return reddit
+
+
+def reddit_client_from_env(
+    *,
+    purpose: str,
+    env: Mapping[str, str] | None = None,
+    app_id: str = APP_ID,
+    session: requests.Session | None = None,
+    timeout: float = 30.0,
+    oauth_url: str | None = None,
+    reddit_url: str | None = None,
+) -> tuple[Any, str]:
+    """:func:`make_reddit_client` for the script app whose credentials are in
+    REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USERNAME, REDDIT_PASSWORD
+    (or their ``_FILE`` variants; ``env`` defaults to the process
+    environment), and the account's username. Raises MissingSecretError (a
+    ConfigError) naming every missing credential and ``purpose``."""
+    secrets = read_secrets(REDDIT_CREDENTIALS, env=env, purpose=purpose)
+    username = secrets["REDDIT_USERNAME"].reveal()
+    client = make_reddit_client(
+        client_id=secrets["REDDIT_CLIENT_ID"],
+        client_secret=secrets["REDDIT_CLIENT_SECRET"],
+        username=username,
+        password=secrets["REDDIT_PASSWORD"],
+        user_agent=reddit_user_agent(username, app_id=app_id),
+        session=session,
+        oauth_url=oauth_url or REDDIT_OAUTH_URL,
+        reddit_url=reddit_url or REDDIT_URL,
+        timeout=timeout,
+    )
+    return client, username
 
 
 def http_session_of(client: Any) -> HttpSession | None:

@@ -36,7 +36,6 @@ this module raises :class:`~listener.base.RateLimited` on a 429 and returns
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -48,8 +47,7 @@ from praw.exceptions import PRAWException
 from pydantic import BaseModel, ConfigDict, Field
 
 from brandpulse.config import Brand, Query
-from brandpulse.netclients import http_session_of, make_reddit_client, reddit_user_agent
-from brandpulse.secrets import read_secrets
+from brandpulse.netclients import http_session_of, reddit_client_from_env
 from brandpulse.types import Author, FetchResult, Mention
 from listener.base import SourceError
 from listener.budget import SourceBudget
@@ -68,7 +66,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "reddit"
 REDDIT_BASE = "https://www.reddit.com"
-CREDENTIALS = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD")
 MAX_GAPS = 10
 _USER_MENTION = re.compile(r"(?<![\w/])/?u/([A-Za-z0-9_-]{3,20})")
 
@@ -467,24 +464,8 @@ def build_reddit_source(
     ValueError for bad options (the source registry words them with the key
     path) and MissingSecretError (a ConfigError) for missing credentials."""
     opts = RedditSourceOptions.model_validate(config.options)
-    secrets = read_secrets(CREDENTIALS, env=os.environ if env is None else env,
-                           purpose=f"source {config.name!r} reads Reddit")
-    username = secrets["REDDIT_USERNAME"].reveal()
-    kwargs: dict[str, Any] = {}
-    if oauth_url:
-        kwargs["oauth_url"] = oauth_url
-    if reddit_url:
-        kwargs["reddit_url"] = reddit_url
-    client = make_reddit_client(
-        client_id=secrets["REDDIT_CLIENT_ID"],
-        client_secret=secrets["REDDIT_CLIENT_SECRET"],
-        username=username,
-        password=secrets["REDDIT_PASSWORD"],
-        user_agent=reddit_user_agent(username, app_id=opts.app_id),
-        session=session,
-        timeout=opts.timeout,
-        **kwargs,
-    )
+    client, _ = reddit_client_from_env(purpose=f"source {config.name!r} reads Reddit", env=env, app_id=opts.app_id,
+                                       session=session, timeout=opts.timeout, oauth_url=oauth_url, reddit_url=reddit_url)
     return _source(config, opts, brand=brand, client=client)
 
 

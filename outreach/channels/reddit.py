@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from datetime import timedelta
 from typing import Any, Mapping
@@ -34,15 +33,18 @@ import requests
 from praw.exceptions import PRAWException, RedditAPIException
 
 from brandpulse.clock import Clock, SystemClock
-from brandpulse.netclients import http_session_of, make_reddit_client, reddit_user_agent
-from brandpulse.secrets import read_secrets
+from brandpulse.netclients import (
+    REDDIT_CREDENTIALS,
+    http_session_of,
+    reddit_client_from_env,
+)
 from outreach.channels.base import OutboundPost, SendError, SentPost
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "reddit"
 REDDIT_BASE = "https://www.reddit.com"
-CREDENTIALS = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD")
+CREDENTIALS = REDDIT_CREDENTIALS
 MAX_COMMENT = 10_000
 MAX_TITLE = 300
 MAX_SELFTEXT = 40_000
@@ -230,14 +232,6 @@ def build_reddit_channel(
     """The Reddit channel: credentials from REDDIT_CLIENT_ID,
     REDDIT_CLIENT_SECRET, REDDIT_USERNAME, REDDIT_PASSWORD (or ``*_FILE``).
     Raises MissingSecretError (a ConfigError) naming what is missing."""
-    secrets = read_secrets(CREDENTIALS, env=os.environ if env is None else env, purpose="posting on Reddit")
-    username = secrets["REDDIT_USERNAME"].reveal()
-    kwargs: dict[str, Any] = {}
-    if oauth_url:
-        kwargs["oauth_url"] = oauth_url
-    if reddit_url:
-        kwargs["reddit_url"] = reddit_url
-    client = make_reddit_client(client_id=secrets["REDDIT_CLIENT_ID"], client_secret=secrets["REDDIT_CLIENT_SECRET"],
-                                username=username, password=secrets["REDDIT_PASSWORD"],
-                                user_agent=reddit_user_agent(username), session=session, **kwargs)
+    client, username = reddit_client_from_env(purpose="posting on Reddit", env=env, session=session,
+                                              oauth_url=oauth_url, reddit_url=reddit_url)
     return RedditChannel(client=client, username=username, clock=clock)
