@@ -45,9 +45,9 @@ from typing import Callable, Sequence
 
 from brandpulse.config import Brand
 from brandpulse.types import Label, Score
+from rules.analyzers.by_language import japanese_analyzer, score_by_language
 from rules.analyzers.vader import _VADER_VERSION
 from rules.analyzers.discourse import COMPLAINT_QUESTION, INFO_QUESTION, OTHER_QUESTION, STATEMENT, index_sentences
-from rules.language import resolve_language
 
 ANALYZER_VERSION = "1.1"
 
@@ -420,30 +420,12 @@ class CustomerCareAnalyzer:
     def score_many(
         self, texts: Sequence[str], *, langs: Sequence[str | None] | None = None, brand: Brand | None = None
     ) -> list[Score]:
-        if langs is None:
-            langs = [None] * len(texts)
-        elif len(langs) != len(texts):
-            raise ValueError(f"score_many: {len(texts)} texts but {len(langs)} languages")
-        compiled = self._compiled_for(brand)
-        out: list[Score] = [None] * len(texts)  # type: ignore[list-item]
-        japanese_idx: list[int] = []
-        for i, (text, given) in enumerate(zip(texts, langs)):
-            lang = resolve_language(text, given)
-            if lang in self.english_like:
-                out[i] = self._score_english(text, lang=lang, compiled=compiled)
-            elif lang == "ja":
-                japanese_idx.append(i)
-            else:
-                out[i] = Score(self.name, self.version, 0.0, Label.UNKNOWN, lang, {"reason": f"no analyzer for language {lang!r}"})
-        if japanese_idx:
-            ja = self._japanese_analyzer()
-            if ja is None:
-                for i in japanese_idx:
-                    out[i] = Score(self.name, self.version, 0.0, Label.UNKNOWN, "ja", {"reason": "Japanese analyzer not installed"})
-            else:
-                for i, s in zip(japanese_idx, ja.score_many([texts[i] for i in japanese_idx], langs=["ja"] * len(japanese_idx), brand=brand)):
-                    out[i] = s
-        return out
+        def score_english(english: list[str], english_langs: list[str | None]) -> list[Score]:
+            compiled = self._compiled_for(brand)
+            return [self._score_english(text, lang=lang, compiled=compiled) for text, lang in zip(english, english_langs)]
+
+        return score_by_language(self, texts, langs=langs, brand=brand, score_english=score_english,
+                                 japanese=self._japanese_analyzer)
 
     def evidence(self, text: str, *, brand: Brand | None = None) -> Evidence:
         """The complaint and praise evidence found in an English text."""
@@ -452,14 +434,7 @@ class CustomerCareAnalyzer:
     # -- internals --------------------------------------------------------
     def _japanese_analyzer(self):
         if self._japanese is None:
-            factory = self._japanese_factory
-            if factory is None:
-                from rules.analyzers.japanese import JapaneseAnalyzer, japanese_available
-
-                if not japanese_available():
-                    return None
-                factory = JapaneseAnalyzer
-            self._japanese = factory()
+            self._japanese = japanese_analyzer(self._japanese_factory)
         return self._japanese
 
     def _compiled_for(self, brand: Brand | None) -> tuple[_Cue, ...]:

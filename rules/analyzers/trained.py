@@ -16,7 +16,7 @@ from typing import Sequence
 
 from brandpulse.config import Brand
 from brandpulse.types import Label, Score
-from rules.language import resolve_language
+from rules.analyzers.by_language import japanese_analyzer, score_by_language
 from rules.training import ComplaintModel, decide, find_model, load_model, parse_model_ref
 
 PREFIX = "trained:"
@@ -44,43 +44,25 @@ class TrainedAnalyzer:
     def score_many(
         self, texts: Sequence[str], *, langs: Sequence[str | None] | None = None, brand: Brand | None = None
     ) -> list[Score]:
-        if langs is None:
-            langs = [None] * len(texts)
-        elif len(langs) != len(texts):
-            raise ValueError(f"score_many: {len(texts)} texts but {len(langs)} languages")
-        out: list[Score | None] = [None] * len(texts)
-        english: list[int] = []
-        japanese: list[int] = []
-        resolved = [resolve_language(t, l) for t, l in zip(texts, langs)]
-        for i, lang in enumerate(resolved):
-            if lang in self.english_like:
-                english.append(i)
-            elif lang == "ja":
-                japanese.append(i)
-            else:
-                out[i] = Score(self.name, self.version, 0.0, Label.UNKNOWN, lang, {"reason": f"no analyzer for language {lang!r}"})
-        if english:
-            proba = self.model.predict_proba([texts[i] for i in english])
-            classes = self.model.classes
-            labels = decide(proba, classes, self.model.negative_threshold)
-            neg = classes.index("negative") if "negative" in classes else None
-            pos = classes.index("positive") if "positive" in classes else None
-            for row, i, label in zip(proba, english, labels):
-                compound = float((row[pos] if pos is not None else 0.0) - (row[neg] if neg is not None else 0.0))
-                out[i] = Score(
-                    self.name, self.version, compound, Label(label), resolved[i] or "en",
-                    {c: round(float(p), 4) for c, p in zip(classes, row)},
-                )
-        if japanese:
-            for i, s in zip(japanese, self._japanese_scores([texts[i] for i in japanese], brand)):
-                out[i] = s
-        return out  # type: ignore[return-value]
+        return score_by_language(self, texts, langs=langs, brand=brand, score_english=self._score_english,
+                                 japanese=self._japanese_analyzer)
 
-    def _japanese_scores(self, texts: list[str], brand: Brand | None) -> list[Score]:
-        from rules.analyzers.japanese import JapaneseAnalyzer, japanese_available
+    def _score_english(self, texts: list[str], langs: list[str | None]) -> list[Score]:
+        proba = self.model.predict_proba(texts)
+        classes = self.model.classes
+        labels = decide(proba, classes, self.model.negative_threshold)
+        neg = classes.index("negative") if "negative" in classes else None
+        pos = classes.index("positive") if "positive" in classes else None
+        scores = []
+        for row, lang, label in zip(proba, langs, labels):
+            compound = float((row[pos] if pos is not None else 0.0) - (row[neg] if neg is not None else 0.0))
+            scores.append(Score(
+                self.name, self.version, compound, Label(label), lang or "en",
+                {c: round(float(p), 4) for c, p in zip(classes, row)},
+            ))
+        return scores
 
+    def _japanese_analyzer(self):
         if self._japanese is None:
-            if not japanese_available():
-                return [Score(self.name, self.version, 0.0, Label.UNKNOWN, "ja", {"reason": "Japanese analyzer not installed"}) for _ in texts]
-            self._japanese = JapaneseAnalyzer()
-        return self._japanese.score_many(texts, langs=["ja"] * len(texts), brand=brand)
+            self._japanese = japanese_analyzer()
+        return self._japanese
