@@ -41,16 +41,19 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy.orm import sessionmaker  # noqa: E402
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # noqa: E402
 
 from brandpulse.clock import FakeClock  # noqa: E402
-from brandpulse.config import parse_settings  # noqa: E402
+from brandpulse.config import Settings, parse_settings  # noqa: E402
 from brandpulse.db import make_engine, session_factory, upgrade  # noqa: E402
 from brandpulse.pipeline import Pipeline  # noqa: E402
 from brandpulse.types import Author, FetchResult, Mention  # noqa: E402
@@ -121,6 +124,13 @@ class ListSource:
         return FetchResult(chunk, {"next": start + len(chunk)}, posts_read=len(chunk))
 
 
+def posts_and_vader(*, posts: int, batch: int, repeat: int) -> tuple[list[str], float]:
+    """The posts (saying where they come from) and bare VADER's posts/s on them, best of ``repeat``."""
+    texts, origin = load_texts(posts)
+    print(f"posts: {len(texts)} from {origin}; batch {batch}; best of {repeat}")
+    return texts, max(bench_vader(texts) for _ in range(repeat))
+
+
 def bench_vader(texts: list[str]) -> float:
     sia = SentimentIntensityAnalyzer()
     t = time.perf_counter()
@@ -137,13 +147,23 @@ def without_drafts(config: dict) -> dict:
     return {**config, "rules": rules, "reply_policy": {}}
 
 
-def bench_pipeline(texts: list[str], batch: int, *, drafts: bool) -> tuple[float, dict]:
+@contextmanager
+def bench_database(*, drafts: bool) -> Iterator[tuple[Settings, sessionmaker]]:
+    """Settings for CONFIG (without its drafted replies unless ``drafts``) and
+    sessions on a fresh migrated SQLite file, in a temporary directory removed after."""
     config = CONFIG if drafts else without_drafts(CONFIG)
     with tempfile.TemporaryDirectory() as tmp:
         settings = parse_settings({**config, "data_dir": tmp}, path=Path(tmp) / "bench.yaml")
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
-        upgrade(engine)
-        Session = session_factory(engine)
+        try:
+            upgrade(engine)
+            yield settings, session_factory(engine)
+        finally:
+            engine.dispose()
+
+
+def bench_pipeline(texts: list[str], batch: int, *, drafts: bool) -> tuple[float, dict]:
+    with bench_database(drafts=drafts) as (settings, Session):
         pipeline = Pipeline(settings)
         pipeline.analyzer_for("acme")  # build the analyzer before timing, as a running service has
         mentions = make_mentions(texts)
@@ -159,7 +179,6 @@ def bench_pipeline(texts: list[str], batch: int, *, drafts: bool) -> tuple[float
                 break
         elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
         stats = pipeline.stats
-        engine.dispose()
         return len(texts) / elapsed, {
             "stored": stats.mentions, "alerts_touched": stats.alerts_touched, "drafts": stats.drafts,
             "elapsed": elapsed, "cpu": cpu, "poller": dict(poller.seconds), "apply": dict(stats.seconds),
@@ -190,9 +209,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    texts, origin = load_texts(args.posts)
-    print(f"posts: {len(texts)} from {origin}; batch {args.batch}; best of {args.repeat}")
-    vader = max(bench_vader(texts) for _ in range(args.repeat))
+    texts, vader = posts_and_vader(posts=args.posts, batch=args.batch, repeat=args.repeat)
     print(f"bare VADER:                      {vader:10,.0f} posts/s  ({1e6 / vader:.1f} µs/post)")
     for name, drafts in (("alerting (store+score+rules+alerts)", False), ("full (… + drafted replies)", True)):
         runs = [bench_pipeline(texts, args.batch, drafts=drafts) for _ in range(args.repeat)]

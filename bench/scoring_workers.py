@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -35,18 +34,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline_throughput import (  # noqa: E402
-    CONFIG,
     T0,
     ListSource,
-    bench_vader,
-    load_texts,
+    bench_database,
     make_mentions,
-    without_drafts,
+    posts_and_vader,
 )
 
 from brandpulse.clock import FakeClock  # noqa: E402
-from brandpulse.config import Brand, Settings, parse_settings  # noqa: E402
-from brandpulse.db import make_engine, session_factory, upgrade  # noqa: E402
+from brandpulse.config import Brand, Settings  # noqa: E402
 from brandpulse.pipeline import Pipeline  # noqa: E402
 from brandpulse.types import Label, Score  # noqa: E402
 from listener.poller import Poller  # noqa: E402
@@ -114,12 +110,7 @@ class PooledPipeline(Pipeline):
 
 def run(texts: list[str], batch: int, *, drafts: bool, sources: int, workers: int) -> dict:
     """One run; ``workers``: 0 (score in process) or 1 (score in a worker process)."""
-    config = CONFIG if drafts else without_drafts(CONFIG)
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = parse_settings({**config, "data_dir": tmp}, path=Path(tmp) / "bench.yaml")
-        engine = make_engine(f"sqlite:///{tmp}/bench.db")
-        upgrade(engine)
-        Session = session_factory(engine)
+    with bench_database(drafts=drafts) as (settings, Session):
         pool = None
         if workers:
             # spawn: a fresh interpreter, never a fork of a process with threads and open connections
@@ -164,7 +155,6 @@ def run(texts: list[str], batch: int, *, drafts: bool, sources: int, workers: in
         finally:
             if pool is not None:
                 pool.shutdown()
-            engine.dispose()
     return {"rate": len(texts) / elapsed, "cpu": cpu, "worker_cpu": worker_cpu, "stored": stored, "n": len(texts)}
 
 
@@ -175,9 +165,7 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    texts, origin = load_texts(args.posts)
-    print(f"posts: {len(texts)} from {origin}; batch {args.batch}; best of {args.repeat}")
-    vader = max(bench_vader(texts) for _ in range(args.repeat))
+    texts, vader = posts_and_vader(posts=args.posts, batch=args.batch, repeat=args.repeat)
     print(f"bare VADER: {vader:,.0f} posts/s ({1e6 / vader:.1f} µs/post)")
     ways = [
         ("in process, 1 source", 1, 0),
