@@ -86,39 +86,32 @@ SOURCE_CHECKS: dict[str, SourceCheck] = {
 }
 
 
-def build_source(config: SourceConfig, *, settings: Settings, index: int | None = None) -> Source:
-    """Build one configured source. Raises ConfigError naming the key path."""
+def _call_kind(table: dict[str, Callable[..., Any]], config: SourceConfig, *, settings: Settings, index: int | None) -> Any:
+    """Call the kind's entry of ``table``; any problem becomes a ConfigError naming the key path."""
     where = f"sources[{index}]" if index is not None else f"sources[{config.name}]"
-    factory = SOURCE_KINDS.get(config.kind)
-    if factory is None:
+    function = table.get(config.kind)
+    if function is None:
         raise ConfigError(
             [f"{where}.kind: unknown source kind {config.kind!r} (known: {', '.join(sorted(SOURCE_KINDS))})"],
             path=settings.source_path,
         )
     try:
-        return factory(config, brand=settings.brand(config.brand), settings=settings)
+        return function(config, brand=settings.brand(config.brand), settings=settings)
     except ValidationError as exc:
         raise ConfigError([f"{where}.{p}" for p in validation_problems(exc)], path=settings.source_path) from None
     except ValueError as exc:
         raise ConfigError([f"{where}: {exc}"], path=settings.source_path) from None
+
+
+def build_source(config: SourceConfig, *, settings: Settings, index: int | None = None) -> Source:
+    """Build one configured source (credentials are read now). Raises ConfigError naming the key path."""
+    return _call_kind(SOURCE_KINDS, config, settings=settings, index=index)
 
 
 def check_source(config: SourceConfig, *, settings: Settings, index: int | None = None) -> SourceBudget | None:
     """Validate one source entry without credentials or network; return its
     budget (None: it costs nothing). Raises ConfigError naming the key path."""
-    where = f"sources[{index}]" if index is not None else f"sources[{config.name}]"
-    check = SOURCE_CHECKS.get(config.kind)
-    if check is None:
-        raise ConfigError(
-            [f"{where}.kind: unknown source kind {config.kind!r} (known: {', '.join(sorted(SOURCE_KINDS))})"],
-            path=settings.source_path,
-        )
-    try:
-        return check(config, brand=settings.brand(config.brand), settings=settings)
-    except ValidationError as exc:
-        raise ConfigError([f"{where}.{p}" for p in validation_problems(exc)], path=settings.source_path) from None
-    except ValueError as exc:
-        raise ConfigError([f"{where}: {exc}"], path=settings.source_path) from None
+    return _call_kind(SOURCE_CHECKS, config, settings=settings, index=index)
 
 
 def check_sources(settings: Settings) -> dict[str, SourceBudget | None]:
