@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandpulse.clock import Clock, SystemClock
 from brandpulse.config import Settings, load_settings
 from brandpulse.db import make_engine, session_factory, upgrade
+from brandpulse.resources import demo_config_path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = REPO_ROOT / "config" / "demo.yaml"
+DEMO_CONFIG = demo_config_path()
 CONFIG_ENV = "BRANDPULSE_CONFIG"
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, SourceStateRow
 from brandpulse.durations import format_duration
+from brandpulse.resources import resource_dir
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
 from outreach.templating import make_environment, printable
 
@@ -42,7 +43,7 @@ LABELS = ("negative", "neutral", "positive", "unknown")
 HTML_TEMPLATE = "digest.html.j2"
 # The project's own templates: the fallback when the configured templates
 # directory has no digest template of its own.
-PROJECT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+PROJECT_TEMPLATES = resource_dir("templates")
 _CHUNK = 500
 
 

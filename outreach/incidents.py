@@ -155,6 +155,7 @@ from brandpulse.db.models import (
     OutboxRow,
     ScoreRow,
 )
+from brandpulse.resources import resource_dir
 from brandpulse.types import Author, Mention
 from outreach.channels.base import SentPost
 from outreach.channels.textlength import length_problem
@@ -189,7 +190,7 @@ TEMPLATE_NAMES = {role: f"incident_{role}" for role in ROLES}  # as stored in ou
 REPLY_TEMPLATE = TEMPLATE_NAMES["reply"]
 FOLLOWUP_TEMPLATE = TEMPLATE_NAMES["followup"]
 TAG_PREFIX = "incident:"
-BUNDLED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+BUNDLED_TEMPLATES = resource_dir("templates")
 
 AUDIT_ENTITY = "incident"
 POLICY_ACTOR = "policy"

@@ -12,6 +12,7 @@ import click
 
 from brandpulse.app import CONFIG_ENV, App, default_config_path
 from brandpulse.config import ConfigError, Settings, load_settings
+from brandpulse.resources import relocate_bundled_data
 
 
 class Context:
@@ -32,7 +33,7 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.path)
+            self._settings = relocate_bundled_data(load_settings(self.path))
             self.validate_wiring(self._settings)
         return self._settings
 
