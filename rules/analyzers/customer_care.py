@@ -7,8 +7,9 @@ as its base and adds complaint evidence from general customer-care language:
 * **cue families** (see ``COMPLAINT_CUES``): service failures, waiting and
   delays, refunds and billing, cancellations and lost items, "can't / won't /
   doesn't", repeated contact, churn threats, sarcasm markers, complaint
-  questions ("why is…", "where is my…"), demands for a fix, and the angry
-  vocabulary of complaints;
+  questions ("why is…", "where is my…"), demands for a fix, understated
+  criticism ("not very helpful", "should be easier", "too long", "hire more
+  agents") and the angry vocabulary of complaints;
 * **praise cues** that look like complaints to a naive reader ("can't wait",
   "no problem", "can't thank you enough", "problem solved");
 * **negation** ("not delayed" stops counting as a delay, "not on time" turns
@@ -23,8 +24,10 @@ as its base and adds complaint evidence from general customer-care language:
   a question that asks for information or permission ("will my flight be
   cancelled?", "can I get a refund?") weighs a third of a reported one, and
   nothing when the post only asks; a complaint question ("where is my
-  bag?", "seriously?", "can't you just…?") counts as a complaint; after
-  "but" / "however" the cues weigh more than before it;
+  bag?", "seriously?", "can't you just…?") counts as a complaint; in a
+  post that both states and asks, VADER reads the statements only; after
+  "but" / "however" the cues weigh more than before it; "??" / "?!"
+  strengthen complaint evidence but are none of their own;
 * **thanks for something done** ("thank you for the refund") as praise,
   text emoticons glued to words ("landed:)") and elongated words ("sooo").
 
@@ -49,7 +52,7 @@ from rules.analyzers.by_language import japanese_analyzer, score_by_language
 from rules.analyzers.vader import _VADER_VERSION
 from rules.analyzers.discourse import COMPLAINT_QUESTION, INFO_QUESTION, OTHER_QUESTION, STATEMENT, index_sentences
 
-ANALYZER_VERSION = "1.1"
+ANALYZER_VERSION = "1.2"
 
 # ---------------------------------------------------------------------------
 # Cue lists. Patterns are matched against lower-cased text with typographic
@@ -176,14 +179,25 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     "anger": [
         ("unaccept|inexcus|incompet|unprofess|rude|terribl|horribl|horrend|awful|atroc|worst|pathetic|ridicul|absurd|joke|disgrace|shame|appall|outrag|useless|clueless|hopeless|careless|lousy|subpar|mediocre|dreadful|abysmal|garbage|trash",
          r"\b(?:unacceptable|inexcusable|incompetent|incompetence|unprofessional|rude(?:ly|ness)?|terrible|terribly|horrible|horribly|horrendous|awful|atrocious|worst|pathetic|ridiculous|absurd|joke|disgrace(?:ful)?|shameful|shame on|appalling|outrageous|useless|clueless|hopeless|careless|lousy|subpar|mediocre|dreadful|abysmal|garbage|trash)\b", 1.0),
-        ("disappoint|frustrat|annoy|angry|furious|livid|upset|irritat|infuriat|disgust|fed up|sick|tired of|over it|ugh|smh|wtf|ffs|hassle|nightmare|disaster|fiasco|mess|screwed|chaos|shambles|headache|suck|crap|lame|poor|fail|lied|liar|lying|misle|dishonest|ignor|excuse|confus|nonsense|stress|miserable|exhausted|insult|embarrass|unreliable|uncomfortable|dirty|filthy|cramped",
-         r"\b(?:disappoint\w*|frustrat\w*|annoy\w*|angry|furious|livid|upset|irritat\w*|infuriat\w*|disgust\w*|fed up|sick (?:and tired )?of|tired of|over it|ugh+|smh|wtf|ffs|hassle|nightmare|disaster|fiasco|mess|messed up|screwed(?: up)?|chaos|shambles|headache|sucks?|sucked|crap|crappy|lame|poor(?:ly)?|fail(?:ed|s|ure)?|lied|liars?|lying|misled|misleading|dishonest|ignored|ignoring|ignore|excuses?|confus\w*|nonsense|stress\w*|miserable|exhausted|insult\w*|embarrass\w*|unreliable|uncomfortable|dirty|filthy|cramped)\b", 0.9),
+        ("disappoint|frustrat|annoy|angry|furious|livid|upset|irritat|infuriat|disgust|fed up|sick|tired of|over it|ugh|smh|wtf|ffs|hassle|nightmare|disaster|fiasco|mess|screwed|chaos|shambles|headache|suck|crap|lame|poor|fail|lied|liar|lying|misle|dishonest|ignor|excuse|confus|nonsense|stress|miserable|exhausted|insult|embarrass|unreliable|uncomfortable|dirty|filthy|cramped|unwilling|disrespect|inconsisten|inconvenien|stink|stunk|overpriced|incorrect|organi|unresponsive|misinform|miscommunicat",
+         r"\b(?:disappoint\w*|frustrat\w*|annoy\w*|angry|furious|livid|upset|irritat\w*|infuriat\w*|disgust\w*|fed up|sick (?:and tired )?of|tired of|over it|ugh+|smh|wtf|ffs|hassle|nightmare|disaster|fiasco|mess|messed up|screwed(?: up)?|chaos|shambles|headache|sucks?|sucked|crap|crappy|lame|poor(?:ly)?|fail(?:ed|s|ure)?|lied|liars?|lying|misled|misleading|dishonest|ignored|ignoring|ignore|excuses?|confus\w*|nonsense|stress\w*|miserable|exhausted|insult\w*|embarrass\w*|unreliable|uncomfortable|dirty|filthy|cramped|unwilling|disrespect\w*|inconsisten\w*|inconvenien\w*|stinks?|stunk|overpriced|incorrect(?:ly)?|disorgani[sz]ed|unorgani[sz]ed|unresponsive|misinform\w*|miscommunicat\w*)\b", 0.9),
         ("what the|serious|kidding|come on|break|enough|act together|do better|step|sort it|make|fix", r"\b(?:what the (?:hell|heck|f\w*)|are you (?:serious|kidding)|come on|give me a break|enough is enough|get your act together|do better|step (?:it )?up|sort it out|make (?:this|it) right|fix (?:this|it|your))\b", 1.5),
         ("complain|grievance|escalat|supervisor|manager|bbb|lawyer|sue|lawsuit|report you", r"\b(?:complain\w*|complaint|grievance|escalat\w*|supervisor|manager|bbb|lawyer|sue|lawsuit|report you)\b", 1.2),
-        ("expect|should|could|would|if only|supposed", r"\b(?:expected (?:more|better)|should(?:n'?t)? have|could have|would(?:'ve| have) been nice|(?:it )?would be nice if|if only|could be more|supposed to)\b", 0.9),
+        ("expect|should|could|would|if only|supposed", r"\b(?:expected (?:more|better)|should(?:n'?t)? have|could have|if only|could be more|supposed to)\b", 0.9),
         ("clue", r"\b(?:no|zero|not a|without a) clue\b|\bclueless\b", 1.2),
         ("answer|solution|option|excuse|acceptable|okay|ok|good|fair", r"\b(?:that'?s|that is|this is|is|was|not) not (?:an?|the|good|acceptable|ok|okay|fair|right|good enough)? ?(?:answer|solution|option|excuse|acceptable|ok|okay|fair|right|good enough)\b|\bnot (?:an?|the) (?:answer|solution|option|excuse)\b", 1.2),
         ("together|boo|get it|do better|need to", r"\bget (?:it|your (?:act|stuff|shit|sh\*t|crap)|its act|their act) together\b|\bboo+\b|\byou (?:guys |all |people )?(?:need|needs|have|has|ought) to (?:fix|do better|get|hire|train|improve|update|start|stop|learn|figure|communicate|tell|let|be more|be better|change|step up|take care|respond|answer|own|honou?r)\b", 1.1),
+    ],
+    # Understated complaints: faint praise denied, what should have been,
+    # what the company should do ("not very helpful", "should be easier",
+    # "would be nice if you answered", "too long", "hire more agents").
+    "criticism": [
+        ("not|n't|wasnt|isnt", r"\b(?:not|n'?t|wasnt|isnt|werenot) (?:very |so |that |at all |really |particularly |exactly |always )?(?:good|great|cool|nice|ideal|fun|helpful|professional|friendly|polite|courteous|accommodating|easy|clear|fair|enough|impressed|the best|your (?:best|finest)|living up|trying to (?:help|accommodate))\b", 1.2),
+        ("not|never|n't", r"\b(?:not|never|n'?t|none of \w+)\b(?: \w+){0,8} on time\b|\b(?:late|delayed) again\b|\bbehind schedule\b", 1.2),
+        ("too", r"(?<!never )(?<!not )(?<!n't )\btoo (?:long|late|slow|crowded|complicated|difficult|hard|little|small)\b", 1.0),
+        ("hire|train|employ|more|better|proper", r"\b(?:hire|train|retrain|employ) (?:more|your|some|better|the)\b|\b(?:more|better|proper) (?:training|staffing|communication|organi[sz]ation)\b", 1.2),
+        ("nice", r"\bwould (?:sure |really |certainly |have )?(?:be|been) nice\b|\bwould(?:'ve| have) been (?:nice|good|helpful)\b", 1.2),
+        ("should", r"\b(?:should(?:n'?t| not)?) (?:be|have to|need to|take|cost)\b(?! (?:a |an |so |really )?(?:fun|great|good|interesting|exciting|awesome|amazing|fine|ok|okay|interesting|here|there|on|in|at|able|arriving|landing|leaving|home)\b)", 0.9),
     ],
     # Questions a support team recognises as complaints.
     "complaint_question": [
@@ -191,10 +205,6 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("how", r"\bhow (?:come|is it (?:possible|that|ok|okay|acceptable|fair)|hard is it|difficult is it|do you expect|could you|can you (?:not|possibly|justify|expect)|does (?:s?he|this|that) still)\b", 1.0),
         ("anyone|anybody|someone|somebody", r"\b(?:is|does) (?:anyone|anybody|someone|somebody) (?:there|home|listening|working|answering|going to|gonna|at|even|know|care)\b|\banyone (?:there|home|listening|answering)\b", 1.2),
         ("what", r"\bwhat(?:'s| is) (?:going on|happening|the (?:deal|point|holdup|hold up|problem|issue|excuse|real reason))\b", 1.1),
-    ],
-    # "??", "?!": emphasis, a complaint's or an eager question's.
-    "emphatic_question": [
-        ("??|?!|!?", r"\?{2,}|\?!|!\?", 0.5),
     ],
     # Calls for help a team must answer.
     "help_request": [
@@ -229,7 +239,7 @@ _INQUIRY_START = re.compile(r"\W*(?:are|is|will|would|should|can|could|do|does|d
 _HYPOTHETICAL = re.compile(r"\b(?:will|would|might|may|going to|gonna|if|in case|chances?|possible|possibility|likely|expect(?:ed|ing)?|predict\w*|forecast|risk|worried|afraid|hope)\b")
 # Cue families discounted inside an information question ("is the site down?",
 # "can I get a refund?", "will my flight be cancelled?").
-_ASKABLE = _EVENTS | {"service_failure", "waiting", "inability", "burden", "help_request", "brand_product_failure", "emphatic_question"}
+_ASKABLE = _EVENTS | {"service_failure", "waiting", "inability", "burden", "help_request", "brand_product_failure"}
 # A post containing a complaint question ("where is my bag?", "seriously?",
 # "can't you just…?") that no complaint_question cue has read yet.
 CQ_SENTENCE_WEIGHT = 0.9
@@ -238,6 +248,9 @@ CONTRAST_BEFORE = 0.6
 CONTRAST_AFTER = 1.2
 # A letter written three or more times in a row: emphasis ("sooo slow").
 _ELONGATED = re.compile(r"([A-Za-z])\1{2,}")
+# "??", "?!": emphasis of a complaint (or of an eager question): it
+# strengthens complaint evidence found elsewhere, it is none of its own.
+_EMPHATIC = re.compile(r"\?{2,}|\?!|!\?")
 # "but", "however", "although", "though" open the clause the author means.
 _CONTRAST = re.compile(r"\b(?:but|however|although|though|except)\b")
 # Text emoticons. VADER scores them only as separate tokens; these are counted
@@ -332,9 +345,12 @@ class _Cue:
 
 def _compile(families: dict[str, list[tuple[str, str, float]]]) -> tuple[_Cue, ...]:
     """Cues in priority order: praise first (at one position "can't wait" must
-    win over "can't"), then the families in the order given."""
+    win over "can't"), then sarcasm, then the other families in the order given."""
     cues = [_Cue("praise", tuple(t.split("|")), re.compile(p), -w) for t, p, w in PRAISE_CUES]
-    for family, entries in families.items():
+    # Sarcasm next: "thanks for making me miss my flight" is read as a whole,
+    # before "miss my flight" alone (and "thanks for" as gratitude).
+    ordered = sorted(families.items(), key=lambda item: item[0] != "sarcasm")
+    for family, entries in ordered:
         for triggers, pattern, weight in entries:
             cues.append(_Cue(family, tuple(triggers.split("|")), re.compile(pattern), weight))
     return tuple(cues)
@@ -542,10 +558,16 @@ class CustomerCareAnalyzer:
             complaint += min(emoji, 2.5)
         elif emoji < 0:
             praise += min(-emoji, 2.5)
-        if complaint and (caps >= 2 or "!!" in text):
+        if complaint and (caps >= 2 or "!!" in text or _EMPHATIC.search(text)):
             complaint *= 1.15
         polarity = self._sia.polarity_scores(text)
         vader = polarity["compound"]
+        if vader < 0 and index is not None and not only_asks and index.has(INFO_QUESTION):
+            # Statements and information questions ("on flight 12 tomorrow.
+            # will it be delayed?"): VADER reads the statements only, for the
+            # same reason as below.
+            rest = index.without(INFO_QUESTION, text if len(text) == len(low) else low)
+            vader = self._sia.polarity_scores(rest)["compound"] if rest.strip() else 0.0
         if vader < 0 and only_asks:
             # A post that only asks ("is flight 12 delayed?", "will I be charged
             # a fee?"): VADER's negative words name the topic, not a grievance.

@@ -122,6 +122,11 @@ class SentenceIndex:
         kinds = [s.kind for s in self._worded]
         return (kinds.count(INFO_QUESTION) / n, kinds.count(COMPLAINT_QUESTION) / n, kinds.count(OTHER_QUESTION) / n)
 
+    def without(self, kind: str, text: str) -> str:
+        """``text`` (the indexed text or one of the same length, e.g. before
+        lower-casing) without its sentences of this kind."""
+        return "".join(text[s.start:s.end] for s in self._sentences if s.kind != kind)
+
     def only(self, kind: str) -> bool:
         """Is every sentence with words in it of this kind?"""
         return bool(self._worded) and all(s.kind == kind for s in self._worded)

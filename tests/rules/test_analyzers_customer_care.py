@@ -264,3 +264,55 @@ def test_glued_emoticons_and_elongated_words_are_read(care, vader):
         assert label(care, text) is expected, text
     assert label(care, "the app is sooooo slow") is Label.NEGATIVE
     assert care.score("at 10:30 tomorrow").label is Label.NEUTRAL  # a time is not an emoticon
+
+
+# -- emphasis, sarcasm first, mixed posts, understated complaints ---------------
+@pytest.mark.parametrize("text", ["any seats left on the Friday flight??", "how do I join the rewards program?!"])
+def test_double_question_marks_alone_are_no_complaint(care, text):
+    s = care.score(text)
+    assert s.label is not Label.NEGATIVE, s
+    assert "emphatic_question" not in (s.details or {}).get("cues", {})
+
+
+def test_double_question_marks_strengthen_a_complaint(care):
+    plain = care.score("why is the app not working?")
+    emphatic = care.score("why is the app not working??")
+    assert plain.label is emphatic.label is Label.NEGATIVE
+    assert emphatic.compound < plain.compound
+
+
+def test_sarcastic_thanks_is_read_before_the_event_it_names(care):
+    s = care.score("Thanks for making me miss my connection")
+    assert s.label is Label.NEGATIVE, s
+    assert "sarcasm" in s.details["cues"] and "gratitude" not in s.details["cues"], s.details
+
+
+def test_vader_reads_the_statements_of_a_post_that_also_asks(care, vader):
+    text = "Booked on the 7am to Boston. Will the storm be a problem for my flight?"
+    assert label(vader, text) is Label.NEGATIVE  # "problem" is in the question
+    s = care.score(text)
+    assert s.label is not Label.NEGATIVE, s
+    # a complaint in a statement still counts next to a question
+    assert label(care, "The crew was rude and unhelpful. Who do I write to?") is Label.NEGATIVE
+
+
+CRITICISM_EXAMPLES = [
+    "the staff at the counter were not very helpful",
+    "not one of my last four trips has been on time",
+    "an hour is too long to wait for a bag",
+    "you should hire more agents for the phone line",
+    "it would be nice if someone answered the phone",
+    "changing a seat should be a one step thing",
+    "the agent was disrespectful and the process was disorganized",
+]
+
+
+@pytest.mark.parametrize("text", CRITICISM_EXAMPLES)
+def test_understated_complaints(care, vader, text):
+    s = care.score(text)
+    assert s.label is Label.NEGATIVE, (text, s)
+
+
+@pytest.mark.parametrize("text", ["it's never too late to travel", "tomorrow's trip should be fun!", "the crew was not bad at all"])
+def test_understated_complaint_cues_keep_their_guards(care, text):
+    assert label(care, text) is not Label.NEGATIVE, care.score(text)

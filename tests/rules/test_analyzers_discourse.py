@@ -73,3 +73,10 @@ def test_sentences_cover_the_post_and_index_by_position():
     assert index.has(COMPLAINT_QUESTION) and not index.only(INFO_QUESTION)
     only_asks = index_sentences("is flt 12 delayed? ... :)")
     assert only_asks.only(INFO_QUESTION)  # punctuation-only pieces are not sentences
+
+
+def test_without_drops_the_sentences_of_a_kind_from_the_original_text():
+    original = "On the 7am to Boston. Will it be Delayed? It was LATE last week!"
+    index = index_sentences(original.lower())
+    assert index.without(INFO_QUESTION, original) == "On the 7am to Boston. It was LATE last week!"
+    assert index.without(COMPLAINT_QUESTION, original) == original  # nothing to drop
