@@ -316,3 +316,12 @@ def test_understated_complaints(care, vader, text):
 @pytest.mark.parametrize("text", ["it's never too late to travel", "tomorrow's trip should be fun!", "the crew was not bad at all"])
 def test_understated_complaint_cues_keep_their_guards(care, text):
     assert label(care, text) is not Label.NEGATIVE, care.score(text)
+
+
+def test_exasperation_is_a_complaint_but_not_sarcasm(care):
+    assert label(care, "a third delay today, seriously?") is Label.NEGATIVE
+    assert label(care, "flight 12 moved to 6am. really?") is Label.NEGATIVE
+    # sincere praise with "seriously" / "the way to go" stays praise
+    assert label(care, "Seriously, the best cabin crew I have ever had. Amazing service!") is Label.POSITIVE
+    assert label(care, "they never take themselves too seriously, love it") is Label.POSITIVE
+    assert label(care, "Flying with you is the way to go!") is not Label.NEGATIVE
