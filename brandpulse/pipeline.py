@@ -26,6 +26,7 @@ from brandpulse.db.models import IncidentRow, MentionTagRow, ScoreRow
 from brandpulse.types import Decision, DraftRequest, Label, Mention, Score
 from listener.poller import StoredMention
 from outreach.drafts import draft_replies
+from outreach.hand_replies import record_hand_replies
 from outreach.incidents import OPEN_STATUSES, REPLY_TEMPLATE, IncidentTemplates, OpenIncident, link_mentions, match_incident, open_incidents
 from outreach.safeguards import record_opt_outs
 from outreach.templating import TemplateRenderer
@@ -137,6 +138,10 @@ class Pipeline:
         seconds["scores+tags"] += t3 - t2
         # An author who answers the brand with an opt-out word is never replied to automatically again.
         record_opt_outs(session, [(item.row_id, item.mention) for item in stored], settings=self.settings, now=now)
+        # Replies the team wrote by hand on the platform count as first responses.
+        own = [item.mention for item in stored if self.is_own(item.mention)]
+        if own:
+            record_hand_replies(session, own, now=now)
         t4 = perf_counter()
         seconds["opt-outs"] += t4 - t3
         if not decided:

@@ -5,7 +5,9 @@ first mention was posted, within ``[now - since, now]``), per brand and
 platform, per brand over all its platforms, and over everything:
 
 * **first-response time** — ``first_response_at - opened_at``: from the
-  customer's post to the first reply brandpulse sent on the alert. Mean,
+  customer's post to the first reply on the alert, sent by brandpulse or
+  written by hand on the platform by one of the brand's accounts
+  (``outreach.hand_replies``, when a source delivers that post). Mean,
   median and 90th percentile over the alerts that were answered; how many
   were not is given beside them.
 * **resolution time** — ``resolved_at - opened_at`` over the alerts that were

@@ -19,7 +19,8 @@ code               rule                                                        a
 ``opt_out``        never reply to an author who answered the brand with an     stays held
                    opt-out word (``safeguards.opt_out_words``, any language)
 ``one_per_thread`` one reply per author per thread (a follow-up is its own     stays held
-                   kind: one reply and one follow-up)
+                   kind: one reply and one follow-up); a reply an own account
+                   wrote by hand on the platform counts (outreach/hand_replies)
 ``cooldown``       at most one reply to an author per                          goes back to
                    ``safeguards.per_author_cooldown`` (any thread)             approved by itself
 ``quiet_hours``    nothing goes out during ``safeguards.quiet_hours``          goes back to
@@ -81,6 +82,7 @@ from brandpulse import audit
 from brandpulse.config import QuietHours, Safeguards, Settings, normalise_handle, normalise_text
 from brandpulse.db.models import MentionRow, OptOutRow, OutboxRow, OutreachControlRow
 from brandpulse.types import Mention
+from outreach.hand_replies import hand_reply_in_thread
 
 OWN_ACCOUNT = "own_account"
 BLOCKLIST = "blocklist"
@@ -311,6 +313,12 @@ def check(
             what = "a follow-up" if row.kind == "followup" else "a reply"
             add(ONE_PER_THREAD, f"{who} already got {what} in this thread (reply {first[0]}"
                                 f"{', ' + _fmt(first[3]) if first[3] else ''}); one per author per thread")
+        elif row.kind == "reply":
+            by_hand = hand_reply_in_thread(session, platform=platform, author_id=mention.author_id, thread=thread)
+            if by_hand is not None:
+                add(ONE_PER_THREAD, f"{who} was already answered in this thread by hand on {platform}: @{by_hand.account}"
+                                    f" at {_fmt(by_hand.posted_at)}{' (' + by_hand.url + ')' if by_hand.url else ''};"
+                                    " one per author per thread")
         cooldown = config.cooldown_for(row.template)
         if cooldown > timedelta(0):
             recent = [e for e in earlier if e[3] is not None and e[3] > now - cooldown]
