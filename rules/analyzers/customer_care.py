@@ -52,7 +52,7 @@ from rules.analyzers.by_language import japanese_analyzer, score_by_language
 from rules.analyzers.vader import _VADER_VERSION
 from rules.analyzers.discourse import COMPLAINT_QUESTION, INFO_QUESTION, OTHER_QUESTION, STATEMENT, index_sentences
 
-ANALYZER_VERSION = "1.2"
+ANALYZER_VERSION = "1.3"
 
 # ---------------------------------------------------------------------------
 # Cue lists. Patterns are matched against lower-cased text with typographic
