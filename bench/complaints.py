@@ -180,7 +180,7 @@ def main() -> int:
         import numpy as np
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-        from rules.training import build_pipeline, prepare_text
+        from rules.training import build_classifier, prepare_text
 
         print("\n4. what the data allows: the same classifier, 5-fold cross-validation over all airlines pooled (in-domain)")
         vocabulary = resolve(brands[0]).vocabulary.model_dump() if resolve(brands[0]) is not None else None
@@ -188,7 +188,7 @@ def main() -> int:
         labels = np.array([ex.label for ex in airline])
         t0 = time.perf_counter()
         proba = cross_val_predict(
-            build_pipeline(vocabulary=vocabulary), texts, labels,
+            build_classifier(vocabulary=vocabulary), texts, labels,
             cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=0), method="predict_proba",
         )
         p_neg = proba[:, sorted(set(labels)).index("negative")]

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -290,3 +291,64 @@ def test_pipeline_scores_with_a_trained_analyzer_named_in_the_config(model, tmp_
     [score] = pipeline.prepare([mention])
     assert score.analyzer.startswith("trained")
     assert score.label.value in ("negative", "neutral", "positive")
+
+
+# -- the stacked classifier, and models saved before it -------------------------------
+def test_fit_trains_the_stacked_classifier(model):
+    from rules.training import MODEL_KIND, STACK_BASES, StackedClassifier
+
+    assert isinstance(model.pipeline, StackedClassifier)
+    assert model.metadata["model"] == MODEL_KIND == "stacked"
+    assert [block for block, _ in model.pipeline.bases_] == [block for block, _ in STACK_BASES] == ["words", "chars", "care"]
+    assert model.pipeline.stacked_folds_ == 5  # 12 examples per class: five out-of-fold predictions each
+    proba = model.predict_proba(["my parcel never arrived", "thank you so much", "do you ship to canada"])
+    assert proba.shape == (3, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    assert model.classes == ["negative", "neutral", "positive"]
+    # the second stage sees each base model's log-probabilities and the evidence
+    care_width = model.pipeline.care_.transform(["x"]).shape[1]
+    assert model.pipeline.meta_.coef_.shape == (3, 3 * 3 + care_width)
+
+
+def test_stacked_classifier_with_two_labels_or_a_lone_example():
+    from rules.training import StackedClassifier, prepare_text
+
+    texts = [prepare_text(t) for t in NEGATIVE + NEUTRAL]
+    two = StackedClassifier().fit(texts, ["negative"] * 12 + ["neutral"] * 12)
+    assert list(two.classes_) == ["negative", "neutral"]
+    assert two.predict(["still waiting for a refund, terrible service"])[0] == "negative"
+    # One example of a class: no out-of-fold predictions are possible, the second
+    # stage learns from the base models' in-sample probabilities instead.
+    lone = StackedClassifier().fit(texts[:12] + texts[12:20] + [prepare_text(POSITIVE[0])], ["negative"] * 12 + ["neutral"] * 8 + ["positive"])
+    assert lone.stacked_folds_ == 0 and list(lone.classes_) == ["negative", "neutral", "positive"]
+    assert lone.predict_proba(["the app keeps crashing"]).shape == (1, 3)
+
+
+def test_models_saved_before_the_stacked_classifier_still_load_and_predict(tmp_path):
+    """A model of the earlier kind (one logistic regression over all the features)."""
+    from rules.training import ComplaintModel, build_pipeline, prepare_text
+
+    pipeline = build_pipeline(vocabulary=BRAND.vocabulary.model_dump())
+    pipeline.fit([prepare_text(ex.text) for ex in EXAMPLES], [ex.label for ex in EXAMPLES])
+    old = ComplaintModel(pipeline, "acme", "complaints", "20250101T000000Z", 0.4, {"version": "20250101T000000Z"})
+    path = save_model(old, models_root=tmp_path)
+    analyzer = build_analyzer("trained:acme", models_dir=tmp_path)
+    assert analyzer.version == "20250101T000000Z" and "model" not in analyzer.model.metadata
+    scores = analyzer.score_many(["my parcel never arrived and nobody answers", "thank you, lovely team"], langs=["en", "en"])
+    assert [s.label for s in scores] == [Label.NEGATIVE, Label.POSITIVE]
+    assert load_model(path).predict(["worst support ever"]) == ["negative"]
+
+
+def test_a_model_file_that_cannot_be_loaded_is_refused_clearly(tmp_path):
+    import joblib
+
+    damaged = tmp_path / "acme" / "complaints-20260310T090000Z.joblib"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not a pickle at all")
+    with pytest.raises(TrainingError, match="cannot load this model .*train a new one"):
+        load_model(damaged)
+    other = tmp_path / "other.joblib"
+    joblib.dump({"pipeline": "something else"}, other)
+    with pytest.raises(TrainingError, match="not a brandpulse complaint model"):
+        load_model(other)
+    with pytest.raises(KeyError, match="cannot load this model"):
+        build_analyzer("trained:acme", models_dir=tmp_path)
