@@ -1,17 +1,27 @@
 """X (API v2, through tweepy) as a Source.
 
-One source reads one of two endpoints for one brand:
+One source reads one of three endpoints for one brand:
 
 * ``mentions``: the mentions timeline of one owned account
   (``GET /2/users/:id/mentions``, paged with ``pagination_token``);
 * ``search``: recent search with the brand's query
-  (``GET /2/tweets/search/recent``, paged with ``next_token``).
+  (``GET /2/tweets/search/recent``, paged with ``next_token``);
+* ``own_replies``: the posts of one of the brand's own accounts
+  (``GET /2/users/:id/tweets``, ``exclude=retweets``, paged with
+  ``pagination_token``), of which only the replies to someone else are
+  returned: the answers a community manager wrote by hand on X. Neither of
+  the other endpoints delivers them (search excludes ``-from:`` the brand's
+  accounts; the mentions timeline does not hold the account's own posts), yet
+  brandpulse needs them: stored as the brand's own posts they count as the
+  first response of the customer's alert and hold a second, automatic reply
+  in that thread (outreach/hand_replies.py). Every post read is billed,
+  including the standalone posts and self-thread replies that are dropped.
 
 Cursor (JSON, stored by the poller with the mentions in one transaction)::
 
     {"since_id": "1900...",            # meta.newest_id of the first page of the last poll with data
      "gaps": [{"since_id": "...", "until_id": "..."}],   # ranges still to read, newest first
-     "account": "AcmeAir", "user_id": "123"}             # mentions only: resolved once, kept
+     "account": "AcmeAir", "user_id": "123"}             # mentions, own_replies: resolved once, kept
 
 Polling: each poll first reads what is newer than ``since_id`` (the *head*),
 newest first, following the page tokens and sending the same ``since_id``
@@ -72,11 +82,18 @@ log = logging.getLogger(__name__)
 PLATFORM = "x"
 BEARER_ENV = "X_BEARER_TOKEN"
 EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id", "entities.mentions.username"]
-TWEET_FIELDS = ["created_at", "lang", "conversation_id", "referenced_tweets", "entities", "author_id", "public_metrics"]
+# own_replies also expands the user replied to, so a reply whose parent post is
+# gone (deleted, protected) can still be told apart from a reply to a brand account.
+OWN_REPLIES_EXPANSIONS = [*EXPANSIONS, "in_reply_to_user_id"]
+TWEET_FIELDS = ["created_at", "lang", "conversation_id", "referenced_tweets", "entities", "author_id", "public_metrics",
+                "in_reply_to_user_id"]
 USER_FIELDS = ["username", "name", "verified", "public_metrics"]
 MAX_QUERY_LENGTH = 512  # recent search, self-serve access
 MAX_GAPS = 10
-RESULTS_RANGE = {"search": (10, 100), "mentions": (5, 100)}
+RESULTS_RANGE = {"search": (10, 100), "mentions": (5, 100), "own_replies": (5, 100)}
+ENDPOINTS = tuple(RESULTS_RANGE)
+Endpoint = Literal["mentions", "search", "own_replies"]
+TIMELINES = ("mentions", "own_replies")  # endpoints that read one account's timeline by user id
 
 
 # ------------------------------------------------------------------ query
@@ -176,6 +193,19 @@ def _is_retweet(tweet: Mapping[str, Any]) -> bool:
     return any(ref.get("type") == "retweeted" for ref in tweet.get("referenced_tweets") or [])
 
 
+def replied_to_user(
+    tweet: Mapping[str, Any], *, tweets: Mapping[str, Mapping[str, Any]]
+) -> tuple[bool, str | None]:
+    """Whether ``tweet`` replies to a post, and the id of the user it replies
+    to (``in_reply_to_user_id``, else the author of the included parent post;
+    None when X tells neither)."""
+    parent = next((str(r.get("id")) for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"), None)
+    user = tweet.get("in_reply_to_user_id")
+    if user is None and parent is not None:
+        user = (tweets.get(parent) or {}).get("author_id")
+    return (parent is not None or user is not None), (str(user) if user is not None else None)
+
+
 # ----------------------------------------------------------------- cursor
 @dataclass
 class _Gap:
@@ -241,7 +271,7 @@ class XSource:
         name: str,
         brand: Brand,
         client: Any,
-        endpoint: Literal["mentions", "search"],
+        endpoint: Endpoint,
         account: str | None = None,
         query: str | None = None,
         max_results: int = 100,
@@ -252,7 +282,7 @@ class XSource:
         default_backoff: timedelta = DEFAULT_BACKOFF,
     ) -> None:
         if endpoint not in RESULTS_RANGE:
-            raise ValueError(f"endpoint must be 'mentions' or 'search', not {endpoint!r}")
+            raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}, not {endpoint!r}")
         low, high = RESULTS_RANGE[endpoint]
         if not low <= max_results <= high:
             raise ValueError(f"max_results for {endpoint} must be between {low} and {high}, not {max_results}")
@@ -277,22 +307,27 @@ class XSource:
             max_spend_per_poll=max_pages * max_results * (price_per_post + price_per_user),
         )
         self.default_backoff = default_backoff
+        self.own_handles = frozenset(a.lower() for a in brand.accounts.x)
         if endpoint == "mentions":
             account = account or _single_account(brand)
             self.account: str | None = account.strip().lstrip("@")
             self.query: str | None = None
+        elif endpoint == "own_replies":
+            self.account = _own_account(brand, account)
+            self.query = None
         else:
             self.account = None
             self.query = query or build_x_query(brand)
 
     def __repr__(self) -> str:
-        what = f"@{self.account} mentions" if self.endpoint == "mentions" else f"search {self.query!r}"
+        what = {"mentions": f"@{self.account} mentions", "own_replies": f"@{self.account}'s own replies"}.get(
+            self.endpoint, f"search {self.query!r}")
         return f"<XSource {self.name} ({self.brand}): {what}>"
 
     # -- the Source protocol ---------------------------------------------
     def fetch(self, cursor: dict[str, Any], *, now: datetime) -> FetchResult:
         state = _Cursor.load(cursor)
-        if self.endpoint == "mentions" and (state.user_id is None or state.account != self.account):
+        if self.endpoint in TIMELINES and (state.user_id is None or state.account != self.account):
             state.user_id, state.account = self._resolve_account(now=now), self.account
         # A new source starts from the newest page; it does not backfill.
         pages_left = [1 if state.since_id is None and not state.gaps else self.max_pages]
@@ -304,7 +339,7 @@ class XSource:
         posts_read += head.posts_read
         users_read += head.users_read
         wait: datetime | None = head.not_before
-        self._collect(head, mentions, since_id=state.since_id, until_id=None)
+        self._collect(head, mentions, state, since_id=state.since_id, until_id=None)
         new_gaps: list[_Gap] = []
         stopped = head.not_before is not None
         if not head.complete:
@@ -323,7 +358,7 @@ class XSource:
             walk = self._walk(state, since_id=gap.since_id, until_id=gap.until_id, pages_left=pages_left, now=now)
             posts_read += walk.posts_read
             users_read += walk.users_read
-            self._collect(walk, mentions, since_id=gap.since_id, until_id=gap.until_id)
+            self._collect(walk, mentions, state, since_id=gap.since_id, until_id=gap.until_id)
             if walk.not_before is not None:
                 wait = walk.not_before
                 stopped = True
@@ -345,7 +380,8 @@ class XSource:
                            users_read=users_read)
 
     # -- internals -------------------------------------------------------
-    def _collect(self, walk: _Walk, into: dict[str, Mention], *, since_id: int | None, until_id: int | None) -> None:
+    def _collect(self, walk: _Walk, into: dict[str, Mention], state: _Cursor, *, since_id: int | None,
+                 until_id: int | None) -> None:
         for tweet, users, tweets in walk.tweets:
             try:
                 tid = int(tweet["id"])
@@ -357,12 +393,33 @@ class XSource:
                 continue
             if _is_retweet(tweet):
                 continue
+            if self.endpoint == "own_replies" and not self._answers_someone_else(tweet, state, users, tweets):
+                continue
             try:
                 mention = tweet_to_mention(tweet, brand=self.brand, users=users, tweets=tweets)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 log.warning("source %s: skipping malformed post %s (%r): %.200r", self.name, tid, exc, tweet)
                 continue
             into[mention.external_id] = mention
+
+    def _answers_someone_else(
+        self, tweet: Mapping[str, Any], state: _Cursor, users: Mapping[str, Mapping[str, Any]],
+        tweets: Mapping[str, Mapping[str, Any]],
+    ) -> bool:
+        """own_replies: True for a reply to a post of someone who is not one of
+        the brand's own accounts. Standalone posts, quotes and replies within
+        the brand's own threads (to itself or a sibling account) are dropped."""
+        is_reply, user_id = replied_to_user(tweet, tweets=tweets)
+        if not is_reply:
+            return False
+        if user_id is None:
+            # X names no one (the parent is gone and the user was not expanded):
+            # keep it; it answers an alert only if the parent is a stored customer post.
+            return True
+        if user_id == state.user_id or user_id == str(tweet.get("author_id")):
+            return False
+        username = (users.get(user_id) or {}).get("username")
+        return not (username and username.lower() in self.own_handles)
 
     def _walk(
         self,
@@ -431,7 +488,7 @@ class XSource:
     def _call(self, state: _Cursor, *, since_id: int | None, until_id: int | None, token: str | None):
         params: dict[str, Any] = {
             "max_results": self.max_results,
-            "expansions": EXPANSIONS,
+            "expansions": OWN_REPLIES_EXPANSIONS if self.endpoint == "own_replies" else EXPANSIONS,
             "tweet_fields": TWEET_FIELDS,
             "user_fields": USER_FIELDS,
         }
@@ -445,6 +502,9 @@ class XSource:
             return self.client.search_recent_tweets(self.query, **params)
         if token:
             params["pagination_token"] = token
+        if self.endpoint == "own_replies":
+            # Retweets are not the account's words; replies must stay (they are the point).
+            return self.client.get_users_tweets(state.user_id, exclude=["retweets"], **params)
         return self.client.get_users_mentions(state.user_id, **params)
 
     def _request(
@@ -544,14 +604,31 @@ def _reason(exc: tweepy.HTTPException) -> str:
     return str(exc).replace("\n", " ").strip()
 
 
-def _single_account(brand: Brand) -> str:
+def _own_account(brand: Brand, account: str | None) -> str:
+    """own_replies: ``account`` must be one of the brand's X accounts (handle,
+    with or without "@", any case); returns it as the brand spells it. With
+    no ``account``, the brand's only X account."""
+    if not account:
+        return _single_account(brand, what="own_replies")
+    wanted = account.strip().lstrip("@").lower()
+    for own in brand.accounts.x:
+        if own.strip().lstrip("@").lower() == wanted:
+            return own.strip().lstrip("@")
+    known = ", ".join(brand.accounts.x) or "none"
+    raise ValueError(
+        f"account: {account!r} is not one of brand {brand.id!r}'s X accounts ({known}); endpoint 'own_replies'"
+        " reads the replies the brand's own accounts write, so list it under brands[].accounts.x"
+    )
+
+
+def _single_account(brand: Brand, *, what: str = "mentions") -> str:
     accounts = brand.accounts.x
     if len(accounts) == 1:
         return accounts[0]
     if not accounts:
         raise ValueError(f"brand {brand.id!r} has no X account; give the source an 'account'")
     raise ValueError(
-        f"brand {brand.id!r} has several X accounts ({', '.join(accounts)}); give each mentions source an 'account'"
+        f"brand {brand.id!r} has several X accounts ({', '.join(accounts)}); give each {what} source an 'account'"
     )
 
 
@@ -561,8 +638,11 @@ class XSourceOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    endpoint: Literal["mentions", "search"]
-    account: str | None = Field(default=None, description="mentions: the owned account's handle or user id")
+    endpoint: Endpoint
+    account: str | None = Field(
+        default=None,
+        description="mentions: the owned account's handle or user id; own_replies: one of the brand's X accounts",
+    )
     query: str | None = Field(default=None, max_length=MAX_QUERY_LENGTH, description="search: overrides the brand's query")
     max_results: int = Field(default=100, ge=5, le=100)
     max_pages: int = Field(default=5, ge=1, le=50)
@@ -577,8 +657,8 @@ class XSourceOptions(BaseModel):
         if not low <= self.max_results <= high:
             raise ValueError(f"max_results for endpoint {self.endpoint!r} must be between {low} and {high}")
         if self.endpoint == "search" and self.account:
-            raise ValueError("'account' applies to endpoint 'mentions' only")
-        if self.endpoint == "mentions" and self.query:
+            raise ValueError("'account' applies to endpoints 'mentions' and 'own_replies' only")
+        if self.endpoint != "search" and self.query:
             raise ValueError("'query' applies to endpoint 'search' only")
         return self
 

@@ -6,6 +6,10 @@ and the fake honours what a client asks for: ``expansions``, ``tweet.fields``
 and ``user.fields`` decide what is in a response, ``since_id`` / ``until_id``
 bound the ids, ``max_results`` is checked against the endpoint's range, and
 pages follow ``next_token`` (search) or ``pagination_token`` (timelines).
+The user timeline (``GET /2/users/:id/tweets``) honours ``exclude``
+(``retweets``, ``replies``); a reply carries ``in_reply_to_user_id`` (when
+asked for in ``tweet.fields``) and that user is expanded with the
+``in_reply_to_user_id`` expansion.
 
 Stateful: posts created with ``POST /2/tweets`` appear in the author's
 timeline and in other users' mentions, a duplicate text is refused with 403
@@ -237,10 +241,12 @@ class FakeXAPI:
         tid = self._new_id(created_at)
         refs = []
         conversation = str(tid)
+        replied_user = None
         if reply_to is not None:
             parent = self.tweets[int(reply_to)]
             refs.append({"type": "replied_to", "id": parent["id"]})
             conversation = parent["conversation_id"]
+            replied_user = parent["author_id"]
         if quote is not None:
             refs.append({"type": "quoted", "id": self.tweets[int(quote)]["id"]})
         if retweet_of is not None:
@@ -275,6 +281,8 @@ class FakeXAPI:
         }
         if refs:
             tweet["referenced_tweets"] = refs
+        if replied_user is not None:
+            tweet["in_reply_to_user_id"] = replied_user
         if mentions or urls:
             tweet["entities"] = {k: v for k, v in (("mentions", mentions), ("urls", urls)) if v}
         self.tweets[tid] = tweet
@@ -406,6 +414,8 @@ class FakeXAPI:
                 user_ids.append(t["author_id"])
             if "entities.mentions.username" in expansions:
                 user_ids.extend(m["id"] for m in t.get("entities", {}).get("mentions", []))
+            if "in_reply_to_user_id" in expansions and t.get("in_reply_to_user_id"):
+                user_ids.append(t["in_reply_to_user_id"])
             for ref in t.get("referenced_tweets", []):
                 target = self.tweets.get(int(ref["id"]))
                 if target is None:
@@ -498,7 +508,22 @@ class FakeXAPI:
         return self._page("mentions", rows, params, "pagination_token")
 
     def _ep_user_tweets(self, match, params, body):
-        rows = [t for t in self.tweets.values() if t["author_id"] == match["id"]]
+        uid = match["id"]
+        if uid not in self.users:
+            return self._json(200, {"errors": [{"title": "Not Found Error", "type": PROBLEM + "resource-not-found"}]})
+        exclude = self._fields(params, "exclude")
+        if not exclude <= {"retweets", "replies"}:
+            return self._json(400, {"errors": [{"parameters": {"exclude": [params["exclude"]]},
+                                                "message": f"The `exclude` query parameter value [{params['exclude']}]"
+                                                           " is not one of [retweets,replies]"}],
+                                    "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                                    "type": PROBLEM + "invalid-request"})
+
+        def kept(t: dict[str, Any]) -> bool:
+            kinds = {r["type"] for r in t.get("referenced_tweets", [])}
+            return not (("retweets" in exclude and "retweeted" in kinds) or ("replies" in exclude and "replied_to" in kinds))
+
+        rows = [t for t in self.tweets.values() if t["author_id"] == uid and kept(t)]
         return self._page("user_tweets", rows, params, "pagination_token")
 
     def _ep_search(self, match, params, body):

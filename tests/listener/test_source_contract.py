@@ -1,7 +1,7 @@
 """One contract, every source.
 
 The same scenarios run against each source kind: X mentions, X recent
-search, Reddit submissions, Reddit comments (real tweepy / praw code against
+search, X own replies (the brand account's replies written by hand), Reddit submissions, Reddit comments (real tweepy / praw code against
 the fake platforms in ``tests/fakes``), and the replay source. Posts are
 seeded with their creation times; a fake platform shows a post only once the
 (fake) clock has reached it, so "new posts arrive" is just moving the clock.
@@ -81,6 +81,7 @@ class Harness:
 
 class XHarness(Harness):
     endpoint = "search"
+    account: str | None = None
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -92,13 +93,18 @@ class XHarness(Harness):
         from listener.x import build_x_source
 
         options: dict[str, Any] = {"endpoint": self.endpoint, "max_results": self.page_size, "max_pages": self.max_pages}
-        if self.endpoint == "mentions":
-            options["account"] = "AcmeAir"
+        if self.account:
+            options["account"] = self.account
         config = SourceConfig(name=f"x-{self.endpoint}", kind="x", brand=self.brand.id, **options)
         return build_x_source(config, brand=self.brand, env={X_ENV_TOKEN: self.fake.bearer_token})
 
+    @property
+    def fake_endpoint(self) -> str:
+        """The fake's name for the endpoint this source reads."""
+        return {"own_replies": "user_tweets"}.get(self.endpoint, self.endpoint)
+
     def fault(self, fault: faults.Fault | str) -> None:
-        self.fake.fail(fault, endpoint=self.endpoint)
+        self.fake.fail(fault, endpoint=self.fake_endpoint)
 
     def set_rate_remaining(self, remaining: int) -> None:
         self.fake.rate_remaining = remaining
@@ -107,7 +113,7 @@ class XHarness(Harness):
         self.fake.redeliver_boundary = True
 
     def list_requests(self) -> int:
-        return len(self.fake.calls_to(self.endpoint))
+        return len(self.fake.calls_to(self.fake_endpoint))
 
     def secrets(self) -> list[str]:
         return [self.fake.bearer_token]
@@ -119,6 +125,7 @@ class XHarness(Harness):
 class XMentionsHarness(XHarness):
     id = "x-mentions"
     endpoint = "mentions"
+    account = "AcmeAir"
 
     def seed(self, at: list[datetime]) -> list[str]:
         return [self.fake.add_tweet(self.next_text("@AcmeAir my bag is late again ({n})"), author=f"flyer{self._n}",
@@ -143,6 +150,38 @@ class XSearchHarness(XHarness):
     def seed_noise(self, at: datetime) -> None:
         self.fake.add_tweet("acme air and the road runner, a cartoon classic", author="toons", created_at=at)
         self.fake.add_tweet("Acme Air: we are on it", author="AcmeAir", created_at=at)  # the brand itself
+
+
+class XOwnRepliesHarness(XHarness):
+    """The brand account's own timeline: the matching posts are its replies to
+    customers; its standalone posts, replies within the brand's own threads
+    and retweets are the noise."""
+
+    id = "x-own-replies"
+    endpoint = "own_replies"
+    account = "AcmeHelp"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.page_size = 10  # room on the first page for the noise a brand timeline holds
+
+    def seed(self, at: list[datetime]) -> list[str]:
+        out = []
+        for t in at:
+            n = self._n + 1
+            asked = self.fake.add_tweet(f"@AcmeHelp my bag is lost ({n})", author=f"flyer{n}", created_at=t - timedelta(seconds=5))
+            out.append(self.fake.add_tweet(self.next_text("@flyer{n} so sorry, Acme Air is tracing your bag ({n})"),
+                                           author="AcmeHelp", created_at=t, reply_to=asked["id"])["id"])
+        return out
+
+    def seed_noise(self, at: datetime) -> None:
+        news = self.fake.add_tweet("Acme Air news: Lisbon from May", author="AcmeHelp", created_at=at - timedelta(seconds=3))
+        self.fake.add_tweet("Acme Air: and Porto in June", author="AcmeHelp", created_at=at - timedelta(seconds=2),
+                            reply_to=news["id"])  # a thread of its own
+        sibling = self.fake.add_tweet("Acme Air status: all flights on time", author="AcmeAir", created_at=at - timedelta(seconds=1))
+        self.fake.add_tweet("@AcmeAir acme air great job team", author="AcmeHelp", created_at=at, reply_to=sibling["id"])
+        fan = self.fake.add_tweet("acme air is the best", author="fan", created_at=at - timedelta(seconds=4))
+        self.fake.add_tweet("RT @fan: acme air is the best", author="AcmeHelp", created_at=at, retweet_of=fan["id"])
 
 
 class RedditHarness(Harness):
@@ -244,7 +283,7 @@ def _replay_available() -> bool:
     return True
 
 
-HARNESSES = [XMentionsHarness, XSearchHarness, RedditSubmissionsHarness, RedditCommentsHarness]
+HARNESSES = [XMentionsHarness, XSearchHarness, XOwnRepliesHarness, RedditSubmissionsHarness, RedditCommentsHarness]
 if _replay_available():
     HARNESSES.append(ReplayHarness)
 

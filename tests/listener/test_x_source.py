@@ -209,7 +209,7 @@ def test_a_400_is_permanent_and_says_why(x, brand, clock):
 @pytest.mark.parametrize("options,problem", [
     ({"endpoint": "search", "max_results": 5}, "between 10 and 100"),
     ({"endpoint": "mentions", "max_results": 101}, "less than or equal to 100"),
-    ({"endpoint": "search", "account": "AcmeAir"}, "'account' applies to endpoint 'mentions' only"),
+    ({"endpoint": "search", "account": "AcmeAir"}, "'account' applies to endpoints 'mentions' and 'own_replies' only"),
     ({"endpoint": "timeline"}, "endpoint"),
     ({"endpoint": "search", "bearer_token": "oops"}, "Extra inputs"),
 ])
