@@ -616,8 +616,8 @@ def _own_account(brand: Brand, account: str | None) -> str:
             return own.strip().lstrip("@")
     known = ", ".join(brand.accounts.x) or "none"
     raise ValueError(
-        f"account: {account!r} is not one of brand {brand.id!r}'s X accounts ({known}); endpoint 'own_replies'"
-        " reads the replies the brand's own accounts write, so list it under brands[].accounts.x"
+        f"account: {account!r} is not an X account of brand {brand.id!r} (brands[].accounts.x: {known}); endpoint"
+        " 'own_replies' reads the replies the brand's own accounts write on X"
     )
 
 

@@ -233,3 +233,98 @@ def test_tweepy_is_never_left_to_wait_or_hang(brand):
     src = build_x_source(SourceConfig(name="x", kind="x", brand=brand.id, endpoint="search", timeout=7), brand=brand, env=ENV)
     assert src.client.wait_on_rate_limit is False
     assert src.client.session.default_timeout == 7
+
+
+# ------------------------------------------------------------ own replies
+def own_replies(brand, account="AcmeHelp", **options) -> XSource:
+    options.setdefault("max_results", 10)
+    return source(brand, "own_replies", account=account, **options)
+
+
+def test_own_replies_asks_the_user_timeline_for_what_a_mention_needs(x, brand, clock):
+    asked = x.add_tweet("@AcmeHelp my bag is lost", author="jane", created_at=ago(10))
+    x.add_tweet("@jane sorry! DM us your tag", author="AcmeHelp", created_at=ago(5), reply_to=asked["id"])
+    src = own_replies(brand, account="@acmehelp")  # any spelling of a brand account
+    assert src.account == "AcmeHelp"
+    cursor = src.fetch({}, now=clock.now()).cursor
+    src.fetch(cursor, now=clock.now())
+    assert cursor["account"] == "AcmeHelp" and cursor["user_id"] == x.user("AcmeHelp")["id"]
+    assert len(x.calls_to("user_by_username")) == 1
+    first, second = x.calls_to("user_tweets")
+    assert first.params["exclude"] == "retweets"
+    assert first.params["max_results"] == "10"
+    assert set(first.params["expansions"].split(",")) == {
+        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id", "entities.mentions.username",
+        "in_reply_to_user_id"}
+    assert {"created_at", "lang", "conversation_id", "referenced_tweets", "entities", "author_id", "public_metrics",
+            "in_reply_to_user_id"} <= set(first.params["tweet.fields"].split(","))
+    assert {"username", "name", "verified", "public_metrics"} <= set(first.params["user.fields"].split(","))
+    assert "since_id" not in first.params and second.params["since_id"] == cursor["since_id"]
+    assert first.headers["Authorization"] == "Bearer test-x-bearer-token"
+    assert x.calls_to("mentions") == [] and x.calls_to("search") == []
+
+
+def test_own_replies_returns_only_replies_to_other_people_and_bills_every_post_read(x, brand, clock):
+    asked = x.add_tweet("@AcmeHelp lost my bag & nobody answers", author="jane", created_at=ago(30))
+    news = x.add_tweet("Acme Air news: Lisbon from May", author="AcmeHelp", created_at=ago(29))
+    own_thread = x.add_tweet("and Porto in June", author="AcmeHelp", created_at=ago(28), reply_to=news["id"])
+    sibling = x.add_tweet("All flights on time today", author="AcmeAir", created_at=ago(27))
+    to_sibling = x.add_tweet("@AcmeAir great job team", author="AcmeHelp", created_at=ago(26), reply_to=sibling["id"])
+    quote = x.add_tweet("Look at this", author="AcmeHelp", created_at=ago(25), quote=asked["id"])
+    x.add_tweet("RT @jane: lost my bag", author="AcmeHelp", created_at=ago(24), retweet_of=asked["id"])
+    answer = x.add_tweet("@jane so sorry <3 DM us your bag tag", author="AcmeHelp", created_at=ago(20), reply_to=asked["id"])
+
+    result = own_replies(brand).fetch({}, now=clock.now())
+
+    assert [m.external_id for m in result.mentions] == [answer["id"]]
+    [m] = result.mentions
+    assert (m.author.handle, m.author.id) == ("AcmeHelp", x.user("AcmeHelp")["id"])
+    assert m.reply_to_id == asked["id"] and m.thread_id == asked["conversation_id"]
+    assert m.text == "@jane so sorry <3 DM us your bag tag"
+    assert m.url == f"https://x.com/AcmeHelp/status/{answer['id']}"
+    assert m.raw["in_reply_to_user_id"] == x.user("jane")["id"]
+    # Read and billed: the 5 own posts X returned (the retweet is excluded by X),
+    # plus the posts they reference that X includes (asked, news, sibling).
+    assert result.posts_read == 5 + 3
+    assert result.users_read == 3  # AcmeHelp, jane, AcmeAir
+    assert {own_thread["id"], to_sibling["id"], quote["id"], news["id"]}.isdisjoint(m.external_id for m in result.mentions)
+
+
+def test_own_replies_to_a_deleted_post_are_judged_by_the_user_replied_to(x, brand, clock):
+    gone_customer = x.add_tweet("@AcmeHelp awful", author="jane", created_at=ago(30))
+    gone_sibling = x.add_tweet("Status update", author="AcmeAir", created_at=ago(29))
+    kept = x.add_tweet("@jane sorry!", author="AcmeHelp", created_at=ago(20), reply_to=gone_customer["id"])
+    x.add_tweet("@AcmeAir noted", author="AcmeHelp", created_at=ago(19), reply_to=gone_sibling["id"])
+    del x.tweets[int(gone_customer["id"])], x.tweets[int(gone_sibling["id"])]  # deleted: X includes neither post
+    result = own_replies(brand).fetch({}, now=clock.now())
+    assert [m.external_id for m in result.mentions] == [kept["id"]]
+    assert result.mentions[0].reply_to_id == gone_customer["id"]
+
+
+def test_own_replies_account_must_be_one_of_the_brands(brand, settings):
+    with pytest.raises(ValueError, match=r"account: 'jane' is not an X account of brand 'acme' \(brands\[\].accounts.x: AcmeAir, AcmeHelp\)"):
+        own_replies(brand, account="jane")
+    with pytest.raises(ValueError, match="several X accounts .*give each own_replies source an 'account'"):
+        build_x_source(SourceConfig(name="x", kind="x", brand=brand.id, endpoint="own_replies"), brand=brand, env=ENV)
+    single = brand.model_copy(update={"accounts": brand.accounts.model_copy(update={"x": ["AcmeHelp"]})})
+    assert build_x_source(SourceConfig(name="x", kind="x", brand=brand.id, endpoint="own_replies"),
+                          brand=single, env=ENV).account == "AcmeHelp"
+
+
+def test_own_replies_options_are_checked_at_load_naming_the_key(settings):
+    from brandpulse.config import ConfigError
+    from listener.registry import check_source
+
+    def check(**options):
+        config = SourceConfig(name="x-own", kind="x", brand="acme", endpoint="own_replies", **options)
+        with pytest.raises(ConfigError) as err:
+            check_source(config, settings=settings, index=3)
+        return " ".join(err.value.problems)
+
+    assert "sources[3]: account: 'NotOurs' is not an X account of brand 'acme'" in check(account="NotOurs")
+    assert "sources[3].max_results" in check(account="AcmeHelp", max_results=4)
+    assert "'query' applies to endpoint 'search' only" in check(account="AcmeHelp", query="acme")
+    assert "sources[3].exclude" in check(account="AcmeHelp", exclude=["replies"])
+    budget = check_source(SourceConfig(name="x-own", kind="x", brand="acme", endpoint="own_replies", account="AcmeHelp",
+                                       max_results=20, max_pages=2), settings=settings)
+    assert budget.max_spend_per_poll == pytest.approx(2 * 20 * (0.005 + 0.010))
