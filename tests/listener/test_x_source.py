@@ -328,3 +328,15 @@ def test_own_replies_options_are_checked_at_load_naming_the_key(settings):
     budget = check_source(SourceConfig(name="x-own", kind="x", brand="acme", endpoint="own_replies", account="AcmeHelp",
                                        max_results=20, max_pages=2), settings=settings)
     assert budget.max_spend_per_poll == pytest.approx(2 * 20 * (0.005 + 0.010))
+
+
+def test_the_example_configuration_documents_an_own_replies_source_that_checks():
+    from pathlib import Path
+
+    from brandpulse.config import load_settings
+    from listener.registry import check_sources
+
+    settings = load_settings(Path(__file__).resolve().parents[2] / "config" / "example.yaml")
+    [entry] = [s for s in settings.sources if s.kind == "x" and s.options.get("endpoint") == "own_replies"]
+    assert entry.options["account"] in settings.brand(entry.brand).accounts.x
+    assert check_sources(settings)[entry.name] is not None  # checked like every entry, with its budget
