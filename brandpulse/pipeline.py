@@ -26,7 +26,7 @@ from brandpulse.db.models import IncidentRow, MentionTagRow, ScoreRow
 from brandpulse.types import Decision, DraftRequest, Label, Mention, Score
 from listener.poller import StoredMention
 from outreach.drafts import draft_replies
-from outreach.hand_replies import record_hand_replies
+from outreach.hand_replies import credit_earlier_hand_replies, record_hand_replies
 from outreach.incidents import OPEN_STATUSES, REPLY_TEMPLATE, IncidentTemplates, OpenIncident, link_mentions, match_incident, open_incidents
 from outreach.safeguards import record_opt_outs
 from outreach.templating import TemplateRenderer
@@ -150,6 +150,8 @@ class Pipeline:
             return
         alert_ids = apply_decisions(session, decided, settings=self.settings, now=now)
         self.stats.alerts_touched += len(alert_ids)
+        if alert_ids:  # a reply by hand may have been stored before the post it answers
+            credit_earlier_hand_replies(session, [m for row_id, m, _ in decided if row_id in alert_ids], now=now)
         t5 = perf_counter()
         seconds["alerts"] += t5 - t4
         requests = [

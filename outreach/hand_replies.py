@@ -2,13 +2,16 @@
 
 A community manager often answers a customer directly on X or Reddit, not
 through brandpulse. When such a post by one of the brand's own accounts is
-ingested (Reddit brand subreddits deliver every comment; on X, an own reply
-that mentions another watched account; any replay), brandpulse
+ingested (Reddit brand subreddits deliver every comment; on X, the
+``own_replies`` endpoint of the X source; any replay), brandpulse
 
 * counts it as the **first response** of the alerts holding the post it
   answers (``first_response_at`` = when it was posted, if that is earlier than
   what is recorded), so the KPIs measure what customers actually got, with an
-  ``alert.answered_on_platform`` audit event naming the account and link;
+  ``alert.answered_on_platform`` audit event naming the account and link —
+  whichever of the two posts is stored first (:func:`record_hand_replies`
+  when the reply comes last, :func:`credit_earlier_hand_replies` when the
+  customer's post does);
 * never answers that author again in that thread automatically: the
   ``one_per_thread`` safeguard (outreach/safeguards.py) holds a reply to an
   author whom an own account already answered there, see
@@ -52,23 +55,62 @@ def _sent_by_brandpulse(session: Session, platform: str, external_ids: Sequence[
     ))
 
 
+@dataclass(frozen=True, slots=True)
+class _OwnPost:
+    platform: str
+    external_id: str
+    reply_to_id: str
+    handle: str
+    created_at: datetime
+    url: str | None
+
+
 def record_hand_replies(session: Session, own_posts: Sequence[Mention], *, now: datetime) -> list[int]:
     """Count the own accounts' replies among ``own_posts`` (mentions just
     stored) as first responses of the alerts they answer. Returns the ids of
     the alerts whose first response this set or moved earlier."""
-    replies = [m for m in own_posts if m.reply_to_id]
+    return _credit(session, [
+        _OwnPost(m.platform, m.external_id, m.reply_to_id, m.author.handle, m.created_at, m.url)
+        for m in own_posts if m.reply_to_id
+    ], now=now)
+
+
+def credit_earlier_hand_replies(session: Session, alerted: Sequence[Mention], *, now: datetime) -> list[int]:
+    """The other order: an own reply stored *before* the customer's post it
+    answers (sources poll at their own pace). For mentions that have just
+    joined an alert, find own replies to them already stored (one SELECT per
+    platform through the thread index) and credit them."""
+    found: list[_OwnPost] = []
+    by_platform: dict[str, list[Mention]] = {}
+    for m in alerted:
+        by_platform.setdefault(m.platform, []).append(m)
+    for platform, mentions in by_platform.items():
+        threads = sorted({m.thread_id or m.external_id for m in mentions})
+        targets = sorted({m.external_id for m in mentions})
+        rows = session.execute(
+            select(MentionRow.external_id, MentionRow.reply_to_id, MentionRow.author_handle, MentionRow.created_at,
+                   MentionRow.url)
+            .where(MentionRow.platform == platform, MentionRow.thread_id.in_(threads),
+                   MentionRow.is_own.is_(True), MentionRow.reply_to_id.in_(targets))
+        ).all()
+        found.extend(_OwnPost(platform, *row) for row in rows)
+    return _credit(session, found, now=now)
+
+
+def _credit(session: Session, replies: Sequence[_OwnPost], *, now: datetime) -> list[int]:
     if not replies:
         return []
     touched: list[int] = []
-    by_platform: dict[str, list[Mention]] = {}
-    for m in replies:
-        by_platform.setdefault(m.platform, []).append(m)
+    by_platform: dict[str, list[_OwnPost]] = {}
+    for post in replies:
+        by_platform.setdefault(post.platform, []).append(post)
     for platform, posts in by_platform.items():
-        ours = _sent_by_brandpulse(session, platform, [m.external_id for m in posts])
-        by_hand = [m for m in posts if m.external_id not in ours]
+        ours = _sent_by_brandpulse(session, platform, [p.external_id for p in posts])
+        by_hand = [p for p in posts if p.external_id not in ours]
         if not by_hand:
             continue
-        answered = {m.reply_to_id: m for m in sorted(by_hand, key=lambda m: m.created_at, reverse=True)}
+        # The earliest own reply to each post.
+        answered = {p.reply_to_id: p for p in sorted(by_hand, key=lambda p: p.created_at, reverse=True)}
         rows = session.execute(
             select(AlertRow.id, AlertRow.first_response_at, AlertRow.author_handle, MentionRow.external_id)
             .join(AlertMentionRow, AlertMentionRow.alert_id == AlertRow.id)
@@ -91,7 +133,7 @@ def record_hand_replies(session: Session, own_posts: Sequence[Mention], *, now: 
                 continue
             touched.append(alert_id)
             audit.record(
-                session, at=now, actor=f"{platform}:@{post.author.handle}", action=ANSWERED_ON_PLATFORM,
+                session, at=now, actor=f"{platform}:@{post.handle}", action=ANSWERED_ON_PLATFORM,
                 entity_type="alert", entity_id=alert_id,
                 details={"post": post.external_id, "url": post.url, "posted_at": post.created_at.isoformat(),
                          "answered": target, "author": author_handle},

@@ -127,3 +127,19 @@ def test_other_threads_and_other_authors_are_not_affected(Session, make_settings
         assert hand_reply_in_thread(s, platform="reddit", author_id="u-sam", thread="c4") is None
         answered = {a.author_handle: a.first_response_at for a in s.scalars(select(AlertRow)).all() if a.thread_id == "c4"}
     assert answered == {"sam": clock.now() - 5 * MIN, "kim": None}
+
+
+def test_a_reply_by_hand_stored_before_the_post_it_answers_is_credited_when_the_alert_opens(Session, make_settings, clock):
+    # Sources poll at their own pace: the team's reply can be read before the complaint.
+    settings = make_settings(default_analyzer="vader")
+    pipeline = Pipeline(settings)
+    complained_at, answered_at = clock.now() - 30 * MIN, clock.now() - 20 * MIN
+    ingest(Session, pipeline, clock, post("501", TEAM, "@sam sorry! DM us your booking ref", answered_at, reply_to="500"))
+    with Session() as s:
+        assert s.scalars(select(AlertRow)).all() == []
+    ingest(Session, pipeline, clock, post("500", CUSTOMER, "@AcmeHelp my flight is cancelled and nobody helps, awful", complained_at))
+    alert = the_alert(Session)
+    assert alert.first_response_at == answered_at
+    with Session() as s:
+        [event] = [e for e in audit.history(s, "alert", alert.id) if e.action == ANSWERED_ON_PLATFORM]
+    assert (event.actor, event.details["post"]) == ("x:@AcmeHelp", "501")
