@@ -61,10 +61,13 @@ CARE_FAMILIES = (
     "service_failure", "waiting", "delay", "money", "cancellation", "inability", "burden", "repeated_contact",
     "churn", "sarcasm", "anger", "complaint_question", "help_request", "praise", "brand_negative",
     "brand_positive", "brand_urgent", "brand_product_failure", "emphatic_question", "gratitude",
+    "criticism",
 )
 # Models saved before feature layout 2 used these families and no structure features.
 LEGACY_CARE_FAMILIES = CARE_FAMILIES[:18]
-CARE_LAYOUT = 2
+# A fitted model stores the families it was trained with (``families_``), so
+# families added here (layout 3: "criticism") change only newly trained models.
+CARE_LAYOUT = 3
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|mine|we|we're|we've|us|our)\b")
 _SECOND_PERSON = re.compile(r"\b(?:you|you're|you've|your|u|ur|y'all)\b")
 _CAPS = re.compile(r"\b[A-Z]{3,}\b")

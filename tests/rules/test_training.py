@@ -273,6 +273,13 @@ def test_care_features_layout_and_models_saved_with_the_old_layout():
     # layout_/families_ attributes: it must keep producing its 25 columns.
     old = CareFeatures()
     assert old.transform(texts).shape == (3, 7 + len(LEGACY_CARE_FAMILIES)) == (3, 25)
+    # A layout-2 model stored its 20 families; families added since ("criticism")
+    # are features of newly trained models only.
+    layout2 = CareFeatures().fit(texts)
+    layout2.layout_, layout2.families_ = 2, CARE_FAMILIES[:20]
+    assert layout2.transform(texts).shape == (3, 7 + 20 + 12)
+    criticism = 7 + CARE_FAMILIES.index("criticism")
+    assert fitted.transform(["the agent was not very helpful"]).toarray()[0, criticism] > 0
 
 
 def test_pipeline_scores_with_a_trained_analyzer_named_in_the_config(model, tmp_path, config_dict):
