@@ -32,6 +32,12 @@ class Label(str, enum.Enum):
         return self.value
 
 
+# The rule of the alerts the spike detector opens (rules/spikes.py): a signal for
+# ops, not a customer to answer, so it is left out of response KPIs and never
+# "answered" by a post.
+POSSIBLE_INCIDENT_RULE = "possible-incident"
+
+
 class Priority(str, enum.Enum):
     """Alert priority tiers, P1 most urgent."""
 

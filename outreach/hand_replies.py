@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, aliased
 
 from brandpulse import audit
 from brandpulse.db.models import AlertMentionRow, AlertRow, MentionRow, OutboxRow
-from brandpulse.types import Mention
+from brandpulse.types import POSSIBLE_INCIDENT_RULE, Mention
 
 ANSWERED_ON_PLATFORM = "alert.answered_on_platform"
 
@@ -116,7 +116,7 @@ def _credit(session: Session, replies: Sequence[_OwnPost], *, now: datetime) -> 
             .join(AlertMentionRow, AlertMentionRow.alert_id == AlertRow.id)
             .join(MentionRow, MentionRow.id == AlertMentionRow.mention_id)
             .where(MentionRow.platform == platform, MentionRow.external_id.in_(list(answered)),
-                   MentionRow.is_own.is_(False))
+                   MentionRow.is_own.is_(False), AlertRow.rule != POSSIBLE_INCIDENT_RULE)
         ).all()
         for alert_id, first_response_at, author_handle, target in rows:
             post = answered[target]

@@ -21,9 +21,11 @@ platform, per brand over all its platforms, and over everything:
   share is given with its numerator and denominator.
 
 Dismissed alerts ("not a complaint") are left out: there was nothing to
-answer. The median of an even number of values is the mean of the middle
-two; the 90th percentile is the nearest rank (the smallest value with at least
-90 % of the values at or below it).
+answer; so are the spike detector's possible-incident alerts (a signal for
+ops; the complaints they gather have alerts of their own). The median of an
+even number of values is the mean of the middle two; the 90th percentile is
+the nearest rank (the smallest value with at least 90 % of the values at or
+below it).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from brandpulse.db.models import AlertRow
 from brandpulse.durations import format_duration
+from brandpulse.types import POSSIBLE_INCIDENT_RULE
 
 THRESHOLDS: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
 ALL = "*"  # brand or platform "all"
@@ -201,7 +204,8 @@ def compute_kpis(
     start = now - since
     q = select(AlertRow.brand, AlertRow.platform, AlertRow.opened_at, AlertRow.first_response_at,
                AlertRow.resolved_at, AlertRow.status).where(
-        AlertRow.opened_at >= start, AlertRow.opened_at <= now, AlertRow.status.not_in(EXCLUDED_STATUSES)
+        AlertRow.opened_at >= start, AlertRow.opened_at <= now, AlertRow.status.not_in(EXCLUDED_STATUSES),
+        AlertRow.rule != POSSIBLE_INCIDENT_RULE,
     )
     if brands is not None:
         q = q.where(AlertRow.brand.in_(list(brands)))

@@ -68,9 +68,9 @@ from sqlalchemy.orm import Session
 from brandpulse.audit import SYSTEM, record_many
 from brandpulse.config import Brand, Settings, SpikeConfig
 from brandpulse.db.models import AlertMentionRow, AlertRow, IncidentRow, MentionRow, ScoreRow
-from brandpulse.types import Priority
+from brandpulse.types import POSSIBLE_INCIDENT_RULE, Priority
 
-RULE = "possible-incident"
+RULE = POSSIBLE_INCIDENT_RULE
 TAG = "possible-incident"
 AUTHOR_ID = "brandpulse:spike"
 AUTHOR_HANDLE = "spike-detector"

@@ -18,6 +18,7 @@ from brandpulse.config import Settings
 from brandpulse.db.models import AlertMentionRow, AlertRow, IncidentMentionRow, IncidentRow, MentionRow, OutboxRow
 from brandpulse.durations import format_duration, parse_duration
 from brandpulse.inbox import InboxError, change_state, get_alert
+from brandpulse.types import POSSIBLE_INCIDENT_RULE
 from outreach.incidents import (
     OPEN_STATUSES,
     STATUSES,
@@ -31,7 +32,6 @@ from outreach.incidents import (
     update_incident,
 )
 from outreach.templating import printable
-from rules.spikes import RULE as POSSIBLE_INCIDENT_RULE
 
 _PREFIX = {"x": "@", "reddit": "u/"}
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from brandpulse import audit
-from brandpulse.db.models import AlertRow, OutboxRow
+from brandpulse.db.models import AlertMentionRow, AlertRow, OutboxRow
 from brandpulse.pipeline import Pipeline
 from brandpulse.types import Author, Mention
 from listener.poller import store_mentions
@@ -143,3 +143,24 @@ def test_a_reply_by_hand_stored_before_the_post_it_answers_is_credited_when_the_
     with Session() as s:
         [event] = [e for e in audit.history(s, "alert", alert.id) if e.action == ANSWERED_ON_PLATFORM]
     assert (event.actor, event.details["post"]) == ("x:@AcmeHelp", "501")
+
+
+def test_a_possible_incident_alert_holding_the_post_is_not_answered_by_it(Session, make_settings, clock):
+    settings = make_settings(default_analyzer="vader")
+    pipeline = Pipeline(settings)
+    ingest(Session, pipeline, clock, post("600", CUSTOMER, "@AcmeHelp the app is down, terrible", clock.now() - 30 * MIN))
+    customer_alert = the_alert(Session)
+    with Session.begin() as s:  # the spike detector gathered the same post as an example
+        spike = AlertRow(brand="acme", platform="x", author_id="brandpulse:spike", author_handle="spike-detector",
+                         thread_id=None, mention_id=customer_alert.mention_id, last_mention_id=customer_alert.mention_id,
+                         mention_count=1, rule="possible-incident", priority="P1", priority_score=1.0, status="open",
+                         tags=["possible-incident"], opened_at=clock.now() - 25 * MIN, created_at=clock.now() - 25 * MIN,
+                         sla_due_at=clock.now() + 35 * MIN, last_mention_at=clock.now() - 30 * MIN)
+        s.add(spike)
+        s.flush()
+        s.add(AlertMentionRow(alert_id=spike.id, mention_id=customer_alert.mention_id))
+        spike_id = spike.id
+    ingest(Session, pipeline, clock, post("601", TEAM, "@sam we're on it", clock.now() - 10 * MIN, reply_to="600"))
+    with Session() as s:
+        assert s.get(AlertRow, customer_alert.id).first_response_at == clock.now() - 10 * MIN
+        assert s.get(AlertRow, spike_id).first_response_at is None

@@ -153,3 +153,13 @@ def test_digest_includes_the_kpis(Session, settings, clock, world):
     assert "Response KPIs for alerts opened" in text and "3h50m / 3h00m / 8h00m" in text
     page = render_html(digest, settings=settings)
     assert "<h2>Response KPIs</h2>" in page and "3h50m / 3h00m / 8h00m" in page and "20% <span" in page
+
+
+def test_possible_incident_alerts_are_left_out(Session, clock, alert):
+    """The spike detector's alert is a signal for ops, not a customer waiting for an answer."""
+    alert(3 * H, answered=20 * M)
+    spike = alert(2 * H)
+    with Session.begin() as s:
+        s.execute(update(AlertRow).where(AlertRow.id == spike).values(rule="possible-incident"))
+    x = kpis(Session, clock).group("acme", "x")
+    assert (x.alerts, x.answered, x.unanswered) == (1, 1, 0)
