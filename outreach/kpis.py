@@ -258,7 +258,7 @@ def render_kpis_text(report: KpiReport, *, title: bool = True) -> str:
     if title:
         lines.append(
             f"Response KPIs for alerts opened {_fmt(report.period_start)} → {_fmt(report.period_end)}"
-            " (dismissed alerts left out)"
+            " (dismissed and possible-incident alerts left out)"
         )
     if report.total.alerts == 0:
         lines.append("No alerts opened in the period.")
