@@ -25,8 +25,10 @@ builders.
 
 from __future__ import annotations
 
+import re
 import threading
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
 
 import requests
 
@@ -39,6 +41,15 @@ REDDIT_URL = "https://www.reddit.com"
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)  # (connect, read) seconds
 APP_ID = "brandpulse"
 REDDIT_CREDENTIALS = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD")
+
+# X posting (OAuth 1.0a user context): one app (consumer key and secret) and
+# one access token and secret per account it posts as. X_ACCESS_TOKEN and
+# X_ACCESS_TOKEN_SECRET are the default account's; another account's pair is
+# named after its handle (see x_account_credential_names).
+X_APP_CREDENTIALS = ("X_API_KEY", "X_API_SECRET")
+X_USER_CREDENTIALS = ("X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+X_ACCOUNT_TOKEN_PREFIX = "X_ACCESS_TOKEN__"
+X_ACCOUNT_SECRET_PREFIX = "X_ACCESS_TOKEN_SECRET__"
 
 
 class HttpSession(requests.Session):
@@ -107,6 +118,114 @@ def make_x_client(
     client.session = session
     client.user_agent = f"{client.user_agent} {APP_ID}/{brandpulse.__version__}"
     return client
+
+
+def x_account_key(handle: str) -> str:
+    """The suffix of an X account's credential variables: the handle without
+    '@', upper-cased, every character other than A-Z and 0-9 replaced by '_'
+    (``@KestrelAir_Help`` → ``KESTRELAIR_HELP``). Handles are compared without
+    case on X, and so are these names."""
+    bare = handle.strip().lstrip("@")
+    if not bare:
+        raise ValueError("an X handle is needed to name its credentials")
+    return re.sub(r"[^A-Z0-9]", "_", bare.upper())
+
+
+def x_account_credential_names(handle: str) -> tuple[str, str]:
+    """The environment variables holding the access token and secret of the X
+    account ``handle`` (each also readable from NAME_FILE), e.g.
+    ``X_ACCESS_TOKEN__KESTRELAIRHELP`` and ``X_ACCESS_TOKEN_SECRET__KESTRELAIRHELP``."""
+    key = x_account_key(handle)
+    return f"{X_ACCOUNT_TOKEN_PREFIX}{key}", f"{X_ACCOUNT_SECRET_PREFIX}{key}"
+
+
+def _is_set(name: str, env: Mapping[str, str]) -> bool:
+    return bool(env.get(name) or env.get(f"{name}_FILE"))
+
+
+@dataclass(frozen=True)
+class XPostingCredentials:
+    """Which X posting credentials the environment holds, by name only (no
+    value is read): what the live X channel will read and the start-up check
+    reports. A variable counts as set when NAME or NAME_FILE is."""
+
+    app_missing: tuple[str, ...]  # of X_API_KEY, X_API_SECRET
+    default: bool  # X_ACCESS_TOKEN or X_ACCESS_TOKEN_SECRET is set
+    default_missing: tuple[str, ...]  # of the default pair, when it is (partly) set or nothing else is
+    accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # handle → its pair, when (partly) set
+    incomplete: dict[str, tuple[str, ...]] = field(default_factory=dict)  # handle → names missing from its pair
+    without: tuple[str, ...] = ()  # the brands' accounts none of whose pair is set
+    unknown: tuple[str, ...] = ()  # X_ACCESS_TOKEN__* / X_ACCESS_TOKEN_SECRET__* naming no brand account
+
+    @property
+    def any_user(self) -> bool:
+        """Some account's token pair is (at least partly) set."""
+        return self.default or bool(self.accounts)
+
+    @property
+    def present(self) -> list[str]:
+        names = [n for n in X_APP_CREDENTIALS if n not in self.app_missing]
+        if self.default:
+            names += [n for n in X_USER_CREDENTIALS if n not in self.default_missing]
+        for pair in self.accounts.values():
+            names += list(pair)
+        return names
+
+    @property
+    def missing(self) -> list[str]:
+        """What must still be set before the channel can be built: the app's
+        credentials, and the default pair when no account has a pair of its
+        own (or the missing halves of pairs that are partly set)."""
+        names = list(self.app_missing)
+        if self.default or not self.accounts:
+            names += list(self.default_missing)
+        for missing in self.incomplete.values():
+            names += list(missing)
+        return names
+
+    def names_to_read(self) -> list[str]:
+        names = list(X_APP_CREDENTIALS)
+        if self.default or not self.accounts:
+            names += list(X_USER_CREDENTIALS)
+        for pair in self.accounts.values():
+            names += list(pair)
+        return names
+
+
+def x_posting_credentials(handles: Iterable[str], env: Mapping[str, str]) -> XPostingCredentials:
+    """What ``env`` holds of the X posting credentials for the brand accounts
+    ``handles`` (duplicates, '@' and case ignored)."""
+    unique: dict[str, str] = {}
+    for handle in handles:
+        bare = handle.strip().lstrip("@")
+        if bare:
+            unique.setdefault(x_account_key(bare), bare)
+    accounts: dict[str, tuple[str, str]] = {}
+    incomplete: dict[str, tuple[str, ...]] = {}
+    without: list[str] = []
+    expected: set[str] = set()
+    for handle in unique.values():
+        pair = x_account_credential_names(handle)
+        expected.update((*pair, *(f"{n}_FILE" for n in pair)))
+        set_ = [n for n in pair if _is_set(n, env)]
+        if not set_:
+            without.append(handle)
+            continue
+        accounts[handle] = pair
+        if len(set_) < len(pair):
+            incomplete[handle] = tuple(n for n in pair if n not in set_)
+    default_set = [n for n in X_USER_CREDENTIALS if _is_set(n, env)]
+    unknown = sorted(k for k in env if k.startswith((X_ACCOUNT_TOKEN_PREFIX, X_ACCOUNT_SECRET_PREFIX))
+                     and k not in expected)
+    return XPostingCredentials(
+        app_missing=tuple(n for n in X_APP_CREDENTIALS if not _is_set(n, env)),
+        default=bool(default_set),
+        default_missing=tuple(n for n in X_USER_CREDENTIALS if n not in default_set),
+        accounts=accounts,
+        incomplete=incomplete,
+        without=tuple(without),
+        unknown=tuple(unknown),
+    )
 
 
 # ----------------------------------------------------------------- Reddit

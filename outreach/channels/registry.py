@@ -10,16 +10,30 @@ A factory builds one channel per platform it can post on.
   network it must post on without complete credentials is a configuration
   error naming the missing environment variables; nothing starts. Hosts are
   fixed in brandpulse/netclients.py: no configuration key changes them.
+
+  X posts as several accounts: the app's X_API_KEY and X_API_SECRET, and an
+  access token pair per account, X_ACCESS_TOKEN / X_ACCESS_TOKEN_SECRET for
+  the default account and X_ACCESS_TOKEN__<HANDLE> /
+  X_ACCESS_TOKEN_SECRET__<HANDLE> for any of ``brands[].accounts.x``. X can
+  post when the app's credentials and at least one complete pair are set
+  (else a configuration error); a pair set by half is an error. Brand
+  accounts that certainly cannot post (more of them lack a pair of their own
+  than the default pair can stand for: it is one account's), and
+  per-account variables naming no brand account, are logged as warnings at
+  start-up: the other accounts post, and a reply drafted for an account
+  without credentials fails naming the variables to set.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from typing import Any, Callable, Mapping, TextIO
 
 from brandpulse.clock import Clock
 from brandpulse.config import ConfigError, Settings
+from brandpulse.netclients import X_USER_CREDENTIALS, x_account_credential_names, x_posting_credentials
 from brandpulse.secrets import MissingSecretError
 from outreach.channels.base import Channel
 from outreach.channels.dryrun import DryRunChannel
@@ -39,6 +53,8 @@ LIVE_PLATFORMS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 _NAMES = {"x": "X", "reddit": "Reddit"}
 
+log = logging.getLogger(__name__)
+
 
 def dry_run_channels(settings: Settings, *, out: TextIO | None = None, **_: Any) -> dict[str, Channel]:
     return {platform: DryRunChannel(platform, out=out, max_length=limit) for platform, limit in DRY_RUN_LIMITS.items()}
@@ -48,6 +64,48 @@ def _credentials_state(names: tuple[str, ...], env: Mapping[str, str]) -> tuple[
     """(present, missing) among ``names``, each counted present when NAME or NAME_FILE is set."""
     present = [n for n in names if env.get(n) or env.get(f"{n}_FILE")]
     return present, [n for n in names if n not in present]
+
+
+def _brand_x_accounts(settings: Settings) -> list[str]:
+    return [a for brand in settings.brands for a in brand.accounts.x]
+
+
+def _x_credentials_state(settings: Settings, env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    plan = x_posting_credentials(_brand_x_accounts(settings), env)
+    return plan.present, plan.missing
+
+
+def _x_missing_note(settings: Settings, env: Mapping[str, str], missing: list[str]) -> str:
+    plan = x_posting_credentials(_brand_x_accounts(settings), env)
+    if plan.accounts or not set(X_USER_CREDENTIALS) & set(missing):
+        return ""
+    example = x_account_credential_names(plan.without[0] if plan.without else "<HANDLE>")
+    return (f"; {' and '.join(X_USER_CREDENTIALS)} are the default account's, or give each account its own pair"
+            f" ({' and '.join(example)})")
+
+
+def x_account_warnings(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """What a support team should know about posting on X as the brands'
+    accounts, when X can post at all: accounts that cannot post (they lack a
+    token pair of their own, and the default pair is at most one account's),
+    and per-account variables that name no brand account."""
+    plan = x_posting_credentials(_brand_x_accounts(settings), env)
+    warnings: list[str] = []
+    uncovered = list(plan.without)
+    if len(uncovered) > (1 if plan.default else 0):
+        todo = "; ".join(" and ".join(x_account_credential_names(h)) for h in uncovered)
+        handles = ", ".join(f"@{h}" for h in uncovered)
+        if plan.default:
+            why = (f"X_ACCESS_TOKEN can post as only one of them, so replies drafted for the others fail"
+                   f" (status failed, naming these variables) until each has its own pair")
+        else:
+            why = "replies drafted for them fail (status failed, naming these variables) until each has its own pair"
+        warnings.append(f"X: no access token of their own for {handles} (brands[].accounts.x): {why}: {todo}"
+                        " (or NAME_FILE); the other accounts post as usual")
+    for name in plan.unknown:
+        warnings.append(f"X: {name} is set but names none of the brands' X accounts (brands[].accounts.x);"
+                        " it is not used (a misspelt handle?)")
+    return warnings
 
 
 def live_channels(
@@ -78,13 +136,17 @@ def live_channels(
 
     wanted: list[str] = []
     for platform, (names, _module, _factory) in LIVE_PLATFORMS.items():
-        present, missing = _credentials_state(names, env)
+        if platform == "x":
+            present, missing = _x_credentials_state(settings, env)
+        else:
+            present, missing = _credentials_state(names, env)
         if platform in required:
             if missing:
+                note = _x_missing_note(settings, env, missing) if platform == "x" else ""
                 problems.append(
                     f"outreach.channel: 'live' posts on {_NAMES[platform]} ({required[platform]}) but its credentials"
                     f" are missing: {', '.join(missing)} (set each in the environment, or NAME_FILE to a file holding"
-                    " it; or set outreach.platforms; or use channel: dry-run)"
+                    f" it; or set outreach.platforms; or use channel: dry-run){note}"
                 )
             else:
                 wanted.append(platform)
@@ -98,6 +160,9 @@ def live_channels(
                 wanted.append(platform)
     if problems:
         raise ConfigError(problems, path=settings.source_path)
+    if "x" in wanted:
+        for warning in x_account_warnings(settings, env):
+            log.warning("%s", warning)
 
     channels: dict[str, Channel] = {}
     for platform in wanted:
@@ -136,4 +201,5 @@ def build_channels(
     return factory(settings, out=out, env=env, clock=clock)
 
 
-__all__ = ["CHANNEL_KINDS", "LIVE_PLATFORMS", "build_channels", "dry_run_channels", "live_channels"]
+__all__ = ["CHANNEL_KINDS", "LIVE_PLATFORMS", "build_channels", "dry_run_channels", "live_channels",
+           "x_account_warnings"]

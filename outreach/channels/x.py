@@ -18,6 +18,18 @@
   outbox calls :meth:`XChannel.find_sent` — the account's recent posts
   (``GET /2/users/:id/tweets``) — before it may send again.
 
+* **Several accounts**: a brand usually owns several X accounts, and a reply
+  goes out from the one the customer addressed (``OutboundPost.account``).
+  X's OAuth 1.0a model is one app (``X_API_KEY``, ``X_API_SECRET``) and one
+  access token and secret per account: ``X_ACCESS_TOKEN`` and
+  ``X_ACCESS_TOKEN_SECRET`` are the default account's, and any brand account
+  may have its own pair, ``X_ACCESS_TOKEN__<HANDLE>`` and
+  ``X_ACCESS_TOKEN_SECRET__<HANDLE>`` (the handle upper-cased, see
+  :func:`brandpulse.netclients.x_account_credential_names`).
+  :class:`XAccountsChannel` is the one X channel the outbox gets: it routes
+  each post, and each reconciliation (:meth:`~XAccountsChannel.find_sent`), to
+  the :class:`XChannel` of the account that posts (no account: the default).
+
 tweepy is set never to wait on a rate limit (see :mod:`brandpulse.netclients`).
 """
 
@@ -35,7 +47,13 @@ import requests
 import tweepy
 
 from brandpulse.clock import Clock, SystemClock
-from brandpulse.netclients import make_x_client
+from brandpulse.netclients import (
+    X_APP_CREDENTIALS,
+    X_USER_CREDENTIALS,
+    make_x_client,
+    x_account_credential_names,
+    x_posting_credentials,
+)
 from brandpulse.secrets import read_secrets
 from outreach.channels.base import ManualReplyRequired, OutboundPost, SendError, SentPost
 from outreach.channels.textlength import MAX_WEIGHTED_LENGTH, length_problem
@@ -43,7 +61,7 @@ from outreach.channels.textlength import MAX_WEIGHTED_LENGTH, length_problem
 log = logging.getLogger(__name__)
 
 PLATFORM = "x"
-CREDENTIALS = ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+CREDENTIALS = (*X_APP_CREDENTIALS, *X_USER_CREDENTIALS)  # the app's, and the default account's
 DEFAULT_BACKOFF = timedelta(minutes=15)  # X's windows are 15 minutes
 FIND_PAGES = 2  # find_sent looks through the account's latest 200 posts
 _DUPLICATE = "duplicate content"
@@ -52,6 +70,12 @@ _NOT_ALLOWED = ("not been mentioned", "not allowed to reply", "reply to this con
 
 def status_url(post_id: str, handle: str | None = None) -> str:
     return f"https://x.com/{handle}/status/{post_id}" if handle else f"https://x.com/i/web/status/{post_id}"
+
+
+def credentials_hint(handle: str) -> str:
+    """How to let brandpulse post as ``handle``."""
+    token, secret = x_account_credential_names(handle)
+    return f"set {token} and {secret} (or {token}_FILE and {secret}_FILE) to @{handle.lstrip('@')}'s access token and secret"
 
 
 def _normalise(text: str) -> str:
@@ -95,12 +119,16 @@ class XChannel:
         brand_accounts: Iterable[str] = (),
         clock: Clock | None = None,
         default_backoff: timedelta = DEFAULT_BACKOFF,
+        token_names: tuple[str, str] = X_USER_CREDENTIALS,
     ) -> None:
         """``account``/``account_id``: the handle and user id the credentials
         belong to; either may be omitted and is then looked up once
         (``GET /2/users/me``). ``brand_accounts``: every X handle a brand
-        owns, to tell "posting as another brand account" from a typo."""
+        owns, to tell "posting as another brand account" from a typo.
+        ``token_names``: the environment variables the access token and
+        secret came from, for error messages."""
         self.client = client
+        self.token_names = tuple(token_names)
         self._account = account.lstrip("@") if account else None
         self._account_id = account_id
         self.brand_accounts = frozenset(a.lstrip("@").lower() for a in brand_accounts)
@@ -125,8 +153,8 @@ class XChannel:
         except (ValueError, KeyError, TypeError) as exc:
             raise SendError(f"X: unexpected answer looking up the posting account ({exc!r})") from None
         if self._account and me.username.lower() != self._account.lower():
-            raise SendError(f"X: the credentials belong to @{me.username}, not @{self._account}; check X_ACCESS_TOKEN",
-                            permanent=True)
+            raise SendError(f"X: the credentials belong to @{me.username}, not @{self._account};"
+                            f" check {' and '.join(self.token_names)}", permanent=True)
         self._account, self._account_id = me.username, me.id
         return me
 
@@ -150,10 +178,13 @@ class XChannel:
         self._check(post)
         me = self._me()
         if post.account and post.account.lstrip("@").lower() != me.username.lower():
-            why = ("another of the brand's accounts" if post.account.lstrip("@").lower() in self.brand_accounts
-                   else "not an account these credentials can post as")
-            raise SendError(f"X: cannot post as @{post.account.lstrip('@')} ({why}); the X credentials are"
-                            f" @{me.username}'s", permanent=True)
+            handle = post.account.lstrip("@")
+            if handle.lower() in self.brand_accounts:
+                why, todo = "another of the brand's accounts", f"; to post as it, {credentials_hint(handle)}"
+            else:
+                why, todo = "not an account these credentials can post as", " (nor one of the brands' X accounts)"
+            raise SendError(f"X: cannot post as @{handle} ({why}); the X credentials"
+                            f" ({' and '.join(self.token_names)}) are @{me.username}'s{todo}", permanent=True)
         if post.in_reply_to is not None and not self.reply_allowed(post, account=me.username):
             url = status_url(post.in_reply_to)
             raise ManualReplyRequired(
@@ -239,6 +270,9 @@ class XChannel:
         return None
 
     # -- errors ----------------------------------------------------------------------
+    def _credentials(self) -> tuple[str, ...]:
+        return (*X_APP_CREDENTIALS, *self.token_names)
+
     def _http_error(self, exc: tweepy.HTTPException, doing: str, *, post: OutboundPost | None = None) -> SendError:
         reason = str(exc).replace("\n", " ").strip()
         status = exc.response.status_code
@@ -254,7 +288,7 @@ class XChannel:
             return SendError(f"X: server error while {doing} ({reason}); it may have been created, reconcile before"
                              " sending again", outcome_unknown=True)
         if isinstance(exc, tweepy.Unauthorized):
-            return SendError(f"X: credentials rejected while {doing} (401); check {', '.join(CREDENTIALS)}",
+            return SendError(f"X: credentials rejected while {doing} (401); check {', '.join(self._credentials())}",
                              permanent=True)
         if isinstance(exc, tweepy.Forbidden):
             lowered = reason.lower()
@@ -265,10 +299,73 @@ class XChannel:
                 return SendError(f"X refused the post as a duplicate of an earlier one ({reason}); edit the text",
                                  permanent=True)
             return SendError(f"X: forbidden while {doing} (403: {reason}); check that the app has Read and Write"
-                             f" permission and {', '.join(CREDENTIALS)} belong to it", permanent=True)
+                             f" permission and {', '.join(self._credentials())} belong to it", permanent=True)
         if 400 <= status < 500:
             return SendError(f"X: refused while {doing} ({reason})", permanent=True)
         return SendError(f"X: unexpected answer while {doing} ({reason})", outcome_unknown=post is not None)
+
+
+class XAccountsChannel:
+    """The X channel: posts as whichever of the brands' accounts a post
+    names, each through its own credentials (:class:`XChannel`).
+
+    ``post.account`` picks the account (compared without '@' and case); an
+    account without its own credentials, and a post naming none, go to the
+    default account (X_ACCESS_TOKEN), whose channel refuses, permanently and
+    naming the variables to set, a post for an account it is not. With no
+    default account either, such a post fails the same way without touching
+    the network. A person has to act in both cases (set the credentials,
+    restart, approve again), so neither is retried by itself."""
+
+    platform = PLATFORM
+    max_length: int | None = MAX_WEIGHTED_LENGTH
+
+    def __init__(self, *, default: XChannel | None, accounts: Mapping[str, XChannel] | None = None,
+                 brand_accounts: Iterable[str] = ()) -> None:
+        """``default``: the channel of X_ACCESS_TOKEN's account (None: not
+        set); ``accounts``: handle → the channel holding that account's own
+        credentials."""
+        self.default = default
+        self.accounts = {h.lstrip("@").lower(): c for h, c in (accounts or {}).items()}
+        self.brand_accounts = frozenset(a.lstrip("@").lower() for a in brand_accounts)
+        if default is None and not self.accounts:
+            raise ValueError("an X channel needs the credentials of at least one account")
+
+    def __repr__(self) -> str:
+        own = ", ".join(repr(c) for c in self.accounts.values())
+        return f"<XAccountsChannel default={self.default!r} accounts=[{own}]>"
+
+    def channel_for(self, account: str | None) -> XChannel:
+        """The channel that posts as ``account`` (None: the default account).
+        Raises a permanent SendError when no credentials can post as it."""
+        handle = account.strip().lstrip("@") if account else None
+        if handle and handle.lower() in self.accounts:
+            return self.accounts[handle.lower()]
+        if self.default is not None:
+            return self.default  # it checks the handle against its own account
+        if handle is None:
+            token, secret = X_USER_CREDENTIALS
+            raise SendError(f"X: the post names no account and no default X account is set: set {token} and {secret}"
+                            " (or give the brand X accounts, brands[].accounts.x)", permanent=True)
+        known = "one of the brand's accounts" if handle.lower() in self.brand_accounts else "not one of the brands' X accounts"
+        todo = credentials_hint(handle) if handle.lower() in self.brand_accounts else \
+            "add it to brands[].accounts.x and " + credentials_hint(handle)
+        raise SendError(f"X: cannot post as @{handle} ({known}): no credentials for it; {todo}", permanent=True)
+
+    def reply_allowed(self, post: OutboundPost, *, account: str) -> bool:
+        return self.channel_for(post.account).reply_allowed(post, account=account)
+
+    def send(self, post: OutboundPost) -> SentPost:
+        return self.channel_for(post.account).send(post)
+
+    def find_sent(self, post: OutboundPost) -> SentPost | None:
+        """Looks on the timeline of the account that posted ``post``."""
+        return self.channel_for(post.account).find_sent(post)
+
+    def post_thread(self, texts: Sequence[str], *, brand: str, account: str | None = None,
+                    in_reply_to: str | None = None, outbox_id: int = 0) -> list[SentPost]:
+        """:meth:`XChannel.post_thread` as ``account`` (None: the default)."""
+        return self.channel_for(account).post_thread(texts, brand=brand, in_reply_to=in_reply_to, outbox_id=outbox_id)
 
 
 def build_x_channel(
@@ -278,14 +375,32 @@ def build_x_channel(
     session: requests.Session | None = None,
     clock: Clock | None = None,
     account: str | None = None,
-) -> XChannel:
-    """The X channel for ``settings``: credentials from X_API_KEY,
-    X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET (or ``*_FILE``);
-    the account they belong to is looked up on first use unless given.
-    Raises MissingSecretError (a ConfigError) naming what is missing."""
-    secrets = read_secrets(CREDENTIALS, env=os.environ if env is None else env, purpose="posting on X")
-    client = make_x_client(api_key=secrets["X_API_KEY"], api_secret=secrets["X_API_SECRET"],
-                           access_token=secrets["X_ACCESS_TOKEN"], access_token_secret=secrets["X_ACCESS_TOKEN_SECRET"],
-                           session=session)
+) -> XAccountsChannel:
+    """The X channel for ``settings``, from the environment (each variable
+    also readable from NAME_FILE):
+
+    * the app: X_API_KEY and X_API_SECRET (always);
+    * the default account: X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET (needed
+      unless some brand account has its own pair); ``account``, if given, is
+      the handle they must belong to;
+    * any of the brands' X accounts (``brands[].accounts.x``):
+      X_ACCESS_TOKEN__<HANDLE> and X_ACCESS_TOKEN_SECRET__<HANDLE>.
+
+    No request is made: each account's user id is looked up, and checked
+    against its handle, on first use. Raises MissingSecretError (a
+    ConfigError) naming what is missing, a pair set by half included."""
+    env = os.environ if env is None else env
     brand_accounts = [a for b in getattr(settings, "brands", []) for a in b.accounts.x]
-    return XChannel(client=client, account=account, brand_accounts=brand_accounts, clock=clock)
+    plan = x_posting_credentials(brand_accounts, env)
+    secrets = read_secrets(plan.names_to_read(), env=env, purpose="posting on X")
+
+    def channel(handle: str | None, token_names: tuple[str, str]) -> XChannel:
+        token, secret = token_names
+        client = make_x_client(api_key=secrets["X_API_KEY"], api_secret=secrets["X_API_SECRET"],
+                               access_token=secrets[token], access_token_secret=secrets[secret], session=session)
+        return XChannel(client=client, account=handle, brand_accounts=brand_accounts, clock=clock,
+                        token_names=token_names)
+
+    default = channel(account, X_USER_CREDENTIALS) if X_USER_CREDENTIALS[0] in secrets else None
+    own = {handle: channel(handle, pair) for handle, pair in plan.accounts.items()}
+    return XAccountsChannel(default=default, accounts=own, brand_accounts=brand_accounts)

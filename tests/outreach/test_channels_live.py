@@ -11,7 +11,7 @@ from outreach.channels import reddit as reddit_channel
 from outreach.channels import x as x_channel
 from outreach.channels.reddit import RedditChannel
 from outreach.channels.registry import LIVE_PLATFORMS, build_channels
-from outreach.channels.x import XChannel
+from outreach.channels.x import XAccountsChannel
 
 X_ENV = {"X_API_KEY": "k-123456", "X_API_SECRET": "s-123456", "X_ACCESS_TOKEN": "111-tok-123456",
          "X_ACCESS_TOKEN_SECRET": "ts-123456"}
@@ -42,7 +42,7 @@ def test_builds_a_channel_per_network_listened_to_without_touching_the_network(m
         channels = build_channels(settings, env={**X_ENV, **REDDIT_ENV})
         assert len(mock.calls) == 0
     assert set(channels) == {"x", "reddit"}
-    assert isinstance(channels["x"], XChannel) and isinstance(channels["reddit"], RedditChannel)
+    assert isinstance(channels["x"], XAccountsChannel) and isinstance(channels["reddit"], RedditChannel)
     assert channels["reddit"].username == "AcmeAir_Team"
     assert {"acmeair", "acmehelp"} <= channels["x"].brand_accounts
 
