@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import and_, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
 
 from brandpulse import audit
 from brandpulse.db.models import AlertMentionRow, AlertRow, MentionRow, OutboxRow
@@ -79,22 +79,24 @@ def credit_earlier_hand_replies(session: Session, alerted: Sequence[Mention], *,
     """The other order: an own reply stored *before* the customer's post it
     answers (sources poll at their own pace). For mentions that have just
     joined an alert, find own replies to them already stored (one SELECT per
-    platform through the thread index) and credit them."""
+    platform through the partial index of own replies) and credit them."""
     found: list[_OwnPost] = []
-    by_platform: dict[str, list[Mention]] = {}
+    by_platform: dict[str, set[str]] = {}
     for m in alerted:
-        by_platform.setdefault(m.platform, []).append(m)
-    for platform, mentions in by_platform.items():
-        threads = sorted({m.thread_id or m.external_id for m in mentions})
-        targets = sorted({m.external_id for m in mentions})
-        rows = session.execute(
-            select(MentionRow.external_id, MentionRow.reply_to_id, MentionRow.author_handle, MentionRow.created_at,
-                   MentionRow.url)
-            .where(MentionRow.platform == platform, MentionRow.thread_id.in_(threads),
-                   MentionRow.is_own.is_(True), MentionRow.reply_to_id.in_(targets))
-        ).all()
+        by_platform.setdefault(m.platform, set()).add(m.external_id)
+    for platform, targets in by_platform.items():
+        rows = session.execute(_EARLIER_OWN_REPLIES, {"platform": platform, "targets": sorted(targets)}).all()
         found.extend(_OwnPost(platform, *row) for row in rows)
     return _credit(session, found, now=now)
+
+
+# Through the partial index ix_mentions_own_replies (own posts only); built once.
+_EARLIER_OWN_REPLIES = (
+    select(MentionRow.external_id, MentionRow.reply_to_id, MentionRow.author_handle, MentionRow.created_at,
+           MentionRow.url)
+    .where(MentionRow.platform == bindparam("platform"), MentionRow.is_own == True,  # noqa: E712 (= 1 matches the index)
+           MentionRow.reply_to_id.in_(bindparam("targets", expanding=True)))
+)
 
 
 def _credit(session: Session, replies: Sequence[_OwnPost], *, now: datetime) -> list[int]:
@@ -143,22 +145,26 @@ def _credit(session: Session, replies: Sequence[_OwnPost], *, now: datetime) -> 
 
 def hand_reply_in_thread(session: Session, *, platform: str, author_id: str, thread: str) -> HandReply | None:
     """The earliest post by one of the brand's own accounts, written outside
-    brandpulse, that answers a post of ``author_id`` in ``thread``."""
-    own = aliased(MentionRow)
-    target = aliased(MentionRow)
-    row = session.execute(
-        select(own.external_id, own.author_handle, own.created_at, own.url)
-        .join(target, and_(target.platform == own.platform, target.external_id == own.reply_to_id))
-        .where(
-            own.platform == platform,
-            own.is_own.is_(True),
-            target.author_id == author_id,
-            func.coalesce(target.thread_id, target.external_id) == thread,
-            ~select(OutboxRow.id).where(OutboxRow.platform == platform, OutboxRow.external_id == own.external_id).exists(),
-        )
-        .order_by(own.created_at)
-        .limit(1)
-    ).first()
-    if row is None:
+    brandpulse, that answers a post of ``author_id`` in ``thread``. Three
+    index lookups: the author's posts in the thread (ix_mentions_author), own
+    replies to them (ix_mentions_own_replies), brandpulse's posts among
+    those (ix_outbox_posted)."""
+    posts = session.scalars(_AUTHOR_POSTS_IN_THREAD, {"platform": platform, "author_id": author_id, "thread": thread}).all()
+    if not posts:
         return None
-    return HandReply(external_id=row[0], account=row[1], posted_at=row[2], url=row[3])
+    rows = session.execute(_EARLIER_OWN_REPLIES, {"platform": platform, "targets": sorted(posts)}).all()
+    if not rows:
+        return None
+    ours = _sent_by_brandpulse(session, platform, [r[0] for r in rows])
+    by_hand = sorted((r for r in rows if r[0] not in ours), key=lambda r: r[3])
+    if not by_hand:
+        return None
+    external_id, _reply_to, account, posted_at, url = by_hand[0]
+    return HandReply(external_id=external_id, account=account, posted_at=posted_at, url=url)
+
+
+_AUTHOR_POSTS_IN_THREAD = select(MentionRow.external_id).where(
+    MentionRow.platform == bindparam("platform"),
+    MentionRow.author_id == bindparam("author_id"),
+    func.coalesce(MentionRow.thread_id, MentionRow.external_id) == bindparam("thread"),
+)

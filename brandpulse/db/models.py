@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -69,6 +70,10 @@ class MentionRow(Base):
         Index("ix_mentions_author", "platform", "author_id"),
         Index("ix_mentions_thread", "platform", "thread_id"),
         Index("ix_mentions_brand_created", "brand", "created_at"),
+        # The brand's own replies (outreach/hand_replies.py): a partial index, as
+        # small as the number of own posts, so ordinary inserts barely pay for it.
+        Index("ix_mentions_own_replies", "platform", "reply_to_id",
+              sqlite_where=text("is_own = 1"), postgresql_where=text("is_own")),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -204,6 +209,10 @@ class OutboxRow(Base):
         Index("ix_outbox_status", "status", "created_at"),
         Index("ix_outbox_mention_id", "mention_id"),  # safeguards: earlier replies to an author
         Index("ix_outbox_account_sent", "platform", "account", "sent_at"),  # safeguards: caps
+        # Posts brandpulse made, by platform id (reconciliation, hand replies); partial:
+        # a draft has no platform id yet.
+        Index("ix_outbox_posted", "platform", "external_id",
+              sqlite_where=text("external_id IS NOT NULL"), postgresql_where=text("external_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
