@@ -16,6 +16,13 @@ timeline and in other users' mentions, a duplicate text is refused with 403
 as X does, and a reply is refused unless the post replied to mentioned or
 quoted the replying account (X's rule for self-serve apps since Feb 2026).
 
+Several accounts: requests in OAuth 1.0a user context act as the user whose
+access token (``oauth_token`` in the Authorization header) they carry:
+``access_token`` is the account set with :meth:`FakeXAPI.set_me`, and
+:meth:`FakeXAPI.add_account_token` gives another account a token of its own,
+so ``GET /2/users/me`` answers, and ``POST /2/tweets`` posts as, that account.
+An unknown token is refused with 401.
+
 Faults (see :mod:`tests.fakes.faults`) are queued with :meth:`FakeXAPI.fail`
 and hit the next matching request. Endpoint names: ``user_by_username``,
 ``me``, ``mentions``, ``search``, ``user_tweets``, ``tweet``, ``create``.
@@ -25,10 +32,11 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 import responses
@@ -49,6 +57,7 @@ _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
 ]
 _RANGES = {"search": (10, 100), "mentions": (5, 100), "user_tweets": (5, 100)}
 _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
+_OAUTH_PARAM = re.compile(r'(oauth_\w+)="([^"]*)"')
 DEFAULT_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
 DEFAULT_USER_FIELDS = ("id", "name", "username")
 
@@ -64,6 +73,7 @@ class Call:
     params: dict[str, str]
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    path: str = ""
 
 
 # --------------------------------------------------------------- query
@@ -178,6 +188,8 @@ class FakeXAPI:
         self.rate_remaining: int | None = 449  # None: no rate headers at all
         self.redeliver_boundary = False  # also return the post whose id == since_id
         self.me_id: str | None = None  # the account behind the access token
+        self.user_tokens: dict[str, str] = {}  # other accounts' access tokens → their user ids
+        self._acting = threading.local()  # the user a request in user context acts as
         self._next_id = 0
         self._next_user = 1000
         pattern = re.compile(re.escape(X_HOST) + r"/2/.*")
@@ -213,6 +225,22 @@ class FakeXAPI:
             me = self.add_user(username)
         self.me_id = me["id"]
         return me
+
+    def add_account_token(self, username: str, token: str | None = None) -> str:
+        """Give ``username`` (created if new) an access token of its own, as X's
+        3-legged OAuth flow would for the app; returns it."""
+        try:
+            user = self.user(username)
+        except KeyError:
+            user = self.add_user(username)
+        token = token or f"{user['id']}-test-x-access-token-{user['username'].lower()}"
+        self.user_tokens[token] = user["id"]
+        return token
+
+    def acting_user(self) -> dict[str, Any]:
+        """The user the request being handled acts as (its access token's)."""
+        uid = getattr(self._acting, "user_id", None) or self.me_id
+        return self.users[uid]
 
     def _new_id(self, created_at: datetime) -> int:
         """A snowflake: milliseconds since X's epoch, shifted, plus a sequence,
@@ -326,7 +354,7 @@ class FakeXAPI:
                 body = json.loads(raw)
             except ValueError:
                 body = raw
-        self.calls.append(Call(request.method, name, params, body, dict(request.headers)))
+        self.calls.append(Call(request.method, name, params, body, dict(request.headers), parts.path))
 
         fault = self.faults.take(name)
         if fault is not None and fault.kind != F.LOST_ACK:
@@ -376,8 +404,16 @@ class FakeXAPI:
 
     def _check_auth(self, name: str, request: requests.PreparedRequest):
         auth = request.headers.get("Authorization", "")
-        user_context = (auth.startswith("OAuth ") and f'oauth_token="{self.access_token}"' in auth
-                        and f'oauth_consumer_key="{self.api_key}"' in auth)
+        self._acting.user_id = None
+        user_context = False
+        if auth.startswith("OAuth "):
+            oauth = {k: unquote(v) for k, v in _OAUTH_PARAM.findall(auth)}
+            token = oauth.get("oauth_token")
+            if oauth.get("oauth_consumer_key") == self.api_key:
+                if token == self.access_token:
+                    user_context, self._acting.user_id = True, self.me_id
+                elif token in self.user_tokens:
+                    user_context, self._acting.user_id = True, self.user_tokens[token]
         if name in ("create", "me"):
             if not user_context:
                 return self._json(403 if auth.startswith("Bearer ") else 401, {
@@ -487,7 +523,7 @@ class FakeXAPI:
         return self._json(200, {"data": self._shape_user(user, self._fields(params, "user.fields"))})
 
     def _ep_me(self, match, params, body):
-        return self._json(200, {"data": self._shape_user(self.users[self.me_id], self._fields(params, "user.fields"))})
+        return self._json(200, {"data": self._shape_user(self.acting_user(), self._fields(params, "user.fields"))})
 
     def _ep_tweet(self, match, params, body):
         tweet = self.tweets.get(int(match["id"]))
@@ -545,7 +581,7 @@ class FakeXAPI:
         if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
             return self._json(400, {"errors": [{"message": "text is required"}], "title": "Invalid Request",
                                     "type": PROBLEM + "invalid-request"})
-        me = self.users[self.me_id]
+        me = self.acting_user()
         text = body["text"]
         if any(t["author_id"] == me["id"] and t.get("_sent_text") == text for t in self.tweets.values()):
             return self._problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
