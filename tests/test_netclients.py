@@ -94,3 +94,38 @@ def test_http_session_remembers_the_last_response(mock):
     session.get("https://example.test/a")
     assert session.last_response.headers["x-ratelimit-remaining"] == "5.0"
     assert mock.calls[0].request.req_kwargs["timeout"] == 3
+
+
+def test_x_account_credential_names():
+    from brandpulse.netclients import x_account_credential_names
+
+    assert x_account_credential_names("KestrelAirHelp") == ("X_ACCESS_TOKEN__KESTRELAIRHELP",
+                                                            "X_ACCESS_TOKEN_SECRET__KESTRELAIRHELP")
+    assert x_account_credential_names("@kestrel_air") == ("X_ACCESS_TOKEN__KESTREL_AIR",
+                                                          "X_ACCESS_TOKEN_SECRET__KESTREL_AIR")
+    assert x_account_credential_names("Kestrel-Air.2") == ("X_ACCESS_TOKEN__KESTREL_AIR_2",
+                                                           "X_ACCESS_TOKEN_SECRET__KESTREL_AIR_2")
+    with pytest.raises(ValueError):
+        x_account_credential_names(" @ ")
+
+
+def test_x_posting_credentials_reads_names_only(tmp_path):
+    from brandpulse.netclients import x_posting_credentials
+
+    env = {"X_API_KEY": "k", "X_ACCESS_TOKEN": "t", "X_ACCESS_TOKEN_SECRET_FILE": str(tmp_path / "absent"),
+           "X_ACCESS_TOKEN__ACMEHELP": "t2", "X_ACCESS_TOKEN__NOBODY": "t3"}
+    plan = x_posting_credentials(["AcmeAir", "@acmehelp", "AcmeHelp"], env)
+    assert plan.app_missing == ("X_API_SECRET",)
+    assert plan.default and plan.default_missing == ()  # a _FILE counts as set; it is read later
+    assert plan.accounts == {"acmehelp": ("X_ACCESS_TOKEN__ACMEHELP", "X_ACCESS_TOKEN_SECRET__ACMEHELP")}
+    assert plan.incomplete == {"acmehelp": ("X_ACCESS_TOKEN_SECRET__ACMEHELP",)}
+    assert plan.without == ("AcmeAir",)
+    assert plan.unknown == ("X_ACCESS_TOKEN__NOBODY",)
+    assert plan.missing == ["X_API_SECRET", "X_ACCESS_TOKEN_SECRET__ACMEHELP"]
+    # no default pair: it is needed only when no account has its own
+    alone = x_posting_credentials(["AcmeAir"], {"X_API_KEY": "k", "X_API_SECRET": "s"})
+    assert alone.missing == ["X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"] and not alone.any_user
+    own = x_posting_credentials(["AcmeAir"], {"X_API_KEY": "k", "X_API_SECRET": "s", "X_ACCESS_TOKEN__ACMEAIR": "t",
+                                              "X_ACCESS_TOKEN_SECRET__ACMEAIR": "u"})
+    assert own.missing == [] and own.names_to_read() == ["X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN__ACMEAIR",
+                                                         "X_ACCESS_TOKEN_SECRET__ACMEAIR"]

@@ -96,12 +96,12 @@ def x_account_warnings(settings: Settings, env: Mapping[str, str]) -> list[str]:
         todo = "; ".join(" and ".join(x_account_credential_names(h)) for h in uncovered)
         handles = ", ".join(f"@{h}" for h in uncovered)
         if plan.default:
-            why = (f"X_ACCESS_TOKEN can post as only one of them, so replies drafted for the others fail"
-                   f" (status failed, naming these variables) until each has its own pair")
+            why = "X_ACCESS_TOKEN is one account's, so the replies of the others fail"
         else:
-            why = "replies drafted for them fail (status failed, naming these variables) until each has its own pair"
-        warnings.append(f"X: no access token of their own for {handles} (brands[].accounts.x): {why}: {todo}"
-                        " (or NAME_FILE); the other accounts post as usual")
+            why = "their replies fail"
+        warnings.append(f"X: {handles} (brands[].accounts.x) have no access token of their own; {why} (status"
+                        f" failed, naming the variables to set) until they have one: {todo} (each also as NAME_FILE);"
+                        " the accounts with a token post as usual")
     for name in plan.unknown:
         warnings.append(f"X: {name} is set but names none of the brands' X accounts (brands[].accounts.x);"
                         " it is not used (a misspelt handle?)")

@@ -122,6 +122,50 @@ class XChannelHarness(ChannelHarness):
         return ["X_ACCESS_TOKEN"]
 
 
+class XSecondAccountHarness(XChannelHarness):
+    """The X channel posting as the brand's second account, @AcmeHelp, through
+    its own access token (X_ACCESS_TOKEN__ACMEHELP) while X_ACCESS_TOKEN is
+    @AcmeAir's: replies address @AcmeHelp and are drafted as it."""
+
+    id = "x-second-account"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.help_token = self.fake.add_account_token("AcmeHelp")
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "X_ACCESS_TOKEN__ACMEHELP": self.help_token,
+                "X_ACCESS_TOKEN_SECRET__ACMEHELP": "test-x-help-token-secret"}
+
+    def reply(self, target, text: str, **kw: Any) -> OutboundPost:
+        kw.setdefault("account", "AcmeHelp")
+        return super().reply(target, text, **kw)
+
+    def addressed_target(self):
+        tweet = self.fake.add_tweet("@AcmeHelp my bag never arrived", author="jane",
+                                    created_at=self.clock.now() - timedelta(minutes=5))
+        return tweet["id"], ("acmehelp",)
+
+    def unaddressed_target(self):
+        # addresses the brand's other account: X would not let @AcmeHelp answer it
+        tweet = self.fake.add_tweet("@AcmeAir lost my bag, typical", author="jane",
+                                    created_at=self.clock.now() - timedelta(minutes=5))
+        return tweet["id"], ("acmeair",)
+
+    def status(self, text: str) -> OutboundPost:
+        self._outbox += 1
+        return OutboundPost(outbox_id=self._outbox, platform="x", brand="acme", account="AcmeHelp", text=text,
+                            kind="status")
+
+    def replies_on_platform(self, target_id: str):
+        me = self.fake.user("AcmeHelp")["id"]
+        return [t for t in self.fake.tweets.values() if t["author_id"] == me
+                and any(r["type"] == "replied_to" and r["id"] == target_id for r in t.get("referenced_tweets", []))]
+
+    def credential_names(self) -> list[str]:
+        return ["X_ACCESS_TOKEN__ACMEHELP"]
+
+
 class RedditChannelHarness(ChannelHarness):
     id = "reddit"
     platform = "reddit"
@@ -188,7 +232,7 @@ def mock():
         yield m
 
 
-@pytest.fixture(params=[XChannelHarness, RedditChannelHarness], ids=lambda h: h.id)
+@pytest.fixture(params=[XChannelHarness, XSecondAccountHarness, RedditChannelHarness], ids=lambda h: h.id)
 def h(request, mock, clock, settings) -> ChannelHarness:
     return request.param(mock=mock, clock=clock, settings=settings)
 
