@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import requests
 import responses
 import yaml
 from click.testing import CliRunner
@@ -322,3 +323,66 @@ def test_rate_limit_headers_schedule_each_source_alone(tmp_path, monkeypatch):
         clock.set(reset)
         assert set(poll_all().values()) == {"ok"}
     engine.dispose()
+
+
+def test_replies_go_out_from_each_brand_account_exactly_once(world, monkeypatch, caplog):
+    """Two brand accounts on X, each with its own access token: each reply
+    goes out from the account its customer addressed; a lost answer is
+    reconciled on that account's timeline; no token shows anywhere."""
+    caplog.set_level(logging.DEBUG)
+    world.config["sources"] = [
+        SOURCES[0],
+        {"name": "x-help-mentions", "kind": "x", "brand": "acme", "endpoint": "mentions", "account": "AcmeHelp",
+         "poll_interval": "1m"},
+    ]
+    world.write()
+    help_token = world.x.add_account_token("AcmeHelp")
+    help_env = {"X_ACCESS_TOKEN__ACMEHELP": help_token, "X_ACCESS_TOKEN_SECRET__ACMEHELP": "test-x-help-secret-4b7e"}
+    for name, value in help_env.items():
+        monkeypatch.setenv(name, value)
+    world.env.update(help_env)
+    jane = world.x.add_tweet("@AcmeHelp my bag is lost and nobody answers, terrible service",
+                             author="jane", created_at=now() - timedelta(minutes=9))
+
+    world.cli("run", "--once")
+    Session = world.Session()
+    sam_reply, jane_reply = reply_for(Session, world.sam["id"]), reply_for(Session, jane["id"])
+    assert (sam_reply.account, jane_reply.account) == ("AcmeAir", "AcmeHelp")
+    for row in (sam_reply, jane_reply):
+        world.cli("replies", "approve", str(row.id), "--as", "alice")
+
+    world.go_live()
+    original = world.x._ep_create
+
+    def lose_helps_answer(match, params, body):  # AcmeHelp's post is created, its answer lost
+        answer = original(match, params, body)
+        if world.x.acting_user()["username"] == "AcmeHelp":
+            return requests.exceptions.ReadTimeout("Read timed out. (fake: the answer was lost)")
+        return answer
+
+    world.x._ep_create = lose_helps_answer
+    world.cli("run", "--once", "-v")
+    world.x._ep_create = original
+    with Session() as s:
+        assert s.get(OutboxRow, sam_reply.id).status == "sent"
+        assert s.get(OutboxRow, jane_reply.id).status == "unknown"
+    world.cli("run", "--once", "-v")
+
+    def replies_by(handle: str, target: dict) -> list[dict]:
+        uid = world.x.user(handle)["id"]
+        return [t for t in world.x.tweets.values() if t["author_id"] == uid
+                and any(r["id"] == target["id"] for r in t.get("referenced_tweets", []))]
+
+    with Session() as s:
+        sent_sam, sent_jane = s.get(OutboxRow, sam_reply.id), s.get(OutboxRow, jane_reply.id)
+    assert [t["id"] for t in replies_by("AcmeAir", world.sam)] == [sent_sam.external_id]
+    assert [t["id"] for t in replies_by("AcmeHelp", jane)] == [sent_jane.external_id]
+    assert sent_jane.status == "sent" and sent_jane.external_url.startswith("https://x.com/AcmeHelp/status/")
+    assert replies_by("AcmeHelp", world.sam) == [] and replies_by("AcmeAir", jane) == []
+    assert len(world.x.calls_to("create")) == 2  # one request per reply: nothing posted twice
+
+    logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    shown = "\n".join(World.outputs)
+    stored = b"".join(p.read_bytes() for p in (world.path.parent / "data").glob("brandpulse.db*"))
+    for secret in world.secrets():
+        assert secret not in logged and secret not in shown and secret.encode() not in stored
