@@ -33,6 +33,7 @@ def _register() -> None:
     from brandpulse.cli import sources
     from brandpulse.cli import kpis, outreach
     from brandpulse.cli import incident
+    from brandpulse.cli import trends
 
     for command in (
         run.demo,
@@ -48,6 +49,7 @@ def _register() -> None:
         outreach.outreach,
         kpis.kpis,
         incident.incident,
+        trends.trends,
     ):
         main.add_command(command)
 
