@@ -13,11 +13,15 @@ ordered by priority (P1 first) then SLA deadline. An alert whose first reply
 went out is "answered" rather than overdue. Counts by sentiment and platform
 cover mentions posted in the period, each once with its latest score, and
 leave out the brand's own posts. The response KPIs (:mod:`outreach.kpis`)
-cover the alerts opened in the period.
+cover the alerts opened in the period. The trends (:mod:`outreach.trends`)
+cover the last 14 days by UTC day, whatever the period: the HTML draws them as
+a chart (an SVG image inline in the page, so the digest stays one file) above
+a table of the same numbers.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from dataclasses import dataclass, field
@@ -36,6 +40,7 @@ from brandpulse.durations import format_duration
 from brandpulse.resources import resource_dir
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
 from outreach.templating import make_environment, printable
+from outreach.trends import TrendReport, compute_trends, pct, net, render_chart_svg, summary_line
 
 OPEN_STATUSES = ("open", "acknowledged")
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -45,6 +50,7 @@ HTML_TEMPLATE = "digest.html.j2"
 # directory has no digest template of its own.
 PROJECT_TEMPLATES = resource_dir("templates")
 _CHUNK = 500
+TREND_PERIOD = timedelta(days=14)  # the digest's trend section: the last 14 days by day
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +157,7 @@ class Digest:
     kpis: KpiReport | None = None  # response KPIs of the alerts opened in the period
     meta: dict[str, Any] = field(default_factory=dict)
     sources: tuple[DigestSource, ...] = ()  # sources not listening (failing, over budget), now
+    trends: TrendReport | None = None  # the last 14 days by day (TREND_PERIOD), whatever the period
 
     @property
     def brand_names(self) -> str:
@@ -355,6 +362,7 @@ def build_digest(
             replies_sent=replies_sent,
         ),
         kpis=compute_kpis(session, now=now, since=since, brands=brand_ids),
+        trends=compute_trends(session, now=now, since=TREND_PERIOD, by="day", brands=brand_ids),
         sources=_sources_needing_attention(session, settings=settings, brand_ids=brand_ids),
     )
 
@@ -423,7 +431,24 @@ def render_html(digest: Digest, *, settings: Settings) -> str:
         raise FileNotFoundError(
             f"digest template {HTML_TEMPLATE} not found in {' or '.join(str(p) for p in search_path)}"
         ) from None
-    return template.render(digest=digest, format_duration=format_duration)
+    return template.render(digest=digest, format_duration=format_duration, trend_chart=trend_chart_uri(digest),
+                           trend_summary=_trend_summaries(digest), pct=pct, net=net)
+
+
+def trend_chart_uri(digest: Digest) -> str | None:
+    """The chart of the digest's trends (all its brands together) as a
+    ``data:image/svg+xml`` URI, or None without trends. An image rather than
+    SVG markup in the page: nothing in it can reach the page's DOM or styles."""
+    if digest.trends is None:
+        return None
+    svg = render_chart_svg(digest.trends.total, by=digest.trends.by)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def _trend_summaries(digest: Digest) -> list[str]:
+    if digest.trends is None:
+        return []
+    return [summary_line(g, digest.trends.period) for g in digest.trends.groups]
 
 
 _SPACE = re.compile(r"\s+")
@@ -499,10 +524,27 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
     if len(shown) < len(digest.alerts):
         lines.append("")
         lines.append(f"… and {len(digest.alerts) - len(shown)} more open alerts in the HTML digest.")
+    if digest.trends is not None:
+        lines.append("")
+        lines.extend(_trends_text(digest.trends))
     if digest.kpis is not None:
         lines.append("")
         lines.append(render_kpis_text(digest.kpis).rstrip("\n"))
     return "\n".join(lines) + "\n"
+
+
+def _trends_text(trends: TrendReport) -> list[str]:
+    """A compact table of the total per day: mentions (with a bar) and negative share."""
+    g = trends.total
+    lines = [f"Trends, last {TREND_PERIOD.days} days by UTC day: " + summary_line(g, trends.period).split(": ", 1)[1]]
+    top = max((b.counts.mentions for b in g.buckets), default=0)
+    width = max(len(str(top)), len("mentions"))
+    lines.append(f"  {'day':<9}  {'mentions':>{width}}  {'neg share':>9}")
+    for b in g.buckets:
+        c = b.counts
+        bar = ("█" * round(c.mentions / top * 20) or ("▏" if c.mentions else "")) if top else ""
+        lines.append(f"  {b.start:%a %m-%d}{'*' if b.partial else ' '}  {c.mentions:>{width}}  {pct(c.negative_share):>9}  {bar}".rstrip())
+    return lines
 
 
 def write_digest(digest: Digest, *, settings: Settings, directory: Path | None = None) -> Path:

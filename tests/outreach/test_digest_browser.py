@@ -52,3 +52,29 @@ def test_digest_renders_hostile_text_as_text_in_a_browser(world, Session, settin
     assert body.index("@bigvoice") < body.index("@mallory")
     browser_page.screenshot(path=str(tmp_path / "digest.png"), full_page=True)
     assert (tmp_path / "digest.png").stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_digest_trend_chart_is_drawn_and_visible(world, Session, settings, clock, tmp_path, browser_page):  # noqa: F811
+    digest = build(Session, settings, clock)
+    path = write_digest(digest, settings=settings, directory=tmp_path)
+    browser_page.set_viewport_size({"width": 1000, "height": 800})
+    browser_page.goto(path.as_uri())
+    chart = browser_page.locator("figure.chart img")
+    assert chart.count() == 1
+    chart.scroll_into_view_if_needed()
+    assert chart.is_visible()
+    # The SVG decoded and drew: a real size, not the broken-image placeholder.
+    natural = chart.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+    assert natural[0] is True and natural[1] > 300 and natural[2] > 100
+    box = chart.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 100
+    assert "mentions per day" in chart.get_attribute("alt")
+    # The accessible table beside it: one row per UTC day of the last 14 (15 with the partial ends).
+    table = browser_page.locator("table.trends")
+    assert table.locator("caption").inner_text().startswith("Mentions and sentiment per day")
+    assert table.locator("tr th[scope=row]").count() == 15
+    assert table.locator("tr", has_text="Tue 2026-03-10*").count() == 1
+    shot = tmp_path / "chart.png"
+    chart.screenshot(path=str(shot))
+    assert shot.stat().st_size > 5_000  # bars, lines and labels, not a blank box

@@ -4,6 +4,7 @@ from the posts stored in ``week``."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from brandpulse.db.models import ScoreRow
+from outreach.digest import build_digest, render_html, render_text
 from outreach.trends import (
     ALL, Counts, bucket_starts, check_period, compare, compute_trends, floor_to, render_chart_svg,
     render_trends_text,
@@ -189,3 +191,24 @@ def test_chart_is_a_deterministic_svg(Session, week):
         assert label in svg  # text kept as text
     assert "<script" not in svg
 
+
+def test_digest_has_a_trends_section(Session, settings, week):
+    with Session() as s:
+        digest = build_digest(s, settings=settings, now=T0, since=timedelta(hours=24))
+    assert digest.trends is not None and digest.trends.by == "day"
+    assert digest.trends.period_start == T0 - timedelta(days=14)  # 14 days whatever the digest's period
+    assert len(digest.trends.total.buckets) == 15  # 02-24 (partial) … 03-10 (partial)
+    text = render_text(digest)
+    # 14 days back from T0 hold the 8 posts above and the 4 from 03-04 08:59 to 03-07 08:00: 5 negative of 10 scored
+    assert "Trends, last 14 days by UTC day: 12 mentions vs 0 the previous 14 days; negative share 50% vs –" in text
+    assert re.search(r"  Mon 03-09 +4 +0%  █+\n", text)
+    assert re.search(r"  Sun 03-08 +0 +–\n", text)
+    html = render_html(digest, settings=settings)
+    uri = re.search(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"[^>]* alt="Chart: mentions per day', html)
+    assert uri is not None
+    assert b"<svg" in base64.b64decode(uri.group(1))
+    assert '<caption id="trend-table-caption">' in html
+    assert re.search(r'<th scope="row">Mon 2026-03-09</th><td class="n">4</td><td class="n">0</td>'
+                     r'<td class="n">1</td><td class="n">1</td><td class="n">1</td><td class="n">0%</td>'
+                     r'<td class="n">\+0.50</td>', html)
+    assert html == render_html(digest, settings=settings)  # deterministic page, chart included
