@@ -41,10 +41,10 @@ from sqlalchemy.orm import Session
 
 from brandpulse.db.models import AlertRow
 from brandpulse.durations import format_duration
+from outreach.report_groups import ALL, GroupedReport
 from brandpulse.types import POSSIBLE_INCIDENT_RULE
 
 THRESHOLDS: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
-ALL = "*"  # brand or platform "all"
 EXCLUDED_STATUSES = ("dismissed",)
 
 
@@ -106,22 +106,10 @@ class KpiGroup:
 
 
 @dataclass(frozen=True, slots=True)
-class KpiReport:
+class KpiReport(GroupedReport[KpiGroup]):
     period_start: datetime
     period_end: datetime
     groups: tuple[KpiGroup, ...]  # brand×platform, then each brand overall, then everything
-
-    def group(self, brand: str = ALL, platform: str = ALL) -> KpiGroup | None:
-        for g in self.groups:
-            if (g.brand, g.platform) == (brand, platform):
-                return g
-        return None
-
-    @property
-    def total(self) -> KpiGroup:
-        found = self.group(ALL, ALL)
-        assert found is not None
-        return found
 
     def to_dict(self) -> dict[str, Any]:
         return {

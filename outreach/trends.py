@@ -46,8 +46,8 @@ from sqlalchemy.orm import Session
 
 from brandpulse.db.models import MentionRow, ScoreRow
 from brandpulse.durations import format_duration
+from outreach.report_groups import ALL, GroupedReport
 
-ALL = "*"  # brand or platform "all", as in outreach.kpis
 GRANULARITIES: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 SENTIMENTS = ("negative", "neutral", "positive")
 LABELS = (*SENTIMENTS, "unknown")
@@ -136,7 +136,7 @@ class TrendGroup:
 
 
 @dataclass(frozen=True, slots=True)
-class TrendReport:
+class TrendReport(GroupedReport[TrendGroup]):
     period_start: datetime
     period_end: datetime
     previous_start: datetime  # the previous period is [previous_start, period_start)
@@ -148,18 +148,6 @@ class TrendReport:
     @property
     def period(self) -> timedelta:
         return self.period_end - self.period_start
-
-    def group(self, brand: str = ALL, platform: str = ALL) -> TrendGroup | None:
-        for g in self.groups:
-            if (g.brand, g.platform) == (brand, platform):
-                return g
-        return None
-
-    @property
-    def total(self) -> TrendGroup:
-        found = self.group(ALL, ALL)
-        assert found is not None
-        return found
 
     def to_dict(self) -> dict[str, Any]:
         return {

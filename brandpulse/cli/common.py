@@ -78,6 +78,17 @@ class UserError(Exception):
 pass_ctx = click.make_pass_decorator(Context)
 
 
+def brand_ids(settings: Settings, brand: str | None) -> list[str]:
+    """The brands a ``--brand`` option selects: that one, or every brand when
+    it is None. An unknown brand is a :class:`UserError` naming the known ones."""
+    known = [b.id for b in settings.brands]
+    if brand is None:
+        return known
+    if brand not in known:
+        raise UserError(f"--brand: unknown brand {brand!r} (known: {', '.join(known)})")
+    return [brand]
+
+
 def actor_option(func: Callable) -> Callable:
     """``--as NAME`` (default: $BRANDPULSE_USER or $USER) for audited changes."""
     default = os.environ.get("BRANDPULSE_USER") or os.environ.get("USER") or "cli"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, pass_ctx
+from brandpulse.cli.common import Context, brand_ids, UserError, actor_option, handle_errors, pass_ctx
 from brandpulse.durations import format_duration
 from outreach.templating import printable
 
@@ -14,8 +14,7 @@ def _fmt(value) -> str:
 
 
 def _known_brand(ctx: Context, brand: str | None) -> None:
-    if brand is not None and brand not in {b.id for b in ctx.settings.brands}:
-        raise UserError(f"--brand: unknown brand {brand!r} (known: {', '.join(b.id for b in ctx.settings.brands)})")
+    brand_ids(ctx.settings, brand)
 
 
 @click.group()

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from brandpulse.cli.common import Context, UserError, handle_errors, pass_ctx
+from brandpulse.cli.common import Context, brand_ids, UserError, handle_errors, pass_ctx
 from brandpulse.durations import parse_duration
 
 BY = ("hour", "day", "week")
@@ -31,10 +31,8 @@ def trends(ctx: Context, since: str, by: str, brand: str | None, platform: str |
     except ValueError as exc:
         raise UserError(f"--since: {exc}") from None
     app = ctx.app()
-    if brand is not None and brand not in {b.id for b in app.settings.brands}:
-        raise UserError(f"--brand: unknown brand {brand!r} (known: {', '.join(b.id for b in app.settings.brands)})")
+    brands = brand_ids(app.settings, brand)
     with app.Session() as s:
-        brands = [brand] if brand is not None else [b.id for b in app.settings.brands]
         report = compute_trends(s, now=app.clock.now(), since=period, by=by, brands=brands, platform=platform)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
