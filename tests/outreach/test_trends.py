@@ -20,6 +20,13 @@ from outreach.trends import (
 from tests.conftest import T0  # Tuesday 2026-03-10 09:00 UTC
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def Session(request, Session):
+    """Every test here runs on SQLite, then on PostgreSQL (trends buckets
+    timestamps in SQL, where the two dialects differ)."""
+    return Session if request.param == "sqlite" else request.getfixturevalue("pg_Session")
+
+
 def utc(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 3, day, hour, minute, tzinfo=timezone.utc)
 
