@@ -51,14 +51,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, func, not_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from brandpulse import audit
 from brandpulse.config import Settings
-from brandpulse.db.models import AlertRow, MentionRow, OutboxRow
+from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, SendWaitRow
 from outreach import incidents, safeguards
-from outreach.channels.base import Channel, ManualReplyRequired, OutboundPost, SendError, SentPost
+from outreach.channels.base import Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, rate_limit_key
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +96,13 @@ class SendReport:
     released: int = 0  # window holds put back to approved
     paused: int = 0  # due but left approved: the kill switch is on
     manual: int = 0  # the platform will not take it from the bot: answer by hand
+    waiting: int = 0  # due but left approved: its sender waits for the platform (send_waits)
 
     def __str__(self) -> str:
         return (
             f"sent {self.sent}, failed {self.failed}, deferred {self.deferred},"
             f" unknown {self.unknown}, reconciled {self.reconciled}, held {self.held},"
-            f" released {self.released}, paused {self.paused}, manual {self.manual}"
+            f" released {self.released}, paused {self.paused}, manual {self.manual}, waiting {self.waiting}"
         )
 
 
@@ -390,10 +392,63 @@ def _settle(session: Session, post: OutboundPost, *, claimed_at: datetime, value
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class SendWait:
+    """A platform's "not now" for one sending identity (see the module's
+    docstring, *Waiting*)."""
+
+    platform: str
+    identity: str  # the channel's rate-limit key; the platform's name: every identity on it
+    until: datetime
+    account: str | None  # the account whose post got the answer
+    reason: str | None  # the platform's answer
+
+    def who(self) -> str:
+        """The waiting sender, for people: the account whose post got the
+        answer, and the limit (every account that posts with it waits)."""
+        handle = _handle(self.platform, self.account)
+        if self.identity == self.platform:
+            return f"{self.platform}, every account (answered to {handle})"
+        return f"{self.platform} {handle} (token {self.identity})"
+
+
+def _handle(platform: str, account: str | None) -> str:
+    if not account:
+        return "(default account)"
+    return ("u/" if platform == "reddit" else "@") + account.lstrip("@")
+
+
+def current_waits(session: Session, *, now: datetime) -> list[SendWait]:
+    """The senders that wait for their platform now, soonest first."""
+    rows = session.scalars(
+        select(SendWaitRow).where(SendWaitRow.until > now).order_by(SendWaitRow.until, SendWaitRow.platform,
+                                                                     SendWaitRow.identity)
+    ).all()
+    return [SendWait(r.platform, r.identity, r.until, r.account, r.reason) for r in rows]
+
+
+def _record_wait(session: Session, *, platform: str, identity: str, until: datetime, account: str | None,
+                 reason: str, now: datetime) -> None:
+    """Remember, for every sender (process) of this database, that
+    ``identity`` may not post on ``platform`` before ``until`` (the latest
+    answer from the platform wins)."""
+    dialect = session.get_bind().dialect.name
+    make = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
+    if make is None:
+        raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+    values = {"until": until, "account": account, "reason": reason, "updated_at": now}
+    stmt = make(SendWaitRow).values(platform=platform, identity=identity, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["platform", "identity"], set_=values))
+
+
 def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime,
-              settings: Settings | None = None) -> tuple[str, datetime | None]:
-    """Send a claimed post and record the outcome. Returns (outcome, retry_at)."""
+              settings: Settings | None = None, wait_key: str | None = None) -> tuple[str, datetime | None, str | None]:
+    """Send a claimed post and record the outcome. Returns (outcome,
+    retry_at, the rate-limit key that waits until retry_at). A deferral
+    also records, in the same transaction, that the limit it hit waits
+    (``wait_key``, the post's sender, unless the error names another)."""
     manual_url: str | None = None
+    waits: str | None = None
     try:
         sent = channel.send(post)
     except ManualReplyRequired as exc:
@@ -408,6 +463,7 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
             outcome, values, retry_at = "failed", {"status": "failed", "last_error": message}, None
         else:
             retry_at = exc.retry_at
+            waits = exc.limit_key or wait_key or post.platform
             outcome, values = "deferred", {"status": "approved", "not_before": retry_at, "last_error": message}
     except Exception as exc:  # noqa: BLE001 - after a claim, any surprise means "may have been posted"
         log.exception("outbox %s: unexpected error while sending on %s", post.outbox_id, post.platform)
@@ -417,7 +473,7 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
             if _mark_sent(session, post, sent, now=now, settings=settings):
                 audit.record_many(session, [_event("reply.sent", post.outbox_id, now,
                                                    {"external_id": sent.external_id, "url": sent.url})])
-        return "sent", None
+        return "sent", None, None
     with session_factory() as session, session.begin():
         if _settle(session, post, claimed_at=now, values={**values, "updated_at": now}):
             details: dict[str, Any] = {"error": values["last_error"]}
@@ -425,8 +481,17 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
                 details["url"] = manual_url
             if retry_at is not None:
                 details["retry_at"] = retry_at.isoformat()
+            if waits is not None and retry_at is not None:
+                # Everything this sender posts waits, in every process, until the platform said.
+                details.update(account=post.account, waits=waits)
+                _record_wait(session, platform=post.platform, identity=waits, until=retry_at, account=post.account,
+                             reason=values["last_error"], now=now)
             audit.record_many(session, [_event(f"reply.{outcome}", post.outbox_id, now, details)])
-    return outcome, retry_at
+    if waits is not None and retry_at is not None:
+        wait = SendWait(post.platform, waits, retry_at, post.account, values["last_error"])
+        log.warning("%s: waits until %s UTC, with every reply it posts (reply %s: %s)", wait.who(),
+                    retry_at.strftime("%Y-%m-%d %H:%M:%S"), post.outbox_id, values["last_error"])
+    return outcome, retry_at, waits
 
 
 def _reconcile_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime,
@@ -455,6 +520,15 @@ def _reconcile_one(session_factory, post: OutboundPost, channel: Channel, *, now
             return False
         audit.record_many(session, [_event("reply.reconciled", post.outbox_id, now, {"outcome": "not_found"})])
         return True
+
+
+def _waits(waiting: Mapping[tuple[str, str], datetime], platform: str, channel: Channel,
+           account: str | None) -> datetime | None:
+    """Until when a post as ``account`` on ``platform`` waits (None: it may
+    go): its sender's limit, or one every sender on the platform shares."""
+    untils = [u for u in (waiting.get((platform, rate_limit_key(channel, account=account))),
+                          waiting.get((platform, platform))) if u is not None]
+    return max(untils) if untils else None
 
 
 def send_approved(
@@ -510,29 +584,48 @@ def send_approved(
 
     with session_factory() as session:
         paused = safeguards.paused_scopes(session)
-        due = session.execute(
-            select(OutboxRow.id, OutboxRow.platform, OutboxRow.brand)
-            .where(OutboxRow.status == "approved",
-                   or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= now))
-            .order_by(OutboxRow.created_at, OutboxRow.id)
-            .limit(limit)
+        is_due = and_(OutboxRow.status == "approved",
+                      or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= now))
+        waiting: dict[tuple[str, str], datetime] = {
+            (w.platform, w.identity): w.until for w in current_waits(session, now=now)
+        }
+        # Accounts whose sender waits are left out of this run's rows, so they
+        # cannot take the places of accounts that may post.
+        senders = session.execute(
+            select(OutboxRow.platform, OutboxRow.account, func.count())
+            .where(is_due)
+            .group_by(OutboxRow.platform, OutboxRow.account)
         ).all()
+        held_back = [(platform, account, n, until) for platform, account, n in senders if platform in channels
+                     for until in [_waits(waiting, platform, channels[platform], account)] if until is not None]
+        due_query = select(OutboxRow.id, OutboxRow.platform, OutboxRow.brand, OutboxRow.account).where(is_due)
+        if held_back:
+            due_query = due_query.where(not_(or_(*(
+                and_(OutboxRow.platform == platform,
+                     OutboxRow.account.is_(None) if account is None else OutboxRow.account == account)
+                for platform, account, _, _ in held_back
+            ))))
+        due = session.execute(due_query.order_by(OutboxRow.created_at, OutboxRow.id).limit(limit)).all()
     if safeguards.GLOBAL_SCOPE in paused:
         counts["paused"] = len(due)
         return SendReport(**counts)
-    waiting: dict[str, datetime | None] = {}
+    for platform, account, n, until in held_back:
+        counts["waiting"] += n
+        log.info("%s %s: %d approved %s wait for the platform until %s UTC", platform, _handle(platform, account), n,
+                 "reply" if n == 1 else "replies", until.strftime("%Y-%m-%d %H:%M:%S"))
     missing: set[str] = set()
-    for outbox_id, platform, brand in due:
+    for outbox_id, platform, brand, account in due:
         if brand in paused:
             counts["paused"] += 1
-            continue
-        if platform in waiting:
             continue
         channel = channels.get(platform)
         if channel is None:
             if platform not in missing:
                 log.warning("no channel for platform %r: its approved replies wait", platform)
                 missing.add(platform)
+            continue
+        if _waits(waiting, platform, channel, account):
+            counts["waiting"] += 1  # its sender was told to wait earlier in this run
             continue
         result = claim_for_send(session_factory, outbox_id, now=now, settings=settings)
         if result.paused_by is not None:
@@ -543,8 +636,10 @@ def send_approved(
             continue
         if result.post is None:
             continue  # another sender claimed it, or a person changed it
-        outcome, retry_at = _send_one(session_factory, result.post, channel, now=now, settings=settings)
+        key = rate_limit_key(channel, account=account)
+        outcome, retry_at, waits = _send_one(session_factory, result.post, channel, now=now, settings=settings,
+                                             wait_key=key)
         counts[outcome] += 1
-        if outcome == "deferred":
-            waiting[platform] = retry_at
+        if waits is not None and retry_at is not None:
+            waiting[(platform, waits)] = retry_at
     return SendReport(**counts)

@@ -250,6 +250,24 @@ class OutboxRow(Base):
     community: Mapped[str | None] = mapped_column(String(128))  # subreddit of a Reddit submission
 
 
+class SendWaitRow(Base):
+    """A platform's "not now" for one sender: after a rate limit (or another
+    deferral) on a post, every post that goes out through the same identity
+    waits until ``until`` (outreach/outbox.py). ``identity`` is the channel's
+    rate-limit key (on X the access token's variable name: handles without a
+    token of their own share the default account's); ``account`` is the
+    account whose post got the answer, ``reason`` the platform's answer."""
+
+    __tablename__ = "send_waits"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(128), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    account: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class OutreachControlRow(Base):
     """The kill switch: ``scope`` "*" pauses all sending, a brand id that brand's.
     The "*" row always exists (the migration creates it); claims lock it."""

@@ -5,6 +5,15 @@ saying whether the failure is permanent (never retry), deferrable (retry
 after ``retry_at``), or of unknown outcome (the post may exist: reconcile by
 ``find_sent`` before any resend). Public posts cannot be undone, so sending is
 at most once.
+
+A channel that posts as several identities with limits of their own (X: one
+access token per account) may also say which one a post goes out as:
+``rate_limit_key(*, account) -> str``, the same key for every account that
+shares one limit. After a ``retry_at``, the outbox holds back every post with
+that key until then; a channel without the method has one limit for the whole
+platform (:func:`rate_limit_key`). A ``SendError`` may name the limit that
+was hit instead (``limit_key``): the platform's name stands for a limit every
+identity shares (X: the app's daily posting limit).
 """
 
 from __future__ import annotations
@@ -46,11 +55,15 @@ class SendError(Exception):
         permanent: bool = False,
         outcome_unknown: bool = False,
         retry_at: datetime | None = None,
+        limit_key: str | None = None,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.outcome_unknown = outcome_unknown
         self.retry_at = retry_at
+        # With retry_at: the limit that was hit when it is not the post's own
+        # (rate_limit_key), e.g. the platform name for an app-wide limit.
+        self.limit_key = limit_key
 
 
 class ManualReplyRequired(SendError):
@@ -73,3 +86,13 @@ class Channel(Protocol):
     def find_sent(self, post: OutboundPost) -> SentPost | None:
         """Look on the platform for ``post`` having been created already."""
         ...
+
+
+def rate_limit_key(channel: object, *, account: str | None) -> str:
+    """Which of ``channel``'s rate limits a post as ``account`` counts
+    against: the channel's own ``rate_limit_key``, or its platform when it
+    has none (one limit for the whole platform)."""
+    key_for = getattr(channel, "rate_limit_key", None)
+    if key_for is None:
+        return str(getattr(channel, "platform"))
+    return str(key_for(account=account))

@@ -12,7 +12,15 @@
   :meth:`XChannel.post_thread`.
 * **Length** is checked before anything is sent, as X counts it
   (:mod:`outreach.channels.textlength`).
-* **At most once**: a 429 is a clear "not now" (``SendError(retry_at=...)``);
+* **Rate limits** are per access token: a 429 is a clear "not now"
+  (``SendError(retry_at=...)``, at ``x-rate-limit-reset`` or the later
+  ``x-user-limit-24hour-reset`` when the day's posts are used up; without a
+  header, after :data:`DEFAULT_BACKOFF`) for the token that got it, which
+  :meth:`XAccountsChannel.rate_limit_key` names (accounts without a token of
+  their own share the default account's). When the app's daily limit
+  (``x-app-limit-24hour-remaining: 0``) is used up, every account waits: the
+  error's ``limit_key`` is the platform.
+* **At most once**: a 429 is a clear "not now";
   a timeout, a connection error or a 5xx after the request left may have
   created the post, so they raise ``SendError(outcome_unknown=True)`` and the
   outbox calls :meth:`XChannel.find_sent` — the account's recent posts
@@ -100,7 +108,7 @@ class ThreadInterrupted(SendError):
 
     def __init__(self, message: str, *, sent: list[SentPost], error: SendError) -> None:
         super().__init__(message, permanent=error.permanent, outcome_unknown=error.outcome_unknown,
-                         retry_at=error.retry_at)
+                         retry_at=error.retry_at, limit_key=error.limit_key)
         self.sent = sent
 
 
@@ -137,6 +145,11 @@ class XChannel:
 
     def __repr__(self) -> str:
         return f"<XChannel @{self._account or '?'}>"
+
+    def rate_limit_key(self, *, account: str | None = None) -> str:
+        """The limit this channel's posts count against: its access token's,
+        named by the variable it came from (never the token itself)."""
+        return self.token_names[0]
 
     # -- who we are --------------------------------------------------------------
     def _me(self) -> _Me:
@@ -270,6 +283,33 @@ class XChannel:
         return None
 
     # -- errors ----------------------------------------------------------------------
+    def _rate_limited(self, exc: tweepy.TooManyRequests, doing: str) -> SendError:
+        """A 429: when to try again, and whose limit it was (this token's, or
+        the app's daily one, which every account shares)."""
+        headers = exc.response.headers
+
+        def used_up(scope: str) -> datetime | None:
+            """The reset of a used-up 24-hour limit (``scope``: app, user)."""
+            if headers.get(f"x-{scope}-limit-24hour-remaining", "").strip() != "0":
+                return None
+            try:
+                return datetime.fromtimestamp(int(headers[f"x-{scope}-limit-24hour-reset"]), tz=timezone.utc)
+            except (KeyError, ValueError, OverflowError, OSError):
+                return None
+
+        now = self.clock.now()
+        reset = getattr(exc, "reset_time", None)
+        retry_at = datetime.fromtimestamp(reset, tz=timezone.utc) if reset else None
+        app_day, user_day = used_up("app"), used_up("user")
+        for day in (app_day, user_day):
+            if day is not None and (retry_at is None or day > retry_at):
+                retry_at = day
+        retry_at = max(retry_at or now + self.default_backoff, now + timedelta(seconds=1))
+        if app_day is not None:
+            return SendError(f"X: the app's 24-hour posting limit is used up (429 while {doing}); no account may post"
+                             f" before {retry_at.isoformat()}", retry_at=retry_at, limit_key=PLATFORM)
+        return SendError(f"X: rate limited while {doing} (429); not before {retry_at.isoformat()}", retry_at=retry_at)
+
     def _credentials(self) -> tuple[str, ...]:
         return (*X_APP_CREDENTIALS, *self.token_names)
 
@@ -277,11 +317,7 @@ class XChannel:
         reason = str(exc).replace("\n", " ").strip()
         status = exc.response.status_code
         if isinstance(exc, tweepy.TooManyRequests):
-            reset = getattr(exc, "reset_time", None)
-            now = self.clock.now()
-            retry_at = (datetime.fromtimestamp(reset, tz=timezone.utc) if reset else now + self.default_backoff)
-            retry_at = max(retry_at, now + timedelta(seconds=1))
-            return SendError(f"X: rate limited while {doing} (429); not before {retry_at.isoformat()}", retry_at=retry_at)
+            return self._rate_limited(exc, doing)
         if isinstance(exc, tweepy.TwitterServerError):
             if post is None:  # a lookup: nothing was created
                 return SendError(f"X: server error while {doing} ({reason}); will retry")
@@ -351,6 +387,17 @@ class XAccountsChannel:
         todo = credentials_hint(handle) if handle.lower() in self.brand_accounts else \
             "add it to brands[].accounts.x and " + credentials_hint(handle)
         raise SendError(f"X: cannot post as @{handle} ({known}): no credentials for it; {todo}", permanent=True)
+
+    def rate_limit_key(self, *, account: str | None) -> str:
+        """The rate limit a post as ``account`` counts against: the access
+        token it goes out with, named by its variable (X_ACCESS_TOKEN for the
+        default account and every account without a token of its own). An
+        account nothing can post as gets a key of its own (its posts fail
+        without a request)."""
+        try:
+            return self.channel_for(account).rate_limit_key(account=account)
+        except SendError:
+            return f"@{(account or '').strip().lstrip('@').lower()}"
 
     def reply_allowed(self, post: OutboundPost, *, account: str) -> bool:
         return self.channel_for(post.account).reply_allowed(post, account=account)

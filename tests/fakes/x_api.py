@@ -74,6 +74,7 @@ class Call:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     path: str = ""
+    acting_user: str | None = None  # POST /2/tweets: the user id its access token acts as
 
 
 # --------------------------------------------------------------- query
@@ -189,6 +190,9 @@ class FakeXAPI:
         self.redeliver_boundary = False  # also return the post whose id == since_id
         self.me_id: str | None = None  # the account behind the access token
         self.user_tokens: dict[str, str] = {}  # other accounts' access tokens → their user ids
+        # X's posting limits (POST /2/tweets), per user and per app: until when used up
+        self.posting_limits: dict[str, tuple[datetime, bool]] = {}  # user id → (reset, send x-rate-limit-reset)
+        self.app_posting_limit: datetime | None = None  # the app's 24-hour limit
         self._acting = threading.local()  # the user a request in user context acts as
         self._next_id = 0
         self._next_user = 1000
@@ -316,6 +320,40 @@ class FakeXAPI:
         self.tweets[tid] = tweet
         return tweet
 
+    # -- posting limits --------------------------------------------------------
+    def limit_posting(self, username: str, *, until: datetime, reset_header: bool = True) -> None:
+        """``username``'s posting limit is used up: every post it makes is
+        answered 429 until ``until`` (as X does, per user token), with
+        ``x-rate-limit-reset`` unless ``reset_header`` is False."""
+        self.posting_limits[self.user(username)["id"]] = (until, reset_header)
+
+    def limit_app_posting(self, *, until: datetime) -> None:
+        """The app's 24-hour posting limit is used up: every user's post is
+        answered 429 until ``until`` (``x-app-limit-24hour-remaining: 0``)."""
+        self.app_posting_limit = until
+
+    def posts_tried(self, username: str) -> int:
+        """POST /2/tweets requests made as ``username`` (refused ones included)."""
+        return sum(1 for c in self.calls_to("create") if c.acting_user == self.user(username)["id"])
+
+    def _posting_limited(self):
+        now = self.now()
+        uid = self.acting_user()["id"]
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if self.app_posting_limit is not None and now < self.app_posting_limit:
+            reset = str(int(self.app_posting_limit.timestamp()))
+            headers.update({"x-app-limit-24hour-limit": "17", "x-app-limit-24hour-remaining": "0",
+                            "x-app-limit-24hour-reset": reset})
+        elif uid in self.posting_limits and now < self.posting_limits[uid][0]:
+            until, reset_header = self.posting_limits[uid]
+            if reset_header:
+                headers.update({"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0",
+                                "x-rate-limit-reset": str(int(until.timestamp()))})
+        else:
+            return None
+        body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+        return 429, headers, json.dumps(body)
+
     # -- faults -------------------------------------------------------------
     def fail(self, fault: F.Fault | str, *, times: int = 1, endpoint: str | None = None) -> None:
         self.faults.add(fault, times=times, endpoint=endpoint)
@@ -362,6 +400,11 @@ class FakeXAPI:
         problem = self._check_auth(name, request)
         if problem is not None:
             return problem
+        if name == "create":
+            self.calls[-1].acting_user = self.acting_user()["id"]
+            limited = self._posting_limited()
+            if limited is not None:
+                return limited
         handler = getattr(self, f"_ep_{name}")
         result = handler(match, params, body)
         if fault is not None:  # LOST_ACK: the work is done, the answer never arrives

@@ -312,18 +312,20 @@ def test_retry_at_defers_and_pauses_that_platform(Session, make_outbox, clock):
     x = FakeChannel(script=[SendError("429 too many requests", retry_at=retry_at)])
     r = FakeChannel(platform="reddit")
     report = send_approved(Session, channels={"x": x, "reddit": r}, now=clock.now())
-    assert report == SendReport(sent=1, deferred=1)
+    assert report == SendReport(sent=1, deferred=1, waiting=1)
     assert [p.outbox_id for p in x.calls] == [first]  # the second X reply waited
     assert [p.outbox_id for p in r.calls] == [reddit]
     row = get(Session, first)
     assert (row.status, row.not_before) == ("approved", retry_at)
     assert get(Session, second).status == "approved"
-    # not before the platform said
+    # not before the platform said: a channel that names no rate-limit key has
+    # one limit for its platform, and the wait is kept for the next runs too
     clock.advance(timedelta(minutes=10))
-    assert send_approved(Session, channels={"x": x}, now=clock.now()) == SendReport(sent=1)  # only the second
+    assert send_approved(Session, channels={"x": x}, now=clock.now()) == SendReport(waiting=1)
+    assert [p.outbox_id for p in x.calls] == [first]
     clock.advance(timedelta(minutes=5))
-    assert send_approved(Session, channels={"x": x}, now=clock.now()) == SendReport(sent=1)
-    assert [p.outbox_id for p in x.calls] == [first, second, first]
+    assert send_approved(Session, channels={"x": x}, now=clock.now()) == SendReport(sent=2)
+    assert [p.outbox_id for p in x.calls] == [first, first, second]
     assert get(Session, first).status == "sent"
 
 
