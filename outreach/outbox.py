@@ -37,6 +37,19 @@ A row is considered abandoned once it has been ``sending`` longer than the
 grace period (:data:`SENDING_GRACE`); channels must bound their own network
 timeouts well below it.
 
+**Waiting.** A deferral (``SendError(retry_at=...)``, e.g. a 429) is the
+platform's "not now" for the *sender*, not only for that reply: the reply
+gets ``not_before``, and its sender's rate-limit key
+(:func:`outreach.channels.base.rate_limit_key`: on X the access token, so
+each brand account waits alone and accounts posting with the default token
+wait together; a channel that names none, like Reddit's, waits as a whole
+platform; an error may name a wider limit, as X's app-wide daily one) waits
+until then in ``send_waits``, in the same transaction. Every later run, in
+any process and after a restart, leaves the replies of a waiting sender
+approved and untouched (``waiting`` in the report; they are not counted
+against the run's ``limit``) and logs who waits until when; other senders
+go on.
+
 People's changes (:func:`approve`, :func:`reject`, :func:`edit`) run in the
 caller's transaction, are conditional updates too (so they cannot overwrite a
 row a sender has just claimed), and each records an audit event with the
@@ -548,9 +561,11 @@ def send_approved(
     linked replies to give the thread's link, see
     :func:`outreach.incidents.record_sent`). Rows for a platform
     without a channel are left as they are (and logged). After a platform
-    asks to wait (``retry_at``), its remaining rows wait for the next run.
-    While the kill switch is on, nothing is claimed for sending (uncertain
-    rows are still looked up: that posts nothing)."""
+    asks a sender to wait (``retry_at``), every row that sender would post
+    waits until then, in this run and later ones (module docstring,
+    *Waiting*); other senders' rows go on. While the kill switch is on,
+    nothing is claimed for sending (uncertain rows are still looked up: that
+    posts nothing)."""
     counts = {k: 0 for k in SendReport.__dataclass_fields__}
     stale_before = now - sending_grace
 

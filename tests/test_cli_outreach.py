@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from brandpulse.cli import main
-from brandpulse.db.models import AlertRow, AuditRow, OptOutRow, OutboxRow
+from brandpulse.db.models import AlertRow, AuditRow, OptOutRow, OutboxRow, SendWaitRow
 from tests.cli_helpers import db, invoke, write_config, x_post
 from tests.conftest import BASE_CONFIG, T0
 
@@ -89,6 +89,23 @@ def test_status_shows_holds_and_caps(config):
     assert "Caps per account: 30 per hour, 300 per day" in status
     assert "x @AcmeAir: 1 in the last hour, 1 in the last day" in status  # the thank-you just sent
     assert "Quiet hours: none" in status and "Per-author cooldown: 12h00m" in status
+
+
+def test_status_names_the_accounts_waiting_for_a_rate_limit(config):
+    invoke(config, "run", "--once")
+    Session = db(config)
+    now = datetime.now(timezone.utc)
+    with Session.begin() as s:
+        s.add(SendWaitRow(platform="x", identity="X_ACCESS_TOKEN__ACMEHELP", account="AcmeHelp",
+                          until=now + timedelta(minutes=12), updated_at=now,
+                          reason="X: rate limited while posting (429)"))
+        s.add(SendWaitRow(platform="x", identity="X_ACCESS_TOKEN", account="AcmeAir",
+                          until=now - timedelta(minutes=1), updated_at=now, reason="X: rate limited (429)"))
+    status = invoke(config, "outreach", "status").output
+    until = (now + timedelta(minutes=12)).strftime("%Y-%m-%d %H:%M UTC")
+    assert (f"  x @AcmeHelp (token X_ACCESS_TOKEN__ACMEHELP) waits until {until}:"
+            " X: rate limited while posting (429)") in status
+    assert "@AcmeAir (token" not in status  # its wait is over
 
 
 def test_waive_then_approve(config):

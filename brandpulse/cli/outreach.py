@@ -69,13 +69,15 @@ def resume(ctx: Context, brand: str | None, actor: str) -> None:
 @pass_ctx
 @handle_errors
 def status(ctx: Context) -> None:
-    """Is sending on? What is held and why, posts per account against the caps, quiet hours, opt-outs."""
+    """Is sending on? What is held and why, which accounts wait for a rate limit, posts per account against the caps, quiet hours, opt-outs."""
+    from outreach.outbox import current_waits
     from outreach.safeguards import GLOBAL_SCOPE, outreach_status
 
     app = ctx.app()
     config = app.settings.safeguards
     with app.Session() as s:
         st = outreach_status(s, settings=app.settings, now=app.clock.now())
+        waits = current_waits(s, now=app.clock.now())
     if GLOBAL_SCOPE in st.paused:
         row = st.paused[GLOBAL_SCOPE]
         why = f": {printable(row.reason)}" if row.reason else ""
@@ -93,6 +95,9 @@ def status(ctx: Context) -> None:
     )
     if st.held_by_code:
         click.echo("  held by: " + ", ".join(f"{k} {v}" for k, v in sorted(st.held_by_code.items())))
+    for wait in waits:  # the platform said "not now" (a rate limit): that sender's replies wait
+        reason = f": {printable(wait.reason)}" if wait.reason else ""
+        click.echo(f"  {printable(wait.who())} waits until {_fmt(wait.until)}{reason}")
     click.echo(f"Caps per account: {config.caps.per_hour} per hour, {config.caps.per_day} per day")
     for a in st.accounts:
         who = ("u/" if a.platform == "reddit" else "@") + a.account if a.account else "(no account)"

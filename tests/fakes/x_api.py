@@ -191,7 +191,7 @@ class FakeXAPI:
         self.me_id: str | None = None  # the account behind the access token
         self.user_tokens: dict[str, str] = {}  # other accounts' access tokens → their user ids
         # X's posting limits (POST /2/tweets), per user and per app: until when used up
-        self.posting_limits: dict[str, tuple[datetime, bool]] = {}  # user id → (reset, send x-rate-limit-reset)
+        self.posting_limits: dict[str, tuple[datetime, bool, bool]] = {}  # user id → (reset, reset header, daily)
         self.app_posting_limit: datetime | None = None  # the app's 24-hour limit
         self._acting = threading.local()  # the user a request in user context acts as
         self._next_id = 0
@@ -321,11 +321,14 @@ class FakeXAPI:
         return tweet
 
     # -- posting limits --------------------------------------------------------
-    def limit_posting(self, username: str, *, until: datetime, reset_header: bool = True) -> None:
+    def limit_posting(self, username: str, *, until: datetime, reset_header: bool = True, daily: bool = False) -> None:
         """``username``'s posting limit is used up: every post it makes is
         answered 429 until ``until`` (as X does, per user token), with
-        ``x-rate-limit-reset`` unless ``reset_header`` is False."""
-        self.posting_limits[self.user(username)["id"]] = (until, reset_header)
+        ``x-rate-limit-reset`` unless ``reset_header`` is False. ``daily``:
+        the user's 24-hour limit is what is used up
+        (``x-user-limit-24hour-*``), while ``x-rate-limit-reset`` gives the
+        end of the current 15-minute window."""
+        self.posting_limits[self.user(username)["id"]] = (until, reset_header, daily)
 
     def limit_app_posting(self, *, until: datetime) -> None:
         """The app's 24-hour posting limit is used up: every user's post is
@@ -345,10 +348,14 @@ class FakeXAPI:
             headers.update({"x-app-limit-24hour-limit": "17", "x-app-limit-24hour-remaining": "0",
                             "x-app-limit-24hour-reset": reset})
         elif uid in self.posting_limits and now < self.posting_limits[uid][0]:
-            until, reset_header = self.posting_limits[uid]
+            until, reset_header, daily = self.posting_limits[uid]
+            window = now + timedelta(minutes=15) if daily else until
             if reset_header:
-                headers.update({"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0",
-                                "x-rate-limit-reset": str(int(until.timestamp()))})
+                headers.update({"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0" if not daily else "99",
+                                "x-rate-limit-reset": str(int(window.timestamp()))})
+            if daily:
+                headers.update({"x-user-limit-24hour-limit": "100", "x-user-limit-24hour-remaining": "0",
+                                "x-user-limit-24hour-reset": str(int(until.timestamp()))})
         else:
             return None
         body = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}

@@ -130,6 +130,20 @@ def test_waiting_replies_do_not_take_the_places_of_replies_that_may_go(
     assert row(Session, air).status == "sent" and x.posts_tried("AcmeHelp") == 1
 
 
+def test_a_used_up_day_waits_for_the_days_reset_not_the_windows(
+        Session, clock, make_mention, make_outbox, x, settings):
+    channel = build_x_channel(settings, env=both_env(x), clock=clock)
+    rid = stored_reply(x, make_mention, make_outbox, clock, account="AcmeHelp", author="c1")
+    stored_reply(x, make_mention, make_outbox, clock, account="AcmeHelp", author="c2")
+    day_reset = clock.now() + timedelta(hours=5)
+    x.limit_posting("AcmeHelp", until=day_reset, daily=True)
+    assert run(Session, channel, clock) == SendReport(deferred=1, waiting=1)
+    assert row(Session, rid).not_before == day_reset
+    clock.advance(timedelta(minutes=20))  # past the 15-minute window: the day is still used up
+    assert run(Session, channel, clock) == SendReport(waiting=1)
+    assert x.posts_tried("AcmeHelp") == 1
+
+
 # ------------------------------------------------------------------ a shared token, the app's limit
 def test_accounts_posting_with_one_token_share_its_wait(Session, clock, make_mention, make_outbox, x, settings):
     channel = build_x_channel(settings, env=both_env(x), clock=clock)
