@@ -1,6 +1,6 @@
 """Incident linking on the demo day: how many linked complaints are about the outage.
 
-    python bench/incident_linking.py [--open-after 10m] [--show] [--keep DIR]
+    python bench/incident_linking.py [--open-after 10m] [--keywords K1,K2] [--show] [--keep DIR]
 
 Replays the bundled demo day (demo/mentions.jsonl, config/demo.yaml) through
 the real poller and pipeline on a simulated clock, one poll per source
@@ -167,11 +167,14 @@ class Replay:
             raise SystemExit(f"brandpulse {' '.join(args)} failed:\n{result.output}")
         return result.output
 
-    def suggested_command(self, alert_id: int) -> list[str]:
+    def suggested_command(self, alert_id: int, *, keywords: str | None) -> list[str]:
+        """The alert's command, as ops would paste it; ``keywords`` replace the suggested ones."""
         with self.app.Session() as s:
             [opened] = [e for e in history(s, "alert", alert_id) if e.action == "alert.opened"]
         words = shlex.split(opened.details["command"].replace("--as NAME", "--as ops"))
         assert words[:3] == ["brandpulse", "incident", "open"], words
+        if keywords is not None:
+            words[words.index("--keywords") + 1] = keywords
         return words[1:]
 
 
@@ -226,13 +229,13 @@ def stored_truth(replay: Replay, truth: set[tuple[str, str]]) -> tuple[int, int]
 
 
 def scenario(name: str, truth: set[tuple[str, str]], *, open_after: timedelta, late: bool, resolve_at: str | None,
-             keep: Path | None, show: bool) -> None:
+             keep: Path | None, show: bool, keywords: str | None) -> None:
     with contextlib.ExitStack() as stack:
         directory = keep / name if keep else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         directory.mkdir(parents=True, exist_ok=True)
         replay = Replay(demo_config(directory))
         alert = replay.until_alert()
-        command = replay.suggested_command(alert.id)
+        command = replay.suggested_command(alert.id, keywords=keywords)
         replay.advance_until(replay.end if late else utc(alert.created_at) + open_after)
         opened_at = replay.clock.now()
         output = replay.run(*command)
@@ -266,15 +269,17 @@ def main() -> None:
     parser.add_argument("--open-after", default="10m", help="How long after the alert ops open the incident.")
     parser.add_argument("--show", action="store_true", help="List the linked posts that are not outage posts,"
                         " and the outage posts not linked.")
+    parser.add_argument("--keywords", default=None, help="Comma-separated keywords instead of the suggested ones"
+                        " (what ops would type), e.g. down,check,app.")
     parser.add_argument("--keep", type=Path, default=None, help="Keep each scenario's database under this directory.")
     args = parser.parse_args()
     truth = outage_truth()
     print(japanese_scoring())
     print(f"ground truth: {len(truth)} outage posts in {DEMO_DATA.relative_to(REPO)} (rebuilt by demo/generate.py)")
     open_after = parse_duration(args.open_after)
-    scenario("prompt, left open", truth, open_after=open_after, late=False, resolve_at=None, keep=args.keep, show=args.show)
-    scenario("prompt, resolved", truth, open_after=open_after, late=False, resolve_at="15:40", keep=args.keep, show=args.show)
-    scenario("late", truth, open_after=open_after, late=True, resolve_at=None, keep=args.keep, show=args.show)
+    scenario("prompt, left open", truth, open_after=open_after, late=False, resolve_at=None, keep=args.keep, show=args.show, keywords=args.keywords)
+    scenario("prompt, resolved", truth, open_after=open_after, late=False, resolve_at="15:40", keep=args.keep, show=args.show, keywords=args.keywords)
+    scenario("late", truth, open_after=open_after, late=True, resolve_at=None, keep=args.keep, show=args.show, keywords=args.keywords)
 
 
 if __name__ == "__main__":

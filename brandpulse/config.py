@@ -391,6 +391,13 @@ class ApprovalPolicy(_Model):
     require_approval: bool
 
 
+GENERIC_TERMS = (
+    "app", "apps", "website", "site", "web", "online", "check", "checking", "check-in", "checkin", "login", "log",
+    "account", "service", "customer", "support", "help", "people", "everyone", "phone", "email", "order", "booking",
+    "flight", "flights", "com", "www", "working", "work", "issue", "issues", "problem", "problems",
+)
+
+
 class SpikeConfig(_Model):
     """Suggested incidents: a brand's negative mentions in the last ``window``
     against the trailing ``baseline`` (see rules/spikes.py)."""
@@ -411,6 +418,12 @@ class SpikeConfig(_Model):
     cooldown: timedelta = timedelta(hours=2)  # after a suggestion, before the next one
     top_terms: int = Field(default=5, ge=1, le=20)
     examples: int = Field(default=3, ge=1, le=10)
+    # How many keywords the suggested `incident open` command gives: over-represented
+    # words and two-word phrases, each adding window posts the ones before did not cover.
+    keywords: int = Field(default=5, ge=1, le=20)
+    # Words every day's complaints use (what is affected, not what is wrong): never a
+    # keyword alone, only in a phrase with another word ("app down", "website down").
+    generic_terms: list[str] = Field(default_factory=lambda: list(GENERIC_TERMS))
 
     _durations = field_validator("window", "baseline", "recent", "min_history", "check_every", "cooldown", mode="before")(
         classmethod(lambda cls, v: _duration(v))
@@ -442,9 +455,21 @@ class IncidentsConfig(_Model):
     # before it (their alert still open or acknowledged); `incident open
     # --from-alert` uses the spike window instead, `--since` overrides both. 0: none.
     lookback: timedelta = timedelta(hours=2)
+    # An open incident links new complaints posted up to this long after its
+    # latest step (opened or updated; each update extends it), so one left
+    # open does not collect the day's unrelated complaints. `incident open
+    # --from-alert` links earlier complaints up to this long after the alert.
+    link_for: timedelta = timedelta(hours=2)
     spikes: SpikeConfig = Field(default_factory=SpikeConfig)
 
-    _lookback = field_validator("lookback", mode="before")(classmethod(lambda cls, v: _duration(v)))
+    _lookback = field_validator("lookback", "link_for", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    @field_validator("link_for")
+    @classmethod
+    def _link_for(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("link_for must be longer than 0 (set link_mentions: false to link nothing)")
+        return value
 
 
 class Settings(_Model):

@@ -185,14 +185,15 @@ class Pipeline:
 
     # -- incidents ------------------------------------------------------
     def _match_incidents(self, session: Session, negatives: Sequence[StoredMention]) -> dict[int, OpenIncident]:
-        """New negative mentions that match an open incident of their brand
-        (one SELECT, only for a batch with negative mentions)."""
+        """New negative mentions that match an open incident of their brand,
+        posted within ``incidents.link_for`` of its latest step (one SELECT,
+        only for a batch with negative mentions)."""
         if not negatives or not self.settings.incidents.link_mentions:
             return {}
         brands = sorted({item.mention.brand for item in negatives})
         if session.execute(_ANY_OPEN_INCIDENT, {"brands": brands}).first() is None:
             return {}  # the usual case, answered by one statement built once
-        incidents = open_incidents(session, brands)
+        incidents = open_incidents(session, brands, link_for=self.settings.incidents.link_for)
         if not incidents:
             return {}
         found = {}

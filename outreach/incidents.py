@@ -43,7 +43,11 @@ Proactive outreach
 
 While an incident is open, the pipeline links each new *negative* mention of
 its brand whose text or title contains one of its keywords
-(:func:`match_incident`; keywords default to the components) to it:
+(:func:`match_incident`; keywords default to the components; a keyword
+matches as whole words, the last in its singular or plural) and that was
+posted at most ``incidents.link_for`` after the incident's latest step
+(:func:`link_until`: opening or an update, so an incident left open does not
+collect the day's unrelated complaints) to it:
 an ``incident_mentions`` row, the tag ``incident:<id>`` on the mention and its
 alert, and, where a rule drafts a reply, the ``reply`` template instead of
 the rule's: it points the author to the status thread on their network (else
@@ -51,16 +55,19 @@ the other network's, else ``status_page``, else the X account to follow).
 
 Complaints start before ops open the incident, so opening it also links the
 *earlier* ones (:func:`link_earlier_mentions`): the brand's negative mentions
-posted since ``since`` (the command line passes the start of the
+posted from ``since`` (the command line passes the start of the
 possible-incident alert's spike window with ``--from-alert``, or ``--since``;
-by default ``incidents.lookback`` before opening) that contain a keyword and
+by default ``incidents.lookback`` before opening) to ``until`` (``--until``;
+by default now, and from an alert's window at most ``incidents.link_for``
+after the alert) that contain a keyword and
 whose author's alert is still open or acknowledged, and not already part of
 another incident. They get the same link and tags, and their replies that have
 not gone out (drafted, held, approved) are re-drafted from the ``reply``
 template; replies already sent stay as they are, and those authors get the
 follow-up on resolution like the others. One SELECT finds the candidates;
 links, tags and re-drafts are written in bulk, with one ``incident.linked``
-audit event carrying the counts.
+audit event carrying the counts, the window and the keywords.
+Ops replace the keywords with :func:`set_keywords` (``incident keywords``).
 
 A reply drafted before the incident's first status post on a network is out
 (when the incident was opened, or for a complaint linked in the minutes
@@ -134,7 +141,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -466,11 +473,13 @@ def open_incident(
     keywords: Iterable[str] | None = None,
     message: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Opening:
     """Open an incident (status investigating), queue its first posts and
-    link the complaints posted since ``since`` (default:
-    ``incidents.lookback`` before ``now``; see :func:`link_earlier_mentions`).
-    ``keywords`` default to the components. Runs in the caller's transaction."""
+    link the complaints posted from ``since`` (default:
+    ``incidents.lookback`` before ``now``) to ``until`` (default: ``now``;
+    see :func:`link_earlier_mentions`). ``keywords`` default to the
+    components. Runs in the caller's transaction."""
     try:
         settings.brand(brand)
     except KeyError:
@@ -483,6 +492,9 @@ def open_incident(
     since = now - settings.incidents.lookback if since is None else since
     if since > now:
         raise IncidentError(f"complaints to link must be from before now: since {since:%Y-%m-%d %H:%M} UTC is later")
+    if until is not None and until < since:
+        raise IncidentError(f"complaints to link: until {until:%Y-%m-%d %H:%M} UTC is before since"
+                            f" {since:%Y-%m-%d %H:%M} UTC")
     row = IncidentRow(
         brand=brand, title=title, components=components_list, keywords=keyword_list, status="investigating",
         opened_at=now, opened_by=actor, updated_at=now,
@@ -496,9 +508,28 @@ def open_incident(
         details={"brand": brand, "title": title, "components": components_list, "keywords": keyword_list,
                  "message": message, "posts": posts},
     )
-    earlier = link_earlier_mentions(session, row, since=since, settings=settings, templates=templates, now=now,
-                                    message=message)
+    earlier = link_earlier_mentions(session, row, since=since, until=until, settings=settings, templates=templates,
+                                    now=now, message=message)
     return Opening(incident=row, posts=posts, earlier=earlier)
+
+
+def set_keywords(session: Session, incident_id: int, *, keywords: Iterable[str], actor: str, now: datetime) -> IncidentRow:
+    """Replace an open incident's keywords (audited ``incident.keywords_changed``
+    with the old and new ones). New complaints are matched against them;
+    complaints already linked stay linked. Not a step: the linking window
+    (``incidents.link_for`` after the latest step) does not move."""
+    row = get_incident(session, incident_id)
+    if row.status not in OPEN_STATUSES:
+        raise IncidentError(f"incident {row.id} is {row.status}: its keywords no longer link anything")
+    cleaned = _clean_list(keywords)
+    if not cleaned:
+        raise IncidentError("give at least one keyword (to link nothing more, resolve the incident)")
+    previous = list(row.keywords or [])
+    row.keywords = cleaned
+    session.flush()
+    audit.record(session, at=now, actor=actor, action="incident.keywords_changed", entity_type=AUDIT_ENTITY,
+                 entity_id=row.id, details={"from": previous, "to": cleaned})
+    return row
 
 
 def update_incident(
@@ -844,20 +875,53 @@ def _current_snapshot(session: Session, incident_id: int) -> IncidentSnapshot:
 # ---------------------------------------------------------------------------
 
 
+def _plural(word: str) -> str:
+    """``word`` as a pattern that also matches its plural or singular (kiosk,
+    kiosks; crash, crashes; 503, 503s). Words ending in -ss, -us and -is, and
+    short ones, match as they are."""
+    if not word[-1:].isalnum():
+        return re.escape(word)
+    if word.endswith("s"):
+        if len(word) < 5 or word.endswith(("ss", "us", "is")):
+            return re.escape(word)
+        return re.escape(word[:-1]) + "s?"
+    return re.escape(word) + "(?:e?s)?"
+
+
 def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
-    """Any of ``phrases`` as whole words, case-insensitive, any white space between words."""
+    """Any of ``phrases`` as whole words, case-insensitive, any white space
+    between words; the last word in its singular or plural (:func:`_plural`)."""
     alternatives = sorted(
-        {r"\s+".join(re.escape(w) for w in p.split()) for p in phrases if p.split()}, key=len, reverse=True
+        {r"\s+".join([*(re.escape(w) for w in p.split()[:-1]), _plural(p.split()[-1])]) for p in phrases if p.split()},
+        key=len, reverse=True,
     )
     if not alternatives:
         return None
     return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
 
 
+def matched_keywords(keywords: Iterable[str], text: str) -> list[str]:
+    """The ``keywords`` that ``text`` contains, as an incident matches them
+    (for showing why a complaint was linked)."""
+    found = []
+    for keyword in keywords:
+        pattern = _phrase_pattern([keyword])
+        if pattern is not None and pattern.search(text):
+            found.append(keyword)
+    return found
+
+
+def link_until(updated_at: datetime, link_for: timedelta) -> datetime:
+    """New complaints posted after this are not linked to an open incident
+    whose latest step was at ``updated_at`` (``incidents.link_for``)."""
+    return updated_at + link_for
+
+
 @dataclass(frozen=True)
 class OpenIncident:
     snapshot: IncidentSnapshot
     pattern: re.Pattern[str] | None  # None: no keywords, nothing is linked
+    until: datetime | None = None  # complaints posted later are not linked (None: no end)
 
     @property
     def id(self) -> int:
@@ -868,9 +932,11 @@ class OpenIncident:
         return f"{TAG_PREFIX}{self.snapshot.id}"
 
 
-def open_incidents(session: Session, brands: Iterable[str]) -> list[OpenIncident]:
+def open_incidents(session: Session, brands: Iterable[str], *, link_for: timedelta | None = None) -> list[OpenIncident]:
     """The brands' open incidents, newest first, each with its latest message
-    (one SELECT; a second one only when there are open incidents)."""
+    (one SELECT; a second one only when there are open incidents). With
+    ``link_for``, each links complaints posted up to that long after its
+    latest step (:func:`link_until`)."""
     brand_list = sorted(set(brands))
     if not brand_list:
         return []
@@ -887,15 +953,22 @@ def open_incidents(session: Session, brands: Iterable[str]) -> list[OpenIncident
         .order_by(IncidentUpdateRow.id)
     ):
         latest[incident_id] = message  # the last one wins
-    return [OpenIncident(IncidentSnapshot.of(r, message=latest.get(r.id)), _phrase_pattern(r.keywords or ())) for r in rows]
+    return [
+        OpenIncident(IncidentSnapshot.of(r, message=latest.get(r.id)), _phrase_pattern(r.keywords or ()),
+                     until=link_until(r.updated_at, link_for) if link_for is not None else None)
+        for r in rows
+    ]
 
 
 def match_incident(mention: Mention, incidents: Sequence[OpenIncident]) -> OpenIncident | None:
     """The newest open incident of the mention's brand whose keywords the
-    mention's text or title contains. The caller decides that it is negative."""
+    mention's text or title contains, among those still linking when it was
+    posted (``until``). The caller decides that it is negative."""
     text = None
     for incident in incidents:
         if incident.snapshot.brand != mention.brand or incident.pattern is None:
+            continue
+        if incident.until is not None and mention.created_at > incident.until:
             continue
         if text is None:
             text = f"{mention.title}\n{mention.text}" if mention.title else mention.text
@@ -1108,6 +1181,7 @@ class EarlierLinks:
     """What opening an incident did with the complaints posted before it."""
 
     since: datetime
+    until: datetime  # complaints posted in [since, until] were candidates
     mention_ids: list[int]  # linked, oldest first
     alert_ids: list[int]  # their alerts, tagged incident:<id>
     redrafted: list[int]  # their replies not gone out, now from the incident reply template
@@ -1115,18 +1189,21 @@ class EarlierLinks:
 
 
 def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime, settings: Settings,
-                          templates: IncidentTemplates, now: datetime, message: str | None = None) -> EarlierLinks:
+                          templates: IncidentTemplates, now: datetime, message: str | None = None,
+                          until: datetime | None = None) -> EarlierLinks:
     """Link to the open incident ``row`` the brand's negative mentions posted
-    between ``since`` and ``now`` that contain one of its keywords, whose
+    between ``since`` and ``until`` (default, and at most: ``now``) that
+    contain one of its keywords, whose
     author's alert is open or acknowledged and is not another incident's, and
     that are not linked yet: ``incident_mentions`` rows, the tag
     ``incident:<id>`` on each mention and alert, their pending replies
     re-drafted from the incident reply template, one ``incident.linked``
     audit event with the counts. One SELECT for the candidates, one for their
     replies; bulk writes. Runs in the caller's transaction."""
+    until = now if until is None else min(until, now)
     incident = OpenIncident(IncidentSnapshot.of(row, message=message), _phrase_pattern(row.keywords or ()))
-    nothing = EarlierLinks(since=since, mention_ids=[], alert_ids=[], redrafted=[], answered=[])
-    if not settings.incidents.link_mentions or incident.pattern is None or since >= now:
+    nothing = EarlierLinks(since=since, until=until, mention_ids=[], alert_ids=[], redrafted=[], answered=[])
+    if not settings.incidents.link_mentions or incident.pattern is None or since >= until:
         return nothing  # linking is off, nothing to match, or an empty window
     negative = select(ScoreRow.id).where(ScoreRow.mention_id == MentionRow.id, ScoreRow.label == "negative").exists()
     linked = select(IncidentMentionRow.mention_id).where(IncidentMentionRow.mention_id == MentionRow.id).exists()
@@ -1136,7 +1213,7 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
         # the author's own alert, not one that only shows the post (a possible-incident alert's examples)
         .join(AlertRow, and_(AlertRow.id == AlertMentionRow.alert_id, AlertRow.platform == MentionRow.platform,
                              AlertRow.author_id == MentionRow.author_id))
-        .where(MentionRow.brand == row.brand, MentionRow.created_at >= since, MentionRow.created_at <= now,
+        .where(MentionRow.brand == row.brand, MentionRow.created_at >= since, MentionRow.created_at <= until,
                MentionRow.is_own.is_(False), AlertRow.status.in_(LINKABLE_ALERT_STATUSES), negative, ~linked)
         .order_by(MentionRow.created_at, MentionRow.id, AlertRow.id)
         .options(defer(MentionRow.raw))
@@ -1171,12 +1248,12 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
     redrafted = _redraft_replies(session, incident.snapshot, pending, reason="linked when the incident was opened",
                                  settings=settings, templates=templates, now=now)
     link_mentions(session, links, now=now, details={
-        "earlier": True, "since": since.isoformat(),
+        "earlier": True, "since": since.isoformat(), "until": until.isoformat(), "keywords": list(row.keywords or ()),
         "counts": {"linked": len(links), "alerts_tagged": len(alert_ids), "redrafted": len(redrafted),
                    "already_answered": len(answered)},
         "alert_ids": alert_ids, "redrafted": redrafted, "answered": answered,
     })
-    return EarlierLinks(since=since, mention_ids=mention_ids, alert_ids=alert_ids, redrafted=redrafted,
+    return EarlierLinks(since=since, until=until, mention_ids=mention_ids, alert_ids=alert_ids, redrafted=redrafted,
                         answered=answered)
 
 

@@ -37,6 +37,19 @@ window posts containing it is above its smoothed share in the baseline::
 Terms in at least two window posts with a lift above 1 are ranked by
 ``df_window * ln(lift)``.
 
+Suggested keywords (:func:`suggest_keywords`)
+=============================================
+
+The keywords of the suggested ``incident open`` command link complaints, so
+they must say what is *wrong*, not only what is affected: the words every
+day's complaints use (``incidents.spikes.generic_terms``: app, website,
+check, ...) are never a keyword alone, only in a two-word phrase with another
+word ("app down", "website down", "service unavailable"). Candidates are
+those words and phrases, scored as above; going down the ranking, a
+candidate is taken only if it adds window posts the ones before it did not
+contain, up to ``incidents.spikes.keywords``. (Measured on the demo day with
+``bench/incident_linking.py``.)
+
 The check the pipeline calls (:class:`SpikeMonitor`)
 ====================================================
 
@@ -211,6 +224,55 @@ def tokens(text: str, *, stop: frozenset[str] = STOPWORDS) -> list[str]:
     return out
 
 
+def _candidates(text: str, *, stop: frozenset[str], generic: frozenset[str]) -> set[str]:
+    """A post's keyword candidates: its words that are neither stop words nor
+    generic, and its two-word phrases of adjacent non-stop words with a
+    generic one in them."""
+    words = tokens(text, stop=frozenset())
+    found = {w for w in words if w not in stop and w not in generic}
+    for first, second in zip(words, words[1:]):
+        if first in stop or second in stop or first == second:
+            continue
+        if first in generic or second in generic:
+            found.add(f"{first} {second}")
+    return found
+
+
+def suggest_keywords(window_texts: Iterable[str], baseline_texts: Iterable[str], *, limit: int = 5,
+                     extra_stopwords: Iterable[str] = (), generic: Iterable[str] = ()) -> list[str]:
+    """Keywords for an incident from a spike's posts (see the module's doc):
+    over-represented words and phrases, best first, each adding posts."""
+    stop = STOPWORDS | frozenset(w.lower() for w in extra_stopwords)
+    generic_set = frozenset(w.lower() for w in generic)
+    window = [_candidates(t, stop=stop, generic=generic_set) for t in window_texts]
+    if not window:
+        return []
+    baseline_df: Counter[str] = Counter()
+    n_baseline = 0
+    for text in baseline_texts:
+        n_baseline += 1
+        baseline_df.update(_candidates(text, stop=stop, generic=generic_set))
+    window_df: Counter[str] = Counter(c for found in window for c in found)
+    scored = []
+    for term, df in window_df.items():
+        if df < 2:
+            continue
+        lift = (df / len(window)) / ((baseline_df[term] + 1) / (n_baseline + 2))
+        if lift > 1:
+            scored.append((-df * math.log(lift), term))
+    chosen: list[str] = []
+    covered: set[int] = set()
+    for _, term in sorted(scored):
+        posts = {i for i, found in enumerate(window) if term in found}
+        if posts <= covered:
+            continue  # every post with it has an earlier keyword already
+        chosen.append(term)
+        covered |= posts
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
 def top_terms(window_texts: Iterable[str], baseline_texts: Iterable[str], *, limit: int = 5,
               extra_stopwords: Iterable[str] = ()) -> list[tuple[str, float]]:
     """Terms over-represented in the window against the baseline: [(term, lift)], best first."""
@@ -252,13 +314,14 @@ class Suggestion:
     terms: list[str]
     example_ids: list[int]
     command: str
+    keywords: list[str]
 
 
-def open_incident_command(brand: Brand, terms: Sequence[str], alert_id: int | None = None) -> str:
-    title = f"Problems reported: {', '.join(terms[:3])}" if terms else f"Problems reported with {brand.name}"
+def open_incident_command(brand: Brand, keywords: Sequence[str], alert_id: int | None = None) -> str:
+    title = f"Problems reported: {', '.join(keywords[:3])}" if keywords else f"Problems reported with {brand.name}"
     parts = ["brandpulse", "incident", "open", "--brand", brand.id, "--title", title]
-    if terms:
-        parts += ["--keywords", ",".join(terms[:3])]
+    if keywords:
+        parts += ["--keywords", ",".join(keywords)]
     if alert_id is not None:
         parts += ["--from-alert", str(alert_id)]
     return " ".join(shlex.quote(p) for p in parts) + " --as NAME"
@@ -383,10 +446,12 @@ def _suggest(session: Session, brand: Brand, verdict: SpikeVerdict, *, settings:
     def text_of(title: str | None, text: str) -> str:
         return f"{title}\n{text}" if title else text
 
-    terms = [t for t, _ in top_terms(
-        (text_of(p.title, p.text) for p in window_posts), (text_of(t, x) for t, x in baseline_texts),
-        limit=config.top_terms, extra_stopwords=brand_words(brand),
-    )]
+    window_texts = [text_of(p.title, p.text) for p in window_posts]
+    baseline_list = [text_of(t, x) for t, x in baseline_texts]
+    terms = [t for t, _ in top_terms(window_texts, baseline_list, limit=config.top_terms,
+                                     extra_stopwords=brand_words(brand))]
+    keywords = suggest_keywords(window_texts, baseline_list, limit=config.keywords, extra_stopwords=brand_words(brand),
+                                generic=config.generic_terms)
     examples = _examples(window_posts, terms, limit=config.examples, text_of=text_of)
     platforms = Counter(p.platform for p in window_posts)
     platform = platforms.most_common(1)[0][0] if platforms else "x"
@@ -399,13 +464,15 @@ def _suggest(session: Session, brand: Brand, verdict: SpikeVerdict, *, settings:
             created_at=now, sla_due_at=sla_due, last_mention_at=now,
         )
     ).scalar_one()
-    command = open_incident_command(brand, terms, alert_id)
+    command = open_incident_command(brand, keywords, alert_id)
     by_platform = ", ".join(f"{p} {n}" for p, n in platforms.most_common())
     note = (
         f"Possible incident: {verdict.count} negative mentions of {brand.name} in the last"
         f" {_span(config.window)} ({by_platform}), about {verdict.expected:.1f} expected"
         f" ({verdict.ratio:.1f}x).\n"
         f"Top terms: {', '.join(terms) if terms else '(none stand out)'}\n"
+        f"Suggested keywords: {', '.join(keywords) if keywords else '(none)'} (edit them in the command;"
+        f" `brandpulse incident keywords` changes them later)\n"
         f"Open an incident: {command}"
     )
     session.execute(
@@ -416,10 +483,10 @@ def _suggest(session: Session, brand: Brand, verdict: SpikeVerdict, *, settings:
         "at": now, "actor": SYSTEM, "action": "alert.opened", "entity_type": "alert", "entity_id": alert_id,
         "details": {"rule": RULE, "priority": Priority.P1.value, "count": verdict.count,
                     "expected": round(verdict.expected, 2), "ratio": round(verdict.ratio, 2), "z": round(verdict.z, 2),
-                    "terms": terms, "examples": examples, "command": command},
+                    "terms": terms, "keywords": keywords, "examples": examples, "command": command},
     }])
     return Suggestion(alert_id=alert_id, brand=brand.id, verdict=verdict, terms=terms, example_ids=examples,
-                      command=command)
+                      command=command, keywords=keywords)
 
 
 def _examples(posts, terms: Sequence[str], *, limit: int, text_of) -> list[int]:

@@ -131,8 +131,10 @@ def test_open_from_a_possible_incident_alert(config, since):
     # before the default lookback; --since overrides the window.
     if since is None:
         assert linked == ["ana"]
-        assert (f"earlier complaints: 1 linked — posted since {T0 - timedelta(hours=1):%Y-%m-%d %H:%M} UTC"
-                f" (alert #{alert_id}'s spike window); 1 alert tagged incident:1") in out
+        # opened months after the alert: complaints up to incidents.link_for (2h) after it, not all since
+        assert (f"earlier complaints: 1 linked — posted {T0 - timedelta(hours=1):%Y-%m-%d %H:%M} to"
+                f" {T0 + timedelta(hours=2):%H:%M} UTC (alert #{alert_id}'s spike window, up to incidents.link_for"
+                f" 2h00m after the alert; --until extends it); 1 alert tagged incident:1") in out
         assert "drafted replies now pointing to the status thread: 1 (drafted 1)" in out
     else:
         assert linked == [] and "earlier complaints: none linked" in out and "(--since 1h):" in out
@@ -178,7 +180,9 @@ def test_open_links_earlier_complaints_and_show_lists_them(tmp_path, monkeypatch
         assert event.details["counts"] == {"linked": 1, "alerts_tagged": 1, "redrafted": 1, "already_answered": 0}
     shown = invoke(config, "incident", "show", "1").output
     assert "Linked complaints: 1 (1 from before it, linked when it was opened)" in shown
-    assert f"@ana alert #{ana_reply.alert_id} [before opening] → reply #{ana_reply.id} drafted (incident_reply)" in shown
+    assert (f"@ana alert #{ana_reply.alert_id} [before opening] [matched: app] → reply #{ana_reply.id} drafted"
+            " (incident_reply)") in shown
+    assert "linked when it was opened: negative, posted " in shown and "containing one of: app" in shown
     assert "@cai" not in shown and "incident.linked" in shown
 
     out = invoke(config, "incident", "open", "--title", "App still down", "--keywords", "app", "--since", "4h",
@@ -186,5 +190,44 @@ def test_open_links_earlier_complaints_and_show_lists_them(tmp_path, monkeypatch
     assert "earlier complaints: 1 linked" in out and "(--since 4h)" in out  # cai; ana is the first incident's
     assert "@cai" in invoke(config, "incident", "show", "2").output
     bad = invoke(config, "incident", "open", "--title", "x", "--since", "soon", ok=False)
-    assert bad.exit_code == 2 and "--since: not a duration: 'soon'" in bad.output
+    assert bad.exit_code == 2 and "--since: not a duration or a time: 'soon'" in bad.output
     assert "#3" not in invoke(config, "incident", "list", "--all").output
+
+
+def test_until_bounds_the_earlier_complaints_and_ops_edit_the_keywords(tmp_path, monkeypatch):
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    posts = [
+        x_post(1, "@AcmeHelp the Acme Air app is down, terrible", handle="ana", minutes=_minutes_ago(90), base_id=7200),
+        x_post(2, "@AcmeHelp Acme Air app down again, useless", handle="ben", minutes=_minutes_ago(50), base_id=7200),
+        x_post(3, "@AcmeHelp the Acme Air app logs me out, awful", handle="cai", minutes=_minutes_ago(10),
+               base_id=7200),
+    ]
+    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {"x": {"account": "AcmeAir"}}}})
+    invoke(config, "run", "--once")
+    bad = invoke(config, "incident", "open", "--title", "x", "--since", "2h", "--until", "later", ok=False)
+    assert bad.exit_code == 2 and "--until: not a duration or a time: 'later'" in bad.output
+    bad = invoke(config, "incident", "open", "--title", "x", "--since", "1h", "--until", "2h", ok=False)
+    assert bad.exit_code == 2 and "is before since" in bad.output
+    out = invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--since", "2h",
+                 "--until", "30m", "--as", "dana").output
+    assert "earlier complaints: 2 linked — posted " in out and "UTC (--since 2h, --until 30m)" in out
+    assert "(while it is open, until " in out and "incidents.link_for 2h00m after its latest step" in out
+    with db(config)() as s:
+        linked = set(s.scalars(select(MentionRow.author_handle).join(
+            IncidentMentionRow, IncidentMentionRow.mention_id == MentionRow.id)))
+    assert linked == {"ana", "ben"}  # cai posted after --until
+
+    out = invoke(config, "incident", "keywords", "1", "app down,503", "kiosk", "--as", "lee").output
+    assert "incident #1 keywords: app down, 503, kiosk (were: app; by lee)" in out
+    assert "complaints already linked stay" in out
+    shown = invoke(config, "incident", "show", "1").output
+    assert "keywords: app down, 503, kiosk" in shown and "new negative mentions with a keyword are linked" in shown
+    lines = {handle: line for line in shown.splitlines() for handle in ("@ana", "@ben") if f" {handle} " in line}
+    assert "[before opening] [matched: app down] →" in lines["@ben"]  # why it would be linked now
+    assert "[before opening] [no current keyword matches] →" in lines["@ana"]  # "app is down": linked by "app"
+    assert "incident.keywords_changed" in shown
+    bad = invoke(config, "incident", "keywords", "1", " , ", "--as", "lee", ok=False)
+    assert bad.exit_code == 2 and "at least one keyword" in bad.output
+    invoke(config, "incident", "resolve", "1", "--message", "Fixed.", "--as", "dana")
+    assert "(no longer: it is resolved)" in invoke(config, "incident", "show", "1").output

@@ -8,12 +8,13 @@ posts on the brand's configured networks (``incidents.brands``); the running
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from sqlalchemy import func, select
 
 from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, pass_ctx
+from brandpulse.clock import utc
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertMentionRow, AlertRow, IncidentMentionRow, IncidentRow, MentionRow, OutboxRow
 from brandpulse.durations import format_duration, parse_duration
@@ -25,10 +26,14 @@ from outreach.incidents import (
     EarlierLinks,
     IncidentError,
     IncidentTemplates,
+    get_incident,
     incident_view,
+    link_until,
     list_incidents,
+    matched_keywords,
     open_incident,
     resolve_incident,
+    set_keywords,
     update_incident,
 )
 from outreach.templating import printable
@@ -74,6 +79,22 @@ def _fail(exc: Exception) -> UserError:
     return UserError(str(exc))
 
 
+def _moment(value: str, *, now: datetime, option: str) -> datetime:
+    """A duration before now (``90m``, ``3h``) or a time (ISO 8601, UTC unless it says otherwise)."""
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        return utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00")))
+    except ValueError:
+        raise UserError(f"{option}: not a duration or a time: {value!r} (use e.g. 90m, 3h, or 2026-03-10T15:30Z)") from None
+
+
+def _when(at: datetime, now: datetime) -> str:
+    return f"{at:%H:%M}" if at.date() == now.date() else f"{at:%Y-%m-%d %H:%M}"
+
+
 def _spike_window_start(session, alert: AlertRow, settings: Settings) -> datetime:
     """Where the possible-incident alert's spike window began: when it was
     detected less ``incidents.spikes.window``, or its earliest example post if
@@ -86,11 +107,28 @@ def _spike_window_start(session, alert: AlertRow, settings: Settings) -> datetim
     return min(start, earliest) if earliest is not None else start
 
 
-def _earlier_lines(session, earlier: EarlierLinks, *, incident_id: int, window: str, settings: Settings) -> list[str]:
+def _linking_until(row: IncidentRow, settings: Settings, *, now: datetime) -> str:
+    """Until when new complaints are linked to the incident, and why."""
+    if row.status not in OPEN_STATUSES:
+        return "(no longer: it is resolved)"
+    if not settings.incidents.link_mentions:
+        return "(never: incidents.link_mentions is off)"
+    until = link_until(row.updated_at, settings.incidents.link_for)
+    why = f"incidents.link_for {format_duration(settings.incidents.link_for)} after its latest step"
+    if until < now:
+        return f"(stopped at {_when(until, now)} UTC: {why}; post an update to link again)"
+    return f"(while it is open, until {_when(until, now)} UTC: {why}; each update extends it)"
+
+
+def _earlier_lines(session, earlier: EarlierLinks, *, incident_id: int, window: str, settings: Settings,
+                   now: datetime) -> list[str]:
     """What opening did with the complaints posted before it."""
     if not settings.incidents.link_mentions:
         return ["earlier complaints: not linked (incidents.link_mentions is off)"]
-    since = f"posted since {earlier.since:%Y-%m-%d %H:%M} UTC ({window})"
+    since = f"posted since {earlier.since:%Y-%m-%d %H:%M} UTC"
+    if earlier.until < now:
+        since = f"posted {earlier.since:%Y-%m-%d %H:%M} to {_when(earlier.until, earlier.since)} UTC"
+    since += f" ({window})"
     if not earlier.mention_ids:
         return [f"earlier complaints: none linked — {since}: negative, containing a keyword, alert open or acknowledged"]
     statuses = Counter(session.scalars(select(OutboxRow.status).where(OutboxRow.id.in_(earlier.redrafted))))
@@ -120,24 +158,28 @@ def incident() -> None:
 @click.option("--from-alert", "alert_id", type=int, default=None,
               help="The possible-incident alert this answers: it is resolved with a note pointing to the incident,"
                    " and complaints since its spike window began are linked.")
-@click.option("--since", "since", default=None, metavar="DURATION",
-              help="Link the matching complaints posted in this long before now, e.g. 90m, 3h"
-                   " (default: since the --from-alert alert's spike window began, else incidents.lookback).")
+@click.option("--since", "since", default=None, metavar="WHEN",
+              help="Link the matching complaints posted since then: a duration before now (90m, 3h) or a time"
+                   " (2026-03-10T14:00Z) (default: since the --from-alert alert's spike window began, else"
+                   " incidents.lookback).")
+@click.option("--until", "until", default=None, metavar="WHEN",
+              help="...and posted until then, the same way (default: now; from the --from-alert alert's spike"
+                   " window: at most incidents.link_for after the alert).")
 @actor_option
 @pass_ctx
 @handle_errors
 def open_(ctx: Context, title: str, brand: str | None, components, keywords, message: str | None,
-          alert_id: int | None, since: str | None, actor: str) -> None:
+          alert_id: int | None, since: str | None, until: str | None, actor: str) -> None:
     """Open an incident (investigating), post it on the brand's networks and
     point the earlier complaints about it to the status thread."""
     app = ctx.app()
     now = app.clock.now()
     since_at, window = None, f"incidents.lookback {format_duration(app.settings.incidents.lookback)}"
     if since is not None:
-        try:
-            since_at, window = now - parse_duration(since), f"--since {since}"
-        except ValueError as exc:
-            raise UserError(f"--since: {exc}") from None
+        since_at, window = _moment(since, now=now, option="--since"), f"--since {since}"
+    until_at = _moment(until, now=now, option="--until") if until is not None else None
+    if until is not None:
+        window += f", --until {until}"
     templates = _templates(ctx)
     try:
         with app.Session.begin() as s:
@@ -156,10 +198,16 @@ def open_(ctx: Context, title: str, brand: str | None, components, keywords, mes
                 brand = ids[0]
             if alert is not None and since_at is None:
                 since_at, window = _spike_window_start(s, alert, app.settings), f"alert #{alert.id}'s spike window"
+            if alert is not None and since is None and until_at is None:
+                alert_until = link_until(alert.created_at, app.settings.incidents.link_for)
+                if alert_until < now:  # opened late: the day's later complaints are not all about it
+                    until_at = alert_until
+                    window += (f", up to incidents.link_for {format_duration(app.settings.incidents.link_for)}"
+                               " after the alert; --until extends it")
             opening = open_incident(
                 s, settings=app.settings, templates=templates, brand=brand, title=title, actor=actor, now=now,
                 components=_split(components), keywords=_split(keywords) if keywords else None, message=message,
-                since=since_at,
+                since=since_at, until=until_at,
             )
             row = opening.incident
             if alert is not None and alert.status in ("open", "acknowledged"):
@@ -167,8 +215,10 @@ def open_(ctx: Context, title: str, brand: str | None, components, keywords, mes
             click.echo(f"incident #{row.id} opened ({row.status}) for {row.brand} by {actor}: {printable(row.title)}")
             if row.keywords:
                 click.echo(f"  keywords: {', '.join(row.keywords)} — new negative mentions containing one are linked"
-                           " and answered with the incident reply")
-                for line in _earlier_lines(s, opening.earlier, incident_id=row.id, window=window, settings=app.settings):
+                           " and answered with the incident reply"
+                           f" {_linking_until(row, app.settings, now=now)}")
+                for line in _earlier_lines(s, opening.earlier, incident_id=row.id, window=window, settings=app.settings,
+                                           now=now):
                     click.echo(f"  {line}")
             else:
                 click.echo("  no keywords or components: no complaint will be linked to it (give --keywords)")
@@ -176,6 +226,29 @@ def open_(ctx: Context, title: str, brand: str | None, components, keywords, mes
                 click.echo(f"  possible-incident alert #{alert.id} resolved")
             click.echo("  " + _queued(s, opening.posts, brand=row.brand))
     except (IncidentError, InboxError) as exc:
+        raise _fail(exc) from None
+
+
+@incident.command("keywords")
+@click.argument("incident_id", type=int)
+@click.argument("keywords", nargs=-1, required=True)
+@actor_option
+@pass_ctx
+@handle_errors
+def keywords_(ctx: Context, incident_id: int, keywords: tuple[str, ...], actor: str) -> None:
+    """Replace an open incident's keywords (comma-separated or several
+    arguments; a phrase such as "app down" matches as a phrase). New
+    complaints are matched against them; complaints already linked stay."""
+    app = ctx.app()
+    try:
+        with app.Session.begin() as s:
+            before = list(get_incident(s, incident_id).keywords or [])
+            row = set_keywords(s, incident_id, keywords=_split(keywords), actor=actor, now=app.clock.now())
+            click.echo(f"incident #{row.id} keywords: {', '.join(row.keywords)} (were: {', '.join(before) or '-'};"
+                       f" by {actor})")
+            click.echo("  new negative mentions containing one are linked"
+                       f" {_linking_until(row, app.settings, now=app.clock.now())}; complaints already linked stay")
+    except IncidentError as exc:
         raise _fail(exc) from None
 
 
@@ -274,7 +347,10 @@ def show(ctx: Context, incident_id: int) -> None:
         r = v.incident
         linked = v.linked_total
         click.echo(_one_line(r, linked))
+        now = app.clock.now()
         click.echo(f"  components: {', '.join(r.components or []) or '-'}; keywords: {', '.join(r.keywords or []) or '-'}")
+        if r.keywords:
+            click.echo(f"  new negative mentions with a keyword are linked {_linking_until(r, app.settings, now=now)}")
         click.echo(f"  X thread: {r.x_root_url or r.x_root_id or 'not posted yet'}; "
                    f"Reddit: {r.reddit_root_url or r.reddit_root_id or 'not posted yet'}")
         click.echo("\nUpdates:")
@@ -290,12 +366,21 @@ def show(ctx: Context, incident_id: int) -> None:
         notes = [f"{v.linked_when_opened} from before it, linked when it was opened"] if v.linked_when_opened else []
         notes += [f"latest {len(v.linked)}"] if linked > len(v.linked) else []
         click.echo(f"\nLinked complaints: {linked}" + (f" ({'; '.join(notes)})" if notes else ""))
+        for e in v.events:
+            if e.action == "incident.linked" and (e.details or {}).get("earlier"):
+                d = e.details
+                window = f"posted {d['since'][:16].replace('T', ' ')}"
+                window += f" to {d['until'][:16].replace('T', ' ')} UTC" if d.get("until") else " UTC until opening"
+                click.echo(f"  linked when it was opened: negative, {window}, alert open or acknowledged,"
+                           f" containing one of: {', '.join(d.get('keywords') or r.keywords or []) or '-'}")
         for link, m in v.linked:
             alert = f" alert #{link.alert_id}" if link.alert_id else ""
             earlier = " [before opening]" if link.linked_at <= r.opened_at else ""
             reply = v.replies.get(m.id)
             answer = f" → reply #{reply.id} {reply.status} ({reply.template})" if reply is not None else " → no reply"
-            click.echo(f"  {m.created_at:%Y-%m-%d %H:%M} {m.platform} @{m.author_handle}{alert}{earlier}{answer}:"
+            found = matched_keywords(r.keywords or [], f"{m.title}\n{m.text}" if m.title else m.text)
+            why = f" [matched: {', '.join(found)}]" if found else " [no current keyword matches]"
+            click.echo(f"  {m.created_at:%Y-%m-%d %H:%M} {m.platform} @{m.author_handle}{alert}{earlier}{why}{answer}:"
                        f" {printable(' '.join(m.text.split()))}")
         click.echo(f"\nFollow-ups: {len(v.followups) or 'none'}")
         for f in v.followups:

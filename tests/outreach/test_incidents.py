@@ -15,6 +15,7 @@ from brandpulse.config import ConfigError
 from brandpulse.db.models import (
     AlertMentionRow,
     AlertRow,
+    AuditRow,
     IncidentMentionRow,
     IncidentRow,
     IncidentUpdateRow,
@@ -33,8 +34,10 @@ from outreach.incidents import (
     IncidentError,
     IncidentTemplates,
     incident_view,
+    matched_keywords,
     open_incident,
     resolve_incident,
+    set_keywords,
     thread_values,
     update_incident,
 )
@@ -562,6 +565,77 @@ def test_a_resolved_incident_links_nothing(Session, isettings, templates, clock,
     assert _reply_of(Session, mention).template == "apology"
 
 
+def _linked(Session, incident_id):
+    with Session() as s:
+        return set(s.scalars(select(IncidentMentionRow.mention_id).where(IncidentMentionRow.incident_id == incident_id)))
+
+
+def test_an_open_incident_links_new_complaints_only_for_link_for_after_its_latest_step(
+    make_settings, Session, clock, make_mention, renderer
+):
+    settings = make_settings(incidents={**INCIDENTS, "link_for": "1h"})
+    templates = IncidentTemplates(settings)
+    pipeline = Pipeline(settings, renderer=renderer)
+    incident_id = _open(Session, settings, templates, clock, keywords=["app"])
+    clock.advance(50 * 60)
+    [inside] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    clock.advance(20 * 60)  # 70 minutes after opening, nobody posted an update: left open, it links nothing
+    [after, at_poll] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app logs me out", "handle": "ben", "thread_id": "t-ben"}, -0.7),
+        # fetched late but posted within the hour: what counts is when it was posted
+        ({"text": "@AcmeHelp app down here too", "handle": "cat", "thread_id": "t-cat",
+          "at": clock.now() - timedelta(minutes=15)}, -0.7),
+    ])
+    assert _linked(Session, incident_id) == {inside, at_poll}
+    assert _reply_of(Session, after).template == "apology"
+    # An update extends it: an hour from the update.
+    _update(Session, settings, templates, clock, incident_id, "identified")
+    clock.advance(30 * 60)
+    [again] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp still no app", "handle": "dan", "thread_id": "t-dan"}, -0.7)])
+    assert _linked(Session, incident_id) == {inside, at_poll, again}
+    assert _reply_of(Session, again).template == REPLY_TEMPLATE
+
+
+def test_link_for_must_be_positive(make_settings):
+    with pytest.raises(ConfigError, match="incidents.link_for"):
+        make_settings(incidents={**INCIDENTS, "link_for": "0s"})
+
+
+def test_a_keyword_matches_its_plural_or_singular_and_phrases_as_phrases():
+    assert matched_keywords(["kiosk"], "All the kiosks are dead") == ["kiosk"]
+    assert matched_keywords(["kiosks"], "The kiosk froze") == ["kiosks"]
+    assert matched_keywords(["503"], "the site is throwing 503s") == ["503"]
+    assert matched_keywords(["crash"], "two crashes today") == ["crash"]
+    assert matched_keywords(["status", "news"], "new stat: statu") == []  # -us, short words: as they are
+    assert matched_keywords(["app down", "down"], "the app\n  down, again") == ["app down", "down"]
+    assert matched_keywords(["app down"], "the app is down") == []
+    assert matched_keywords(["check"], "a checkup") == []  # whole words only
+
+
+def test_ops_replace_the_keywords_of_an_open_incident(Session, isettings, templates, clock, pipeline, make_mention):
+    incident_id = _open(Session, isettings, templates, clock, keywords=["check"])
+    [first] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp check-in is broken", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    with Session.begin() as s:
+        row = set_keywords(s, incident_id, keywords=["app down, 503", " kiosk "], actor="lee", now=clock.now())
+        assert row.keywords == ["app down", "503", "kiosk"]
+    generic, specific = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp can't check my bag online", "handle": "ben", "thread_id": "t-ben"}, -0.7),
+        ({"text": "@AcmeHelp every kiosk says 503", "handle": "cat", "thread_id": "t-cat"}, -0.7),
+    ])
+    assert _linked(Session, incident_id) == {first, specific}  # already linked stays
+    with Session() as s:
+        [event_] = [e for e in audit.history(s, "incident", incident_id) if e.action == "incident.keywords_changed"]
+        assert (event_.actor, event_.details) == ("lee", {"from": ["check"], "to": ["app down", "503", "kiosk"]})
+    with Session.begin() as s, pytest.raises(IncidentError, match="at least one keyword"):
+        set_keywords(s, incident_id, keywords=[" , "], actor="lee", now=clock.now())
+    _resolve(Session, isettings, templates, clock, incident_id)
+    with Session.begin() as s, pytest.raises(IncidentError, match="is resolved"):
+        set_keywords(s, incident_id, keywords=["app"], actor="lee", now=clock.now())
+
+
 # ---------------------------------------------------------------------------
 # Earlier complaints: linked when the incident is opened
 # ---------------------------------------------------------------------------
@@ -694,11 +768,35 @@ def test_since_and_the_lookback_bound_what_is_linked(make_settings, Session, clo
     assert earlier.mention_ids == [] and earlier.redrafted == []
     with pytest.raises(IncidentError, match="from before now"):
         _open_full(Session, settings, templates, clock, since=clock.now() + timedelta(minutes=1))
+    with pytest.raises(IncidentError, match="is before since"):
+        _open_full(Session, settings, templates, clock, since=clock.now() - timedelta(hours=1),
+                   until=clock.now() - timedelta(hours=2))
     off = make_settings(incidents={**INCIDENTS, "link_mentions": False})
     [later] = _ingest(Session, Pipeline(off, renderer=renderer), make_mention, clock, [
         ({"text": "@AcmeHelp app down", "handle": "zed", "thread_id": "t-zed"}, -0.7)])
     _, earlier = _open_full(Session, off, IncidentTemplates(off), clock)
     assert earlier.mention_ids == [] and _reply_of(Session, later).template == "apology"
+
+
+def test_until_ends_the_window_of_earlier_complaints(make_settings, Session, clock, make_mention, renderer):
+    settings = make_settings(incidents=INCIDENTS)
+    templates = IncidentTemplates(settings)
+    pipeline = Pipeline(settings, renderer=renderer)
+    posts = {}
+    for minutes_before in (100, 60, 10):
+        [posts[minutes_before]] = _ingest(Session, pipeline, make_mention, clock, [
+            ({"text": "@AcmeHelp the app is down", "handle": f"u{minutes_before}", "thread_id": f"t{minutes_before}",
+              "at": clock.now() - timedelta(minutes=minutes_before)}, -0.7)])
+    _, earlier = _open_full(Session, settings, templates, clock, since=clock.now() - timedelta(hours=2),
+                            until=clock.now() - timedelta(minutes=30))
+    assert earlier.mention_ids == [posts[100], posts[60]]  # posted after until: not linked
+    assert earlier.until == clock.now() - timedelta(minutes=30)
+    with Session() as s:
+        [event_] = s.scalars(select(AuditRow).where(AuditRow.action == "incident.linked")).all()
+        assert event_.details["until"] == earlier.until.isoformat() and event_.details["keywords"] == ["app", "check-in"]
+    _, earlier = _open_full(Session, settings, templates, clock, since=clock.now() - timedelta(hours=2),
+                            until=clock.now() + timedelta(hours=1))
+    assert earlier.mention_ids == [posts[10]] and earlier.until == clock.now()  # never later than now
 
 
 def test_a_conversation_of_another_incident_stays_with_it(Session, isettings, templates, clock, pipeline, make_mention):

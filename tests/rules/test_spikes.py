@@ -24,6 +24,7 @@ from rules.spikes import (
     detect_in_series,
     detect_spike,
     first_firing,
+    suggest_keywords,
     tokens,
     top_terms,
 )
@@ -144,6 +145,46 @@ def test_top_terms_are_over_represented_in_the_window():
     assert {"acme", "air", "acmeair", "acmehelp"} <= brand_words(brand)
 
 
+GENERIC = ("app", "website", "check", "check-in", "online", "people")
+
+
+def test_suggested_keywords_say_what_is_wrong_not_only_what_is_affected():
+    # The spike: the app and website are down. Every day's complaints also name the app and check-in.
+    window = ["the app is down, cannot check in", "website down, 503 everywhere", "app down for everyone",
+              "website down here too", "503 on the website", "kiosks are dead, app too",
+              "all the kiosks are dead at the airport", "my check-in failed, app is slow"]
+    baseline = ["app logs me out again", "can't check in online, the app is slow", "lost my bag", "refund missing",
+                "check-in queue was huge", "the app crashed on my booking"] * 3
+    keywords = suggest_keywords(window, baseline, limit=5, generic=GENERIC)
+    assert keywords[:3] == ["down", "503", "dead"]
+    assert not set(keywords) & set(GENERIC)  # a generic word is never a keyword alone
+    # Without the generic list, "website" (in half the window's posts, never in the baseline) is suggested.
+    assert "website" in suggest_keywords(window, baseline, limit=5)
+
+
+def test_a_generic_word_makes_a_keyword_in_a_phrase():
+    window = ["the app keeps crashing", "app crashing again", "app crashing on login", "the app crashing now"]
+    baseline = ["the app is slow", "app crashed once last year", "lost my bag", "refund missing"] * 3
+    assert suggest_keywords(window, baseline, limit=3, generic=["app"]) == ["crashing"]  # "app crashing": no new post
+    window = ["the website froze", "the website froze again", "website froze", "lost my bag"]
+    baseline = ["the website is slow", "website froze once", "lost my bag", "refund missing"] * 3
+    assert suggest_keywords(window, baseline, limit=3, generic=["website"]) == ["froze"]
+    window = ["website down again", "our website down?", "app down too", "app down here"]
+    baseline = ["the website is slow", "the app is slow", "I sat down", "down to the wire", "lost my bag"] * 3
+    # "down" is common in the baseline, the phrases are not; after them, "down" adds no post
+    assert suggest_keywords(window, baseline, limit=3, generic=["website", "app"]) == ["app down", "website down"]
+
+
+def test_suggested_keywords_each_add_posts_up_to_the_limit():
+    window = ["error 503 now", "error 503 again", "error 503 here", "kiosk dead", "kiosk dead too"]
+    baseline = ["lost my bag", "refund missing"] * 5
+    # "error" and "503" are in the same posts: the second adds none and is skipped
+    assert suggest_keywords(window, baseline, limit=5) == ["503", "dead"]
+    assert suggest_keywords(window, baseline, limit=1) == ["503"]
+    assert suggest_keywords([], baseline) == []
+    assert suggest_keywords(["only once"], baseline) == []  # in fewer than two posts
+
+
 # ---------------------------------------------------------------------------
 # The database check and the pipeline
 # ---------------------------------------------------------------------------
@@ -203,9 +244,12 @@ def test_a_spike_opens_one_possible_incident_alert_with_terms_examples_and_the_c
         assert all("503" in t for t in texts)
         assert "30 negative mentions of Acme Air in the last hour" in alert.note
         assert "brandpulse incident open --brand acme" in alert.note and f"--from-alert {alert.id}" in alert.note
-        assert "--keywords" in alert.note
+        # "app" is generic and every burst post has "503": one keyword links them all
+        assert suggestion.keywords == ["503"] and "--keywords 503 --from-alert" in suggestion.command
+        assert "Suggested keywords: 503 (edit them in the command;" in alert.note
         [event_] = audit.history(s, "alert", alert.id)
         assert event_.action == "alert.opened" and event_.details["command"] == suggestion.command
+        assert event_.details["keywords"] == ["503"]
 
     # It does not fire again while that alert is open, nor just after it was dismissed, nor during an incident.
     with Session.begin() as s:
@@ -218,6 +262,18 @@ def test_a_spike_opens_one_possible_incident_alert_with_terms_examples_and_the_c
                           opened_at=now, opened_by="ops", updated_at=now))
     with Session.begin() as s:
         assert check_brand(s, brand, settings=spike_settings, now=now + timedelta(hours=3)) is None
+
+
+def test_the_generic_terms_and_the_number_of_keywords_come_from_the_config(Session, tmp_path):
+    settings = parse_settings({**BASE_CONFIG, "data_dir": str(tmp_path / "data"),
+                               "incidents": {"spikes": {"generic_terms": ["503"], "keywords": 2}}})
+    _day(Session, burst=30)
+    with Session.begin() as s:
+        suggestion = check_brand(s, settings.brand("acme"), settings=settings, now=T0 + timedelta(hours=15))
+    # The list replaces the defaults: "app" is not generic any more. Every burst post has app, down, error and
+    # 503 (tied scores go by name), so app alone covers them; "503" is only part of the phrase "error 503".
+    assert suggestion.keywords == ["app"]
+    assert settings.incidents.spikes.keywords == 2
 
 
 def test_steady_complaints_open_nothing(Session, spike_settings):
