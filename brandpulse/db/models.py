@@ -344,6 +344,25 @@ class IncidentMentionRow(Base):
     mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True, index=True)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # How it was linked: "opening" (an earlier complaint, when the incident was
+    # opened), "arrival" (as it came in), "hand" (incident link); the keywords
+    # it contained then. None on links made before migration 0007.
+    how: Mapped[str | None] = mapped_column(String(16))
+    keywords: Mapped[list[str] | None] = mapped_column(JSON)
+    linked_by: Mapped[str | None] = mapped_column(String(128))  # who linked it by hand
+
+
+class IncidentUnlinkRow(Base):
+    """A complaint a person took out of an incident (``incident unlink``):
+    never linked to that incident again automatically, only by hand."""
+
+    __tablename__ = "incident_unlinks"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True, index=True)
+    unlinked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    unlinked_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditRow(Base):
