@@ -207,7 +207,9 @@ class Pipeline:
                          alert_ids: dict[int, int], *, now: datetime) -> None:
         """Link the matched mentions; look for a spike of the brands' negative mentions."""
         if incident_of:
-            link_mentions(session, [(inc.id, row_id, alert_ids.get(row_id)) for row_id, inc in incident_of.items()], now=now)
+            mentions = {item.row_id: item.mention for item in negatives}
+            link_mentions(session, [(inc.id, row_id, alert_ids.get(row_id)) for row_id, inc in incident_of.items()],
+                          now=now, keywords={row_id: inc.keywords_in(mentions[row_id]) for row_id, inc in incident_of.items()})
             self.stats.linked_to_incidents += len(incident_of)
         if negatives:
             suggestions = self.spikes.after_batch(session, {item.mention.brand for item in negatives}, now=now)

@@ -68,6 +68,21 @@ follow-up on resolution like the others. One SELECT finds the candidates;
 links, tags and re-drafts are written in bulk, with one ``incident.linked``
 audit event carrying the counts, the window and the keywords.
 Ops replace the keywords with :func:`set_keywords` (``incident keywords``).
+Each link keeps how it was made (``how``: ``opening``, ``arrival``,
+``hand``) and the keywords its complaint contained then, so what
+``incident show`` says about it stays true after the keywords change.
+
+People correct the links. :func:`unlink_mention` (``incident unlink``) takes
+a complaint linked by mistake out: the link goes, into ``incident_unlinks``
+(no later matching links it to that incident again; only a person can), the
+tag leaves the mention and, unless another of its complaints stays linked,
+its alert; its incident replies that have not gone out become an ordinary
+draft again (the template the incident replaced, from the audit log, else the
+one the rules choose now; no approval carries over; with none, held for a
+person with the text kept), replies already sent stay sent, and a follow-up
+not sent yet is withdrawn. :func:`link_by_hand` (``incident link``) links a
+complaint the keywords missed, as opening links the earlier ones. Both are
+audited with who and why.
 
 A reply drafted before the incident's first status post on a network is out
 (when the incident was opened, or for a complaint linked in the minutes
@@ -138,15 +153,16 @@ when :class:`IncidentTemplates` is built (the pipeline builds it at start-up).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from jinja2 import TemplateError
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from brandpulse import audit
@@ -156,6 +172,7 @@ from brandpulse.db.models import (
     AlertRow,
     IncidentMentionRow,
     IncidentRow,
+    IncidentUnlinkRow,
     IncidentUpdateRow,
     MentionRow,
     MentionTagRow,
@@ -163,7 +180,7 @@ from brandpulse.db.models import (
     ScoreRow,
 )
 from brandpulse.resources import resource_dir
-from brandpulse.types import Author, Mention
+from brandpulse.types import Author, Label, Mention, Priority, Score
 from outreach.channels.base import SentPost
 from outreach.channels.textlength import length_problem
 from outreach.safeguards import TEMPLATE as TEMPLATE_HOLD
@@ -210,6 +227,10 @@ SETTLED = ("sent", "rejected")
 PENDING_REPLY_STATUSES = ("drafted", "held", "approved")
 # Earlier complaints are linked when opening only while their alert is still being worked on.
 LINKABLE_ALERT_STATUSES = ("open", "acknowledged")
+# How a complaint was linked (incident_mentions.how).
+LINKED_AT_OPENING = "opening"  # posted before the incident, linked when it was opened
+LINKED_ON_ARRIVAL = "arrival"  # linked by the pipeline as it came in
+LINKED_BY_HAND = "hand"  # incident link
 
 INCIDENT_KEYS = (
     "id", "title", "status", "status_label", "message", "components", "opened_at", "at",
@@ -905,10 +926,20 @@ def matched_keywords(keywords: Iterable[str], text: str) -> list[str]:
     (for showing why a complaint was linked)."""
     found = []
     for keyword in keywords:
-        pattern = _phrase_pattern([keyword])
+        pattern = _keyword_pattern(keyword)
         if pattern is not None and pattern.search(text):
             found.append(keyword)
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _keyword_pattern(keyword: str) -> re.Pattern[str] | None:
+    return _phrase_pattern([keyword])
+
+
+def _text_of(mention: Mention | MentionRow) -> str:
+    """What keywords are looked for in: the title (Reddit submissions) and the text."""
+    return f"{mention.title}\n{mention.text}" if mention.title else mention.text
 
 
 def link_until(updated_at: datetime, link_for: timedelta) -> datetime:
@@ -930,6 +961,10 @@ class OpenIncident:
     @property
     def tag(self) -> str:
         return f"{TAG_PREFIX}{self.snapshot.id}"
+
+    def keywords_in(self, mention: Mention) -> list[str]:
+        """The incident's keywords the mention's title or text contains (kept with its link)."""
+        return matched_keywords(self.snapshot.keywords, _text_of(mention))
 
 
 def open_incidents(session: Session, brands: Iterable[str], *, link_for: timedelta | None = None) -> list[OpenIncident]:
@@ -971,22 +1006,36 @@ def match_incident(mention: Mention, incidents: Sequence[OpenIncident]) -> OpenI
         if incident.until is not None and mention.created_at > incident.until:
             continue
         if text is None:
-            text = f"{mention.title}\n{mention.text}" if mention.title else mention.text
+            text = _text_of(mention)
         if incident.pattern.search(text):
             return incident
     return None
 
 
 def link_mentions(session: Session, links: Sequence[tuple[int, int, int | None]], *, now: datetime,
-                  details: Mapping[str, Any] | None = None) -> None:
-    """Store (incident id, mention id, alert id or None) links, in the
-    caller's transaction, with one audit event per incident (``details``
-    added to each)."""
+                  how: str = LINKED_ON_ARRIVAL, keywords: Mapping[int, Sequence[str]] | None = None,
+                  details: Mapping[str, Any] | None = None) -> list[tuple[int, int, int | None]]:
+    """Store (incident id, mention id, alert id or None) links made
+    automatically (``how``: as they came in, or when the incident was
+    opened), each with the incident's ``keywords`` its mention contained
+    (mention id → keywords), in the caller's transaction, with one audit
+    event per incident (``details`` added to each). A complaint a person
+    took out of that incident (:func:`unlink_mention`) is never linked to it
+    again this way. Returns the links stored."""
     if not links:
-        return
+        return []
+    unlinked = {(i, m) for i, m in session.execute(
+        select(IncidentUnlinkRow.incident_id, IncidentUnlinkRow.mention_id)
+        .where(IncidentUnlinkRow.mention_id.in_(sorted({m for _, m, _ in links})))
+    )}
+    links = [link for link in links if (link[0], link[1]) not in unlinked]
+    if not links:
+        return []
+    keywords = keywords or {}
     session.execute(
         insert(IncidentMentionRow.__table__),
-        [{"incident_id": i, "mention_id": m, "alert_id": a, "linked_at": now} for i, m, a in links],
+        [{"incident_id": i, "mention_id": m, "alert_id": a, "linked_at": now, "how": how,
+          "keywords": list(keywords.get(m, ())), "linked_by": None} for i, m, a in links],
     )
     by_incident: dict[int, list[int]] = {}
     for incident_id, mention_id, _ in links:
@@ -996,6 +1045,7 @@ def link_mentions(session: Session, links: Sequence[tuple[int, int, int | None]]
          "entity_id": incident_id, "details": {"mention_ids": ids, **(details or {})}}
         for incident_id, ids in by_incident.items()
     ])
+    return links
 
 
 def mention_from_row(row: MentionRow) -> Mention:
@@ -1207,6 +1257,8 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
         return nothing  # linking is off, nothing to match, or an empty window
     negative = select(ScoreRow.id).where(ScoreRow.mention_id == MentionRow.id, ScoreRow.label == "negative").exists()
     linked = select(IncidentMentionRow.mention_id).where(IncidentMentionRow.mention_id == MentionRow.id).exists()
+    unlinked = select(IncidentUnlinkRow.mention_id).where(IncidentUnlinkRow.incident_id == row.id,
+                                                          IncidentUnlinkRow.mention_id == MentionRow.id).exists()
     candidates = session.execute(
         select(MentionRow, AlertRow.id, AlertRow.tags)
         .join(AlertMentionRow, AlertMentionRow.mention_id == MentionRow.id)
@@ -1214,21 +1266,25 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
         .join(AlertRow, and_(AlertRow.id == AlertMentionRow.alert_id, AlertRow.platform == MentionRow.platform,
                              AlertRow.author_id == MentionRow.author_id))
         .where(MentionRow.brand == row.brand, MentionRow.created_at >= since, MentionRow.created_at <= until,
-               MentionRow.is_own.is_(False), AlertRow.status.in_(LINKABLE_ALERT_STATUSES), negative, ~linked)
+               MentionRow.is_own.is_(False), AlertRow.status.in_(LINKABLE_ALERT_STATUSES), negative, ~linked,
+               ~unlinked)
         .order_by(MentionRow.created_at, MentionRow.id, AlertRow.id)
         .options(defer(MentionRow.raw))
         .with_for_update(of=AlertRow)
     ).all()
     links: list[tuple[int, int, int | None]] = []
     alert_tags: dict[int, list[str]] = {}
+    found_keywords: dict[int, list[str]] = {}
     seen: set[int] = set()
     for mention_row, alert_id, tags in candidates:
         tags = list(tags or [])
         if mention_row.id in seen or any(str(t).startswith(TAG_PREFIX) for t in tags):
             continue  # already taken, or the conversation belongs to another incident
-        if match_incident(mention_from_row(mention_row), [incident]) is None:
+        mention = mention_from_row(mention_row)
+        if match_incident(mention, [incident]) is None:
             continue
         seen.add(mention_row.id)
+        found_keywords[mention_row.id] = incident.keywords_in(mention)
         links.append((row.id, mention_row.id, alert_id))
         alert_tags.setdefault(alert_id, [*tags, incident.tag])
     if not links:
@@ -1247,7 +1303,7 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
     answered = [reply.id for reply, _ in replies if reply.status == "sent"]
     redrafted = _redraft_replies(session, incident.snapshot, pending, reason="linked when the incident was opened",
                                  settings=settings, templates=templates, now=now)
-    link_mentions(session, links, now=now, details={
+    link_mentions(session, links, now=now, how=LINKED_AT_OPENING, keywords=found_keywords, details={
         "earlier": True, "since": since.isoformat(), "until": until.isoformat(), "keywords": list(row.keywords or ()),
         "counts": {"linked": len(links), "alerts_tagged": len(alert_ids), "redrafted": len(redrafted),
                    "already_answered": len(answered)},
@@ -1255,6 +1311,302 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
     })
     return EarlierLinks(since=since, until=until, mention_ids=mention_ids, alert_ids=alert_ids, redrafted=redrafted,
                         answered=answered)
+
+
+# ---------------------------------------------------------------------------
+# Correcting links by hand: unlink a complaint linked by mistake, link one missed
+# ---------------------------------------------------------------------------
+
+UNLINKED_REASON = "unlinked from the incident"
+LINKED_BY_HAND_REASON = "linked to the incident by hand"
+
+
+def _author_alert(session: Session, mention_row: MentionRow, *, lock: bool = False) -> AlertRow | None:
+    """The alert of the mention's author that holds it (not a possible-incident alert showing it), the latest."""
+    query = (
+        select(AlertRow).join(AlertMentionRow, AlertMentionRow.alert_id == AlertRow.id)
+        .where(AlertMentionRow.mention_id == mention_row.id, AlertRow.platform == mention_row.platform,
+               AlertRow.author_id == mention_row.author_id)
+        .order_by(AlertRow.id.desc()).limit(1)
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def _tag_alert(session: Session, alert_id: int, tag: str, *, add: bool) -> None:
+    tags = list(session.scalar(select(AlertRow.tags).where(AlertRow.id == alert_id)) or [])
+    changed = [*tags, tag] if add and tag not in tags else [t for t in tags if t != tag]
+    if changed != tags:
+        session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(tags=changed)
+                        .execution_options(synchronize_session=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Unlinking:
+    """What :func:`unlink_mention` did."""
+
+    incident_id: int
+    mention_id: int
+    alert_id: int | None
+    alert_untagged: bool  # False: the alert holds other complaints linked to the incident
+    how: str | None  # how it had been linked
+    keywords: list[str] | None  # the keywords it had matched (None: not recorded)
+    redrafted: dict[int, str]  # reply id -> the ordinary template it was re-drafted from
+    held: dict[int, str]  # reply id -> why it is held for a person instead (no ordinary text)
+    sent: list[int]  # incident replies already sent: they stay sent
+    kept: list[int]  # incident replies of its conversation still linked through another complaint
+    followups_withdrawn: list[int]  # "it's fixed" follow-ups to it not sent yet, now rejected
+
+
+def _template_before_incident(session: Session, reply_id: int, incident_id: int) -> str | None:
+    """The template a reply was drafted from before this incident re-drafted
+    it (the latest such re-draft), if it was."""
+    for event in reversed(audit.history(session, "outbox", reply_id)):
+        details = event.details or {}
+        if (event.action == "reply.redrafted" and details.get("incident_id") == incident_id
+                and details.get("previous_template") not in (None, REPLY_TEMPLATE, FOLLOWUP_TEMPLATE)):
+            return str(details["previous_template"])
+    return None
+
+
+def _latest_score(session: Session, mention_id: int) -> Score | None:
+    row = session.scalars(
+        select(ScoreRow).where(ScoreRow.mention_id == mention_id).order_by(ScoreRow.scored_at.desc(), ScoreRow.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return Score(analyzer=row.analyzer, version=row.version, compound=row.compound, label=Label(row.label), lang=row.lang)
+
+
+def _ordinary_text(renderer: Any, template: str, mention: Mention, *, alert: AlertRow | None, score: Score | None,
+                   brand: Brand) -> tuple[str, str | None]:
+    """``template`` rendered for ``mention`` as a new draft would be, and why it must be held (None: it may go)."""
+    platforms = renderer.platforms(template)
+    if platforms is not None and mention.platform not in platforms:
+        return "", f"template {template!r} is not meant for {mention.platform} (only {', '.join(platforms)})"
+    context = reply_context(mention=mention, brand=brand, alert_id=alert.id if alert else None,
+                            priority=Priority(alert.priority) if alert is not None else None, score=score)
+    try:
+        text = renderer.render(template, context)
+    except TemplateRenderError as exc:
+        return "", str(exc)
+    if not text:
+        return "", f"template {template!r} rendered empty text"
+    problem = platform_length_problem(mention.platform, text)
+    if problem:
+        return text, f"template {template!r} rendered {problem}; edit it shorter"
+    return text, None
+
+
+def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor: str, now: datetime,
+                   settings: Settings, renderer: Any,
+                   rule_template: Callable[[Mention, Score | None], str | None] | None = None,
+                   reason: str | None = None) -> Unlinking:
+    """Take a complaint linked by mistake out of the incident, in the caller's
+    transaction: its link goes (kept in ``incident_unlinks``, so no later
+    matching links it to this incident again; :func:`link_by_hand` can), the
+    tag ``incident:<id>`` leaves the mention, and its alert unless another of
+    the alert's complaints stays linked. Its replies from the incident
+    template that have not gone out and are not the incident's through
+    another complaint are re-drafted as an ordinary reply: from the template
+    the incident replaced (the audit log has it), else the one the rules
+    choose now (``rule_template``), rendered by ``renderer`` (the reply
+    templates); the approval of the incident text is withdrawn and the reply
+    policy decides as for a new draft. With no ordinary template, or one that
+    fails, the reply is held for a person with the reason. A reply already
+    sent stays sent (listed). A follow-up to it not sent yet is withdrawn
+    (rejected). Audited ``incident.unlinked`` with ``actor`` and ``reason``."""
+    incident_row = get_incident(session, incident_id)
+    link = session.get(IncidentMentionRow, (incident_id, mention_id), with_for_update=True)
+    if link is None:
+        raise IncidentError(_not_linked(session, incident_id, mention_id))
+    mention_row = session.get(MentionRow, mention_id)
+    alert_id, how, linked_at = link.alert_id, link.how, link.linked_at
+    keywords = list(link.keywords) if link.keywords is not None else None
+    session.execute(delete(IncidentMentionRow).where(IncidentMentionRow.incident_id == incident_id,
+                                                     IncidentMentionRow.mention_id == mention_id))
+    session.execute(insert(IncidentUnlinkRow).values(incident_id=incident_id, mention_id=mention_id, unlinked_at=now,
+                                                     unlinked_by=actor, reason=reason))
+    tag = f"{TAG_PREFIX}{incident_id}"
+    session.execute(delete(MentionTagRow).where(MentionTagRow.mention_id == mention_id, MentionTagRow.tag == tag))
+    alert_still_linked = alert_id is not None and session.scalar(
+        select(func.count()).select_from(IncidentMentionRow)
+        .where(IncidentMentionRow.incident_id == incident_id, IncidentMentionRow.alert_id == alert_id)
+    ) > 0
+    if alert_id is not None and not alert_still_linked:
+        _tag_alert(session, alert_id, tag, add=False)
+    alert = session.get(AlertRow, alert_id) if alert_id is not None else None
+
+    replies = _replies_to(session, mentions=[mention_id], alerts=[alert_id] if alert_id else [],
+                          statuses=(*PENDING_REPLY_STATUSES, "sent"), template=REPLY_TEMPLATE, lock=True)
+    brand = settings.brand(incident_row.brand)
+    policy = settings.reply_policy
+    scores: dict[int, Score | None] = {}
+    redrafted: dict[int, str] = {}
+    held: dict[int, str] = {}
+    sent: list[int] = []
+    kept: list[int] = []
+    changes: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for reply, answered_row in replies:
+        if alert_still_linked and reply.alert_id == alert_id:
+            kept.append(reply.id)  # its conversation is still the incident's
+            continue
+        if reply.status == "sent":
+            sent.append(reply.id)
+            continue
+        answered = mention_from_row(answered_row)
+        if answered_row.id not in scores:
+            scores[answered_row.id] = _latest_score(session, answered_row.id)
+        score = scores[answered_row.id]
+        template = _template_before_incident(session, reply.id, incident_id)
+        if template is None and rule_template is not None:
+            template = rule_template(answered, score)
+        if template is None:
+            text, hold_reason = reply.text, (f"unlinked from incident #{incident_id}: no rule drafts an ordinary reply"
+                                             " to it; edit the text or reject it")
+        else:
+            text, hold_reason = _ordinary_text(renderer, template, answered, alert=alert, score=score, brand=brand)
+            if not text:
+                text = reply.text  # nothing to put instead: a person decides
+                hold_reason = f"unlinked from incident #{incident_id}: {hold_reason}"
+        auto = template is not None and (not policy.require_approval or template in policy.auto_send_templates)
+        state = _redrafted_state(reply, hold_reason=hold_reason, auto=auto, now=now)
+        (held if state["status"] == "held" and hold_reason else redrafted)[reply.id] = hold_reason or template or ""
+        changes.append({"id": reply.id, "text": text, "template": template or reply.template,
+                        "needs_approval": not auto, "updated_at": now, **state})
+        details: dict[str, Any] = {
+            "incident_id": incident_id, "reason": UNLINKED_REASON, "previous_text": reply.text,
+            "previous_template": reply.template, "previous_status": reply.status,
+            "previous_approved_by": reply.approved_by, "template": template, "status": state["status"],
+            "approved_by": state["approved_by"],
+        }
+        if hold_reason:
+            details["hold_reason"] = hold_reason
+        events.append({"at": now, "actor": actor, "action": "reply.redrafted", "entity_type": "outbox",
+                       "entity_id": reply.id, "details": details})
+    if changes:
+        session.execute(update(OutboxRow), changes, execution_options={"synchronize_session": False})
+        for reply, _ in replies:
+            session.expire(reply)
+
+    followups = list(session.scalars(
+        select(OutboxRow.id).where(OutboxRow.kind == "followup", OutboxRow.incident_id == incident_id,
+                                   OutboxRow.mention_id == mention_id, OutboxRow.status.in_(PENDING_REPLY_STATUSES))
+        .with_for_update()
+    ))
+    if followups:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(followups))
+                        .values(status="rejected", updated_at=now).execution_options(synchronize_session=False))
+        events += [{"at": now, "actor": actor, "action": "reply.rejected", "entity_type": "outbox", "entity_id": f,
+                    "details": {"reason": f"{UNLINKED_REASON} #{incident_id}", "incident_id": incident_id}}
+                   for f in followups]
+    result = Unlinking(
+        incident_id=incident_id, mention_id=mention_id, alert_id=alert_id,
+        alert_untagged=alert_id is not None and not alert_still_linked, how=how,
+        keywords=keywords, redrafted=redrafted, held=held,
+        sent=sent, kept=kept, followups_withdrawn=followups,
+    )
+    events.append({"at": now, "actor": actor, "action": "incident.unlinked", "entity_type": AUDIT_ENTITY,
+                   "entity_id": incident_id, "details": {
+                       "mention_id": mention_id, "reason": reason, "author": mention_row.author_handle if mention_row else None,
+                       "alert_id": alert_id, "alert_untagged": result.alert_untagged, "how": how,
+                       "keywords": result.keywords, "linked_at": linked_at.isoformat(),
+                       "redrafted": sorted(redrafted), "held": sorted(held), "sent": sent, "kept": kept,
+                       "followups_withdrawn": followups}})
+    audit.record_many(session, events)
+    return result
+
+
+def _not_linked(session: Session, incident_id: int, mention_id: int) -> str:
+    """Why (incident, mention) has no link, for the person who asked."""
+    if session.get(MentionRow, mention_id) is None:
+        return f"no mention with id {mention_id}"
+    unlinked = session.get(IncidentUnlinkRow, (incident_id, mention_id))
+    if unlinked is not None:
+        return (f"mention {mention_id} is not linked to incident #{incident_id}: {unlinked.unlinked_by} unlinked it"
+                f" {unlinked.unlinked_at:%Y-%m-%d %H:%M} UTC")
+    other = session.scalar(select(IncidentMentionRow.incident_id).where(IncidentMentionRow.mention_id == mention_id))
+    if other is not None:
+        return f"mention {mention_id} is not linked to incident #{incident_id} but to incident #{other}"
+    return f"mention {mention_id} is not linked to incident #{incident_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class HandLink:
+    """What :func:`link_by_hand` did."""
+
+    incident_id: int
+    mention_id: int
+    alert_id: int | None
+    keywords: list[str]  # the incident's keywords it contains (may be none: a person decided)
+    was_unlinked: bool  # it had been unlinked from this incident before
+    redrafted: list[int]  # its replies not gone out, now from the incident reply template
+    answered: list[int]  # its replies already sent (left as they are): a follow-up when it resolves
+
+
+def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: str, now: datetime,
+                 settings: Settings, templates: IncidentTemplates, reason: str | None = None) -> HandLink:
+    """Link a complaint the keywords missed to the open incident, in the
+    caller's transaction, as linking does: the link (``how`` ``hand``, with
+    ``actor`` and the keywords it contains, if any), the tag on the mention
+    and its author's alert, its replies that have not gone out re-drafted from
+    the incident reply template (replies already sent stay as they are; the
+    author gets the follow-up when it resolves). Refused for a resolved
+    incident, a mention of another brand or of the brand's own accounts, one
+    linked already, or one whose conversation is another incident's.
+    Audited ``incident.linked`` with ``actor`` and ``reason``."""
+    row = get_incident(session, incident_id)
+    if row.status not in OPEN_STATUSES:
+        raise IncidentError(f"incident {row.id} is {row.status}: link complaints to an open incident")
+    mention_row = session.get(MentionRow, mention_id)
+    if mention_row is None:
+        raise IncidentError(f"no mention with id {mention_id}")
+    if mention_row.brand != row.brand:
+        raise IncidentError(f"mention {mention_id} is about brand {mention_row.brand!r}, incident #{row.id} about"
+                            f" {row.brand!r}")
+    if mention_row.is_own:
+        raise IncidentError(f"mention {mention_id} is a post of the brand's own account, not a complaint")
+    other = session.scalar(select(IncidentMentionRow.incident_id).where(IncidentMentionRow.mention_id == mention_id))
+    if other == incident_id:
+        raise IncidentError(f"mention {mention_id} is linked to incident #{incident_id} already")
+    if other is not None:
+        raise IncidentError(f"mention {mention_id} is linked to incident #{other}; unlink it there first"
+                            f" (brandpulse incident unlink {other} {mention_id})")
+    alert = _author_alert(session, mention_row, lock=True)
+    tag = f"{TAG_PREFIX}{incident_id}"
+    if alert is not None:
+        taken = [t for t in (alert.tags or []) if str(t).startswith(TAG_PREFIX) and t != tag]
+        if taken:
+            raise IncidentError(f"mention {mention_id}'s conversation (alert #{alert.id}) belongs to {taken[0]}")
+    mention = mention_from_row(mention_row)
+    keywords = matched_keywords(row.keywords or (), _text_of(mention))
+    was_unlinked = session.execute(
+        delete(IncidentUnlinkRow).where(IncidentUnlinkRow.incident_id == incident_id,
+                                        IncidentUnlinkRow.mention_id == mention_id)
+    ).rowcount > 0
+    session.execute(insert(IncidentMentionRow).values(
+        incident_id=incident_id, mention_id=mention_id, alert_id=alert.id if alert else None, linked_at=now,
+        how=LINKED_BY_HAND, keywords=keywords, linked_by=actor))
+    if tag not in set(session.scalars(select(MentionTagRow.tag).where(MentionTagRow.mention_id == mention_id))):
+        session.execute(insert(MentionTagRow).values(mention_id=mention_id, tag=tag))
+    if alert is not None:
+        _tag_alert(session, alert.id, tag, add=True)
+    replies = _replies_to(session, mentions=[mention_id], alerts=[alert.id] if alert else [],
+                          statuses=(*PENDING_REPLY_STATUSES, "sent"), lock=True)
+    pending = [(reply, m) for reply, m in replies if reply.status in PENDING_REPLY_STATUSES]
+    answered = [reply.id for reply, _ in replies if reply.status == "sent"]
+    redrafted = _redraft_replies(session, _current_snapshot(session, incident_id), pending,
+                                 reason=LINKED_BY_HAND_REASON, settings=settings, templates=templates, now=now)
+    audit.record(session, at=now, actor=actor, action="incident.linked", entity_type=AUDIT_ENTITY,
+                 entity_id=incident_id, details={
+                     "by_hand": True, "mention_ids": [mention_id], "reason": reason, "keywords": keywords,
+                     "alert_id": alert.id if alert else None, "was_unlinked": was_unlinked,
+                     "redrafted": redrafted, "answered": answered})
+    return HandLink(incident_id=incident_id, mention_id=mention_id, alert_id=alert.id if alert else None,
+                    keywords=keywords, was_unlinked=was_unlinked, redrafted=redrafted, answered=answered)
 
 
 # ---------------------------------------------------------------------------
@@ -1302,7 +1654,9 @@ def incident_view(session: Session, incident_id: int, *, linked_limit: int = 20)
         .order_by(MentionRow.created_at.desc()).limit(linked_limit)
     ).all())
     total, when_opened = session.execute(
-        select(func.count(), func.count(case((IncidentMentionRow.linked_at <= incident.opened_at, 1))))
+        select(func.count(), func.count(case((or_(
+            IncidentMentionRow.how == LINKED_AT_OPENING,
+            and_(IncidentMentionRow.how.is_(None), IncidentMentionRow.linked_at <= incident.opened_at)), 1))))
         .where(IncidentMentionRow.incident_id == incident_id)
     ).one()
     replies: dict[int, OutboxRow] = {}

@@ -33,7 +33,7 @@ def config(tmp_path: Path, monkeypatch) -> Path:
 def test_help():
     runner = CliRunner()
     assert "incident" in runner.invoke(main, ["--help"]).output
-    for sub in ("open", "update", "resolve", "list", "show"):
+    for sub in ("open", "update", "resolve", "keywords", "link", "unlink", "list", "show"):
         result = runner.invoke(main, ["incident", sub, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output, sub
 
@@ -180,8 +180,8 @@ def test_open_links_earlier_complaints_and_show_lists_them(tmp_path, monkeypatch
         assert event.details["counts"] == {"linked": 1, "alerts_tagged": 1, "redrafted": 1, "already_answered": 0}
     shown = invoke(config, "incident", "show", "1").output
     assert "Linked complaints: 1 (1 from before it, linked when it was opened)" in shown
-    assert (f"@ana alert #{ana_reply.alert_id} [before opening] [matched: app] → reply #{ana_reply.id} drafted"
-            " (incident_reply)") in shown
+    assert (f"@ana alert #{ana_reply.alert_id} [before opening, linked when it was opened; matched: app]"
+            f" → reply #{ana_reply.id} drafted (incident_reply)") in shown
     assert "linked when it was opened: negative, posted " in shown and "containing one of: app" in shown
     assert "@cai" not in shown and "incident.linked" in shown
 
@@ -224,10 +224,58 @@ def test_until_bounds_the_earlier_complaints_and_ops_edit_the_keywords(tmp_path,
     shown = invoke(config, "incident", "show", "1").output
     assert "keywords: app down, 503, kiosk" in shown and "new negative mentions with a keyword are linked" in shown
     lines = {handle: line for line in shown.splitlines() for handle in ("@ana", "@ben") if f" {handle} " in line}
-    assert "[before opening] [matched: app down] →" in lines["@ben"]  # why it would be linked now
-    assert "[before opening] [no current keyword matches] →" in lines["@ana"]  # "app is down": linked by "app"
+    # why each was linked, as it was then ("app"), not what the keywords are now
+    assert "[before opening, linked when it was opened; matched: app] →" in lines["@ben"]
+    assert "[before opening, linked when it was opened; matched: app] →" in lines["@ana"]
     assert "incident.keywords_changed" in shown
     bad = invoke(config, "incident", "keywords", "1", " , ", "--as", "lee", ok=False)
     assert bad.exit_code == 2 and "at least one keyword" in bad.output
     invoke(config, "incident", "resolve", "1", "--message", "Fixed.", "--as", "dana")
     assert "(no longer: it is resolved)" in invoke(config, "incident", "show", "1").output
+
+
+def test_ops_unlink_a_complaint_linked_by_mistake_and_link_one_that_was_missed(tmp_path, monkeypatch):
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    posts = [
+        x_post(1, "@AcmeHelp the Acme Air app is down, terrible", handle="ana", minutes=_minutes_ago(20), base_id=7300),
+        x_post(2, "@AcmeHelp the Acme Air app charged my card twice, awful, furious", handle="ben",
+               minutes=_minutes_ago(15), base_id=7300),
+        x_post(3, "@AcmeHelp Acme Air gate scanners reject my boarding pass, terrible, useless", handle="cai",
+               minutes=_minutes_ago(10), base_id=7300),
+    ]
+    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {"x": {"account": "AcmeAir"}}}})
+    invoke(config, "run", "--once")
+    invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana")
+    with db(config)() as s:
+        ids = dict(s.execute(select(MentionRow.author_handle, MentionRow.id)).all())
+        ben_reply = s.scalars(select(OutboxRow).where(OutboxRow.mention_id == ids["ben"])).one()
+    assert ben_reply.template == "incident_reply"
+
+    out = invoke(config, "incident", "unlink", "1", str(ids["ben"]), "--reason", "billing, not the outage",
+                 "--as", "lee").output
+    assert f"mention {ids['ben']} unlinked from incident #1 by lee: billing, not the outage" in out
+    assert f"alert #{ben_reply.alert_id}: tag incident:1 removed" in out
+    assert f"reply #{ben_reply.id}: an ordinary draft again (apology, drafted)" in out
+    assert f"`brandpulse incident link 1 {ids['ben']}` does it by hand" in out
+    bad = invoke(config, "incident", "unlink", "1", str(ids["ben"]), ok=False)
+    assert bad.exit_code == 2 and "lee unlinked it" in bad.output
+
+    out = invoke(config, "incident", "link", "1", str(ids["cai"]), "--reason", "the gates use the app's backend",
+                 "--as", "kim").output
+    assert f"mention {ids['cai']} linked to incident #1 by hand by kim (contains: none of its keywords)" in out
+    assert "drafted replies now pointing to the status thread: 1" in out
+    bad = invoke(config, "incident", "link", "1", str(ids["cai"]), ok=False)
+    assert bad.exit_code == 2 and "linked to incident #1 already" in bad.output
+
+    invoke(config, "incident", "keywords", "1", "503", "--as", "lee")
+    shown = invoke(config, "incident", "show", "1").output
+    lines = {handle: line for line in shown.splitlines() for handle in ("@ana", "@ben", "@cai") if f" {handle} " in line}
+    assert "@ben" not in lines  # unlinked
+    assert "[before opening, linked when it was opened; matched: app]" in lines["@ana"]  # keywords now: 503
+    assert "[linked by hand by kim " in lines["@cai"] and "; no keyword]" in lines["@cai"]
+    assert "Linked complaints: 2 (1 from before it, linked when it was opened)" in shown
+    assert "incident.unlinked" in shown
+    with db(config)() as s:
+        [event] = s.scalars(select(AuditRow).where(AuditRow.action == "incident.unlinked")).all()
+        assert (event.actor, event.details["reason"]) == ("lee", "billing, not the outage")

@@ -21,6 +21,8 @@ from brandpulse.durations import format_duration, parse_duration
 from brandpulse.inbox import InboxError, change_state, get_alert
 from brandpulse.types import POSSIBLE_INCIDENT_RULE
 from outreach.incidents import (
+    LINKED_AT_OPENING,
+    LINKED_BY_HAND,
     OPEN_STATUSES,
     STATUSES,
     EarlierLinks,
@@ -28,15 +30,17 @@ from outreach.incidents import (
     IncidentTemplates,
     get_incident,
     incident_view,
+    link_by_hand,
     link_until,
     list_incidents,
     matched_keywords,
     open_incident,
     resolve_incident,
     set_keywords,
+    unlink_mention,
     update_incident,
 )
-from outreach.templating import printable
+from outreach.templating import TemplateRenderer, printable
 
 _PREFIX = {"x": "@", "reddit": "u/"}
 
@@ -144,7 +148,7 @@ def _earlier_lines(session, earlier: EarlierLinks, *, incident_id: int, window: 
 
 @click.group()
 def incident() -> None:
-    """Incidents: open, update, resolve (each posted on X and Reddit), list, show."""
+    """Incidents: open, update, resolve (each posted on X and Reddit), keywords, link, unlink, list, show."""
 
 
 @incident.command("open")
@@ -252,6 +256,85 @@ def keywords_(ctx: Context, incident_id: int, keywords: tuple[str, ...], actor: 
         raise _fail(exc) from None
 
 
+@incident.command("unlink")
+@click.argument("incident_id", type=int)
+@click.argument("mention_id", type=int)
+@click.option("--reason", default=None, help="Why it is not about the incident (kept in the audit log).")
+@actor_option
+@pass_ctx
+@handle_errors
+def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, actor: str) -> None:
+    """Take a complaint linked by mistake out of an incident (MENTION_ID: the
+    number `incident show` gives). Its replies not sent yet go back to an
+    ordinary draft; it is never linked to this incident again automatically."""
+    from rules.engine import RuleEngine  # the rules decide which ordinary reply a complaint gets
+
+    app = ctx.app()
+    engine = RuleEngine(app.settings)
+
+    def rule_template(mention, score):
+        return engine.evaluate(mention, score).draft_template if score is not None else None
+
+    try:
+        with app.Session.begin() as s:
+            result = unlink_mention(s, incident_id, mention_id, actor=actor, now=app.clock.now(),
+                                    settings=app.settings, renderer=TemplateRenderer(app.settings),
+                                    rule_template=rule_template, reason=reason)
+            replies = {r.id: r for r in s.scalars(select(OutboxRow).where(
+                OutboxRow.id.in_([*result.redrafted, *result.held, *result.sent, *result.kept])))}
+    except IncidentError as exc:
+        raise _fail(exc) from None
+    tag = f"incident:{incident_id}"
+    click.echo(f"mention {mention_id} unlinked from incident #{incident_id} by {actor}"
+               + (f": {printable(reason)}" if reason else ""))
+    if result.alert_id is not None:
+        click.echo(f"  alert #{result.alert_id}: " + (f"tag {tag} removed" if result.alert_untagged else
+                   f"keeps {tag} (other complaints of its conversation stay linked)"))
+    for reply_id, template in sorted(result.redrafted.items()):
+        r = replies[reply_id]
+        click.echo(f"  reply #{reply_id}: an ordinary draft again ({template}, {r.status})")
+    for reply_id, why in sorted(result.held.items()):
+        click.echo(f"  reply #{reply_id}: held for a person: {printable(why)}")
+    for reply_id in result.sent:
+        click.echo(f"  reply #{reply_id}: already sent with the status link; it stays sent")
+    for reply_id in result.kept:
+        click.echo(f"  reply #{reply_id}: still the incident's (its conversation stays linked)")
+    if not (result.redrafted or result.held or result.sent or result.kept):
+        click.echo("  no reply pointed to the incident")
+    if result.followups_withdrawn:
+        click.echo(f"  follow-ups withdrawn (rejected): {', '.join(f'#{i}' for i in result.followups_withdrawn)}")
+    click.echo(f"  it is not linked to incident #{incident_id} again by itself;"
+               f" `brandpulse incident link {incident_id} {mention_id}` does it by hand")
+
+
+@incident.command("link")
+@click.argument("incident_id", type=int)
+@click.argument("mention_id", type=int)
+@click.option("--reason", default=None, help="Why it is about the incident (kept in the audit log).")
+@actor_option
+@pass_ctx
+@handle_errors
+def link(ctx: Context, incident_id: int, mention_id: int, reason: str | None, actor: str) -> None:
+    """Link a complaint the keywords missed to an open incident: tagged, and
+    its replies not sent yet point to the status thread."""
+    app = ctx.app()
+    templates = _templates(ctx)
+    try:
+        with app.Session.begin() as s:
+            result = link_by_hand(s, incident_id, mention_id, actor=actor, now=app.clock.now(), settings=app.settings,
+                                  templates=templates, reason=reason)
+    except IncidentError as exc:
+        raise _fail(exc) from None
+    keywords = ", ".join(result.keywords) if result.keywords else "none of its keywords"
+    click.echo(f"mention {mention_id} linked to incident #{incident_id} by hand by {actor} (contains: {keywords})"
+               + (f": {printable(reason)}" if reason else ""))
+    if result.alert_id is not None:
+        click.echo(f"  alert #{result.alert_id} tagged incident:{incident_id}")
+    click.echo(f"  drafted replies now pointing to the status thread: {len(result.redrafted)}"
+               + (f" ({', '.join(f'#{i}' for i in result.redrafted)})" if result.redrafted else "")
+               + f"; already answered: {len(result.answered)} (left as sent; they get the follow-up when it resolves)")
+
+
 @incident.command("update")
 @click.argument("incident_id", type=int)
 @click.option("--status", required=True, type=click.Choice(STATUSES[:3]),
@@ -326,6 +409,29 @@ def list_(ctx: Context, all_: bool, brand: str | None, limit: int) -> None:
             click.echo(_one_line(r, counts.get(r.id, 0)))
 
 
+def _how_linked(link: IncidentMentionRow, r: IncidentRow) -> str:
+    """How a complaint was linked, as stored with its link (links from before
+    migration 0007: told from when they were linked)."""
+    how = link.how or (LINKED_AT_OPENING if link.linked_at <= r.opened_at else None)
+    if how == LINKED_AT_OPENING:
+        return "before opening, linked when it was opened"
+    if how == LINKED_BY_HAND:
+        return f"linked by hand by {printable(link.linked_by or '?')} {link.linked_at:%Y-%m-%d %H:%M}"
+    return f"linked as it arrived {link.linked_at:%H:%M}"
+
+
+def _why_linked(link: IncidentMentionRow, m: MentionRow, r: IncidentRow) -> str:
+    """The keywords the complaint contained when it was linked (kept with the
+    link, whatever the keywords are now)."""
+    if link.keywords is not None:
+        if link.keywords:
+            return f"matched: {', '.join(printable(k) for k in link.keywords)}"
+        return "no keyword" if link.how == LINKED_BY_HAND else "matched: (none recorded)"
+    found = matched_keywords(r.keywords or [], f"{m.title}\n{m.text}" if m.title else m.text)
+    now = f"current keywords it contains: {', '.join(found)}" if found else "no current keyword matches"
+    return f"keywords not recorded when linked; {now}"
+
+
 def _one_line(r: IncidentRow, linked: int) -> str:
     resolved = f", resolved {r.resolved_at:%Y-%m-%d %H:%M}" if r.resolved_at else ""
     return (f"#{r.id:<4} {r.status:<13} {r.brand:<10} opened {r.opened_at:%Y-%m-%d %H:%M} UTC by {r.opened_by}{resolved};"
@@ -375,12 +481,10 @@ def show(ctx: Context, incident_id: int) -> None:
                            f" containing one of: {', '.join(d.get('keywords') or r.keywords or []) or '-'}")
         for link, m in v.linked:
             alert = f" alert #{link.alert_id}" if link.alert_id else ""
-            earlier = " [before opening]" if link.linked_at <= r.opened_at else ""
             reply = v.replies.get(m.id)
             answer = f" → reply #{reply.id} {reply.status} ({reply.template})" if reply is not None else " → no reply"
-            found = matched_keywords(r.keywords or [], f"{m.title}\n{m.text}" if m.title else m.text)
-            why = f" [matched: {', '.join(found)}]" if found else " [no current keyword matches]"
-            click.echo(f"  {m.created_at:%Y-%m-%d %H:%M} {m.platform} @{m.author_handle}{alert}{earlier}{why}{answer}:"
+            click.echo(f"  mention {m.id} {m.created_at:%Y-%m-%d %H:%M} {m.platform} @{printable(m.author_handle)}{alert}"
+                       f" [{_how_linked(link, r)}; {_why_linked(link, m, r)}]{answer}:"
                        f" {printable(' '.join(m.text.split()))}")
         click.echo(f"\nFollow-ups: {len(v.followups) or 'none'}")
         for f in v.followups:

@@ -18,6 +18,7 @@ from brandpulse.db.models import (
     AuditRow,
     IncidentMentionRow,
     IncidentRow,
+    IncidentUnlinkRow,
     IncidentUpdateRow,
     MentionTagRow,
     OutboxRow,
@@ -34,11 +35,14 @@ from outreach.incidents import (
     IncidentError,
     IncidentTemplates,
     incident_view,
+    link_by_hand,
+    link_earlier_mentions,
     matched_keywords,
     open_incident,
     resolve_incident,
     set_keywords,
     thread_values,
+    unlink_mention,
     update_incident,
 )
 from outreach.outbox import approve, reject, send_approved
@@ -1028,3 +1032,197 @@ def test_without_the_settings_the_replies_keep_their_text_and_it_is_said(Session
     assert _reply_of(Session, ana).text == before.text and _redrafts(Session, before.id) == []
     assert [e["not_redrafted"] for e in _thread_events(Session, incident_id)] == [[before.id]] * 2
     assert "re-drafting them needs the settings" in caplog.text
+
+
+# ---------------------------------------------------------------------------
+# How and why each complaint was linked; correcting links by hand
+# ---------------------------------------------------------------------------
+
+
+def _links(Session, incident_id):
+    with Session() as s:
+        return {link.mention_id: (link.how, link.keywords, link.linked_by)
+                for link in s.scalars(select(IncidentMentionRow).where(IncidentMentionRow.incident_id == incident_id))}
+
+
+def _rule_template(pipeline):
+    return lambda mention, score: pipeline.engine.evaluate(mention, score).draft_template if score else None
+
+
+def _unlink(Session, isettings, renderer, pipeline, clock, incident_id, mention_id, **kw):
+    with Session.begin() as s:
+        return unlink_mention(s, incident_id, mention_id, actor="ops-lee", now=clock.now(), settings=isettings,
+                              renderer=renderer, rule_template=_rule_template(pipeline), **kw)
+
+
+def test_each_link_keeps_how_it_was_made_and_the_keywords_it_matched(
+    Session, isettings, templates, clock, pipeline, make_mention
+):
+    [before] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app crashes at check-in", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    clock.advance(60)
+    incident_id, _ = _open_full(Session, isettings, templates, clock, keywords=["app", "check-in", "kiosk"])
+    clock.advance(60)
+    [arrived] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "All the kiosks are dead", "title": "Acme kiosks", "handle": "ben", "platform": "reddit",
+          "thread_id": "t3_ben", "addressed": ()}, -0.7)])
+    with Session.begin() as s:
+        set_keywords(s, incident_id, keywords=["503"], actor="lee", now=clock.now())
+    assert _links(Session, incident_id) == {before: ("opening", ["app", "check-in"], None),
+                                            arrived: ("arrival", ["kiosk"], None)}
+    with Session() as s:
+        view = incident_view(s, incident_id)
+    assert (view.linked_total, view.linked_when_opened) == (2, 1)
+
+
+def test_unlinking_puts_the_ordinary_draft_back_and_it_is_never_linked_again_by_itself(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    ana, bea = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app crashes at check-in", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp the app charged me twice for my seat", "handle": "bea", "thread_id": "t-bea"}, -0.8),
+    ])
+    apology = {m: _reply_of(Session, m) for m in (ana, bea)}
+    clock.advance(60)
+    incident_id, earlier = _open_full(Session, isettings, templates, clock, keywords=["app"])
+    assert earlier.mention_ids == [ana, bea]
+    with Session.begin() as s:  # a person approves bea's incident reply before seeing it is about billing
+        approve(s, _reply_of(Session, bea).id, actor="kim", now=clock.now())
+    assert _reply_of(Session, bea).template == REPLY_TEMPLATE
+    clock.advance(60)
+
+    result = _unlink(Session, isettings, renderer, pipeline, clock, incident_id, bea, reason="a billing complaint")
+
+    reply = _reply_of(Session, bea)
+    assert result.redrafted == {reply.id: "apology"} and result.held == {} and result.sent == []
+    assert (reply.template, reply.text, reply.status, reply.approved_by) == (
+        "apology", apology[bea].text, "drafted", None)  # kim approved the incident text, not this one
+    alert_id = _alert_of(Session, bea)
+    tag = f"incident:{incident_id}"
+    with Session() as s:
+        assert tag not in s.get(AlertRow, alert_id).tags
+        assert tag not in set(s.scalars(select(MentionTagRow.tag).where(MentionTagRow.mention_id == bea)))
+        [event_] = [e for e in audit.history(s, "incident", incident_id) if e.action == "incident.unlinked"]
+        [redraft] = [e for e in audit.history(s, "outbox", reply.id) if e.details.get("reason") ==
+                     "unlinked from the incident"]
+    assert (event_.actor, event_.details["mention_id"], event_.details["reason"], event_.details["how"],
+            event_.details["keywords"]) == ("ops-lee", bea, "a billing complaint", "opening", ["app"])
+    assert (redraft.actor, redraft.details["previous_template"], redraft.details["previous_approved_by"]) == (
+        "ops-lee", REPLY_TEMPLATE, "kim")
+    assert set(_links(Session, incident_id)) == {ana}
+    assert result.alert_untagged and result.alert_id == alert_id
+
+    # Nothing links it again by itself: not the earlier-complaint matching, not a keywords change.
+    with Session.begin() as s:
+        row = s.get(IncidentRow, incident_id)
+        set_keywords(s, incident_id, keywords=["app", "seat"], actor="lee", now=clock.now())
+        again = link_earlier_mentions(s, row, since=clock.now() - timedelta(hours=1), settings=isettings,
+                                      templates=templates, now=clock.now())
+    assert again.mention_ids == [] and set(_links(Session, incident_id)) == {ana}
+    assert _reply_of(Session, bea).template == "apology"
+    with Session.begin() as s, pytest.raises(IncidentError, match="ops-lee unlinked it"):
+        unlink_mention(s, incident_id, bea, actor="x", now=clock.now(), settings=isettings, renderer=renderer)
+
+    # A person may link it again.
+    with Session.begin() as s:
+        hand = link_by_hand(s, incident_id, bea, actor="ops-kim", now=clock.now(), settings=isettings,
+                            templates=templates, reason="it was the app after all")
+    assert hand.was_unlinked and hand.keywords == ["app", "seat"] and hand.redrafted == [reply.id]
+    assert _links(Session, incident_id)[bea] == ("hand", ["app", "seat"], "ops-kim")
+    assert _reply_of(Session, bea).template == REPLY_TEMPLATE
+    with Session() as s:
+        assert tag in s.get(AlertRow, alert_id).tags
+        assert s.scalars(select(IncidentUnlinkRow)).all() == []
+
+
+def test_unlinking_a_complaint_answered_with_the_status_link_leaves_the_sent_reply_and_withdraws_the_follow_up(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    _send(Session, channels, clock, isettings)
+    clock.advance(60)
+    [cal] = _ingest(Session, pipeline, make_mention, clock, [  # drafted as an incident reply from the start
+        ({"text": "@AcmeHelp the app lost my seat upgrade, awful", "handle": "cal", "thread_id": "t-cal"}, -0.7)])
+    with Session.begin() as s:
+        approve(s, _reply_of(Session, cal).id, actor="kim", now=clock.now())
+    _send(Session, channels, clock, isettings)
+    sent = _reply_of(Session, cal)
+    assert (sent.status, sent.template) == ("sent", REPLY_TEMPLATE)
+    clock.advance(60)
+    [dee] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app double charged me", "handle": "dee", "thread_id": "t-dee"}, -0.7)])
+    resolution = _resolve(Session, isettings, templates, clock, incident_id)
+    assert len(resolution.followups) == 1  # to cal, who was answered
+
+    result = _unlink(Session, isettings, renderer, pipeline, clock, incident_id, cal)
+    assert result.sent == [sent.id] and result.redrafted == {} and result.followups_withdrawn == resolution.followups
+    assert _reply_of(Session, cal).status == "sent"  # what went out stays out
+    with Session() as s:
+        assert s.get(OutboxRow, resolution.followups[0]).status == "rejected"
+
+    # Drafted as an incident reply when it arrived: the rules say which ordinary reply it gets.
+    result = _unlink(Session, isettings, renderer, pipeline, clock, incident_id, dee)
+    reply = _reply_of(Session, dee)
+    assert result.redrafted == {reply.id: "apology"} and reply.template == "apology"
+    assert reply.text.startswith("Hi @dee") and "sorry about this" in reply.text
+
+    # Without a rule that drafts for it, the reply waits for a person, its text kept.
+    [eli] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app won't open", "handle": "eli", "thread_id": "t-eli"}, -0.7)])
+    incident_2 = _open(Session, isettings, templates, clock, keywords=["app"], title="App down again")
+    eli_reply = _reply_of(Session, eli)
+    with Session.begin() as s:
+        result = unlink_mention(s, incident_2, eli, actor="ops-lee", now=clock.now(), settings=isettings,
+                                renderer=renderer, rule_template=lambda mention, score: None)
+    # it had the apology before the incident re-drafted it: that comes back, whatever the rules say now
+    assert result.redrafted == {eli_reply.id: "apology"} and _reply_of(Session, eli).template == "apology"
+
+
+def test_a_reply_with_no_ordinary_template_is_held_for_a_person(
+    Session, isettings, templates, clock, pipeline, make_mention, renderer
+):
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    [fay] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is broken", "handle": "fay", "thread_id": "t-fay"}, -0.7)])
+    before = _reply_of(Session, fay)
+    with Session.begin() as s:
+        result = unlink_mention(s, incident_id, fay, actor="ops-lee", now=clock.now(), settings=isettings,
+                                renderer=renderer, rule_template=lambda mention, score: None)
+    reply = _reply_of(Session, fay)
+    assert list(result.held) == [reply.id] and "no rule drafts an ordinary reply" in result.held[reply.id]
+    assert (reply.status, reply.text, reply.hold_code) == ("held", before.text, "template")
+
+
+def test_linking_by_hand_a_complaint_the_keywords_missed(
+    Session, isettings, templates, clock, pipeline, make_mention, renderer
+):
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    clock.advance(60)
+    missed, other_brand_check = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp can't board, the gate scanners reject my pass", "handle": "gil", "thread_id": "t-gil"}, -0.7),
+        ({"text": "@AcmeHelp the app is down", "handle": "hel", "thread_id": "t-hel"}, -0.7),
+    ])
+    assert _reply_of(Session, missed).template == "apology"
+    with Session.begin() as s:
+        result = link_by_hand(s, incident_id, missed, actor="ops-kim", now=clock.now(), settings=isettings,
+                              templates=templates)
+    reply = _reply_of(Session, missed)
+    assert result.keywords == [] and result.redrafted == [reply.id] and not result.was_unlinked
+    assert reply.template == REPLY_TEMPLATE and "we know about this" in reply.text
+    assert _links(Session, incident_id)[missed] == ("hand", [], "ops-kim")
+    with Session() as s:
+        [event_] = [e for e in audit.history(s, "incident", incident_id)
+                    if e.action == "incident.linked" and e.details.get("by_hand")]
+        assert event_.actor == "ops-kim" and event_.details["mention_ids"] == [missed]
+    for mention_id, message in ((missed, "already"), (other_brand_check, "already"), (99999, "no mention")):
+        with Session.begin() as s, pytest.raises(IncidentError, match=message):
+            link_by_hand(s, incident_id, mention_id, actor="x", now=clock.now(), settings=isettings,
+                         templates=templates)
+    incident_2 = _open(Session, isettings, templates, clock, keywords=["gate"], title="Gates down")
+    with Session.begin() as s, pytest.raises(IncidentError, match=f"linked to incident #{incident_id}; unlink it there"):
+        link_by_hand(s, incident_2, missed, actor="x", now=clock.now(), settings=isettings, templates=templates)
+    _resolve(Session, isettings, templates, clock, incident_2)
+    with Session.begin() as s, pytest.raises(IncidentError, match="is resolved"):
+        link_by_hand(s, incident_2, missed, actor="x", now=clock.now(), settings=isettings, templates=templates)
+    with Session.begin() as s, pytest.raises(IncidentError, match="not linked to incident #2 but to incident #1"):
+        unlink_mention(s, incident_2, missed, actor="x", now=clock.now(), settings=isettings, renderer=renderer)
