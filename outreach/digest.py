@@ -16,7 +16,10 @@ leave out the brand's own posts. The response KPIs (:mod:`outreach.kpis`)
 cover the alerts opened in the period. The trends (:mod:`outreach.trends`)
 cover the last 14 days by UTC day, whatever the period: the HTML draws them as
 a chart (an SVG image inline in the page, so the digest stays one file) above
-a table of the same numbers.
+a table of the same numbers. Senders waiting for a rate limit now
+(:func:`outreach.outbox.current_waits`) are named with the number of the
+brands' approved posts each holds back (``replies held: X @AcmeHelp
+rate-limited until 09:15 UTC, 3 replies waiting``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from jinja2 import TemplateNotFound
@@ -39,6 +42,7 @@ from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, Sour
 from brandpulse.durations import format_duration
 from brandpulse.resources import resource_dir
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
+from outreach.outbox import current_waits, held_by
 from outreach.templating import make_environment, printable
 from outreach.trends import TrendReport, compute_trends, pct, net, render_chart_svg, summary_line
 
@@ -144,6 +148,32 @@ class DigestSource:
     since: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class DigestWait:
+    """A sender the platform told to wait (a rate limit), now: its approved
+    posts stay unsent until ``until`` (``brandpulse outreach status``)."""
+
+    platform: str
+    identity: str  # the limit: an access token's variable on X, the platform for all its accounts
+    account: str | None  # the account whose post got the answer
+    until: datetime
+    reason: str | None
+    replies: int  # approved posts of the digest's brands that wait for it
+
+    @property
+    def platform_name(self) -> str:
+        return {"x": "X", "reddit": "Reddit"}.get(self.platform, self.platform)
+
+    @property
+    def who(self) -> str:
+        """``@AcmeHelp``; ``every account`` when the whole platform (or the app) waits."""
+        if self.identity == self.platform:
+            return "every account"
+        if not self.account:
+            return "the default account"
+        return ("u/" if self.platform == "reddit" else "@") + self.account.lstrip("@")
+
+
 @dataclass(frozen=True)
 class Digest:
     brands: tuple[DigestBrand, ...]
@@ -158,6 +188,7 @@ class Digest:
     meta: dict[str, Any] = field(default_factory=dict)
     sources: tuple[DigestSource, ...] = ()  # sources not listening (failing, over budget), now
     trends: TrendReport | None = None  # the last 14 days by day (TREND_PERIOD), whatever the period
+    waits: tuple[DigestWait, ...] = ()  # senders waiting for a rate limit, now
 
     @property
     def brand_names(self) -> str:
@@ -217,9 +248,12 @@ def build_digest(
     now: datetime,
     since: timedelta,
     brand: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Digest:
     """Read the digest for the period ``[now - since, now]`` (all configured
-    brands, or only ``brand``)."""
+    brands, or only ``brand``). ``env`` (default: the process environment)
+    tells, by the names of the X posting credentials it sets, which accounts
+    share an access token and so a rate limit (no value is read)."""
     if since <= timedelta(0):
         raise ValueError(f"the digest period must be positive, got {format_duration(since)}")
     start = now - since
@@ -326,14 +360,18 @@ def build_digest(
         select(func.count()).select_from(AlertRow)
         .where(AlertRow.brand.in_(brand_ids), AlertRow.created_at >= start, AlertRow.created_at <= now)
     ) or 0
-    reply_counts = dict(
-        session.execute(
-            select(OutboxRow.status, func.count())
-            .where(OutboxRow.brand.in_(brand_ids), OutboxRow.kind == "reply",
-                   OutboxRow.status.in_(("drafted", "held", "approved")))
-            .group_by(OutboxRow.status)
-        ).all()
-    )
+    # Posts not out yet, by sender: replies to approve and approved, and what each rate limit holds back.
+    reply_counts: dict[str, int] = {}
+    approved_by_sender: dict[tuple[str, str | None], int] = {}
+    for kind, status, platform, account, count in session.execute(
+        select(OutboxRow.kind, OutboxRow.status, OutboxRow.platform, OutboxRow.account, func.count())
+        .where(OutboxRow.brand.in_(brand_ids), OutboxRow.status.in_(("drafted", "held", "approved")))
+        .group_by(OutboxRow.kind, OutboxRow.status, OutboxRow.platform, OutboxRow.account)
+    ):
+        if kind == "reply":
+            reply_counts[status] = reply_counts.get(status, 0) + count
+        if status == "approved":
+            approved_by_sender[(platform, account)] = approved_by_sender.get((platform, account), 0) + count
     replies_sent = session.scalar(
         select(func.count()).select_from(OutboxRow)
         .where(OutboxRow.brand.in_(brand_ids), OutboxRow.kind == "reply", OutboxRow.status == "sent",
@@ -364,7 +402,37 @@ def build_digest(
         kpis=compute_kpis(session, now=now, since=since, brands=brand_ids),
         trends=compute_trends(session, now=now, since=TREND_PERIOD, by="day", brands=brand_ids),
         sources=_sources_needing_attention(session, settings=settings, brand_ids=brand_ids),
+        waits=_waits(session, now=now, brands=brands, approved_by_sender=approved_by_sender,
+                     env=os.environ if env is None else env),
     )
+
+
+def _waits(session: Session, *, now: datetime, brands: Sequence[Any],
+           approved_by_sender: Mapping[tuple[str, str | None], int], env: Mapping[str, str]) -> tuple[DigestWait, ...]:
+    """The senders waiting for a rate limit now (one query), each with the
+    approved posts of these brands it holds back; a wait that holds none of
+    theirs is shown only when it is one of their accounts' or the whole
+    platform's."""
+    own = {(platform, handle.lstrip("@").lower()) for b in brands
+           for platform, handles in (("x", b.accounts.x), ("reddit", b.accounts.reddit)) for handle in handles}
+    out = []
+    for wait in current_waits(session, now=now):
+        held = sum(n for (platform, account), n in approved_by_sender.items()
+                   if held_by(wait, platform, account, env=env))
+        ours = wait.identity == wait.platform or (wait.platform, (wait.account or "").lstrip("@").lower()) in own
+        if held or ours:
+            out.append(DigestWait(platform=wait.platform, identity=wait.identity, account=wait.account,
+                                  until=wait.until, reason=wait.reason, replies=held))
+    return tuple(out)
+
+
+def wait_line(wait: DigestWait, *, now: datetime) -> str:
+    """``X @AcmeHelp rate-limited until 09:15 UTC, 3 replies waiting``."""
+    until = wait.until.astimezone(timezone.utc)
+    when = f"{until:%H:%M} UTC" if until.date() == now.astimezone(timezone.utc).date() else f"{until:%Y-%m-%d %H:%M} UTC"
+    n = wait.replies
+    return (f"{wait.platform_name} {printable(wait.who)} rate-limited until {when},"
+            f" {n} {'reply' if n == 1 else 'replies'} waiting")
 
 
 def _sources_needing_attention(session: Session, *, settings: Settings, brand_ids: list[str]) -> tuple[DigestSource, ...]:
@@ -432,7 +500,8 @@ def render_html(digest: Digest, *, settings: Settings) -> str:
             f"digest template {HTML_TEMPLATE} not found in {' or '.join(str(p) for p in search_path)}"
         ) from None
     return template.render(digest=digest, format_duration=format_duration, trend_chart=trend_chart_uri(digest),
-                           trend_summary=_trend_summaries(digest), pct=pct, net=net)
+                           trend_summary=_trend_summaries(digest), pct=pct, net=net,
+                           wait_lines=[wait_line(w, now=digest.generated_at) for w in digest.waits])
 
 
 def trend_chart_uri(digest: Digest) -> str | None:
@@ -486,6 +555,8 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
         f"Replies: {t.replies_awaiting_approval} awaiting approval, {t.replies_approved} approved to send,"
         f" {t.replies_sent} sent in the period"
     )
+    for wait in digest.waits:
+        lines.append(f"  replies held: {wait_line(wait, now=digest.generated_at)}")
     if digest.sources:
         lines.append("Sources not listening (see `brandpulse sources`):")
         for src in digest.sources:

@@ -48,7 +48,8 @@ until then in ``send_waits``, in the same transaction. Every later run, in
 any process and after a restart, leaves the replies of a waiting sender
 approved and untouched (``waiting`` in the report; they are not counted
 against the run's ``limit``) and logs who waits until when; other senders
-go on.
+go on. A wait that is over is deleted at the start of the next send run
+(:func:`forget_expired_waits`) or when a new one is recorded.
 
 People's changes (:func:`approve`, :func:`reject`, :func:`edit`) run in the
 caller's transaction, are conditional updates too (so they cannot overwrite a
@@ -64,13 +65,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
-from sqlalchemy import and_, func, not_, or_, select, update
+from sqlalchemy import and_, delete, func, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from brandpulse import audit
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, SendWaitRow
+from brandpulse.netclients import X_USER_CREDENTIALS, x_account_credential_names
 from outreach import incidents, safeguards
 from outreach.channels.base import Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, rate_limit_key
 
@@ -440,11 +442,44 @@ def current_waits(session: Session, *, now: datetime) -> list[SendWait]:
     return [SendWait(r.platform, r.identity, r.until, r.account, r.reason) for r in rows]
 
 
+def forget_expired_waits(session: Session, *, now: datetime) -> int:
+    """Delete the waits that are over (``until`` reached): nothing reads them
+    any more. Runs where waits are recorded and at the start of every send
+    run; returns how many were deleted."""
+    return session.execute(
+        delete(SendWaitRow).where(SendWaitRow.until <= now).execution_options(synchronize_session=False)
+    ).rowcount or 0
+
+
+def sender_identity(platform: str, account: str | None, *, env: Mapping[str, str]) -> str:
+    """The rate limit a post as ``account`` on ``platform`` counts against, as
+    the live channels name it (:func:`outreach.channels.base.rate_limit_key`),
+    for a reader without channels (the digest): on X the access token's
+    variable — the account's own (``X_ACCESS_TOKEN__<HANDLE>``) when ``env``
+    sets it or its ``_FILE``, else the default ``X_ACCESS_TOKEN``; on any
+    other platform the platform. Only variable names are looked at."""
+    if platform != "x":
+        return platform
+    if account and account.strip().lstrip("@"):
+        own = x_account_credential_names(account)[0]
+        if env.get(own) or env.get(f"{own}_FILE"):
+            return own
+    return X_USER_CREDENTIALS[0]
+
+
+def held_by(wait: SendWait, platform: str, account: str | None, *, env: Mapping[str, str]) -> bool:
+    """Whether ``wait`` holds back a post as ``account`` on ``platform`` (see :func:`sender_identity`)."""
+    if platform != wait.platform:
+        return False
+    return wait.identity == platform or wait.identity == sender_identity(platform, account, env=env)
+
+
 def _record_wait(session: Session, *, platform: str, identity: str, until: datetime, account: str | None,
                  reason: str, now: datetime) -> None:
     """Remember, for every sender (process) of this database, that
     ``identity`` may not post on ``platform`` before ``until`` (the latest
-    answer from the platform wins)."""
+    answer from the platform wins); waits that are over are deleted."""
+    forget_expired_waits(session, now=now)
     dialect = session.get_bind().dialect.name
     make = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
     if make is None:
@@ -571,6 +606,7 @@ def send_approved(
 
     with session_factory() as session, session.begin():
         counts["released"] = len(safeguards.release_due_holds(session, now=now))
+        forget_expired_waits(session, now=now)  # housekeeping: a wait that is over is never read again
 
     with session_factory() as session:
         uncertain = session.execute(

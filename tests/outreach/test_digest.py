@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from brandpulse.db.models import ScoreRow
+from brandpulse.db.models import ScoreRow, SendWaitRow
 from outreach.digest import build_digest, render_html, render_text, write_digest
 
 HOSTILE = "<script>alert(1)</script> \"quoted\" & 'single'"
@@ -105,7 +105,7 @@ def test_building_is_a_fixed_number_of_queries(Session, settings, clock, world, 
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(digest.alerts) == 34
-    assert len(statements) <= 11  # 10, and one for the trends of the last 14 days
+    assert len(statements) <= 12  # 10, one for the trends of the last 14 days, one for the senders waiting
 
 
 def test_html_escapes_hostile_text_and_refuses_javascript_links(Session, settings, clock, world):
@@ -192,3 +192,59 @@ def test_configured_templates_dir_can_override_the_digest_and_stays_sandboxed(
 def test_period_must_be_positive(Session, settings, clock):
     with pytest.raises(ValueError, match="must be positive"):
         build(Session, settings, clock, since=timedelta(0))
+
+
+# The X posting credentials the environment names: @AcmeHelp has a token of its own, @AcmeAir posts with the default.
+HELP_OWN_TOKEN = {"X_ACCESS_TOKEN": "t", "X_ACCESS_TOKEN_SECRET": "s",
+                  "X_ACCESS_TOKEN__ACMEHELP_FILE": "/run/secrets/help", "X_ACCESS_TOKEN_SECRET__ACMEHELP": "s2"}
+
+
+@pytest.fixture
+def waits(Session, clock, make_outbox):
+    """@AcmeHelp (own token) rate-limited for 40 more minutes with 2 approved replies waiting (and a
+    drafted one, not waiting: nobody approved it); @AcmeAir (default token) free; a wait that is over."""
+    now = clock.now()
+    for account, status in (("AcmeHelp", "approved"), ("AcmeHelp", "approved"), ("AcmeHelp", "drafted"),
+                            ("AcmeAir", "approved")):
+        make_outbox(status=status, account=account)
+    with Session.begin() as s:
+        s.add(SendWaitRow(platform="x", identity="X_ACCESS_TOKEN__ACMEHELP", until=now + timedelta(minutes=40),
+                          account="AcmeHelp", reason="X: rate limited while posting (429)", updated_at=now))
+        s.add(SendWaitRow(platform="x", identity="X_ACCESS_TOKEN", until=now - timedelta(minutes=5),
+                          account="AcmeAir", reason="X: rate limited while posting (429)", updated_at=now))
+
+
+def test_the_digest_names_senders_waiting_for_a_rate_limit(Session, settings, clock, world, waits):
+    with Session() as s:
+        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24), env=HELP_OWN_TOKEN)
+    [wait] = digest.waits  # the wait that is over is not shown
+    assert (wait.platform, wait.who, wait.replies, wait.until) == ("x", "@AcmeHelp", 2, clock.now() + timedelta(minutes=40))
+    text = render_text(digest)
+    assert "  replies held: X @AcmeHelp rate-limited until 09:40 UTC, 2 replies waiting\n" in text
+    html = render_html(digest, settings=settings)
+    assert "Replies held by a rate limit" in html
+    assert "replies held: X @AcmeHelp rate-limited until 09:40 UTC, 2 replies waiting" in html
+
+    # Without a token of its own, @AcmeHelp posts with the default token: @AcmeAir's reply waits with it.
+    with Session() as s:
+        shared = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24),
+                              env={"X_ACCESS_TOKEN": "t", "X_ACCESS_TOKEN_SECRET": "s"})
+    assert [w.replies for w in shared.waits] == [0]  # the wait is X_ACCESS_TOKEN__ACMEHELP's, no reply posts with it
+
+    # Once it is over, nothing is said.
+    clock.advance(timedelta(minutes=40))
+    with Session() as s:
+        later = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24), env=HELP_OWN_TOKEN)
+    assert later.waits == () and "replies held" not in render_text(later)
+
+
+def test_a_wait_of_the_whole_platform_holds_every_account(Session, settings, clock, world, make_outbox):
+    make_outbox(status="approved", account="AcmeHelp")
+    make_outbox(status="approved", account=None)
+    make_outbox(status="approved", platform="reddit", account="AcmeAir_Team")
+    with Session.begin() as s:
+        s.add(SendWaitRow(platform="x", identity="x", until=clock.now() + timedelta(days=1, hours=2),
+                          account="AcmeAir", reason="X: the app's daily limit", updated_at=clock.now()))
+    with Session() as s:
+        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24), env=HELP_OWN_TOKEN)
+    assert "replies held: X every account rate-limited until 2026-03-11 11:00 UTC, 2 replies waiting" in render_text(digest)

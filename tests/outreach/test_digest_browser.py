@@ -6,12 +6,13 @@ nothing is downloaded (``executable_path`` points at the system browser)."""
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from outreach.digest import write_digest
-from tests.outreach.test_digest import HOSTILE, build, world  # noqa: F401  (fixture)
+from outreach.digest import build_digest, write_digest
+from tests.outreach.test_digest import HELP_OWN_TOKEN, HOSTILE, build, waits, world  # noqa: F401  (fixtures)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -78,3 +79,20 @@ def test_digest_trend_chart_is_drawn_and_visible(world, Session, settings, clock
     shot = tmp_path / "chart.png"
     chart.screenshot(path=str(shot))
     assert shot.stat().st_size > 5_000  # bars, lines and labels, not a blank box
+
+
+@pytest.mark.browser
+def test_digest_shows_the_senders_waiting_for_a_rate_limit(world, waits, Session, settings, clock, tmp_path,  # noqa: F811
+                                                            browser_page):
+    with Session() as s:
+        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24), env=HELP_OWN_TOKEN)
+    path = write_digest(digest, settings=settings, directory=tmp_path)
+    browser_page.goto(path.as_uri())
+    heading = browser_page.get_by_role("heading", name="Replies held by a rate limit")
+    assert heading.is_visible()
+    [line] = browser_page.locator("ul.waits li").all_inner_texts()
+    assert line == "replies held: X @AcmeHelp rate-limited until 09:40 UTC, 2 replies waiting"
+    assert browser_page.locator("ul.waits li").is_visible()
+    # above the alerts: read before the day's details
+    body = browser_page.inner_text("body")
+    assert body.index("replies held: X @AcmeHelp") < body.index("@bigvoice")

@@ -21,7 +21,7 @@ from brandpulse.db.models import OutboxRow, SendWaitRow
 from outreach.channels.base import OutboundPost, SendError, SentPost, rate_limit_key
 from outreach.channels.reddit import build_reddit_channel
 from outreach.channels.x import DEFAULT_BACKOFF, build_x_channel
-from outreach.outbox import SendReport, current_waits, send_approved
+from outreach.outbox import SendReport, current_waits, forget_expired_waits, send_approved
 from tests.fakes import FakeRedditAPI, FakeXAPI, faults, reddit_env, serve_x
 from tests.outreach.test_x_accounts import APP, DEFAULT_SECRET, HELP_SECRET, both_env, default_env
 
@@ -264,6 +264,46 @@ class PerAccountChannel:
         return None
 
 
+def test_a_wait_that_is_over_is_deleted_by_the_next_send_run(Session, clock, make_outbox):
+    help_reply, air_reply = make_outbox(account="AcmeHelp"), make_outbox(account="AcmeAir")
+    start = clock.now()
+    channel = PerAccountChannel(clock, limited={"AcmeHelp": start + timedelta(minutes=2),
+                                                "AcmeAir": start + timedelta(minutes=10)})
+    assert send_approved(Session, channels={"x": channel}, now=clock.now()) == SendReport(deferred=2)
+
+    def stored():
+        with Session() as s:
+            return sorted((r.identity, r.until - start) for r in s.scalars(select(SendWaitRow)))
+
+    assert stored() == [("token-of-acmeair", timedelta(minutes=10)), ("token-of-acmehelp", timedelta(minutes=2))]
+    clock.advance(timedelta(minutes=3))
+    # @AcmeAir's reply is not due before its reset (not_before), so not counted as waiting
+    assert send_approved(Session, channels={"x": channel}, now=clock.now()) == SendReport(sent=1)
+    assert stored() == [("token-of-acmeair", timedelta(minutes=10))]  # @AcmeHelp's is over: gone
+    assert row(Session, help_reply).status == "sent"
+    clock.advance(timedelta(minutes=7))  # at @AcmeAir's reset: it is over too
+    assert send_approved(Session, channels={"x": channel}, now=clock.now()) == SendReport(sent=1)
+    assert stored() == [] and row(Session, air_reply).status == "sent"
+
+
+def test_only_waits_that_are_over_are_deleted(Session, clock, make_outbox):
+    with Session.begin() as s:
+        s.add(SendWaitRow(platform="reddit", identity="reddit", until=clock.now() - timedelta(seconds=1),
+                          account="AcmeAir_Team", reason="429", updated_at=clock.now() - timedelta(hours=1)))
+        s.add(SendWaitRow(platform="x", identity="token-of-acmeair", until=clock.now() + timedelta(minutes=1),
+                          account="AcmeAir", reason="429", updated_at=clock.now()))
+    with Session.begin() as s:
+        assert forget_expired_waits(s, now=clock.now()) == 1
+        assert [w.identity for w in s.scalars(select(SendWaitRow))] == ["token-of-acmeair"]
+        s.add(SendWaitRow(platform="reddit", identity="reddit", until=clock.now(), account="AcmeAir_Team",
+                          reason="429", updated_at=clock.now()))  # over at this very moment
+    make_outbox(account="AcmeHelp")  # a send run deletes it and records @AcmeHelp's
+    channel = PerAccountChannel(clock, limited={"AcmeHelp": clock.now() + timedelta(minutes=5)})
+    send_approved(Session, channels={"x": channel}, now=clock.now())
+    with Session() as s:
+        assert sorted(w.identity for w in s.scalars(select(SendWaitRow))) == ["token-of-acmeair", "token-of-acmehelp"]
+
+
 @pytest.fixture
 def pg_Session(pg_engine):
     """Sessions on a PostgreSQL schema brought to the head by the real migrations."""
@@ -292,3 +332,8 @@ def test_postgresql_keeps_and_replaces_waits(pg_Session, clock):
     with pg_Session() as s:
         assert [(w.identity, w.until) for w in current_waits(s, now=clock.now())] == [("token-of-acmehelp",
                                                                                       second_until)]
+    clock.advance(second_until - clock.now())  # over: the next run sends and deletes it
+    assert send_approved(pg_Session, channels={"x": PerAccountChannel(clock, limited={})},
+                         now=clock.now()) == SendReport(sent=3)
+    with pg_Session() as s:
+        assert s.scalars(select(SendWaitRow)).all() == []
