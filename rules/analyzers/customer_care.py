@@ -52,7 +52,7 @@ from rules.analyzers.by_language import japanese_analyzer, score_by_language
 from rules.analyzers.vader import _VADER_VERSION
 from rules.analyzers.discourse import COMPLAINT_QUESTION, INFO_QUESTION, OTHER_QUESTION, STATEMENT, index_sentences
 
-ANALYZER_VERSION = "1.3"
+ANALYZER_VERSION = "1.4"
 
 # ---------------------------------------------------------------------------
 # Cue lists. Patterns are matched against lower-cased text with typographic
@@ -104,7 +104,9 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("waiting", r"\b(?:been |keep |kept |left |now |currently )?waiting (?:for|on|since|in|at|over|almost|nearly|around|\d)", 1.0),
         ("hold|wait|queue|line", r"\b(?:on hold|hold times?|wait times?|waited|queue|line (?:is|was) (?:long|huge))\b", 1.1),
         (_DURATION_T, rf"\b(?:over|almost|nearly|more than|for|after|another|an extra|wasted) {_DURATION}", 1.1),
-        (_DURATION_T, _DURATION, 0.4),
+        # A duration alone is weak evidence, and none in plans ("in two
+        # weeks", "3 months ago", "8 hours between flights", "24 hrs before").
+        (_DURATION_T, rf"(?<!\bin )(?<!within )(?<!next )(?<!every )(?<!about )\b{_DURATION}(?! (?:ago|before|between|in advance|from now|to go|away|early|out)\b)", 0.4),
         ("sitting", r"\bsitting (?:on|in) (?:the |a )?(?:plane|runway|tarmac|airport|terminal|car|line|queue)", 0.8),
         ("one|body", r"\b(?:no ?one|nobody|no body)\b", 1.3),
         ("no ", r"\bno (?:update|updates|response|reply|answer|answers|info|information|word|news|call ?back|explanation|communication|notice|confirmation|follow-?up|resolution|way|announcements?)\b", 1.3),
@@ -143,11 +145,16 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("can|couldn|could not|unable|not able", r"\b(?:can'?t|cannot|can not|couldn'?t|could not|unable to|not able to)\b(?! wait\b| thank| recommend| say enough| be happier| complain\b| beat\b| go wrong| miss\b| believe how (?:good|great|nice|easy|fast)| .{0,30}\bany ?more\b)", 0.8),
         ("won|wouldn|refus|will not", r"\b(?:won'?t|wouldn'?t|refuse[sd]? to|refusing to|will not)\b (?:let|allow|help|give|refund|honou?r|accept|answer|respond|reply|fix|change|waive|rebook|accommodate|even|work|load|tell|call|budge|compensate|transfer)", 1.3),
         ("n't|nt |not", r"\b(?:doesn'?t|does not|didn'?t|did not|don'?t|do not)\b (?:work|help|care|respond|answer|reply|call|listen|understand|matter|make (?:any )?sense|even|bother|honou?r|accept|allow|have (?:any|a clue|enough)|give a|know what|seem to care|tell)", 1.2),
+        # "nothing we can do", "got nothing", "nothing on the website".
+        ("nothing", r"\bnothing (?:happens|happened|was done|has been done|is being done|works|worked|changed|available|on (?:the|your))\b"
+                    r"|\b(?:got|get|getting|received|heard|offered|offering|said|did|done|do|shows?|showing|showed|there(?:'s| is| was)|still) nothing\b(?! but\b)"
+                    r"|\bnothing (?:we|you|they|i|he|she|anyone|anybody|one|that can) (?:can|could)\b|\bnothing but (?:problems|trouble|issues|excuses|delays|headaches|lies)\b", 1.0),
         ("not|nothing|one|body|happy|satisf", r"\b(?:not|nothing|no one|nobody) (?:helpful|being done|resolved|fixed|acceptable|good enough|okay|ok|fair|right|happy|pleased|impressed|satisfied|amused)\b|\b(?:unhappy|dissatisfied|unsatisfied)\b", 1.5),
     ],
     # Contacting again and again.
     "repeated_contact": [
-        ("again|over and over|every|time after time|time", r"\b(?:yet|once) again\b|\bagain(?:\s*[!?.]|$)|\b(?:over and over|every (?:single )?time|time after time|for the (?:second|third|fourth|fifth|\d+(?:nd|rd|th)) time)\b", 1.0),
+        ("again|over and over|every|time after time|time", r"\byet again\b|(?<!thanks )(?<!thank you )(?<!thx )(?<!ty )(?<!fly )(?<!flying )\b(?:once )?again(?:\s*[!?.]|$)|\b(?:over and over|every (?:single )?time|time after time|for the (?:second|third|fourth|fifth|\d+(?:nd|rd|th)) time)\b", 1.0),
+        ("x", r"\b(?:dropped|delayed|cancel+ed|changed|rebooked|called|tried|bumped|moved|rescheduled|happened)\b.{0,20}?\b\d+ ?x\b", 1.0),
         ("second|third|fourth|fifth|sixth|2nd|3rd|4th|5th|6th", r"\b(?:second|third|fourth|fifth|sixth|2nd|3rd|4th|5th|6th) (?:time|call|email|tweet|attempt|day|delay|flight)\b", 0.8),
         ("time|people|agent|rep|call|email|message|day|week|morning|night", r"\b(?:called|calling|emailed|tweeted|messaged|contacted|dm'?d|asked|tried|written|wrote|spoke(?: to)?|talked to|been (?:calling|trying|emailing|asking))\b.{0,30}?\b(?:\d+|two|three|four|five|six|several|multiple|many|numerous|countless|dozens? of|all) (?:times|people|agents|reps|representatives|calls|emails|messages|days|day|week|morning|night)", 1.6),
         ("tried|trying|attempt", r"\b(?:tried|trying|been trying|keep trying|kept trying|attempt(?:ed|ing)?) (?:to |for )?(?:call|reach|contact|get through|get ahold|get a hold|get someone|dm|email|speak|talk|get an answer|get help|get a refund|book|change|check ?in|log ?in)", 1.1),
@@ -156,7 +163,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     # Threats to leave.
     "churn": [
         ("never", r"\bnever (?:again|fly(?:ing)?|book(?:ing)?|use|using|buy(?:ing)?|order(?:ing)?|shop(?:ping)?|recommend(?:ing)?|coming back|going back|travel(?:l?ing)? with|choose|choosing)\b", 2.2),
-        ("last time|business|money|lost|done with|bye|cancel|close my|switch|won|will not", r"\b(?:last time (?:i|we)(?:'ll| will)?|take (?:my|our) (?:money|business)|taking (?:my|our) (?:money|business)|lost (?:a|my|our|another) (?:loyal )?(?:customer|business|flyer)|done with (?:you|your|this)|good ?bye|cancel+(?:ing)? my (?:account|subscription|membership|card|credit card|rewards|loyalty)|close my account|switch(?:ing|ed)? (?:to|airlines|carriers|providers|companies)|won'?t be (?:flying|back|using|booking|buying|returning|ordering|recommending|choosing)|will not be (?:flying|back|using|booking|recommending))\b", 2.0),
+        ("last time|business|money|lost|done with|bye|cancel|close my|switch|won|will not", r"\b(?:last time (?:i|we)(?:'ll| will)?|take (?:my|our) (?:money|business)|taking (?:my|our) (?:money|business)|lost (?:a|my|our|another) (?:loyal )?(?:customer|business|flyer)|done with (?:you|your|this)|good ?bye|cancel+(?:ing)? my (?:account|subscription|membership|card|credit card|rewards|loyalty)|close my account|switch(?:ing|ed)? (?:airlines|carriers|providers|companies|to (?:another|a different|other|a new|the competition))|won'?t be (?:flying|back|using|booking|buying|returning|ordering|recommending|choosing)|will not be (?:flying|back|using|booking|recommending))\b", 2.0),
         ("another|someone else|elsewhere|competition|different", r"\b(?:fly(?:ing)?|book(?:ing)?|go(?:ing)?|stick(?:ing)?) (?:with )?(?:another airline|another company|someone else|elsewhere|the competition|a different)\b", 1.8),
         ("anymore|any more", r"\b(?:no (?:need|reason)|not|won'?t|never|can'?t|cannot|don'?t|wouldn'?t) .{0,30}\b(?:any ?more)\b", 1.2),
         ("loyal|longtime|long-time|frequent|faithful|valued|customer", r"\b(?:loyal|longtime|long-time|frequent|faithful|valued) (?:customer|flyer|flier|member|client|guest)s?\b|\bcustomer (?:for|since) (?:\d+|years|over|a decade)", 1.0),
@@ -164,7 +171,9 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     # Praise that is not meant: "thanks for nothing", "great job losing my bag".
     "sarcasm": [
         ("nothing|sarcasm|#not|right|so much for|just what|gotta love", r"\bthanks? (?:you )?(?:for nothing|a lot for nothing)\b|#sarcasm\b|#not\b|\byeah,? right\b|(?<!you )(?<!thanks )(?<!thx )\bso much for\b|\bjust what (?:i|we) (?:needed|wanted)\b|\bgotta love\b|\(not\)", 2.5),
-        ("thank", r"\b(?:thanks?|thank you) (?:you )?for (?:ruining|losing|cancel+ing|delaying|wasting|nothing|making (?:me|us) (?:wait|miss|sit|late)|leaving (?:me|us)|the (?:delay|wait|runaround|headache|hassle|cancel+ation)|not\b|never\b)", 2.5),
+        ("thank", r"\b(?:thanks?|thank you) (?:you )?for (?:ruining|losing|cancel+ing|delaying|wasting|nothing|making (?:me|us) (?:wait|miss|sit|late)|leaving (?:me|us)|the (?:delay|wait|runaround|headache|hassle|cancel+ation)|not\b|never\b)"
+         r"|\b(?:thanks?|thank you) (?:you )?for (?:the|a|my|our|yet) (?:second|third|fourth|fifth|another|\d+(?:nd|rd|th))\b"
+         r"|\b(?:thanks?|thank you) (?:you )?for (?:making|turning) .{0,40}?\b(?:a nightmare|hell|miserable|worse|a disaster|horrible|terrible|awful|stressful)\b", 2.5),
         ("job|work|going|one|way to", r"\b(?:great|good|nice|fantastic|awesome|excellent|wonderful|stellar|amazing|brilliant|fabulous) (?:job|work|going|one|way to)\b(?=.{0,40}?\b(?:los(?:e|t|ing)|delay|cancel|strand|wait|hours|broke|no one|nobody|never|again|not|n't|without|miss|forget|forgot|ignor|leav))", 2.5),
         ("lov|way to go|what a|joke|kidding|joking", r"\b(?:love|loving|lovin'?) (?:how|that|when) (?:you|your|the|my|i|we|it|they)\b|(?<!the )(?<!a )\bway to go\b|\bwhat a (?:great|wonderful|fantastic|fun|nice) (?:way|start)\b|\b(?:is|was) (?:this|that) a joke\b|\byou(?:'re| are) (?:kidding|joking)\b", 1.5),
         ("apparently", r"\bapparently\b", 0.6),
@@ -179,22 +188,25 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     "anger": [
         ("unaccept|inexcus|incompet|unprofess|rude|terribl|horribl|horrend|awful|atroc|worst|pathetic|ridicul|absurd|joke|disgrace|shame|appall|outrag|useless|clueless|hopeless|careless|lousy|subpar|mediocre|dreadful|abysmal|garbage|trash",
          r"\b(?:unacceptable|inexcusable|incompetent|incompetence|unprofessional|rude(?:ly|ness)?|terrible|terribly|horrible|horribly|horrendous|awful|atrocious|worst|pathetic|ridiculous|absurd|joke|disgrace(?:ful)?|shameful|shame on|appalling|outrageous|useless|clueless|hopeless|careless|lousy|subpar|mediocre|dreadful|abysmal|garbage|trash)\b", 1.0),
-        ("disappoint|frustrat|annoy|angry|furious|livid|upset|irritat|infuriat|disgust|fed up|sick|tired of|over it|ugh|smh|wtf|ffs|hassle|nightmare|disaster|fiasco|mess|screwed|chaos|shambles|headache|suck|crap|lame|poor|fail|lied|liar|lying|misle|dishonest|ignor|excuse|confus|nonsense|stress|miserable|exhausted|insult|embarrass|unreliable|uncomfortable|dirty|filthy|cramped|unwilling|disrespect|inconsisten|inconvenien|stink|stunk|overpriced|incorrect|organi|unresponsive|misinform|miscommunicat",
-         r"\b(?:disappoint\w*|frustrat\w*|annoy\w*|angry|furious|livid|upset|irritat\w*|infuriat\w*|disgust\w*|fed up|sick (?:and tired )?of|tired of|over it|ugh+|smh|wtf|ffs|hassle|nightmare|disaster|fiasco|mess|messed up|screwed(?: up)?|chaos|shambles|headache|sucks?|sucked|crap|crappy|lame|poor(?:ly)?|fail(?:ed|s|ure)?|lied|liars?|lying|misled|misleading|dishonest|ignored|ignoring|ignore|excuses?|confus\w*|nonsense|stress\w*|miserable|exhausted|insult\w*|embarrass\w*|unreliable|uncomfortable|dirty|filthy|cramped|unwilling|disrespect\w*|inconsisten\w*|inconvenien\w*|stinks?|stunk|overpriced|incorrect(?:ly)?|disorgani[sz]ed|unorgani[sz]ed|unresponsive|misinform\w*|miscommunicat\w*)\b", 0.9),
+        ("disappoint|frustrat|annoy|angry|furious|livid|upset|irritat|infuriat|disgust|fed up|sick|tired of|over it|ugh|smh|wtf|ffs|hassle|nightmare|disaster|fiasco|mess|screwed|chaos|shambles|headache|suck|crap|lame|poor|fail|lied|liar|lying|misle|dishonest|ignor|excuse|confus|nonsense|stress|miserable|exhausted|insult|embarrass|unreliable|uncomfortable|dirty|filthy|cramped|unwilling|disrespect|inconsisten|inconvenien|stink|stunk|overpriced|incorrect|organi|unresponsive|misinform|miscommunicat|patroniz|condescend|stubborn|extort|petty|spotty|maddening|courteous|excuse|false hope",
+         r"\b(?:disappoint\w*|frustrat\w*|annoy\w*|angry|furious|livid|upset|irritat\w*|infuriat\w*|disgust\w*|fed up|sick (?:and tired )?of|tired of|over it|ugh+|smh|wtf|ffs|hassle|nightmare|disaster|fiasco|mess|messed up|screwed(?: up)?|chaos|shambles|headache|sucks?|sucked|crap|crappy|lame|poor(?:ly)?|fail(?:ed|s|ure)?|lied|liars?|lying|misled|misleading|dishonest|ignored|ignoring|ignore|excuses?|confus\w*|nonsense|stress\w*|miserable|exhausted|insult\w*|embarrass\w*|unreliable|uncomfortable|dirty|filthy|cramped|unwilling|disrespect\w*|inconsisten\w*|inconvenien\w*|stinks?|stunk|overpriced|incorrect(?:ly)?|disorgani[sz]ed|unorgani[sz]ed|unresponsive|misinform\w*|miscommunicat\w*|patroniz\w*|condescend\w*|stubborn|extort\w*|petty|spotty|maddening|(?:un|dis)courteous|no excuse|false hope)\b", 0.9),
         # Exasperation ("really?", "seriously?"): not sarcasm, so a post's
         # sincere praise ("seriously, the best crew") still counts.
         ("really?|seriously", r"\breally\?+|(?<!as )(?<!too )(?<!so )\bseriously\b", 1.5),
         ("what the|serious|kidding|come on|break|enough|act together|do better|step|sort it|make|fix", r"\b(?:what the (?:hell|heck|f\w*)|are you (?:serious|kidding)|come on|give me a break|enough is enough|get your act together|do better|step (?:it )?up|sort it out|make (?:this|it) right|fix (?:this|it|your))\b", 1.5),
         ("complain|grievance|escalat|supervisor|manager|bbb|lawyer|sue|lawsuit|report you", r"\b(?:complain\w*|complaint|grievance|escalat\w*|supervisor|manager|bbb|lawyer|sue|lawsuit|report you)\b", 1.2),
-        ("expect|should|could|would|if only|supposed", r"\b(?:expected (?:more|better)|should(?:n'?t)? have|could have|if only|could be more|supposed to)\b", 0.9),
         ("clue", r"\b(?:no|zero|not a|without a) clue\b|\bclueless\b", 1.2),
         ("answer|solution|option|excuse|acceptable|okay|ok|good|fair", r"\b(?:that'?s|that is|this is|is|was|not) not (?:an?|the|good|acceptable|ok|okay|fair|right|good enough)? ?(?:answer|solution|option|excuse|acceptable|ok|okay|fair|right|good enough)\b|\bnot (?:an?|the) (?:answer|solution|option|excuse)\b", 1.2),
+        ("owe|tell your", r"\byou owe (?:me|us|them|him|her|all)\b|\btell your (?:employees|staff|agents|crew|pilots|people|team|workers|reps|representatives|managers)\b", 1.1),
         ("together|boo|get it|do better|need to", r"\bget (?:it|your (?:act|stuff|shit|sh\*t|crap)|its act|their act) together\b|\bboo+\b|\byou (?:guys |all |people )?(?:need|needs|have|has|ought) to (?:fix|do better|get|hire|train|improve|update|start|stop|learn|figure|communicate|tell|let|be more|be better|change|step up|take care|respond|answer|own|honou?r)\b", 1.1),
     ],
     # Understated complaints: faint praise denied, what should have been,
     # what the company should do ("not very helpful", "should be easier",
     # "would be nice if you answered", "too long", "hire more agents").
     "criticism": [
+        # What should have been ("supposed to", "should have", "if only"):
+        # asked about ("is it supposed to change?") it is an inquiry.
+        ("expect|should|could|would|if only|supposed", r"\b(?:expected (?:more|better)|should(?:n'?t)? have|could have|if only|could be more|supposed to)\b", 0.9),
         ("not|n't|wasnt|isnt", r"\b(?:not|n'?t|wasnt|isnt|werenot) (?:very |so |that |at all |really |particularly |exactly |always )?(?:good|great|cool|nice|ideal|fun|helpful|professional|friendly|polite|courteous|accommodating|easy|clear|fair|enough|impressed|the best|your (?:best|finest)|living up|trying to (?:help|accommodate))\b", 1.2),
         ("not|never|n't", r"\b(?:not|never|n'?t|none of \w+)\b(?: \w+){0,8} on time\b|\b(?:late|delayed) again\b|\bbehind schedule\b", 1.2),
         ("too", r"(?<!never )(?<!not )(?<!n't )\btoo (?:long|late|slow|crowded|complicated|difficult|hard|little|small)\b", 1.0),
@@ -225,12 +237,17 @@ PRAISE_CUES: list[tuple[str, str, float]] = [
     ("disappoint|never had a bad", r"\b(?:never|didn'?t|doesn'?t|won'?t|don'?t) disappoint|\bnot disappointed\b|\bnever had a bad\b", 1.6),
     ("fixed|resolved|sorted|taken care|solved|found|returned|delivered|refunded|processed", r"\b(?:problem|issue|it|everything|all|bag|bags|luggage|refund) (?:is |was |has been |have been |got |were )?(?:fixed|resolved|sorted(?: out)?|taken care of|solved|found|returned|delivered|refunded|processed)\b", 1.6),
     ("found|got|received|returned|delivered", r"\b(?:found|got|received|returned|delivered) (?:my|our) (?:\w+ )?(?:bags?|luggage|suitcase|refund|money|package|order)\b", 1.4),
-    ("again|soon", r"(?<!never )(?<!not )(?<!n't )\b(?:fly|flying|travel(?:l?ing)?|book(?:ing)?|see you|use|using|choose|choosing) (?:with )?(?:you|u|y'all|you guys|them|it) (?:again|soon)\b", 1.2),
+    ("again|soon", r"(?<!never )(?<!not )(?<!n't )\b(?:fly|flying|travel(?:l?ing)?|book(?:ing)?|see you|use|using|choose|choosing) (?:with )?(?:(?:you|u|y'all|you guys|them|it) )?(?:once )?(?:again|soon)\b", 1.2),
     ("kudos|shout|props|hats off|thumbs up|well done|above and beyond|top notch|first class|stars|10/10|a+|appreciate",
      r"\b(?:kudos|shout ?out|props to|hats off|thumbs up|well done|above and beyond|top notch|first class service|5 stars|five stars|10/10|a\+|much appreciated|appreciate (?:it|you|the|your|all))", 1.5),
 ]
 
-NEGATORS = re.compile(r"(?:\bnot|\bno|\bnever|n'?t|\bwithout|\bhardly|\bbarely|\bzero)\s+(?:\w+\s+){0,2}$")
+# "n't" needs its apostrophe: without one only the whole contraction counts
+# ("dont", "wasnt"), so that "went", "agent" or "front" negate nothing.
+NEGATORS = re.compile(
+    r"(?:\bnot|\bno|\bnever|n't|\b(?:cant|dont|wont|didnt|doesnt|isnt|wasnt|arent|werent|havent|hasnt|hadnt|couldnt|wouldnt|shouldnt|aint)"
+    r"|\bwithout|\bhardly|\bbarely|\bzero)\s+(?:\w+\s+){0,2}$"
+)
 INTENSIFIERS = re.compile(r"(?:\bso|\bvery|\breally|\bextremely|\btotally|\babsolutely|\bcompletely|\bsuper|\bincredibly|\bseriously|\butterly|\bbeyond|\bsuch an?|\bmost)\s+$")
 # Cue families whose match is one event that a negator in front can undo
 # ("not delayed", "no cancellations"); the others carry negation inside.
@@ -242,7 +259,7 @@ _INQUIRY_START = re.compile(r"\W*(?:are|is|will|would|should|can|could|do|does|d
 _HYPOTHETICAL = re.compile(r"\b(?:will|would|might|may|going to|gonna|if|in case|chances?|possible|possibility|likely|expect(?:ed|ing)?|predict\w*|forecast|risk|worried|afraid|hope)\b")
 # Cue families discounted inside an information question ("is the site down?",
 # "can I get a refund?", "will my flight be cancelled?").
-_ASKABLE = _EVENTS | {"service_failure", "waiting", "inability", "burden", "help_request", "brand_product_failure"}
+_ASKABLE = _EVENTS | {"service_failure", "waiting", "inability", "burden", "help_request", "brand_product_failure", "criticism"}
 # A post containing a complaint question ("where is my bag?", "seriously?",
 # "can't you just…?") that no complaint_question cue has read yet.
 CQ_SENTENCE_WEIGHT = 0.9
@@ -334,6 +351,7 @@ ASKED_ONLY_FACTOR = 0.0  # ... in a post that only asks questions for informatio
 LINK_SHARE_FACTOR = 0.5
 DISCOUNT_FROM = 1.0
 DISCOUNT_RATE = 0.35
+VADER_ALONE_FACTOR = 0.6
 NEGATIVE_THRESHOLD = -0.05
 POSITIVE_THRESHOLD = 0.05
 
@@ -586,6 +604,10 @@ def combine(ev: Evidence) -> float:
     """Sum VADER's reading and the cue evidence into a compound in (-1, 1)."""
     units = ev.vader * _SCALE_VADER
     complaint = min(ev.complaint, 6.0)
+    if units < 0 and not complaint:
+        # VADER's negative words with no complaint evidence name a topic
+        # ("sick", "storm", "cancer") as often as a grievance.
+        units *= VADER_ALONE_FACTOR
     if units > 0:
         if ev.sarcasm:
             units = 0.0  # "great job losing my bag"

@@ -12,7 +12,8 @@ sentence, not the word:
   "what time", "how do I", "any chance", "is it possible") and ends with "?";
 * a **complaint question** opens the way a complaint does ("why is …",
   "how come", "how is it possible that", "what's going on", "where is my …",
-  "are you serious", "seriously?", "can't you …", "do you even …");
+  "are you serious", "seriously?", "can't you …", "do you even …"); "is it ok
+  to bring …?" asks permission, "is this ok?" alone complains;
 * any other sentence ending in "?" ("flight 12 delayed?") is an **other
   question** — often information, sometimes a rhetorical complaint;
 * everything else is a **statement**.
@@ -50,7 +51,7 @@ _COMPLAINT_OPENER = re.compile(
     r"|how (?:hard|difficult|many (?:more )?times|much longer|long (?:(?:do|will|must|should|am|are|have|has|did) (?:i|we|you|they|people|passengers|customers)|until|before)\b)"
     r"|what(?:'s| is| was) (?:going on|up with|happening|the (?:deal|point|holdup|hold up|problem|issue|excuse|hell|heck))"
     r"|what (?:the (?:hell|heck|f\w*)|gives|happened|a joke|kind of)\b|where(?:'s| is| are| was| were| did) (?:my|our)\b"
-    r"|(?:is|was) (?:this|that|it) (?:a joke|serious|normal|acceptable|ok|okay|how|what you call|really)\b"
+    r"|(?:is|was) (?:this|that|it) (?:a joke|serious|normal|acceptable|ok|okay|how|what you call|really)\b(?! (?:to|if|for)\b)"
     r"|are you (?:serious|kidding|joking|for real|even|really)\b|seriously\b|really\b|srsly\b|wtf\b|huh\b"
     r"|(?:is|are|does|do) (?:anyone|anybody|someone|somebody) (?:there|home|listening|working|answering|even|care|read)\b"
     r"|(?:can'?t|cannot|won'?t|don'?t|doesn'?t|didn'?t|isn'?t|aren'?t|wasn'?t|weren'?t|haven'?t|hasn'?t|shouldn'?t|wouldn'?t|couldn'?t)\b"

@@ -325,3 +325,75 @@ def test_exasperation_is_a_complaint_but_not_sarcasm(care):
     assert label(care, "Seriously, the best cabin crew I have ever had. Amazing service!") is Label.POSITIVE
     assert label(care, "they never take themselves too seriously, love it") is Label.POSITIVE
     assert label(care, "Flying with you is the way to go!") is not Label.NEGATIVE
+
+
+# -- error-analysis pass (analyzer 1.4): negation, questions, sarcasm, demands ----
+def test_only_a_real_negation_undoes_an_event(care):
+    # "went", "agent", "front" end in "nt" but negate nothing
+    for text in ["the agent delayed our boarding for an hour", "we went through a cancelled connection"]:
+        s = care.score(text)
+        assert s.label is Label.NEGATIVE, (text, s)
+        assert all(w > 0 for w in s.details["cues"].values()), s.details
+    assert label(care, "my flight wasnt delayed at all") is not Label.NEGATIVE
+    assert label(care, "the crew member went above and beyond for my kids") is Label.POSITIVE
+
+
+def test_asking_what_should_happen_is_an_inquiry(care):
+    asked = care.score("is the boarding time supposed to change next month?")
+    said = care.score("the boarding time was supposed to change last month")
+    assert asked.label is not Label.NEGATIVE, asked
+    assert said.label is Label.NEGATIVE, said
+
+
+def test_asking_permission_with_is_it_ok_is_not_a_complaint(care):
+    assert label(care, "is it ok to bring a guitar as carry on?") is not Label.NEGATIVE
+    assert label(care, "two hours on the tarmac. is this ok?") is Label.NEGATIVE
+
+
+def test_switching_flights_is_not_switching_companies(care):
+    assert label(care, "can I switch to the earlier flight tomorrow?") is not Label.NEGATIVE
+    s = care.score("after this trip I am switching to another airline")
+    assert s.label is Label.NEGATIVE and "churn" in s.details["cues"], s
+
+
+@pytest.mark.parametrize(
+    "family,text",
+    [
+        ("inability", "the agent said there is nothing they can do"),
+        ("inability", "called the store and got nothing"),
+        ("anger", "what a patronizing reply to a fair question"),
+        ("anger", "you owe me a night in a hotel"),
+        ("anger", "tell your staff at the front desk to read their own rules"),
+        ("repeated_contact", "the departure time changed 3x today"),
+        ("sarcasm", "thanks for the third gate change tonight"),
+        ("sarcasm", "thank you for making my birthday trip a nightmare"),
+    ],
+)
+def test_error_analysis_cues(care, family, text):
+    s = care.score(text)
+    assert s.label is Label.NEGATIVE, (text, s)
+    assert family in s.details["cues"], s.details
+
+
+def test_nothing_as_a_figure_of_speech_is_no_complaint_cue(care):
+    for text in ["wishing you nothing but the best on your new route!", "nothing beats a window seat at sunrise"]:
+        assert "inability" not in (care.score(text).details or {}).get("cues", {}), text
+
+
+def test_again_in_thanks_and_plans_to_return_is_not_repeated_contact(care):
+    for text in ["Thanks again!", "excited to fly again in June"]:
+        s = care.score(text)
+        assert s.label is Label.POSITIVE, (text, s)
+        assert "repeated_contact" not in (s.details or {}).get("cues", {}), (text, s.details)
+    assert label(care, "amazing service, once again!") is Label.POSITIVE
+    assert "repeated_contact" in care.score("my bag is missing again!").details["cues"]
+    assert label(care, "I don't want to fly again after this") is Label.NEGATIVE
+
+
+def test_negative_words_alone_weigh_less_than_a_complaint(care):
+    # A topic VADER reads as negative, with no complaint evidence, stays
+    # weaker than the same words with a complaint cue.
+    topic = care.score("flying home to see my sick grandmother")
+    complaint = care.score("flying home to see my sick grandmother and the flight is delayed")
+    assert complaint.compound < topic.compound
+    assert complaint.label is Label.NEGATIVE
