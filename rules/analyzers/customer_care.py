@@ -125,7 +125,12 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     # What the customer was made to do or told.
     "burden": [
         ("had to", r"\b(?:i|we|they|he|she|you) (?:had|have) to (?:pay|wait|rebook|buy|sleep|rent|drive|call|cancel|book|spend|sit|stand|miss|leave|find|take|re-?book|fly|stay|get)\b|\bhad to\b", 0.8),
-        ("told", r"\b(?:was|were|been|being|get|got|keep getting) told\b|\btold (?:me|us|my|our|him|her|them) (?:that|to|i|we|it|there|they|he|she|my|our|the|nothing|no)\b", 0.8),
+        ("told", r"\b(?:was|were|been|being|get|got|keep getting) told\b|\btold (?:me|us|my|our|him|her|them)\b", 0.8),
+        # What staff said or did, reported by the customer ("the agent said…",
+        # "your crew didn't…", "according to your app…", "supposedly").
+        ("agent|staff|employee|crew|pilot|rep|supervisor|attendant|person|lady|guy|woman|man|according|supposedly|allegedly",
+         r"\b(?:your|the|an?|one|another) (?:agent|staff|employee|crew|pilot|gate agent|rep|representative|supervisor|attendant|flight attendant|person|lady|guy|woman|man)s? (?:said|told|says|claimed|insisted|refused|would not|wouldn'?t|didn'?t|did not)\b"
+         r"|\baccording to (?:your|the) (?:agent|staff|employees?|crew|pilot|rep|representative|supervisor|app|website|site|system|ground staff|desk)\b|\b(?:supposedly|allegedly)\b", 0.8),
     ],
     # Money: refunds, charges.
     "money": [
