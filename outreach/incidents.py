@@ -156,7 +156,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -1633,6 +1633,7 @@ class IncidentView:
     replies: dict[int, OutboxRow]  # linked mention id -> our reply to its conversation, the latest
     followups: list[OutboxRow]
     events: list
+    unlinked: list[tuple[IncidentUnlinkRow, MentionRow]] = field(default_factory=list)  # taken out by a person
 
 
 def incident_view(session: Session, incident_id: int, *, linked_limit: int = 20) -> IncidentView:
@@ -1674,11 +1675,16 @@ def incident_view(session: Session, incident_id: int, *, linked_limit: int = 20)
             found = by_mention.get(mention.id) or by_alert.get(link.alert_id or -1)
             if found is not None:
                 replies[mention.id] = found
+    unlinked = list(session.execute(
+        select(IncidentUnlinkRow, MentionRow).join(MentionRow, MentionRow.id == IncidentUnlinkRow.mention_id)
+        .where(IncidentUnlinkRow.incident_id == incident_id).order_by(IncidentUnlinkRow.unlinked_at)
+    ).all())
     return IncidentView(
         incident=incident, updates=updates, posts=posts, linked=linked, linked_total=total or 0,
         linked_when_opened=when_opened or 0, replies=replies,
         followups=[r for r in rows if r.kind == "followup"],
         events=audit.history(session, AUDIT_ENTITY, incident_id),
+        unlinked=unlinked,
     )
 
 

@@ -270,12 +270,15 @@ def test_ops_unlink_a_complaint_linked_by_mistake_and_link_one_that_was_missed(t
 
     invoke(config, "incident", "keywords", "1", "503", "--as", "lee")
     shown = invoke(config, "incident", "show", "1").output
-    lines = {handle: line for line in shown.splitlines() for handle in ("@ana", "@ben", "@cai") if f" {handle} " in line}
+    lines = {handle: line for line in shown.splitlines() for handle in ("@ana", "@ben", "@cai")
+             if f" {handle} " in line and " → " in line}  # the linked complaints
     assert "@ben" not in lines  # unlinked
     assert "[before opening, linked when it was opened; matched: app]" in lines["@ana"]  # keywords now: 503
     assert "[linked by hand by kim " in lines["@cai"] and "; no keyword]" in lines["@cai"]
     assert "Linked complaints: 2 (1 from before it, linked when it was opened)" in shown
     assert "incident.unlinked" in shown
+    assert "Unlinked by hand (never linked again by itself): 1" in shown
+    assert f"  mention {ids['ben']} x @ben by lee " in shown and ": billing, not the outage" in shown
     with db(config)() as s:
         [event] = s.scalars(select(AuditRow).where(AuditRow.action == "incident.unlinked")).all()
         assert (event.actor, event.details["reason"]) == ("lee", "billing, not the outage")

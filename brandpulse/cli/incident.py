@@ -486,6 +486,12 @@ def show(ctx: Context, incident_id: int) -> None:
             click.echo(f"  mention {m.id} {m.created_at:%Y-%m-%d %H:%M} {m.platform} @{printable(m.author_handle)}{alert}"
                        f" [{_how_linked(link, r)}; {_why_linked(link, m, r)}]{answer}:"
                        f" {printable(' '.join(m.text.split()))}")
+        if v.unlinked:
+            click.echo(f"\nUnlinked by hand (never linked again by itself): {len(v.unlinked)}")
+        for u, m in v.unlinked:
+            why = f": {printable(u.reason)}" if u.reason else ""
+            click.echo(f"  mention {m.id} {m.platform} @{printable(m.author_handle)} by {printable(u.unlinked_by)}"
+                       f" {u.unlinked_at:%Y-%m-%d %H:%M}{why}")
         click.echo(f"\nFollow-ups: {len(v.followups) or 'none'}")
         for f in v.followups:
             click.echo(f"  #{f.id} [{f.status}] {f.platform} → {f.in_reply_to}: {printable(f.text)}")
