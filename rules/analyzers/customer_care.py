@@ -96,7 +96,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("n't|not", r"\b(?:doesn'?t|does not|don'?t|do not|didn'?t|did not|won'?t|wouldn'?t|isn'?t|aren'?t) (?:recline|charge|turn on|switch on|start|show up|fit|flush|close|lock|print|scan|sync|play|stream)\b", 1.2),
         ("no ", r"\bno (?:wi-?fi|internet|power|outlets?|food|water|snacks|drinks|blankets|pillows|entertainment|tv|movies|seats?|room|space|leg ?room|chairs?|staff|agents?|gate agents?|crew|pilot|plane|heat|heating|air|a/?c|signal|service)\b(?! (?:problem|issue|worries|complaints)s?\b)", 0.9),
         ("not enough|too few|too many|short ?staff|understaff", r"\b(?:not enough|too few) (?:staff|agents|people|employees|workers|seats|space|room|time|info(?:rmation)?|chairs|planes|flights|options)\b|\bshort[ -]?staffed\b|\bunderstaffed\b|\boverworked\b", 1.2),
-        ("slow|forever|eternity|snail", r"\b(?:so|too|very|really|painfully|incredibly|ridiculously|extremely|super) slow\b|\bslow(?:est)? (?:service|response|responses|line|lines|boarding|process|website|app|site|wifi|wi-fi|internet)\b|\b(?:takes?|taking|took) (?:forever|an eternity|ages)\b|\beternity\b|\bsnail'?s? pace\b", 1.2),
+        ("slow|forever|eternity|snail|ages", r"\b(?:so|too|very|really|painfully|incredibly|ridiculously|extremely|super) slow\b|\bslow(?:est)? (?:service|response|responses|line|lines|boarding|process|website|app|site|wifi|wi-fi|internet)\b|\b(?:takes?|taking|took) (?:forever|an eternity|ages)\b|\beternity\b|\bsnail'?s? pace\b", 1.2),
     ],
     # Waiting, delays, silence.
     "waiting": [
@@ -124,7 +124,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     ],
     # What the customer was made to do or told.
     "burden": [
-        ("had to", r"\b(?:i|we|they|he|she|you) (?:had|have) to (?:pay|wait|rebook|buy|sleep|rent|drive|call|cancel|book|spend|sit|stand|miss|leave|find|take|re-?book|fly|stay|get)\b|\bhad to\b", 0.8),
+        ("had to|have to", r"\b(?:i|we|they|he|she|you) (?:had|have) to (?:pay|wait|rebook|buy|sleep|rent|drive|call|cancel|book|spend|sit|stand|miss|leave|find|take|re-?book|fly|stay|get)\b|\bhad to\b", 0.8),
         ("told", r"\b(?:was|were|been|being|get|got|keep getting) told\b|\btold (?:me|us|my|our|him|her|them)\b", 0.8),
         # What staff said or did, reported by the customer ("the agent said…",
         # "your crew didn't…", "according to your app…", "supposedly").
@@ -175,7 +175,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     ],
     # Praise that is not meant: "thanks for nothing", "great job losing my bag".
     "sarcasm": [
-        ("nothing|sarcasm|#not|right|so much for|just what|gotta love", r"\bthanks? (?:you )?(?:for nothing|a lot for nothing)\b|#sarcasm\b|#not\b|\byeah,? right\b|(?<!you )(?<!thanks )(?<!thx )\bso much for\b|\bjust what (?:i|we) (?:needed|wanted)\b|\bgotta love\b|\(not\)", 2.5),
+        ("nothing|sarcasm|#not|(not)|right|so much for|just what|gotta love", r"\bthanks? (?:you )?(?:for nothing|a lot for nothing)\b|#sarcasm\b|#not\b|\byeah,? right\b|(?<!you )(?<!thanks )(?<!thx )\bso much for\b|\bjust what (?:i|we) (?:needed|wanted)\b|\bgotta love\b|\(not\)", 2.5),
         ("thank", r"\b(?:thanks?|thank you) (?:you )?for (?:ruining|losing|cancel+ing|delaying|wasting|nothing|making (?:me|us) (?:wait|miss|sit|late)|leaving (?:me|us)|the (?:delay|wait|runaround|headache|hassle|cancel+ation)|not\b|never\b)"
          r"|\b(?:thanks?|thank you) (?:you )?for (?:the|a|my|our|yet) (?:second|third|fourth|fifth|another|\d+(?:nd|rd|th))\b"
          r"|\b(?:thanks?|thank you) (?:you )?for (?:making|turning) .{0,40}?\b(?:a nightmare|hell|miserable|worse|a disaster|horrible|terrible|awful|stressful)\b", 2.5),
@@ -186,7 +186,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     # Thanks for something done: a satisfied customer (after "sarcasm", so
     # "thanks for nothing" / "thanks for losing my bag" are read first).
     "gratitude": [
-        ("thank|thx", r"\b(?:thanks?|thank you|thx|ty)(?: (?:so|very) much| again| a lot)? (?:for|to) (?:the |your |a |all |that |everything|getting|taking|helping|making|being|such|quick|fast|great|responding|reply|replying|response|update|info|help|letting|checking|looking|fixing|resolving|sorting|reaching|following|answering|assist|accommodat|rebooking|refunding|understanding|listening|your help|being so)", -1.2),
+        ("thank|thx|ty for|ty to", r"\b(?:thanks?|thank you|thx|ty)(?: (?:so|very) much| again| a lot)? (?:for|to) (?:the |your |a |all |that |everything|getting|taking|helping|making|being|such|quick|fast|great|responding|reply|replying|response|update|info|help|letting|checking|looking|fixing|resolving|sorting|reaching|following|answering|assist|accommodat|rebooking|refunding|understanding|listening|your help|being so)", -1.2),
         ("thank|thx|appreciate", r"\b(?:thanks?|thank you|thx)(?: (?:so|very) much)?(?: guys| again| all)?\s*(?:[!.]|$)|\b(?:i|we) (?:really |truly |so |greatly )?appreciate (?:it|that|this|you|your|the)\b", -0.8),
     ],
     # The words of an unhappy customer (VADER knows some, not all).
@@ -203,7 +203,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("clue", r"\b(?:no|zero|not a|without a) clue\b|\bclueless\b", 1.2),
         ("answer|solution|option|excuse|acceptable|okay|ok|good|fair", r"\b(?:that'?s|that is|this is|is|was|not) not (?:an?|the|good|acceptable|ok|okay|fair|right|good enough)? ?(?:answer|solution|option|excuse|acceptable|ok|okay|fair|right|good enough)\b|\bnot (?:an?|the) (?:answer|solution|option|excuse)\b", 1.2),
         ("owe|tell your", r"\byou owe (?:me|us|them|him|her|all)\b|\btell your (?:employees|staff|agents|crew|pilots|people|team|workers|reps|representatives|managers)\b", 1.1),
-        ("together|boo|get it|do better|need to", r"\bget (?:it|your (?:act|stuff|shit|sh\*t|crap)|its act|their act) together\b|\bboo+\b|\byou (?:guys |all |people )?(?:need|needs|have|has|ought) to (?:fix|do better|get|hire|train|improve|update|start|stop|learn|figure|communicate|tell|let|be more|be better|change|step up|take care|respond|answer|own|honou?r)\b", 1.1),
+        ("together|boo|get it|do better|need to|needs to|have to|has to|ought to", r"\bget (?:it|your (?:act|stuff|shit|sh\*t|crap)|its act|their act) together\b|\bboo+\b|\byou (?:guys |all |people )?(?:need|needs|have|has|ought) to (?:fix|do better|get|hire|train|improve|update|start|stop|learn|figure|communicate|tell|let|be more|be better|change|step up|take care|respond|answer|own|honou?r)\b", 1.1),
     ],
     # Understated complaints: faint praise denied, what should have been,
     # what the company should do ("not very helpful", "should be easier",
@@ -213,10 +213,10 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         # asked about ("is it supposed to change?") it is an inquiry.
         ("expect|should|could|would|if only|supposed", r"\b(?:expected (?:more|better)|should(?:n'?t)? have|could have|if only|could be more|supposed to)\b", 0.9),
         ("not|n't|wasnt|isnt", r"\b(?:not|n'?t|wasnt|isnt|werenot) (?:very |so |that |at all |really |particularly |exactly |always )?(?:good|great|cool|nice|ideal|fun|helpful|professional|friendly|polite|courteous|accommodating|easy|clear|fair|enough|impressed|the best|your (?:best|finest)|living up|trying to (?:help|accommodate))\b", 1.2),
-        ("not|never|n't", r"\b(?:not|never|n'?t|none of \w+)\b(?: \w+){0,8} on time\b|\b(?:late|delayed) again\b|\bbehind schedule\b", 1.2),
+        ("not|never|n't|again|behind", r"\b(?:not|never|n'?t|none of \w+)\b(?: \w+){0,8} on time\b|\b(?:late|delayed) again\b|\bbehind schedule\b", 1.2),
         ("too", r"(?<!never )(?<!not )(?<!n't )\btoo (?:long|late|slow|crowded|complicated|difficult|hard|little|small)\b", 1.0),
         ("hire|train|employ|more|better|proper", r"\b(?:hire|train|retrain|employ) (?:more|your|some|better|the)\b|\b(?:more|better|proper) (?:training|staffing|communication|organi[sz]ation)\b", 1.2),
-        ("nice", r"\bwould (?:sure |really |certainly |have )?(?:be|been) nice\b|\bwould(?:'ve| have) been (?:nice|good|helpful)\b", 1.2),
+        ("nice|would have been|would've been", r"\bwould (?:sure |really |certainly |have )?(?:be|been) nice\b|\bwould(?:'ve| have) been (?:nice|good|helpful)\b", 1.2),
         ("should", r"\b(?:should(?:n'?t| not)?) (?:be|have to|need to|take|cost)\b(?! (?:a |an |so |really )?(?:fun|great|good|interesting|exciting|awesome|amazing|fine|ok|okay|interesting|here|there|on|in|at|able|arriving|landing|leaving|home)\b)", 0.9),
     ],
     # Questions a support team recognises as complaints.

@@ -401,3 +401,31 @@ def test_negative_words_alone_weigh_less_than_a_complaint(care):
     complaint = care.score("flying home to see my sick grandmother and the flight is delayed")
     assert complaint.compound < topic.compound
     assert complaint.label is Label.NEGATIVE
+
+
+# -- cue pre-filters: a pattern must be tried wherever it can match ---------------
+PREFILTER_EXAMPLES = [
+    ("criticism", "the last five flights all ran behind schedule"),
+    ("criticism", "a heads-up would have been good"),
+    ("service_failure", "the page took ages to load"),
+    ("burden", "now we have to wait for the next shuttle"),
+    ("anger", "you have to change this policy"),
+    ("sarcasm", "loving the new seats (not)"),
+]
+
+
+@pytest.mark.parametrize("family,text", PREFILTER_EXAMPLES)
+def test_cue_prefilters_admit_what_their_patterns_match(care, family, text):
+    s = care.score(text)
+    assert family in (s.details or {}).get("cues", {}), (text, s.details)
+
+
+def test_every_cue_prefilter_covers_its_pattern_on_the_written_examples(care):
+    from rules.analyzers.customer_care import _APOSTROPHES
+
+    texts = [t for _, t in FAMILY_EXAMPLES + NEW_FAMILY_EXAMPLES + PREFILTER_EXAMPLES] + CRITICISM_EXAMPLES
+    for cue in care._compiled_for(None):
+        for text in texts:
+            low = text.lower().translate(_APOSTROPHES)
+            if cue.regex.search(low):
+                assert any(t in low for t in cue.triggers), (cue.family, cue.regex.pattern[:60], text)
