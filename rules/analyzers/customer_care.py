@@ -88,7 +88,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("down|offline|broke|crash|freez|frozen|fail|glitch|unavailable", r"\b(?:is|are|was|were|been|keeps?|kept|still|went|goes|going|currently) (?:down|offline|broken|crashing|freezing|frozen|failing|glitching|unavailable)\b", 1.5),
         ("down|broke|dead|useless|mess|crash|glitch", rf"\b{_THINGS}s? (?:is |are |was |keeps? |still )?(?:down|broken|dead|useless|a mess|crash\w*|glitch\w*)\b", 1.3),
         ("crash|glitch|bug|outage|error|malfunction|fail|fault|defective|broke|barely work", r"\b(?:crash(?:ed|es|ing)|glitch(?:es|y|ed)?|bugg?y|outage|errors?|malfunction\w*|failed|failure|faulty|defective|broken|broke down|barely works?)\b", 1.0),
-        ("hung|hang|disconnect|dropped", r"\b(?:hung up|hang up on|disconnected|dropped (?:my|the|our) call|call dropped)\b", 1.4),
+        ("hung|hang|disconnect|dropped", r"\b(?:hung up|hangs? up on|disconnected|dropped (?:my|the|our) call|call dropped)\b", 1.4),
         ("service|support|help|communication|info|update|explanation|organi|assistance", r"\b(?:no|not any|zero|poor|bad|terrible|horrible|awful|lousy|non-?existent) (?:customer )?(?:service|support|help|communication|info(?:rmation)?|updates?|explanation|organi[sz]ation|assistance)\b", 1.6),
         ("tank", r"\b(?:has|have|totally|really) tanked\b", 1.2),
         ("bug", r"\b(?:a|the|another|new|same|this) bugs?\b|\bbugs? (?:in|on|with)\b", 1.0),
@@ -143,11 +143,14 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     "cancellation": [
         ("cancel", r"\bcancel+(?:ed|ing|ation|ations)?\b", 1.2),
         ("miss", r"\b(?:missed|miss|missing|will miss|going to miss|gonna miss) (?:my|our|the|a|his|her|their) (?:\w+ )?(?:connection|connecting|flight|meeting|appointment|wedding|funeral|event|delivery|train|bus|interview|cruise)", 1.6),
+        # "my bag didn't make it", "soaking wet" suitcases.
+        ("make it|soak|drench", r"\b(?:didn'?t|did not|never|won'?t|will not|doesn'?t|does not) make it\b|\b(?:soaked|soaking wet|drenched)\b", 1.0),
         ("book|oversold|bump|downgrad|divert|rerout|lost|los|misplac|mishandl|damag|ruin", r"\b(?:overbook\w*|oversold|bumped|downgraded|diverted|rerouted|lost|losing|lose|misplaced|mishandled|damaged|ruined)\b", 1.0),
     ],
     # "can't / won't / doesn't": generic inability and refusal.
     "inability": [
         ("can|couldn|could not|unable|not able", r"\b(?:can'?t|cannot|can not|couldn'?t|could not|unable to|not able to)\b(?! wait\b| thank| recommend| say enough| be happier| complain\b| beat\b| go wrong| miss\b| believe how (?:good|great|nice|easy|fast)| .{0,30}\bany ?more\b)", 0.8),
+        ("letting", r"\b(?:not|n'?t|never) letting (?:me|us)\b", 1.3),
         ("won|wouldn|refus|will not", r"\b(?:won'?t|wouldn'?t|refuse[sd]? to|refusing to|will not)\b (?:let|allow|help|give|refund|honou?r|accept|answer|respond|reply|fix|change|waive|rebook|accommodate|even|work|load|tell|call|budge|compensate|transfer)", 1.3),
         ("n't|nt |not", r"\b(?:doesn'?t|does not|didn'?t|did not|don'?t|do not)\b (?:work|help|care|respond|answer|reply|call|listen|understand|matter|make (?:any )?sense|even|bother|honou?r|accept|allow|have (?:any|a clue|enough)|give a|know what|seem to care|tell)", 1.2),
         # "nothing we can do", "got nothing", "nothing on the website".
@@ -176,7 +179,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     # Praise that is not meant: "thanks for nothing", "great job losing my bag".
     "sarcasm": [
         ("nothing|sarcasm|#not|(not)|right|so much for|just what|gotta love", r"\bthanks? (?:you )?(?:for nothing|a lot for nothing)\b|#sarcasm\b|#not\b|\byeah,? right\b|(?<!you )(?<!thanks )(?<!thx )\bso much for\b|\bjust what (?:i|we) (?:needed|wanted)\b|\bgotta love\b|\(not\)", 2.5),
-        ("thank", r"\b(?:thanks?|thank you) (?:you )?for (?:ruining|losing|cancel+ing|delaying|wasting|nothing|making (?:me|us) (?:wait|miss|sit|late)|leaving (?:me|us)|the (?:delay|wait|runaround|headache|hassle|cancel+ation)|not\b|never\b)"
+        ("thank|thx", r"\b(?:thanks?|thank you|thx) (?:you )?(?:for|4) (?:ruining|losing|cancel+ing|delaying|wasting|nothing|making (?:me|us) (?:wait|miss|sit|late)|leaving (?:me|us)|the (?:delay|wait|runaround|headache|hassle|cancel+ation)|not\b|never\b)"
          r"|\b(?:thanks?|thank you) (?:you )?for (?:the|a|my|our|yet) (?:second|third|fourth|fifth|another|\d+(?:nd|rd|th))\b"
          r"|\b(?:thanks?|thank you) (?:you )?for (?:making|turning) .{0,40}?\b(?:a nightmare|hell|miserable|worse|a disaster|horrible|terrible|awful|stressful)\b", 2.5),
         ("job|work|going|one|way to", r"\b(?:great|good|nice|fantastic|awesome|excellent|wonderful|stellar|amazing|brilliant|fabulous) (?:job|work|going|one|way to)\b(?=.{0,40}?\b(?:los(?:e|t|ing)|delay|cancel|strand|wait|hours|broke|no one|nobody|never|again|not|n't|without|miss|forget|forgot|ignor|leav))", 2.5),
@@ -224,7 +227,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         ("why", r"\bwhy (?:is|are|was|were|did|do|does|would|can'?t|won'?t|isn'?t|aren'?t|haven'?t|hasn'?t|don'?t|doesn'?t|didn'?t|wasn'?t|weren'?t|no|not|on earth|the hell|is it|would you|should|must|has|have|am|can|cant|wont|dont)\b|\bwhy\s*\?", 1.1),
         ("how", r"\bhow (?:come|is it (?:possible|that|ok|okay|acceptable|fair)|hard is it|difficult is it|do you expect|could you|can you (?:not|possibly|justify|expect)|does (?:s?he|this|that) still)\b", 1.0),
         ("anyone|anybody|someone|somebody", r"\b(?:is|does) (?:anyone|anybody|someone|somebody) (?:there|home|listening|working|answering|going to|gonna|at|even|know|care)\b|\banyone (?:there|home|listening|answering)\b", 1.2),
-        ("what", r"\bwhat(?:'s| is) (?:going on|happening|the (?:deal|point|holdup|hold up|problem|issue|excuse|real reason))\b", 1.1),
+        ("what", r"\bwhat(?:'s| is) (?:going on|happening|up with|the (?:deal|point|holdup|hold up|problem|issue|excuse|real reason))\b", 1.1),
     ],
     # Calls for help a team must answer.
     "help_request": [
