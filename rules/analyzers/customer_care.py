@@ -7,9 +7,11 @@ as its base and adds complaint evidence from general customer-care language:
 * **cue families** (see ``COMPLAINT_CUES``): service failures, waiting and
   delays, refunds and billing, cancellations and lost items, "can't / won't /
   doesn't", repeated contact, churn threats, sarcasm markers, complaint
-  questions ("why is…", "where is my…"), demands for a fix, understated
-  criticism ("not very helpful", "should be easier", "too long", "hire more
-  agents") and the angry vocabulary of complaints;
+  questions ("why is…", "where is my…"), demands for a fix ("you owe me",
+  "tell your staff"), understated criticism ("not very helpful", "should be
+  easier", "too long", "hire more agents"), what staff said or did as the
+  customer reports it ("the agent said…", "according to your app…") and the
+  angry vocabulary of complaints;
 * **praise cues** that look like complaints to a naive reader ("can't wait",
   "no problem", "can't thank you enough", "problem solved");
 * **negation** ("not delayed" stops counting as a delay, "not on time" turns
@@ -33,7 +35,9 @@ as its base and adds complaint evidence from general customer-care language:
 
 When complaint evidence is present, VADER's positive reading (polite
 "thanks", "please help", sarcastic "great job") is mostly discounted: a
-complaint said politely is still a complaint. Non-English text goes to the
+complaint said politely is still a complaint. Without any, VADER's negative
+reading counts for less (``VADER_ALONE_FACTOR``): its negative words name a
+topic ("my sick mother", "the storm") about as often as a grievance. Non-English text goes to the
 Japanese analyzer (``ja``) or is scored ``Label.UNKNOWN`` — never silently
 neutral — so rules can route it to a person.
 """
