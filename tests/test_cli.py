@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,7 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     assert "Mentions stored: 396" in out  # 398 recorded, 2 unrelated "kestrel" posts excluded by the query
     assert "Alerts:" in out and "Drafted replies:" in out and "Digest:" in out
     assert list((tmp_path / "data" / "digests").glob("digest-*.html"))
+    assert re.search(r"^Sentiment: negative \d+, neutral \d+, positive \d+, unknown \d+$", out, re.M), out
+    again = invoke(path, "demo", "--seconds", "3", "--keep-db").output  # the same day again: all duplicates
+    assert "Mentions stored: 396" in again
+    assert "Sentiment: no post scored in this run (the kept database already held them all)" in again
