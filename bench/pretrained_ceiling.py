@@ -44,8 +44,9 @@ torch thread, ≥ 3,000 posts, best of 3):
 
 Measured 2026-12-07 (2 CPUs; breakeven on Delta / Southwest / Virgin America):
 stack 0.827/0.870/0.829 (~5,000 posts/s); stack+minilm 0.850/0.879/0.840
-(~105 posts/s); fine-tuned, 3 epochs, 0.836/0.868/0.840 (73–107 posts/s, 8–15
-min of training per airline); frozen MiniLM alone 0.793/0.836/0.779; the
+(~105 posts/s); fine-tuned, 3 epochs, 0.836/0.868/0.840 (~107 posts/s, 2.5–4
+min of training per airline); fine-tuned averaged with stack+minilm
+0.843/0.882/0.845; frozen MiniLM alone 0.793/0.836/0.779; the
 torch-free variants 0.835–0.841 / 0.862–0.874 / 0.823–0.834 at 3,000–5,000
 posts/s. Nothing reaches 0.88: the pretrained encoder adds ~0.01 to the
 stack, the static and distilled students ≤ 0.005 on average — about the
