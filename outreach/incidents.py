@@ -905,6 +905,8 @@ def _plural(word: str) -> str:
     if word.endswith("s"):
         if len(word) < 5 or word.endswith(("ss", "us", "is")):
             return re.escape(word)
+        if word.lower().endswith(("sses", "shes", "ches", "xes", "zes")):
+            return re.escape(word[:-2]) + "(?:es?)?"  # crashes: crash; (cases, case)
         return re.escape(word[:-1]) + "s?"
     return re.escape(word) + "(?:e?s)?"
 

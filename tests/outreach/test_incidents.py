@@ -612,6 +612,11 @@ def test_a_keyword_matches_its_plural_or_singular_and_phrases_as_phrases():
     assert matched_keywords(["kiosks"], "The kiosk froze") == ["kiosks"]
     assert matched_keywords(["503"], "the site is throwing 503s") == ["503"]
     assert matched_keywords(["crash"], "two crashes today") == ["crash"]
+    # a plural in -es (as suggested keywords often are) matches its singular too
+    assert matched_keywords(["crashes"], "the app crash again") == ["crashes"]
+    assert matched_keywords(["app glitches", "boxes", "processes"], "app glitch; a box; the process") == [
+        "app glitches", "boxes", "processes"]
+    assert matched_keywords(["cases", "delays"], "one case, a delay") == ["cases", "delays"]
     assert matched_keywords(["status", "news"], "new stat: statu") == []  # -us, short words: as they are
     assert matched_keywords(["app down", "down"], "the app\n  down, again") == ["app down", "down"]
     assert matched_keywords(["app down"], "the app is down") == []
