@@ -1418,8 +1418,9 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
     templates); the approval of the incident text is withdrawn and the reply
     policy decides as for a new draft. With no ordinary template, or one that
     fails, the reply is held for a person with the reason. A reply already
-    sent stays sent (listed). A follow-up to it not sent yet is withdrawn
-    (rejected). Audited ``incident.unlinked`` with ``actor`` and ``reason``."""
+    sent stays sent (listed). A follow-up not sent yet to it, or to an
+    earlier post of its conversation when that leaves the incident too, is
+    withdrawn (rejected). Audited ``incident.unlinked`` with ``actor`` and ``reason``."""
     incident_row = get_incident(session, incident_id)
     link = session.get(IncidentMentionRow, (incident_id, mention_id), with_for_update=True)
     if link is None:
@@ -1494,9 +1495,15 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
         for reply, _ in replies:
             session.expire(reply)
 
+    # The follow-up answers the post of theirs we answered last: maybe an
+    # earlier post of the conversation, which leaves the incident with it.
+    of_this = OutboxRow.mention_id == mention_id
+    if alert_id is not None and not alert_still_linked:
+        of_this = or_(of_this, OutboxRow.alert_id == alert_id)
     followups = list(session.scalars(
-        select(OutboxRow.id).where(OutboxRow.kind == "followup", OutboxRow.incident_id == incident_id,
-                                   OutboxRow.mention_id == mention_id, OutboxRow.status.in_(PENDING_REPLY_STATUSES))
+        select(OutboxRow.id).where(OutboxRow.kind == "followup", OutboxRow.incident_id == incident_id, of_this,
+                                   OutboxRow.status.in_(PENDING_REPLY_STATUSES))
+        .order_by(OutboxRow.id)
         .with_for_update()
     ))
     if followups:

@@ -1231,3 +1231,34 @@ def test_linking_by_hand_a_complaint_the_keywords_missed(
         link_by_hand(s, incident_2, missed, actor="x", now=clock.now(), settings=isettings, templates=templates)
     with Session.begin() as s, pytest.raises(IncidentError, match="not linked to incident #2 but to incident #1"):
         unlink_mention(s, incident_2, missed, actor="x", now=clock.now(), settings=isettings, renderer=renderer)
+
+
+def test_unlinking_withdraws_the_follow_up_to_an_earlier_post_of_the_same_conversation(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """The follow-up answers the author's post we answered last, which may be
+    an earlier post of the conversation than the linked complaint: unlinking
+    the complaint (and with it the conversation) withdraws it too."""
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    _send(Session, channels, clock, isettings)
+    clock.advance(60)
+    [first] = _ingest(Session, pipeline, make_mention, clock, [  # no keyword: an ordinary reply, sent
+        ({"text": "@AcmeHelp my seat upgrade vanished, awful", "handle": "gus", "thread_id": "t-gus"}, -0.7)])
+    with Session.begin() as s:
+        approve(s, _reply_of(Session, first).id, actor="kim", now=clock.now())
+    _send(Session, channels, clock, isettings)
+    assert _reply_of(Session, first).status == "sent"
+    clock.advance(60)
+    [linked] = _ingest(Session, pipeline, make_mention, clock, [  # the same conversation, with a keyword
+        ({"text": "@AcmeHelp and now the app shows no seat at all", "handle": "gus", "thread_id": "t-gus"}, -0.7)])
+    assert _links(Session, incident_id).keys() == {linked}
+    assert _alert_of(Session, linked) == _alert_of(Session, first)
+    resolution = _resolve(Session, isettings, templates, clock, incident_id)
+    [followup_id] = resolution.followups
+    with Session() as s:
+        assert s.get(OutboxRow, followup_id).mention_id == first  # in answer to the post we answered
+
+    result = _unlink(Session, isettings, renderer, pipeline, clock, incident_id, linked)
+    assert result.alert_untagged and result.followups_withdrawn == [followup_id]
+    with Session() as s:
+        assert s.get(OutboxRow, followup_id).status == "rejected"
