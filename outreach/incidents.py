@@ -1420,7 +1420,7 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
     fails, the reply is held for a person with the reason. A reply already
     sent stays sent (listed). A follow-up not sent yet to it, or to an
     earlier post of its conversation when that leaves the incident too, is
-    withdrawn (rejected). Audited ``incident.unlinked`` with ``actor`` and ``reason``."""
+    withdrawn (rejected); one of a conversation that stays linked is kept. Audited ``incident.unlinked`` with ``actor`` and ``reason``."""
     incident_row = get_incident(session, incident_id)
     link = session.get(IncidentMentionRow, (incident_id, mention_id), with_for_update=True)
     if link is None:
@@ -1496,10 +1496,13 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
             session.expire(reply)
 
     # The follow-up answers the post of theirs we answered last: maybe an
-    # earlier post of the conversation, which leaves the incident with it.
+    # earlier post of the conversation, which leaves the incident with it;
+    # a conversation that stays linked keeps its follow-up (as its replies).
     of_this = OutboxRow.mention_id == mention_id
     if alert_id is not None and not alert_still_linked:
         of_this = or_(of_this, OutboxRow.alert_id == alert_id)
+    elif alert_id is not None:
+        of_this = and_(of_this, or_(OutboxRow.alert_id.is_(None), OutboxRow.alert_id != alert_id))
     followups = list(session.scalars(
         select(OutboxRow.id).where(OutboxRow.kind == "followup", OutboxRow.incident_id == incident_id, of_this,
                                    OutboxRow.status.in_(PENDING_REPLY_STATUSES))

@@ -1262,3 +1262,31 @@ def test_unlinking_withdraws_the_follow_up_to_an_earlier_post_of_the_same_conver
     assert result.alert_untagged and result.followups_withdrawn == [followup_id]
     with Session() as s:
         assert s.get(OutboxRow, followup_id).status == "rejected"
+
+
+def test_unlinking_one_complaint_keeps_the_follow_up_of_a_conversation_that_stays_linked(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    _send(Session, channels, clock, isettings)
+    clock.advance(60)
+    [first] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app lost my booking, awful", "handle": "hal", "thread_id": "t-hal"}, -0.7)])
+    with Session.begin() as s:
+        approve(s, _reply_of(Session, first).id, actor="kim", now=clock.now())
+    _send(Session, channels, clock, isettings)
+    assert _reply_of(Session, first).status == "sent"
+    clock.advance(60)
+    [second] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp still no booking in the app", "handle": "hal", "thread_id": "t-hal"}, -0.7)])
+    assert _links(Session, incident_id).keys() == {first, second}
+    resolution = _resolve(Session, isettings, templates, clock, incident_id)
+    [followup_id] = resolution.followups
+    with Session() as s:
+        assert s.get(OutboxRow, followup_id).mention_id == first
+
+    result = _unlink(Session, isettings, renderer, pipeline, clock, incident_id, first)
+    assert not result.alert_untagged  # the conversation stays the incident's through the second complaint
+    assert result.followups_withdrawn == []
+    with Session() as s:
+        assert s.get(OutboxRow, followup_id).status in ("drafted", "approved")
