@@ -1188,10 +1188,12 @@ def _redrafted_state(reply: OutboxRow, *, hold_reason: str | None, auto: bool, n
 
 
 def _redraft_replies(session: Session, incident: IncidentSnapshot, replies: Sequence[tuple[OutboxRow, MentionRow]], *,
-                     reason: str, settings: Settings, templates: IncidentTemplates, now: datetime) -> list[int]:
+                     reason: str, settings: Settings, templates: IncidentTemplates, now: datetime,
+                     actor: str = audit.SYSTEM) -> list[int]:
     """Re-draft ``replies`` (not gone out yet, read with ``lock``) from the
     incident ``reply`` template as the incident is now, in one UPDATE, each
-    audited as ``reply.redrafted`` with ``reason``. A reply whose new text
+    audited as ``reply.redrafted`` with ``reason`` (by ``actor``: the person
+    whose action re-drafts them, else brandpulse). A reply whose new text
     fails to render keeps its old one (logged)."""
     brand = settings.brand(incident.brand)
     policy = settings.reply_policy
@@ -1218,7 +1220,7 @@ def _redraft_replies(session: Session, incident: IncidentSnapshot, replies: Sequ
         }
         if hold_reason:
             details["hold_reason"] = hold_reason
-        events.append({"at": now, "actor": audit.SYSTEM, "action": "reply.redrafted", "entity_type": "outbox",
+        events.append({"at": now, "actor": actor, "action": "reply.redrafted", "entity_type": "outbox",
                        "entity_id": reply.id, "details": details})
     if changes:
         session.execute(update(OutboxRow), changes, execution_options={"synchronize_session": False})
@@ -1611,7 +1613,8 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
     pending = [(reply, m) for reply, m in replies if reply.status in PENDING_REPLY_STATUSES]
     answered = [reply.id for reply, _ in replies if reply.status == "sent"]
     redrafted = _redraft_replies(session, _current_snapshot(session, incident_id), pending,
-                                 reason=LINKED_BY_HAND_REASON, settings=settings, templates=templates, now=now)
+                                 reason=LINKED_BY_HAND_REASON, settings=settings, templates=templates, now=now,
+                                 actor=actor)
     audit.record(session, at=now, actor=actor, action="incident.linked", entity_type=AUDIT_ENTITY,
                  entity_id=incident_id, details={
                      "by_hand": True, "mention_ids": [mention_id], "reason": reason, "keywords": keywords,

@@ -1219,6 +1219,8 @@ def test_linking_by_hand_a_complaint_the_keywords_missed(
         [event_] = [e for e in audit.history(s, "incident", incident_id)
                     if e.action == "incident.linked" and e.details.get("by_hand")]
         assert event_.actor == "ops-kim" and event_.details["mention_ids"] == [missed]
+        [redraft] = [e for e in audit.history(s, "outbox", reply.id) if e.action == "reply.redrafted"]
+        assert redraft.actor == "ops-kim"  # the person who linked it changed the reply, as unlinking records
     for mention_id, message in ((missed, "already"), (other_brand_check, "already"), (99999, "no mention")):
         with Session.begin() as s, pytest.raises(IncidentError, match=message):
             link_by_hand(s, incident_id, mention_id, actor="x", now=clock.now(), settings=isettings,
