@@ -25,7 +25,8 @@ as its base and adds complaint evidence from general customer-care language:
 * **discourse structure** (``rules.analyzers.discourse``): an event named in
   a question that asks for information or permission ("will my flight be
   cancelled?", "can I get a refund?") weighs a third of a reported one, and
-  nothing when the post only asks; a complaint question ("where is my
+  nothing when the post only asks or its other sentences hold no complaint
+  evidence ("flying out tomorrow. should I expect delays?"); a complaint question ("where is my
   bag?", "seriously?", "can't you just…?") counts as a complaint; in a
   post that both states and asks, VADER reads the statements only; after
   "but" / "however" the cues weigh more than before it; "??" / "?!"
@@ -56,7 +57,7 @@ from rules.analyzers.by_language import japanese_analyzer, score_by_language
 from rules.analyzers.vader import _VADER_VERSION
 from rules.analyzers.discourse import COMPLAINT_QUESTION, INFO_QUESTION, OTHER_QUESTION, STATEMENT, index_sentences
 
-ANALYZER_VERSION = "1.4"
+ANALYZER_VERSION = "1.5"
 
 # ---------------------------------------------------------------------------
 # Cue lists. Patterns are matched against lower-cased text with typographic
@@ -91,7 +92,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         (_NEG_T, rf"\b{_NEG} (?:even |seem to |seem to be |let me |allow me to )?(?:work|load|open|connect|log ?in|sign ?in|access|process|go through|get through|accept|recogni[sz]e|print|update|complete|submit|send|save)\b", 1.4),
         ("down|offline|broke|crash|freez|frozen|fail|glitch|unavailable", r"\b(?:is|are|was|were|been|keeps?|kept|still|went|goes|going|currently) (?:down|offline|broken|crashing|freezing|frozen|failing|glitching|unavailable)\b", 1.5),
         ("down|broke|dead|useless|mess|crash|glitch", rf"\b{_THINGS}s? (?:is |are |was |keeps? |still )?(?:down|broken|dead|useless|a mess|crash\w*|glitch\w*)\b", 1.3),
-        ("crash|glitch|bug|outage|error|malfunction|fail|fault|defective|broke|barely work", r"\b(?:crash(?:ed|es|ing)|glitch(?:es|y|ed)?|bugg?y|outage|errors?|malfunction\w*|failed|failure|faulty|defective|broken|broke down|barely works?)\b", 1.0),
+        ("crash|glitch|bug|outage|error|malfunction|fail|fault|defective|broke|barely work|out", r"\b(?:crash(?:ed|es|ing)|glitch(?:es|y|ed)?|bugg?y|outage|errors?|malfunction\w*|failed|failure|faulty|defective|broken|broke down|barely works?|gr[ae]yed out)\b", 1.0),
         ("hung|hang|disconnect|dropped", r"\b(?:hung up|hangs? up on|disconnected|dropped (?:my|the|our) call|call dropped)\b", 1.4),
         ("service|support|help|communication|info|update|explanation|organi|assistance", r"\b(?:no|not any|zero|poor|bad|terrible|horrible|awful|lousy|non-?existent) (?:customer )?(?:service|support|help|communication|info(?:rmation)?|updates?|explanation|organi[sz]ation|assistance)\b", 1.6),
         ("tank", r"\b(?:has|have|totally|really) tanked\b", 1.2),
@@ -106,7 +107,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     "waiting": [
         ("still", r"\bstill (?:waiting|no\b|not\b|nothing|haven'?t|hasn'?t|don'?t|doesn'?t|can'?t|didn'?t|on hold|stuck|sitting|delayed|missing|unresolved|broken|no word|no sign)", 1.6),
         ("waiting", r"\b(?:been |keep |kept |left |now |currently )?waiting (?:for|on|since|in|at|over|almost|nearly|around|\d)", 1.0),
-        ("hold|wait|queue|line", r"\b(?:on hold|hold times?|wait times?|waited|queue|line (?:is|was) (?:long|huge))\b", 1.1),
+        ("hold|wait|queue|line", r"\b(?:on hold|hold times?|wait times?|waited|queue|line (?:is|was) (?:long|huge)|long (?:long )?waits?)\b", 1.1),
         (_DURATION_T, rf"\b(?:over|almost|nearly|more than|for|after|another|an extra|wasted) {_DURATION}", 1.1),
         # A duration alone is weak evidence, and none in plans ("in two
         # weeks", "3 months ago", "8 hours between flights", "24 hrs before").
@@ -128,7 +129,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     ],
     # What the customer was made to do or told.
     "burden": [
-        ("had to|have to", r"\b(?:i|we|they|he|she|you) (?:had|have) to (?:pay|wait|rebook|buy|sleep|rent|drive|call|cancel|book|spend|sit|stand|miss|leave|find|take|re-?book|fly|stay|get)\b|\bhad to\b", 0.8),
+        ("had to|have to", r"\b(?:i|we|they|he|she|you) (?:had|have) to (?:now |just |still |also )?(?:pay|wait|rebook|buy|sleep|rent|drive|call|cancel|book|spend|sit|stand|miss|leave|find|take|re-?book|fly|stay|get|reschedule|redo)\b|\b(?:i|we) (?:had|have) to (?:now |just |still |also )?change\b|\bhad to\b", 0.8),
         ("told", r"\b(?:was|were|been|being|get|got|keep getting) told\b|\btold (?:me|us|my|our|him|her|them)\b", 0.8),
         # What staff said or did, reported by the customer ("the agent said…",
         # "your crew didn't…", "according to your app…", "supposedly").
@@ -360,6 +361,7 @@ _SCALE_VADER = 2.5  # compound 1.0 ≈ 2.5 valence units
 _ALPHA = 4.0  # normalisation of the summed valence into (-1, 1)
 INQUIRY_FACTOR = 0.35  # an event asked about or hypothetical, next to statements
 ASKED_ONLY_FACTOR = 0.0  # ... in a post that only asks questions for information
+ASKED_WITHOUT_COMPLAINT = 0.0  # ... share kept when the post's other sentences hold no complaint evidence
 LINK_SHARE_FACTOR = 0.5
 DISCOUNT_FROM = 1.0
 DISCOUNT_RATE = 0.35
@@ -544,6 +546,7 @@ class CustomerCareAnalyzer:
         sarcasm = False
         families: dict[str, float] = {}
         taken: list[tuple[int, int]] = []
+        asked: list[tuple[str, float]] = []  # complaint cues read inside information questions
         for cue in compiled:
             for t in cue.triggers:
                 if t in low:
@@ -557,9 +560,11 @@ class CustomerCareAnalyzer:
                 taken.append((start, end))
                 family, weight = cue.family, cue.weight
                 before = low[max(0, start - 24):start]
+                kind_asks = False
                 if weight > 0 and family in _ASKABLE:
                     kind = index.kind_at(start) if index is not None else STATEMENT
                     if kind == INFO_QUESTION:
+                        kind_asks = not only_asks
                         weight *= ASKED_ONLY_FACTOR if only_asks else INQUIRY_FACTOR
                     elif (kind == OTHER_QUESTION and family in _EVENTS) or (family in _EVENTS and _HYPOTHETICAL.search(before)):
                         weight *= INQUIRY_FACTOR
@@ -574,6 +579,8 @@ class CustomerCareAnalyzer:
                     weight *= CONTRAST_BEFORE if start < pivot else CONTRAST_AFTER
                 if family == "sarcasm":
                     sarcasm = True
+                if weight > 0 and kind_asks:
+                    asked.append((family, weight))
                 if weight > 0:
                     complaint += weight
                 else:
@@ -583,6 +590,13 @@ class CustomerCareAnalyzer:
             # "where is my bag?", "seriously?", "can't you just…?", "do you even read these?"
             complaint += CQ_SENTENCE_WEIGHT
             families["complaint_question"] = CQ_SENTENCE_WEIGHT
+        if asked and not (hashtags > 0 or emoji > 0) and complaint - sum(w for _, w in asked) <= 0:
+            # Context and a question ("flying out tomorrow. should I expect
+            # delays?"): with no complaint evidence outside its questions, the
+            # post asks, as a post that only asks does.
+            for family, w in asked:
+                complaint -= w * (1.0 - ASKED_WITHOUT_COMPLAINT)
+                families[family] -= w * (1.0 - ASKED_WITHOUT_COMPLAINT)
         if hashtags > 0:
             complaint += min(hashtags, 2.0)
         elif hashtags < 0:

@@ -14,6 +14,12 @@ sentence, not the word:
   "how come", "how is it possible that", "what's going on", "where is my …",
   "are you serious", "seriously?", "can't you …", "do you even …"); "is it ok
   to bring …?" asks permission, "is this ok?" alone complains;
+* a question whose main clause, after a leading one, asks for information
+  ("flying with an infant, can I bring formula?") is a statement followed by
+  an information question — or one information question when the leading
+  clause is its condition or purpose ("if my flight is delayed, can I…?");
+  "do you know that …?", "how you gonna …?" and "should have …?" report or
+  regret, and are complaint questions;
 * any other sentence ending in "?" ("flight 12 delayed?") is an **other
   question** — often information, sometimes a rhetorical complaint;
 * everything else is a **statement**.
@@ -56,6 +62,8 @@ _COMPLAINT_OPENER = re.compile(
     r"|(?:is|are|does|do) (?:anyone|anybody|someone|somebody) (?:there|home|listening|working|answering|even|care|read)\b"
     r"|(?:can'?t|cannot|won'?t|don'?t|doesn'?t|didn'?t|isn'?t|aren'?t|wasn'?t|weren'?t|haven'?t|hasn'?t|shouldn'?t|wouldn'?t|couldn'?t)\b"
     r"|(?:do|does|did) (?:you|they|your \w+) (?:even|ever|really|not|actually)\b"
+    r"|(?:do|did) you (?:know|reali[sz]e) that\b|are you aware (?:that|your)\b|how (?:you|u) (?:gonna|going to|gon)\b"
+    r"|should(?:'ve| have)\b"
     r"|(?:is|are|was|were|do|does|did|has|have|will|would|can|could) (?:\w+ ){0,3}(?:not|never|ever going to)\b)"
 )
 # Openers of a request for information or permission.
@@ -64,6 +72,21 @@ _INFO_OPENER = re.compile(
     r"what|when|where|which|who|whom|whose|how|i was wondering|i'?m wondering|wondering|just wondering|"
     r"curious|i'?d like to know|do you know|does anyone know|is it possible|is there)\b"
 )
+
+
+# A request for information or permission that opens the main clause of a
+# question after a leading clause: "flying with an infant, can I bring
+# formula?", "my flight is delayed - is there a way to…?", "quick question,
+# do I have to pay online?". The leading clause is read as a statement.
+_INFO_CLAUSE = re.compile(
+    r"(?:[,;:\-–—]\s*|\b(?:so|and|then)\s+)"
+    r"(?=(?:(?:can|could|may|should|shall|do|will|would|am) (?:i|we)\b"
+    r"|(?:what|how|where|when|who) (?:do|can|should|could|would) (?:i|we)\b"
+    r"|is it possible\b|is there (?:a|any)\b|any (?:chance|way|idea)\b|(?:do|does) (?:you|anyone) know\b))"
+)
+
+# A leading clause that sets the question's condition or purpose.
+_SUBORDINATE = re.compile(r"(?:if|in case|since|to|for|when|once|after|before|as|while|with|traveling|travelling|flying)\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +117,18 @@ def sentences(low: str) -> list[Sentence]:
     """The sentences of ``low`` with their kinds, in order, covering the text."""
     out = []
     for m in _SENTENCE.finditer(low):
-        out.append(Sentence(m.start(), m.end(), sentence_kind(m.group())))
+        kind = sentence_kind(m.group())
+        if kind == OTHER_QUESTION and (clause := _INFO_CLAUSE.search(low, m.start(), m.end())) is not None:
+            lead_end = m.start() + _LEAD.match(m.group()).end()
+            if _SUBORDINATE.match(low, lead_end):
+                # "if my flight is delayed, can I…?", "to add a bag, do I…?":
+                # the leading clause is the question's condition or purpose.
+                out.append(Sentence(m.start(), m.end(), INFO_QUESTION))
+            else:
+                out.append(Sentence(m.start(), clause.end(), STATEMENT))
+                out.append(Sentence(clause.end(), m.end(), INFO_QUESTION))
+            continue
+        out.append(Sentence(m.start(), m.end(), kind))
     return out
 
 

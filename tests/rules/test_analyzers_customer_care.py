@@ -435,3 +435,35 @@ def test_every_cue_prefilter_covers_its_pattern_on_the_written_examples(care):
             low = text.lower().translate(_APOSTROPHES)
             if cue.regex.search(low):
                 assert any(t in low for t in cue.triggers), (cue.family, cue.regex.pattern[:60], text)
+
+
+# -- analyzer 1.5: context plus a question, told apart from a complaint ------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Flying to Denver on Friday. Should I expect delays with the snow?",
+        "I see the morning train is fine. Any cancellations for the evening one?",
+        "quick question, to pay for an extra bag, can I do it at the counter?",
+        "if my flight shows delayed, can I still check in late?",
+        "booked a trip for my mum, is there a way to add a wheelchair?",
+    ],
+)
+def test_context_and_a_question_without_complaint_evidence_is_an_inquiry(care, text):
+    s = care.score(text)
+    assert s.label is not Label.NEGATIVE, s
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My flight was cancelled twice this week. Can I get a refund?",
+        "been on hold for an hour - any chance someone can help me here?",
+        "Where is my suitcase?? Should I file a claim?",
+        "The rebooking button is greyed out. How do I change my cancelled flight?",
+        "I have to now change my whole trip. Can we get some compensation?",
+        "Called the help line, long long waits. How do I find my bag?",
+    ],
+)
+def test_a_question_next_to_complaint_evidence_still_complains(care, text):
+    s = care.score(text)
+    assert s.label is Label.NEGATIVE, s

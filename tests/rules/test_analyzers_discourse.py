@@ -80,3 +80,34 @@ def test_without_drops_the_sentences_of_a_kind_from_the_original_text():
     index = index_sentences(original.lower())
     assert index.without(INFO_QUESTION, original) == "On the 7am to Boston. It was LATE last week!"
     assert index.without(COMPLAINT_QUESTION, original) == original  # nothing to drop
+
+
+@pytest.mark.parametrize(
+    "low,kinds",
+    [
+        # A leading clause, then a request for information: statement + question.
+        ("booked the red-eye last night, can i still pick a seat?", [STATEMENT, INFO_QUESTION]),
+        ("my connection is tight - is there a way to move me to the earlier one?", [STATEMENT, INFO_QUESTION]),
+        # A condition or purpose in front belongs to the question.
+        ("if the storm closes the airport, can we fly on monday?", [INFO_QUESTION]),
+        ("to add a second suitcase, do i pay online?", [INFO_QUESTION]),
+        ("quick question, to add a second suitcase, do i pay online?", [INFO_QUESTION]),
+        # Without an information request the sentence stays an other question.
+        ("flight 9 late again?", [OTHER_QUESTION]),
+    ],
+)
+def test_a_request_for_information_after_a_leading_clause(low, kinds):
+    assert [s.kind for s in sentences(low)] == kinds
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "do you know that your booking page shows an error?",
+        "are you aware your phone line hangs up?",
+        "how you gonna move my seat without asking?",
+        "should have taken the train?",
+    ],
+)
+def test_questions_that_report_or_regret_are_complaint_questions(sentence):
+    assert sentence_kind(sentence) == COMPLAINT_QUESTION
