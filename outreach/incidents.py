@@ -474,6 +474,16 @@ def _clean_list(values: Iterable[str] | None) -> list[str]:
     return out
 
 
+def _checked_keywords(keywords: list[str]) -> list[str]:
+    """``keywords``, unless one has no letter or digit (a stray '-' or '?'
+    would match the punctuation of any complaint): IncidentError naming it."""
+    for keyword in keywords:
+        if not any(c.isalnum() for c in keyword):
+            raise IncidentError(f"keyword {keyword!r} has no letter or digit: it would match any complaint with that"
+                                " punctuation; leave it out")
+    return keywords
+
+
 def get_incident(session: Session, incident_id: int) -> IncidentRow:
     row = session.get(IncidentRow, incident_id, populate_existing=True)
     if row is None:
@@ -509,7 +519,7 @@ def open_incident(
     if not title:
         raise IncidentError("an incident needs a title")
     components_list = _clean_list(components)
-    keyword_list = _clean_list(keywords) if keywords is not None else list(components_list)
+    keyword_list = _checked_keywords(_clean_list(keywords) if keywords is not None else list(components_list))
     since = now - settings.incidents.lookback if since is None else since
     if since > now:
         raise IncidentError(f"complaints to link must be from before now: since {since:%Y-%m-%d %H:%M} UTC is later")
@@ -542,7 +552,7 @@ def set_keywords(session: Session, incident_id: int, *, keywords: Iterable[str],
     row = get_incident(session, incident_id)
     if row.status not in OPEN_STATUSES:
         raise IncidentError(f"incident {row.id} is {row.status}: its keywords no longer link anything")
-    cleaned = _clean_list(keywords)
+    cleaned = _checked_keywords(_clean_list(keywords))
     if not cleaned:
         raise IncidentError("give at least one keyword (to link nothing more, resolve the incident)")
     previous = list(row.keywords or [])

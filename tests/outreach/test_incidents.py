@@ -1292,3 +1292,20 @@ def test_unlinking_one_complaint_keeps_the_follow_up_of_a_conversation_that_stay
     assert result.followups_withdrawn == []
     with Session() as s:
         assert s.get(OutboxRow, followup_id).status in ("drafted", "approved")
+
+
+def test_a_keyword_without_a_letter_or_digit_is_refused(Session, isettings, templates, clock):
+    """A stray '-' or '?' among the keywords would match the punctuation of
+    any complaint ("lost my bag - again"): refused, naming it, nothing saved."""
+    with Session.begin() as s, pytest.raises(IncidentError, match=r"keyword '-' has no letter or digit"):
+        open_incident(s, settings=isettings, templates=templates, brand="acme", title="App down", actor="ops-dana",
+                      now=clock.now(), keywords=["app", "-"])
+    with Session() as s:
+        assert s.scalars(select(IncidentRow)).all() == []
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    with Session.begin() as s, pytest.raises(IncidentError, match=r"keyword '\?' has no letter or digit"):
+        set_keywords(s, incident_id, keywords=["503", "?"], actor="lee", now=clock.now())
+    with Session.begin() as s:  # special characters next to a letter or digit are fine
+        assert set_keywords(s, incident_id, keywords=["c++", "503?"], actor="lee", now=clock.now()).keywords == [
+            "c++", "503?"]
+    assert matched_keywords(["c++", "503?"], "c++ build shows 503? again") == ["c++", "503?"]
