@@ -912,10 +912,11 @@ def _plural(word: str) -> str:
     short ones, match as they are."""
     if not word[-1:].isalnum():
         return re.escape(word)
-    if word.endswith("s"):
-        if len(word) < 5 or word.endswith(("ss", "us", "is")):
+    lower = word.lower()  # matched without case: so are its endings
+    if lower.endswith("s"):
+        if len(word) < 5 or lower.endswith(("ss", "us", "is")):
             return re.escape(word)
-        if word.lower().endswith(("sses", "shes", "ches", "xes", "zes")):
+        if lower.endswith(("sses", "shes", "ches", "xes", "zes")):
             return re.escape(word[:-2]) + "(?:es?)?"  # crashes: crash; (cases, case)
         return re.escape(word[:-1]) + "s?"
     return re.escape(word) + "(?:e?s)?"

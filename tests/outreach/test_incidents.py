@@ -617,6 +617,7 @@ def test_a_keyword_matches_its_plural_or_singular_and_phrases_as_phrases():
     assert matched_keywords(["app glitches", "boxes", "processes"], "app glitch; a box; the process") == [
         "app glitches", "boxes", "processes"]
     assert matched_keywords(["cases", "delays"], "one case, a delay") == ["cases", "delays"]
+    assert matched_keywords(["KIOSKS", "App Crashes"], "the kiosk froze, app crash") == ["KIOSKS", "App Crashes"]
     assert matched_keywords(["status", "news"], "new stat: statu") == []  # -us, short words: as they are
     assert matched_keywords(["app down", "down"], "the app\n  down, again") == ["app down", "down"]
     assert matched_keywords(["app down"], "the app is down") == []
