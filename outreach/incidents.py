@@ -906,6 +906,9 @@ def _current_snapshot(session: Session, incident_id: int) -> IncidentSnapshot:
 # ---------------------------------------------------------------------------
 
 
+_APOSTROPHE = re.compile("['’]")
+
+
 def _plural(word: str) -> str:
     """``word`` as a pattern that also matches its plural or singular (kiosk,
     kiosks; crash, crashes; 503, 503s). Words ending in -ss, -us and -is, and
@@ -924,9 +927,12 @@ def _plural(word: str) -> str:
 
 def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
     """Any of ``phrases`` as whole words, case-insensitive, any white space
-    between words; the last word in its singular or plural (:func:`_plural`)."""
+    between words, either apostrophe (' or ’) for one; the last word in its
+    singular or plural (:func:`_plural`)."""
     alternatives = sorted(
-        {r"\s+".join([*(re.escape(w) for w in p.split()[:-1]), _plural(p.split()[-1])]) for p in phrases if p.split()},
+        {_APOSTROPHE.sub(_APOSTROPHE.pattern, r"\s+".join([*(re.escape(w) for w in p.split()[:-1]),
+                                                           _plural(p.split()[-1])]))
+         for p in phrases if p.split()},
         key=len, reverse=True,
     )
     if not alternatives:

@@ -618,6 +618,8 @@ def test_a_keyword_matches_its_plural_or_singular_and_phrases_as_phrases():
         "app glitches", "boxes", "processes"]
     assert matched_keywords(["cases", "delays"], "one case, a delay") == ["cases", "delays"]
     assert matched_keywords(["KIOSKS", "App Crashes"], "the kiosk froze, app crash") == ["KIOSKS", "App Crashes"]
+    # phones type ’ for ': a keyword (suggested ones are normalised to ') matches either
+    assert matched_keywords(["o'hare", "won’t load"], "Stuck at O’Hare, the app won't load") == ["o'hare", "won’t load"]
     assert matched_keywords(["status", "news"], "new stat: statu") == []  # -us, short words: as they are
     assert matched_keywords(["app down", "down"], "the app\n  down, again") == ["app down", "down"]
     assert matched_keywords(["app down"], "the app is down") == []
