@@ -76,12 +76,13 @@ _INFO_OPENER = re.compile(
 
 # A request for information or permission that opens the main clause of a
 # question after a leading clause: "flying with an infant, can I bring
-# formula?", "my flight is delayed - is there a way to…?", "quick question,
-# do I have to pay online?". The leading clause is read as a statement.
+# formula?", "my flight is delayed - is there a way to…?", "used my points
+# can I get them back?", "…, but what does that mean?". The leading clause
+# is read as a statement.
 _INFO_CLAUSE = re.compile(
-    r"(?:[,;:\-–—]\s*|\b(?:so|and|then)\s+)"
+    r"(?:[,;:\-–—]\s*|\b(?:so|and|then|but)\s+|\s)"
     r"(?=(?:(?:can|could|may|should|shall|do|will|would|am) (?:i|we)\b"
-    r"|(?:what|how|where|when|who) (?:do|can|should|could|would) (?:i|we)\b"
+    r"|(?:what|how|where|when|who) (?:do|does|can|should|could|would) (?:i|we|that|this|it)\b|what time\b"
     r"|is it possible\b|is there (?:a|any)\b|any (?:chance|way|idea)\b|(?:do|does) (?:you|anyone) know\b))"
 )
 

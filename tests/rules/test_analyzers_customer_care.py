@@ -446,6 +446,7 @@ def test_every_cue_prefilter_covers_its_pattern_on_the_written_examples(care):
         "quick question, to pay for an extra bag, can I do it at the counter?",
         "if my flight shows delayed, can I still check in late?",
         "booked a trip for my mum, is there a way to add a wheelchair?",
+        "heading to the coast tomorrow any chance the ferry is cancelled for wind?",
     ],
 )
 def test_context_and_a_question_without_complaint_evidence_is_an_inquiry(care, text):

@@ -92,6 +92,10 @@ def test_without_drops_the_sentences_of_a_kind_from_the_original_text():
         ("if the storm closes the airport, can we fly on monday?", [INFO_QUESTION]),
         ("to add a second suitcase, do i pay online?", [INFO_QUESTION]),
         ("quick question, to add a second suitcase, do i pay online?", [INFO_QUESTION]),
+        # No punctuation between the clauses, or "but" between them.
+        ("used my miles for it can i get them back?", [STATEMENT, INFO_QUESTION]),
+        ("read the notice twice but what does that mean?", [STATEMENT, INFO_QUESTION]),
+        ("driving to the airport at 6 any chance the flight gets cancelled?", [STATEMENT, INFO_QUESTION]),
         # Without an information request the sentence stays an other question.
         ("flight 9 late again?", [OTHER_QUESTION]),
     ],
