@@ -19,7 +19,8 @@ sentence, not the word:
   an information question — or one information question when the leading
   clause is its condition or purpose ("if my flight is delayed, can I…?");
   "do you know that …?", "how you gonna …?" and "should have …?" report or
-  regret, and are complaint questions;
+  regret, and asking for a failure's reason ("any reason …?", "what caused
+  …?", "what's the real reason?") asks "why": these are complaint questions;
 * any other sentence ending in "?" ("flight 12 delayed?") is an **other
   question** — often information, sometimes a rhetorical complaint;
 * everything else is a **statement**.
@@ -64,6 +65,8 @@ _COMPLAINT_OPENER = re.compile(
     r"|(?:do|does|did) (?:you|they|your \w+) (?:even|ever|really|not|actually)\b"
     r"|(?:do|did) you (?:know|reali[sz]e) that\b|are you aware (?:that|your)\b|how (?:you|u) (?:gonna|going to|gon)\b"
     r"|should(?:'ve| have)\b"
+    r"|any (?:particular |specific |good )?reason\b|any (?:info|information|idea|explanation|word|update)s? (?:on |as to |about )?(?:why|what caused)\b"
+    r"|what (?:is|was) (?:causing|the cause)\b|what caused\b|what(?:'s| is| was) the (?:real )?reason\b"
     r"|(?:is|are|was|were|do|does|did|has|have|will|would|can|could) (?:\w+ ){0,3}(?:not|never|ever going to)\b)"
 )
 # Openers of a request for information or permission.

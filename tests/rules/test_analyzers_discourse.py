@@ -111,6 +111,10 @@ def test_a_request_for_information_after_a_leading_clause(low, kinds):
         "are you aware your phone line hangs up?",
         "how you gonna move my seat without asking?",
         "should have taken the train?",
+        # Asking for the reason of a failure asks "why".
+        "any particular reason the line has not moved in an hour?",
+        "any idea what caused the outage this morning?",
+        "what's the real reason for the late departure?",
     ],
 )
 def test_questions_that_report_or_regret_are_complaint_questions(sentence):
