@@ -112,6 +112,7 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
         # A duration alone is weak evidence, and none in plans ("in two
         # weeks", "3 months ago", "8 hours between flights", "24 hrs before").
         (_DURATION_T, rf"(?<!\bin )(?<!within )(?<!next )(?<!every )(?<!about )\b{_DURATION}(?! (?:ago|before|between|in advance|from now|to go|away|early|out)\b)", 0.4),
+        ("busy", r"\b(?:lines?|phones?|numbers?) (?:are|is|were|was|been|have been|has been) (?:so |super |very |too |always |constantly |still )?busy\b|\bbusy signals?\b", 1.1),
         ("sitting", r"\bsitting (?:on|in) (?:the |a )?(?:plane|runway|tarmac|airport|terminal|car|line|queue)", 0.8),
         ("one|body", r"\b(?:no ?one|nobody|no body)\b", 1.3),
         ("no ", r"\bno (?:update|updates|response|reply|answer|answers|info|information|word|news|call ?back|explanation|communication|notice|confirmation|follow-?up|resolution|way|announcements?)\b", 1.3),

@@ -463,6 +463,8 @@ def test_context_and_a_question_without_complaint_evidence_is_an_inquiry(care, t
         "The rebooking button is greyed out. How do I change my cancelled flight?",
         "I have to now change my whole trip. Can we get some compensation?",
         "Called the help line, long long waits. How do I find my bag?",
+        "Is there another number? Your phone lines are always busy.",
+        "got a busy signal three times, can someone call me?",
     ],
 )
 def test_a_question_next_to_complaint_evidence_still_complains(care, text):
