@@ -111,8 +111,10 @@ class _Draft:
     hold_reason: str | None
 
 
-def _render(request: DraftRequest, *, renderer: TemplateRenderer, brand: Brand) -> tuple[str, str | None]:
-    """(text, hold reason or None)."""
+def render_draft(request: DraftRequest, *, renderer: TemplateRenderer, brand: Brand) -> tuple[str, str | None]:
+    """The reply ``request`` asks for, rendered: (text, why it must be held or
+    None). No text when the template is not meant for the mention's platform,
+    fails or renders empty; the text when it is too long for the platform."""
     platforms = renderer.platforms(request.template)
     platform = str(request.mention.platform)
     if platforms is not None and platform not in platforms:
@@ -226,7 +228,7 @@ def draft_replies(
                 ids_by_key[key] = found.id  # the pending draft already answers a newer mention
                 continue
         brand = brands[request.mention.brand]
-        text, hold_reason = _render(request, renderer=renderer, brand=brand)
+        text, hold_reason = render_draft(request, renderer=renderer, brand=brand)
         auto = not policy.require_approval or request.template in policy.auto_send_templates
         if hold_reason is not None:
             status, approved_by, approved_at = "held", None, None

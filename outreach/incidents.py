@@ -180,9 +180,10 @@ from brandpulse.db.models import (
     ScoreRow,
 )
 from brandpulse.resources import resource_dir
-from brandpulse.types import Author, Label, Mention, Priority, Score
+from brandpulse.types import Author, DraftRequest, Label, Mention, Priority, Score
 from outreach.channels.base import SentPost
 from outreach.channels.textlength import length_problem
+from outreach.drafts import render_draft
 from outreach.safeguards import TEMPLATE as TEMPLATE_HOLD
 from outreach.templating import (
     VARIABLES as REPLY_VARIABLES,
@@ -1401,24 +1402,14 @@ def _latest_score(session: Session, mention_id: int) -> Score | None:
     return Score(analyzer=row.analyzer, version=row.version, compound=row.compound, label=Label(row.label), lang=row.lang)
 
 
-def _ordinary_text(renderer: Any, template: str, mention: Mention, *, alert: AlertRow | None, score: Score | None,
-                   brand: Brand) -> tuple[str, str | None]:
-    """``template`` rendered for ``mention`` as a new draft would be, and why it must be held (None: it may go)."""
-    platforms = renderer.platforms(template)
-    if platforms is not None and mention.platform not in platforms:
-        return "", f"template {template!r} is not meant for {mention.platform} (only {', '.join(platforms)})"
-    context = reply_context(mention=mention, brand=brand, alert_id=alert.id if alert else None,
-                            priority=Priority(alert.priority) if alert is not None else None, score=score)
-    try:
-        text = renderer.render(template, context)
-    except TemplateRenderError as exc:
-        return "", str(exc)
-    if not text:
-        return "", f"template {template!r} rendered empty text"
-    problem = platform_length_problem(mention.platform, text)
-    if problem:
-        return text, f"template {template!r} rendered {problem}; edit it shorter"
-    return text, None
+def _ordinary_text(renderer: Any, template: str, mention: Mention, *, mention_id: int, alert: AlertRow | None,
+                   score: Score | None, brand: Brand) -> tuple[str, str | None]:
+    """``template`` rendered for ``mention`` (stored as ``mention_id``) as a
+    new draft would be, and why it must be held (None: it may go)."""
+    request = DraftRequest(mention_id=mention_id, alert_id=alert.id if alert is not None else None, template=template,
+                           mention=mention, score=score,
+                           priority=Priority(alert.priority) if alert is not None else None)
+    return render_draft(request, renderer=renderer, brand=brand)
 
 
 def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor: str, now: datetime,
@@ -1490,7 +1481,8 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
             text, hold_reason = reply.text, (f"unlinked from incident #{incident_id}: no rule drafts an ordinary reply"
                                              " to it; edit the text or reject it")
         else:
-            text, hold_reason = _ordinary_text(renderer, template, answered, alert=alert, score=score, brand=brand)
+            text, hold_reason = _ordinary_text(renderer, template, answered, mention_id=answered_row.id, alert=alert,
+                                                  score=score, brand=brand)
             if not text:
                 text = reply.text  # nothing to put instead: a person decides
                 hold_reason = f"unlinked from incident #{incident_id}: {hold_reason}"
