@@ -35,8 +35,11 @@ as its base and adds complaint evidence from general customer-care language:
   text emoticons glued to words ("landed:)") and elongated words ("sooo").
 
 When complaint evidence is present, VADER's positive reading (polite
-"thanks", "please help", sarcastic "great job") is mostly discounted: a
-complaint said politely is still a complaint. Without any, VADER's negative
+"thanks", "please help", sarcastic "great job") is discounted by it: each
+unit of complaint evidence cancels ``POSITIVE_CANCELLED_PER_UNIT`` units of
+VADER's positive reading, from the first cue on. A complaint said politely
+is still a complaint, while strong praise with one ambiguous cue
+("seriously, the best crew!") stays praise. Without any, VADER's negative
 reading counts for less (``VADER_ALONE_FACTOR``): its negative words name a
 topic ("my sick mother", "the storm") about as often as a grievance. Non-English text goes to the
 Japanese analyzer (``ja``) or is scored ``Label.UNKNOWN`` — never silently
@@ -57,7 +60,7 @@ from rules.analyzers.by_language import japanese_analyzer, score_by_language
 from rules.analyzers.vader import _VADER_VERSION
 from rules.analyzers.discourse import COMPLAINT_QUESTION, INFO_QUESTION, OTHER_QUESTION, STATEMENT, index_sentences
 
-ANALYZER_VERSION = "1.5"
+ANALYZER_VERSION = "1.6"
 
 # ---------------------------------------------------------------------------
 # Cue lists. Patterns are matched against lower-cased text with typographic
@@ -364,8 +367,7 @@ INQUIRY_FACTOR = 0.35  # an event asked about or hypothetical, next to statement
 ASKED_ONLY_FACTOR = 0.0  # ... in a post that only asks questions for information
 ASKED_WITHOUT_COMPLAINT = 0.0  # ... share kept when the post's other sentences hold no complaint evidence
 LINK_SHARE_FACTOR = 0.5
-DISCOUNT_FROM = 1.0
-DISCOUNT_RATE = 0.35
+POSITIVE_CANCELLED_PER_UNIT = 0.25  # VADER's positive units cancelled per unit of complaint evidence
 VADER_ALONE_FACTOR = 0.6
 NEGATIVE_THRESHOLD = -0.05
 POSITIVE_THRESHOLD = 0.05
@@ -638,8 +640,12 @@ def combine(ev: Evidence) -> float:
     if units > 0:
         if ev.sarcasm:
             units = 0.0  # "great job losing my bag"
-        elif complaint > DISCOUNT_FROM:
-            # A strong complaint said politely is still a complaint.
-            units *= max(0.0, 1.0 - DISCOUNT_RATE * (complaint - DISCOUNT_FROM))
+        else:
+            # A complaint said politely is still a complaint: each unit of
+            # complaint evidence cancels part of VADER's positive reading,
+            # from the first cue on ("thanks, still no bag"). A fixed amount
+            # per unit, not a share: mild politeness next to a cue is cancelled,
+            # strong praise next to one ambiguous cue is not.
+            units = max(0.0, units - POSITIVE_CANCELLED_PER_UNIT * complaint)
     raw = units + ev.praise - complaint
     return raw / math.sqrt(raw * raw + _ALPHA)

@@ -8,7 +8,7 @@ import pytest
 from brandpulse.config import Brand, Vocabulary
 from brandpulse.types import Label
 from rules.analyzers.base import Analyzer
-from rules.analyzers.customer_care import CustomerCareAnalyzer
+from rules.analyzers.customer_care import POSITIVE_CANCELLED_PER_UNIT, CustomerCareAnalyzer, Evidence, combine
 from rules.analyzers.registry import ANALYZERS, build_analyzer, is_known
 from rules.analyzers.vader import VaderAnalyzer
 
@@ -470,3 +470,33 @@ def test_context_and_a_question_without_complaint_evidence_is_an_inquiry(care, t
 def test_a_question_next_to_complaint_evidence_still_complains(care, text):
     s = care.score(text)
     assert s.label is Label.NEGATIVE, s
+
+
+
+# -- ranking (analyzer 1.6): VADER's praise words next to complaint evidence -------
+def test_a_single_cue_already_cancels_mild_politeness(care, vader):
+    # One waiting cue next to "nice": before 1.6 the discount started above
+    # one cue and the post read as neutral.
+    text = "nice, another 2 hours at the gate"
+    assert label(vader, text) is Label.POSITIVE
+    assert label(care, text) is Label.NEGATIVE, care.score(text)
+    # Strong praise next to one ambiguous cue stays praise.
+    assert label(care, "Seriously, the best cabin crew I have ever had. Amazing service!") is Label.POSITIVE
+
+
+def _compound(vader: float, complaint: float, *, sarcasm: bool = False) -> float:
+    return combine(Evidence(vader=vader, complaint=complaint, praise=0.0, families={}, emoji=0.0,
+                            hashtags=0.0, sarcasm=sarcasm))
+
+
+def test_complaint_evidence_cancels_a_fixed_amount_of_vaders_positive_reading():
+    complaint = 2.0
+    cancelled = POSITIVE_CANCELLED_PER_UNIT * complaint  # in VADER units (compound x 2.5)
+    mild = 0.8 * cancelled / 2.5
+    # Positive words worth less than the cancelled amount count for nothing ...
+    assert _compound(mild, complaint) == pytest.approx(_compound(0.0, complaint))
+    # ... more positive words still count, and more evidence cancels more of them.
+    assert _compound(0.9, complaint) > _compound(0.0, complaint)
+    assert _compound(0.9, 1.0) - _compound(0.0, 1.0) > _compound(0.9, 3.0) - _compound(0.0, 3.0) > 0
+    # Sarcasm cancels all of them.
+    assert _compound(0.9, complaint, sarcasm=True) == pytest.approx(_compound(0.0, complaint))
