@@ -1584,7 +1584,11 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
     row = get_incident(session, incident_id)
     if row.status not in OPEN_STATUSES:
         raise IncidentError(f"incident {row.id} is {row.status}: link complaints to an open incident")
-    mention_row = session.get(MentionRow, mention_id)
+    # Locked before anything is checked: two people linking it at the same
+    # moment take turns, and the second one sees the first one's link (on
+    # PostgreSQL; SQLite serialises writers anyway). NO KEY: the link's
+    # foreign key to it still only needs a key share.
+    mention_row = session.get(MentionRow, mention_id, with_for_update={"key_share": True}, populate_existing=True)
     if mention_row is None:
         raise IncidentError(f"no mention with id {mention_id}")
     if mention_row.brand != row.brand:

@@ -6,9 +6,15 @@ Skips, saying why, without a server."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event, select
 
 from brandpulse.db import upgrade
+from brandpulse.db.models import IncidentMentionRow, MentionTagRow
+from outreach.incidents import IncidentError, link_by_hand
 from tests.outreach.test_incidents import (  # noqa: F401  (fixtures and the tests to run again)
+    _ingest,
+    _links,
+    _open,
     channels,
     isettings,
     pipeline,
@@ -28,3 +34,42 @@ def engine(pg_engine):
     """Every fixture built on ``engine`` (Session, make_mention, …) uses PostgreSQL here."""
     upgrade(pg_engine)
     return pg_engine
+
+
+def test_two_people_linking_the_same_complaint_at_once_one_is_told_it_is_linked_already(
+    Session, isettings, templates, clock, pipeline, make_mention
+):
+    """Both run ``incident link`` on the same complaint at the same moment:
+    the first one's transaction commits while the second one's is under
+    way, just before the second locks anything. The second gets the
+    "linked already" refusal (no duplicate-key error), and nothing of it is
+    written."""
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    clock.advance(60)
+    [missed] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp can't board, the gate scanners reject my pass", "handle": "gil", "thread_id": "t-gil"},
+         -0.7)])
+
+    def link(session, actor):
+        return link_by_hand(session, incident_id, missed, actor=actor, now=clock.now(), settings=isettings,
+                            templates=templates)
+
+    first_done: list[int] = []
+
+    def first_commits_meanwhile(conn, cursor, statement, parameters, context, executemany):
+        if "FOR " in statement and "UPDATE" in statement and not first_done:  # the second's first lock
+            with Session.begin() as first:
+                first_done.append(link(first, "ops-kim").mention_id)
+
+    with pytest.raises(IncidentError, match=f"mention {missed} is linked to incident #{incident_id} already"):
+        with Session.begin() as second:
+            event.listen(second.connection(), "before_cursor_execute", first_commits_meanwhile)
+            link(second, "ops-lee")
+    assert first_done == [missed]
+    assert _links(Session, incident_id)[missed] == ("hand", [], "ops-kim")
+    with Session() as s:
+        assert s.scalars(select(IncidentMentionRow.mention_id).where(IncidentMentionRow.mention_id == missed)).all() \
+            == [missed]
+        assert s.scalars(select(MentionTagRow.tag).where(MentionTagRow.mention_id == missed,
+                                                         MentionTagRow.tag.like("incident:%"))).all() \
+            == [f"incident:{incident_id}"]
