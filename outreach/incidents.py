@@ -61,7 +61,9 @@ by default ``incidents.lookback`` before opening) to ``until`` (``--until``;
 by default now, and from an alert's window at most ``incidents.link_for``
 after the alert) that contain a keyword and
 whose author's alert is still open or acknowledged, and not already part of
-another incident. They get the same link and tags, and their replies that have
+another incident (a conversation is an incident's while it is open: the tag a
+resolved one left on the alert does not keep it from a new one, on arrival,
+when opening or by hand). They get the same link and tags, and their replies that have
 not gone out (drafted, held, approved) are re-drafted from the ``reply``
 template; replies already sent stay as they are, and those authors get the
 follow-up on resolution like the others. One SELECT finds the candidates;
@@ -1266,7 +1268,8 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
     """Link to the open incident ``row`` the brand's negative mentions posted
     between ``since`` and ``until`` (default, and at most: ``now``) that
     contain one of its keywords, whose
-    author's alert is open or acknowledged and is not another incident's, and
+    author's alert is open or acknowledged and is not another open incident's
+    (:func:`_open_incident_tags`: a resolved incident's tag claims nothing), and
     that are not linked yet: ``incident_mentions`` rows, the tag
     ``incident:<id>`` on each mention and alert, their pending replies
     re-drafted from the incident reply template, one ``incident.linked``
@@ -1298,10 +1301,11 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
     alert_tags: dict[int, list[str]] = {}
     found_keywords: dict[int, list[str]] = {}
     seen: set[int] = set()
+    taken = _open_incident_tags(session, [tag for _, _, tags in candidates for tag in tags or ()])
     for mention_row, alert_id, tags in candidates:
         tags = list(tags or [])
-        if mention_row.id in seen or any(str(t).startswith(TAG_PREFIX) for t in tags):
-            continue  # already taken, or the conversation belongs to another incident
+        if mention_row.id in seen or taken.intersection(tags):
+            continue  # already taken, or the conversation belongs to another incident still open
         mention = mention_from_row(mention_row)
         if match_incident(mention, [incident]) is None:
             continue
@@ -1354,6 +1358,24 @@ def _author_alert(session: Session, mention_row: MentionRow, *, lock: bool = Fal
     if lock:
         query = query.with_for_update()
     return session.scalars(query).first()
+
+
+def _open_incident_tags(session: Session, tags: Iterable[Any]) -> set[str]:
+    """The ``incident:<id>`` tags among ``tags`` whose incident is still
+    open (one SELECT). A conversation belongs to an incident while it is
+    open; a resolved incident's tag stays on the alert as history and does
+    not keep the conversation from a new incident (on arrival, when opening
+    or by hand alike)."""
+    ids: dict[int, str] = {}
+    for tag in tags:
+        number = str(tag).removeprefix(TAG_PREFIX)
+        if str(tag).startswith(TAG_PREFIX) and number.isdigit():
+            ids[int(number)] = str(tag)
+    if not ids:
+        return set()
+    open_ids = session.scalars(select(IncidentRow.id).where(IncidentRow.id.in_(sorted(ids)),
+                                                            IncidentRow.status.in_(OPEN_STATUSES)))
+    return {ids[i] for i in open_ids}
 
 
 def _tag_alert(session: Session, alert_id: int, tag: str, *, add: bool) -> None:
@@ -1579,7 +1601,8 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
     the incident reply template (replies already sent stay as they are; the
     author gets the follow-up when it resolves). Refused for a resolved
     incident, a mention of another brand or of the brand's own accounts, one
-    linked already, or one whose conversation is another incident's.
+    linked already, or one whose conversation is another open incident's
+    (a resolved incident's tag does not keep it, as on arrival and opening).
     Audited ``incident.linked`` with ``actor`` and ``reason``."""
     row = get_incident(session, incident_id)
     if row.status not in OPEN_STATUSES:
@@ -1605,9 +1628,10 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
     alert = _author_alert(session, mention_row, lock=True)
     tag = f"{TAG_PREFIX}{incident_id}"
     if alert is not None:
-        taken = [t for t in (alert.tags or []) if str(t).startswith(TAG_PREFIX) and t != tag]
+        taken = sorted(_open_incident_tags(session, [t for t in alert.tags or [] if t != tag]))
         if taken:
-            raise IncidentError(f"mention {mention_id}'s conversation (alert #{alert.id}) belongs to {taken[0]}")
+            raise IncidentError(f"mention {mention_id}'s conversation (alert #{alert.id}) belongs to {taken[0]},"
+                                " which is still open")
     mention = mention_from_row(mention_row)
     keywords = matched_keywords(row.keywords or (), _text_of(mention))
     was_unlinked = session.execute(

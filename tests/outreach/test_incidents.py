@@ -1312,3 +1312,52 @@ def test_a_keyword_without_a_letter_or_digit_is_refused(Session, isettings, temp
         assert set_keywords(s, incident_id, keywords=["c++", "503?"], actor="lee", now=clock.now()).keywords == [
             "c++", "503?"]
     assert matched_keywords(["c++", "503?"], "c++ build shows 503? again") == ["c++", "503?"]
+
+
+def test_a_resolved_incident_does_not_keep_its_conversations_from_a_new_one(
+    Session, isettings, templates, clock, pipeline, make_mention
+):
+    """A conversation belongs to an incident while it is open. Once it is
+    resolved its tag stays on the alert as history, and the conversation may
+    be linked to a new incident alike on arrival, when opening and by hand;
+    a conversation of an incident still open stays refused by hand."""
+    old = _open(Session, isettings, templates, clock, keywords=["app"])
+    clock.advance(60)
+    ana_app, bob_app, cat_app = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp the app crashed again", "handle": "bob", "thread_id": "t-bob"}, -0.7),
+        ({"text": "@AcmeHelp app won't load", "handle": "cat", "thread_id": "t-cat"}, -0.7),
+    ])
+    assert _linked(Session, old) == {ana_app, bob_app, cat_app}
+    _resolve(Session, isettings, templates, clock, old)
+    clock.advance(60)
+    [ana_gate] = _ingest(Session, pipeline, make_mention, clock, [  # no incident open: an ordinary reply
+        ({"text": "@AcmeHelp and now the gate scanners reject my pass", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    assert f"incident:{old}" in _alert_tags(Session, _alert_of(Session, ana_gate))
+    clock.advance(60)
+    new, earlier = _open_full(Session, isettings, templates, clock, title="Gates down", components=["gate"])
+    assert earlier.mention_ids == [ana_gate]  # opening
+    clock.advance(60)
+    bob_gate, cat_late = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the gate is broken too", "handle": "bob", "thread_id": "t-bob"}, -0.7),  # arrival
+        ({"text": "@AcmeHelp stuck in a queue for an hour, awful", "handle": "cat", "thread_id": "t-cat"}, -0.7),
+    ])
+    assert _linked(Session, new) == {ana_gate, bob_gate}
+    with Session.begin() as s:  # by hand
+        result = link_by_hand(s, new, cat_late, actor="ops-kim", now=clock.now(), settings=isettings,
+                              templates=templates)
+    assert _linked(Session, new) == {ana_gate, bob_gate, cat_late}
+    assert _reply_of(Session, cat_late).template == REPLY_TEMPLATE and result.redrafted
+    for mention_id in (ana_gate, bob_gate, cat_late):
+        assert {f"incident:{old}", f"incident:{new}"} <= set(_alert_tags(Session, _alert_of(Session, mention_id)))
+    # The conversation of an open incident is still that incident's.
+    third = _open(Session, isettings, templates, clock, keywords=["baggage"], title="Baggage delays")
+    [ana_queue] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp and now stuck at the desk for an hour, awful", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    with Session.begin() as s, pytest.raises(IncidentError, match=f"belongs to incident:{new}"):
+        link_by_hand(s, third, ana_queue, actor="ops-kim", now=clock.now(), settings=isettings, templates=templates)
+
+
+def _alert_tags(Session, alert_id):
+    with Session() as s:
+        return list(s.get(AlertRow, alert_id).tags or [])

@@ -20,6 +20,7 @@ from tests.outreach.test_incidents import (  # noqa: F401  (fixtures and the tes
     pipeline,
     templates,
     test_a_reply_with_no_ordinary_template_is_held_for_a_person,
+    test_a_resolved_incident_does_not_keep_its_conversations_from_a_new_one,
     test_each_link_keeps_how_it_was_made_and_the_keywords_it_matched,
     test_linking_by_hand_a_complaint_the_keywords_missed,
     test_unlinking_a_complaint_answered_with_the_status_link_leaves_the_sent_reply_and_withdraws_the_follow_up,
