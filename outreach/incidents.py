@@ -78,11 +78,13 @@ People correct the links. :func:`unlink_mention` (``incident unlink``) takes
 a complaint linked by mistake out: the link goes, into ``incident_unlinks``
 (no later matching links it to that incident again; only a person can), the
 tag leaves the mention and, unless another of its complaints stays linked,
-its alert; its incident replies that have not gone out become an ordinary
+its alert; its incident replies that have not gone out (including one waiting
+to be posted by hand, ``manual``) become an ordinary
 draft again (the template the incident replaced, from the audit log, else the
 one the rules choose now; no approval carries over; with none, held for a
-person with the text kept), replies already sent stay sent, and a follow-up
-not sent yet is withdrawn. :func:`link_by_hand` (``incident link``) links a
+person with the text kept), replies already sent stay sent, replies being
+sent or of unknown outcome are left to reconciliation and reported, and a
+follow-up not sent yet is withdrawn. :func:`link_by_hand` (``incident link``) links a
 complaint the keywords missed, as opening links the earlier ones. Both are
 audited with who and why.
 
@@ -228,6 +230,8 @@ REDDIT_COMMENT_MAX = 10_000
 # An earlier status post in one of these states lets the next one go.
 SETTLED = ("sent", "rejected")
 PENDING_REPLY_STATUSES = ("drafted", "held", "approved")
+# A sender claimed it, or the platform's answer was lost: it may be posted already (reconciliation decides).
+IN_FLIGHT_STATUSES = ("sending", "unknown")
 # Earlier complaints are linked when opening only while their alert is still being worked on.
 LINKABLE_ALERT_STATUSES = ("open", "acknowledged")
 # How a complaint was linked (incident_mentions.how).
@@ -1401,6 +1405,10 @@ class Unlinking:
     sent: list[int]  # incident replies already sent: they stay sent
     kept: list[int]  # incident replies of its conversation still linked through another complaint
     followups_withdrawn: list[int]  # "it's fixed" follow-ups to it not sent yet, now rejected
+    # Incident replies a sender has claimed (``sending``) or whose outcome is
+    # unknown: maybe on the platform already; left as they are, reconciliation decides.
+    in_flight: dict[int, str] = field(default_factory=dict)  # reply id -> its status
+    by_hand: list[int] = field(default_factory=list)  # of ``redrafted``/``held``: were ``manual`` (a person posts them)
 
 
 def _template_before_incident(session: Session, reply_id: int, incident_id: int) -> str | None:
@@ -1449,8 +1457,13 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
     choose now (``rule_template``), rendered by ``renderer`` (the reply
     templates); the approval of the incident text is withdrawn and the reply
     policy decides as for a new draft. With no ordinary template, or one that
-    fails, the reply is held for a person with the reason. A reply already
-    sent stays sent (listed). A follow-up not sent yet to it, or to an
+    fails, the reply is held for a person with the reason. A reply waiting to
+    be posted by hand (``manual``) has not gone out either: it is re-drafted
+    the same way (listed in ``by_hand``). A reply already
+    sent stays sent (listed); one a sender has claimed (``sending``) or whose
+    outcome is unknown may be on the platform: it is not touched (a claimed
+    row is its sender's) and is listed in ``in_flight`` for reconciliation to
+    settle. A follow-up not sent yet to it, or to an
     earlier post of its conversation when that leaves the incident too, is
     withdrawn (rejected); one of a conversation that stays linked is kept. Audited ``incident.unlinked`` with ``actor`` and ``reason``."""
     incident_row = get_incident(session, incident_id)
@@ -1474,15 +1487,28 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
         _tag_alert(session, alert_id, tag, add=False)
     alert = session.get(AlertRow, alert_id) if alert_id is not None else None
 
+    # ``manual``: the platform would not take it from the bot and a person is
+    # to post it by hand; it has not gone out, so it is re-drafted like a
+    # drafted one (a person approves the ordinary text, and posts it by hand
+    # if the platform refuses it again).
     replies = _replies_to(session, mentions=[mention_id], alerts=[alert_id] if alert_id else [],
-                          statuses=(*PENDING_REPLY_STATUSES, "sent"), template=REPLY_TEMPLATE, lock=True)
+                          statuses=(*PENDING_REPLY_STATUSES, "manual", "sent"), template=REPLY_TEMPLATE, lock=True)
+    # Claimed by a sender (``sending``) or outcome unknown: maybe posted
+    # already. Read without a lock and never changed here, as a claimed row
+    # belongs to its sender; reconciliation decides (outreach/outbox.py).
+    on_the_way = [reply for reply, _ in _replies_to(session, mentions=[mention_id],
+                                                    alerts=[alert_id] if alert_id else [],
+                                                    statuses=IN_FLIGHT_STATUSES, template=REPLY_TEMPLATE)]
     brand = settings.brand(incident_row.brand)
     policy = settings.reply_policy
     scores: dict[int, Score | None] = {}
     redrafted: dict[int, str] = {}
     held: dict[int, str] = {}
     sent: list[int] = []
-    kept: list[int] = []
+    # A reply of a conversation still linked stays the incident's, on its way or not.
+    kept: list[int] = [r.id for r in on_the_way if alert_still_linked and r.alert_id == alert_id]
+    in_flight = {r.id: r.status for r in on_the_way if r.id not in kept}
+    by_hand: list[int] = []
     changes: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     for reply, answered_row in replies:
@@ -1511,6 +1537,8 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
         auto = template is not None and (not policy.require_approval or template in policy.auto_send_templates)
         state = _redrafted_state(reply, hold_reason=hold_reason, auto=auto, now=now)
         (held if state["status"] == "held" and hold_reason else redrafted)[reply.id] = hold_reason or template or ""
+        if reply.status == "manual":
+            by_hand.append(reply.id)
         changes.append({"id": reply.id, "text": text, "template": template or reply.template,
                         "needs_approval": not auto, "updated_at": now, **state})
         details: dict[str, Any] = {
@@ -1552,15 +1580,16 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
         incident_id=incident_id, mention_id=mention_id, alert_id=alert_id,
         alert_untagged=alert_id is not None and not alert_still_linked, how=how,
         keywords=keywords, redrafted=redrafted, held=held,
-        sent=sent, kept=kept, followups_withdrawn=followups,
+        sent=sent, kept=sorted(kept), followups_withdrawn=followups, in_flight=in_flight, by_hand=by_hand,
     )
     events.append({"at": now, "actor": actor, "action": "incident.unlinked", "entity_type": AUDIT_ENTITY,
                    "entity_id": incident_id, "details": {
                        "mention_id": mention_id, "reason": reason, "author": mention_row.author_handle if mention_row else None,
                        "alert_id": alert_id, "alert_untagged": result.alert_untagged, "how": how,
                        "keywords": result.keywords, "linked_at": linked_at.isoformat(),
-                       "redrafted": sorted(redrafted), "held": sorted(held), "sent": sent, "kept": kept,
-                       "followups_withdrawn": followups}})
+                       "redrafted": sorted(redrafted), "held": sorted(held), "sent": sent, "kept": result.kept,
+                       "followups_withdrawn": followups, "by_hand": by_hand,
+                       "in_flight": [{"id": i, "status": status} for i, status in sorted(in_flight.items())]}})
     audit.record_many(session, events)
     return result
 

@@ -282,3 +282,39 @@ def test_ops_unlink_a_complaint_linked_by_mistake_and_link_one_that_was_missed(t
     with db(config)() as s:
         [event] = s.scalars(select(AuditRow).where(AuditRow.action == "incident.unlinked")).all()
         assert (event.actor, event.details["reason"]) == ("lee", "billing, not the outage")
+
+
+def test_unlink_reports_a_reply_on_its_way_and_one_to_be_posted_by_hand(tmp_path, monkeypatch):
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    posts = [
+        x_post(1, "@AcmeHelp the Acme Air app charged my card twice, awful, furious", handle="ana",
+               minutes=_minutes_ago(20), base_id=7400),
+        x_post(2, "@AcmeHelp the Acme Air app billed me for a seat I never got, terrible", handle="ben",
+               minutes=_minutes_ago(15), base_id=7400),
+    ]
+    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {"x": {"account": "AcmeAir"}}}})
+    invoke(config, "run", "--once")
+    invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana")
+    with db(config).begin() as s:
+        ids = dict(s.execute(select(MentionRow.author_handle, MentionRow.id)).all())
+        reply = {h: s.scalars(select(OutboxRow).where(OutboxRow.mention_id == ids[h])).one() for h in ("ana", "ben")}
+        assert {r.template for r in reply.values()} == {"incident_reply"}
+        reply["ana"].status = "unknown"
+        reply["ben"].status, reply["ben"].last_error = "manual", "reply by hand: https://x.com/i/web/status/7402"
+        reply_ids = {h: r.id for h, r in reply.items()}
+
+    out = invoke(config, "incident", "unlink", "1", str(ids["ana"]), "--as", "lee").output
+    assert (f"reply #{reply_ids['ana']}: unknown, sent, but the platform's answer was lost: the status-link reply may"
+            " already be on the platform, so it is left as it is; the next send run reconciles it") in out
+    assert "no reply pointed to the incident" not in out
+    out = invoke(config, "incident", "unlink", "1", str(ids["ben"]), "--as", "lee").output
+    assert f"reply #{reply_ids['ben']}: an ordinary draft again (apology, drafted) (it was waiting to be posted by hand" in out
+    assert f"`brandpulse replies reject {reply_ids['ben']}`" in out
+    with db(config)() as s:
+        assert s.get(OutboxRow, reply_ids["ana"]).status == "unknown"
+        assert s.get(OutboxRow, reply_ids["ana"]).template == "incident_reply"
+        assert s.get(OutboxRow, reply_ids["ben"]).template == "apology"
+        events = s.scalars(select(AuditRow).where(AuditRow.action == "incident.unlinked").order_by(AuditRow.id)).all()
+        assert events[0].details["in_flight"] == [{"id": reply_ids["ana"], "status": "unknown"}]
+        assert events[1].details["by_hand"] == [reply_ids["ben"]]

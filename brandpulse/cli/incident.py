@@ -265,8 +265,10 @@ def keywords_(ctx: Context, incident_id: int, keywords: tuple[str, ...], actor: 
 @handle_errors
 def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, actor: str) -> None:
     """Take a complaint linked by mistake out of an incident (MENTION_ID: the
-    number `incident show` gives). Its replies not sent yet go back to an
-    ordinary draft; it is never linked to this incident again automatically."""
+    number `incident show` gives). Its replies not sent yet (also one waiting
+    to be posted by hand) go back to an ordinary draft; one being sent or of
+    unknown outcome is left to reconciliation and listed; it is never linked
+    to this incident again automatically."""
     from rules.engine import RuleEngine  # the rules decide which ordinary reply a complaint gets
 
     app = ctx.app()
@@ -290,16 +292,26 @@ def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, 
     if result.alert_id is not None:
         click.echo(f"  alert #{result.alert_id}: " + (f"tag {tag} removed" if result.alert_untagged else
                    f"keeps {tag} (other complaints of its conversation stay linked)"))
+    by_hand = (" (it was waiting to be posted by hand on the platform: if you already posted the status-link reply"
+               f" there, reject this one with `brandpulse replies reject {{id}}`; once approved it goes out, or comes back"
+               " to be posted by hand, with the new text)")
     for reply_id, template in sorted(result.redrafted.items()):
         r = replies[reply_id]
-        click.echo(f"  reply #{reply_id}: an ordinary draft again ({template}, {r.status})")
+        click.echo(f"  reply #{reply_id}: an ordinary draft again ({template}, {r.status})"
+                   + (by_hand.format(id=reply_id) if reply_id in result.by_hand else ""))
     for reply_id, why in sorted(result.held.items()):
-        click.echo(f"  reply #{reply_id}: held for a person: {printable(why)}")
+        click.echo(f"  reply #{reply_id}: held for a person: {printable(why)}"
+                   + (by_hand.format(id=reply_id) if reply_id in result.by_hand else ""))
     for reply_id in result.sent:
         click.echo(f"  reply #{reply_id}: already sent with the status link; it stays sent")
+    for reply_id, status in sorted(result.in_flight.items()):
+        what = "being sent right now" if status == "sending" else "sent, but the platform's answer was lost"
+        click.echo(f"  reply #{reply_id}: {status}, {what}: the status-link reply may already be on the platform, so"
+                   " it is left as it is; the next send run reconciles it (posted: it stays; not posted: it is sent"
+                   " with the status link, unless you reject it once it is back to approved)")
     for reply_id in result.kept:
         click.echo(f"  reply #{reply_id}: still the incident's (its conversation stays linked)")
-    if not (result.redrafted or result.held or result.sent or result.kept):
+    if not (result.redrafted or result.held or result.sent or result.in_flight or result.kept):
         click.echo("  no reply pointed to the incident")
     if result.followups_withdrawn:
         click.echo(f"  follow-ups withdrawn (rejected): {', '.join(f'#{i}' for i in result.followups_withdrawn)}")

@@ -1361,3 +1361,55 @@ def test_a_resolved_incident_does_not_keep_its_conversations_from_a_new_one(
 def _alert_tags(Session, alert_id):
     with Session() as s:
         return list(s.get(AlertRow, alert_id).tags or [])
+
+
+def test_unlinking_reports_replies_on_their_way_and_redrafts_one_to_be_answered_by_hand(
+    Session, isettings, templates, clock, pipeline, make_mention, renderer
+):
+    """An incident reply being sent or whose outcome is unknown may already be
+    on the platform: unlinking leaves it exactly as it is (a sender claimed
+    it; reconciliation decides) and says so. One the platform would not take
+    from the bot (``manual``: a person posts it by hand) has not gone out: it
+    becomes an ordinary draft again, like a drafted one, and says it was to
+    be answered by hand."""
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    clock.advance(60)
+    ana, bob, cat = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app charged me twice", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp the app double billed my card", "handle": "bob", "thread_id": "t-bob"}, -0.7),
+        ({"text": "@AcmeHelp the app billed me for a seat I never got", "handle": "cat", "thread_id": "t-cat"}, -0.7),
+    ])
+    replies = {m: _reply_of(Session, m) for m in (ana, bob, cat)}
+    assert {r.template for r in replies.values()} == {REPLY_TEMPLATE}
+    hand_link = "reply by hand: https://x.com/intent/post?in_reply_to=1 (X's reply rule)"
+    with Session.begin() as s:
+        for mention_id, values in ((ana, {"status": "sending", "claimed_at": clock.now()}), (bob, {"status": "unknown"}),
+                                   (cat, {"status": "manual", "last_error": hand_link})):
+            s.execute(update(OutboxRow).where(OutboxRow.id == replies[mention_id].id).values(**values))
+    clock.advance(60)
+
+    for mention_id, status in ((ana, "sending"), (bob, "unknown")):
+        before = _reply_of(Session, mention_id)
+        result = _unlink(Session, isettings, renderer, pipeline, clock, incident_id, mention_id)
+        assert result.in_flight == {before.id: status}
+        assert result.redrafted == {} and result.held == {} and result.sent == []
+        after = _reply_of(Session, mention_id)
+        assert (after.status, after.text, after.template, after.updated_at, after.claimed_at) == (
+            before.status, before.text, before.template, before.updated_at, before.claimed_at)
+        with Session() as s:
+            [event_] = [e for e in audit.history(s, "incident", incident_id)
+                        if e.action == "incident.unlinked" and e.details["mention_id"] == mention_id]
+            assert event_.details["in_flight"] == [{"id": before.id, "status": status}]
+            assert not [e for e in audit.history(s, "outbox", before.id) if e.action == "reply.redrafted"]
+
+    result = _unlink(Session, isettings, renderer, pipeline, clock, incident_id, cat)
+    reply = _reply_of(Session, cat)
+    assert result.redrafted == {reply.id: "apology"} and result.by_hand == [reply.id] and result.in_flight == {}
+    assert reply.template == "apology" and reply.status == "drafted" and reply.approved_by is None
+    assert "sorry about this" in reply.text
+    with Session() as s:
+        [event_] = [e for e in audit.history(s, "incident", incident_id)
+                    if e.action == "incident.unlinked" and e.details["mention_id"] == cat]
+        assert event_.details["by_hand"] == [reply.id] and event_.details["redrafted"] == [reply.id]
+        [redraft] = [e for e in audit.history(s, "outbox", reply.id) if e.action == "reply.redrafted"]
+        assert redraft.details["previous_status"] == "manual"
