@@ -60,7 +60,7 @@ from rules.analyzers.by_language import japanese_analyzer, score_by_language
 from rules.analyzers.vader import _VADER_VERSION
 from rules.analyzers.discourse import COMPLAINT_QUESTION, INFO_QUESTION, OTHER_QUESTION, STATEMENT, index_sentences
 
-ANALYZER_VERSION = "1.6"
+ANALYZER_VERSION = "1.7"
 
 # ---------------------------------------------------------------------------
 # Cue lists. Patterns are matched against lower-cased text with typographic
@@ -221,9 +221,11 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     # what the company should do ("not very helpful", "should be easier",
     # "would be nice if you answered", "too long", "hire more agents").
     "criticism": [
-        # What should have been ("supposed to", "should have", "if only"):
-        # asked about ("is it supposed to change?") it is an inquiry.
-        ("expect|should|could|would|if only|supposed", r"\b(?:expected (?:more|better)|should(?:n'?t)? have|could have|if only|could be more|supposed to)\b", 0.9),
+        # What should have been ("supposed to", "should have"): asked about
+        # ("is it supposed to change?") it is an inquiry. "If only…" is left
+        # out: it wishes ("if only you flew from Denver", "if only that was
+        # me!") as often as it regrets.
+        ("expect|should|could|would|supposed", r"\b(?:expected (?:more|better)|should(?:n'?t)? have|could have|could be more|supposed to)\b", 0.9),
         ("not|n't|wasnt|isnt", r"\b(?:not|n'?t|wasnt|isnt|werenot) (?:very |so |that |at all |really |particularly |exactly |always )?(?:good|great|cool|nice|ideal|fun|helpful|professional|friendly|polite|courteous|accommodating|easy|clear|fair|enough|impressed|the best|your (?:best|finest)|living up|trying to (?:help|accommodate))\b", 1.2),
         ("not|never|n't|again|behind", r"\b(?:not|never|n'?t|none of \w+)\b(?: \w+){0,8} on time\b|\b(?:late|delayed) again\b|\bbehind schedule\b", 1.2),
         ("too", r"(?<!never )(?<!not )(?<!n't )\btoo (?:long|late|slow|crowded|complicated|difficult|hard|little|small)\b", 1.0),

@@ -500,3 +500,24 @@ def test_complaint_evidence_cancels_a_fixed_amount_of_vaders_positive_reading():
     assert _compound(0.9, 1.0) - _compound(0.0, 1.0) > _compound(0.9, 3.0) - _compound(0.0, 3.0) > 0
     # Sarcasm cancels all of them.
     assert _compound(0.9, complaint, sarcasm=True) == pytest.approx(_compound(0.0, complaint))
+
+
+# -- analyzer 1.7: a wish is not criticism ------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "If only you had direct flights out of Tulsa.",
+        "if only you guys served breakfast on the morning shuttle!",
+        "if only I could win those concert tickets",
+    ],
+)
+def test_if_only_alone_is_a_wish_not_a_complaint(care, text):
+    s = care.score(text)
+    assert s.label is not Label.NEGATIVE, s
+    assert "criticism" not in (s.details or {}).get("cues", {}), s.details
+
+
+def test_what_should_have_been_is_still_criticism(care):
+    s = care.score("the crew should have told us about the gate change")
+    assert "criticism" in s.details["cues"], s.details
+    assert s.label is Label.NEGATIVE, s
