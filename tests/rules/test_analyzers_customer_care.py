@@ -521,3 +521,27 @@ def test_what_should_have_been_is_still_criticism(care):
     s = care.score("the crew should have told us about the gate change")
     assert "criticism" in s.details["cues"], s.details
     assert s.label is Label.NEGATIVE, s
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to see the new lounge so badly!!",
+        "we need a direct route to Boise so bad",
+        "I would die to get tickets for the finale",
+        "I'm obsessed with the new cabin lights",
+        "desperate for a beach trip, any spring deals?",
+    ],
+)
+def test_eagerness_said_with_negative_words_is_no_complaint(care, vader, text):
+    assert label(vader, text) is Label.NEGATIVE  # what VADER reads
+    assert label(care, text) is not Label.NEGATIVE, care.score(text)
+
+
+def test_negative_words_outside_eagerness_still_count(care):
+    assert label(care, "the wifi on this flight is so bad") is Label.NEGATIVE
+    assert label(care, "I want to go home so badly, we have been stuck here since noon") is Label.NEGATIVE
+    # Only the words of the eagerness phrase are left out.
+    eager = care.score("I want a window seat so badly")
+    both = care.score("I want a window seat so badly but the staff were rude")
+    assert both.label is Label.NEGATIVE and both.compound < eager.compound
