@@ -34,7 +34,8 @@ as its base and adds complaint evidence from general customer-care language:
 * **thanks for something done** ("thank you for the refund") as praise,
   text emoticons glued to words ("landed:)") and elongated words ("sooo");
 * **eagerness** said with negative words ("want to go so badly", "would
-  die to see them", "obsessed with…"): VADER does not read those words.
+  die to see them", "obsessed with…") and **owning a mistake** ("my bad"):
+  VADER does not read those words.
 
 When complaint evidence is present, VADER's positive reading (polite
 "thanks", "please help", sarcastic "great job") is discounted by it: each
@@ -347,28 +348,37 @@ _POS_TAG_STEMS = (
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"(?<![\w@])@\w+")
-# Eagerness said with negative words: wanting something "so badly",
-# "would die to", "dying to", "desperate to", "obsessed with", "love … to death".
-_DESIRE_TRIGGER = re.compile(r"bad|desperat|die|dying|obsess|death")
-_DESIRE = re.compile(
-    r"\b(?:want|wanted|wanna|need|needed)\b[^.!?]{0,40}?\b(?:so bad|badly|desperately)\b"
-    r"|\b(?:would|'d|i) die (?:to|for)\b|\bdying to\b"
-    r"|\b(?:i am|i'm|im) (?:so |really )?desperate\b|\bdesperate (?:to|for)\b"
-    r"|\bobsessed with\b|\blove\b[^.!?]{0,30}?\bto death\b"
+# Negative words that voice no grievance, as (phrase, its negative words):
+# eagerness ("want to go so badly", "would die to", "dying to", "desperate
+# for", "obsessed with", "love … to death") and owning a mistake ("my bad").
+_NOT_GRIEVANCE_TRIGGER = re.compile(r"bad|desperat|die|dying|obsess|death|mistake|fault")
+_NOT_GRIEVANCE = (
+    (re.compile(
+        r"\b(?:want|wanted|wanna|need|needed)\b[^.!?]{0,40}?\b(?:so bad|badly|desperately)\b"
+        r"|\b(?:would|'d|i) die (?:to|for)\b|\bdying to\b"
+        r"|\b(?:i am|i'm|im) (?:so |really )?desperate\b|\bdesperate (?:to|for)\b"
+        r"|\bobsessed with\b|\blove\b[^.!?]{0,30}?\bto death\b"
+     ), re.compile(r"\b(?:so bad|badly|desperately|desperate|die|dying|obsessed|to death)\b")),
+    # Said on its own ("my bad.", "my mistake!"), not "my bad luck", not
+    # "my fault for flying with you".
+    (re.compile(r"\bmy (?:bad|mistake|fault)\b(?=\s*(?:[.!,;:)]|$))"), re.compile(r"\b(?:bad|mistake|fault)\b")),
 )
-_DESIRE_WORDS = re.compile(r"\b(?:so bad|badly|desperately|desperate|die|dying|obsessed|to death)\b")
 
 
-def _without_desire_words(text: str, low: str) -> str:
-    """``text`` with the negative words of eagerness phrases blanked (``low`` is
-    its lower-cased form; when lower-casing changed the length, ``low`` is used)."""
+def _without_unmeant_words(text: str, low: str) -> str:
+    """``text`` with the negative words of the ``_NOT_GRIEVANCE`` phrases blanked
+    (``low`` is its lower-cased form; when lower-casing changed the length,
+    ``low`` is used)."""
     base = text if len(text) == len(low) else low
-    spans = [(m.start() + w.start(), m.start() + w.end())
-             for m in _DESIRE.finditer(low) for w in _DESIRE_WORDS.finditer(m.group(0))]
+    spans = sorted((m.start() + w.start(), m.start() + w.end())
+                   for phrase, words in _NOT_GRIEVANCE
+                   for m in phrase.finditer(low) for w in words.finditer(m.group(0)))
     if not spans:
         return text
     out, last = [], 0
     for start, end in spans:
+        if start < last:
+            continue
         out.append(base[last:start])
         out.append(" " * (end - start))
         last = end
@@ -643,10 +653,11 @@ class CustomerCareAnalyzer:
             praise += min(-emoji, 2.5)
         if complaint and (caps >= 2 or "!!" in text or _EMPHATIC.search(text)):
             complaint *= 1.15
-        if _DESIRE_TRIGGER.search(low):
-            # "I want to go so badly", "would die to see them", "I'm obsessed
-            # with…": eagerness, not a grievance; VADER reads them as negative.
-            text = _without_desire_words(text, low)
+        if _NOT_GRIEVANCE_TRIGGER.search(low):
+            # "I want to go so badly", "would die to see them", "my bad":
+            # eagerness or owning a mistake, not a grievance; VADER reads
+            # their words as negative.
+            text = _without_unmeant_words(text, low)
         polarity = self._sia.polarity_scores(text)
         vader = polarity["compound"]
         if vader < 0 and index is not None and not only_asks and index.has(INFO_QUESTION):

@@ -545,3 +545,15 @@ def test_negative_words_outside_eagerness_still_count(care):
     eager = care.score("I want a window seat so badly")
     both = care.score("I want a window seat so badly but the staff were rude")
     assert both.label is Label.NEGATIVE and both.compound < eager.compound
+
+
+@pytest.mark.parametrize("text", ["oh I see it now. My bad!", "found it on the app, my mistake"])
+def test_owning_a_mistake_is_no_complaint(care, vader, text):
+    assert label(vader, text) is Label.NEGATIVE  # what VADER reads
+    assert label(care, text) is not Label.NEGATIVE, care.score(text)
+
+
+def test_a_mistake_that_is_not_the_customers_still_counts(care):
+    assert label(care, "your mistake cost me a night in a hotel") is Label.NEGATIVE
+    assert label(care, "my bad luck: the gate agent was rude again") is Label.NEGATIVE
+    assert care.score("my fault for trusting you").compound < care.score("trusting you, my fault.").compound
