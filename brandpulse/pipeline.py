@@ -27,7 +27,7 @@ from brandpulse.types import Decision, DraftRequest, Label, Mention, Score
 from listener.poller import StoredMention
 from outreach.drafts import draft_replies
 from outreach.hand_replies import credit_earlier_hand_replies, record_hand_replies
-from outreach.incidents import OPEN_STATUSES, REPLY_TEMPLATE, IncidentTemplates, OpenIncident, link_mentions, match_incident, open_incidents
+from outreach.incidents import OPEN_STATUSES, REPLY_TEMPLATE, IncidentTemplates, OpenIncident, link_mentions, match_arrivals, open_incidents
 from outreach.safeguards import record_opt_outs
 from outreach.templating import TemplateRenderer
 from rules.alerts import apply_decisions
@@ -186,8 +186,9 @@ class Pipeline:
     # -- incidents ------------------------------------------------------
     def _match_incidents(self, session: Session, negatives: Sequence[StoredMention]) -> dict[int, OpenIncident]:
         """New negative mentions that match an open incident of their brand,
-        posted within ``incidents.link_for`` of its latest step (one SELECT,
-        only for a batch with negative mentions)."""
+        posted within ``incidents.link_for`` of its latest step, and whose
+        conversation is not another open incident's (one SELECT, only for a
+        batch with negative mentions; one more of their alerts when one matched)."""
         if not negatives or not self.settings.incidents.link_mentions:
             return {}
         brands = sorted({item.mention.brand for item in negatives})
@@ -196,12 +197,8 @@ class Pipeline:
         incidents = open_incidents(session, brands, link_for=self.settings.incidents.link_for)
         if not incidents:
             return {}
-        found = {}
-        for item in negatives:
-            incident = match_incident(item.mention, incidents)
-            if incident is not None:
-                found[item.row_id] = incident
-        return found
+        # A conversation another open incident holds is not linked to a second one.
+        return match_arrivals(session, [(item.row_id, item.mention) for item in negatives], incidents)
 
     def _incidents_after(self, session: Session, negatives: Sequence[StoredMention], incident_of: dict[int, OpenIncident],
                          alert_ids: dict[int, int], *, now: datetime) -> None:

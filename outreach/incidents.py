@@ -47,7 +47,9 @@ its brand whose text or title contains one of its keywords
 matches as whole words, the last in its singular or plural) and that was
 posted at most ``incidents.link_for`` after the incident's latest step
 (:func:`link_until`: opening or an update, so an incident left open does not
-collect the day's unrelated complaints) to it:
+collect the day's unrelated complaints) to it, unless its conversation (the
+author's open alert of that thread) already belongs to another open incident
+(:func:`match_arrivals`, the rule opening and linking by hand follow):
 an ``incident_mentions`` row, the tag ``incident:<id>`` on the mention and its
 alert, and, where a rule drafts a reply, the ``reply`` template instead of
 the rule's: it points the author to the status thread on their network (else
@@ -83,7 +85,9 @@ to be posted by hand, ``manual``) become an ordinary
 draft again (the template the incident replaced, from the audit log, else the
 one the rules choose now; no approval carries over; with none, held for a
 person with the text kept), replies already sent stay sent, replies being
-sent or of unknown outcome are left to reconciliation and reported, and a
+sent or of unknown outcome are left to reconciliation and reported (one it
+finds not posted is held for a person at its send claim rather than sent with
+the status link: :func:`unlinked_reply_hold`), and a
 follow-up not sent yet is withdrawn. :func:`link_by_hand` (``incident link``) links a
 complaint the keywords missed, as opening links the earlier ones. Both are
 audited with who and why.
@@ -1038,6 +1042,49 @@ def match_incident(mention: Mention, incidents: Sequence[OpenIncident]) -> OpenI
     return None
 
 
+def match_arrivals(session: Session, mentions: Sequence[tuple[int, Mention]],
+                   incidents: Sequence[OpenIncident]) -> dict[int, OpenIncident]:
+    """The open incident each new negative mention (its row id, the mention)
+    is linked to as it comes in (:func:`match_incident`), unless its
+    conversation belongs to another open incident: the author's open or
+    acknowledged alert of that thread carries the other incident's tag
+    (:func:`_open_incident_tags`, as when opening and by hand), or a mention of
+    the same conversation earlier in the batch was matched to it. Such a
+    mention may be linked only to the incident its conversation belongs to,
+    if its keywords match that one. One SELECT of the alerts, only when a
+    mention with a thread matched."""
+    matched = [(row_id, m, incident) for row_id, m in sorted(mentions, key=lambda item: (item[1].created_at, item[0]))
+               if (incident := match_incident(m, incidents)) is not None]
+    keys = {_conversation(m) for _, m, _ in matched if m.thread_id is not None}
+    owners: dict[tuple[str, str, str, str], set[str]] = {}
+    if keys:
+        rows = session.execute(
+            select(AlertRow.platform, AlertRow.thread_id, AlertRow.author_id, AlertRow.brand, AlertRow.tags)
+            .where(AlertRow.status.in_(LINKABLE_ALERT_STATUSES), AlertRow.thread_id.in_(sorted({k[1] for k in keys})))
+        ).all()
+        found = [(key, list(tags or [])) for *parts, tags in rows if (key := tuple(parts)) in keys]
+        taken = _open_incident_tags(session, [tag for _, tags in found for tag in tags])
+        for key, tags in found:
+            owners.setdefault(key, set()).update(taken.intersection(tags))
+    result: dict[int, OpenIncident] = {}
+    for row_id, mention, incident in matched:
+        key = _conversation(mention) if mention.thread_id is not None else None
+        owned = owners.get(key, set()) if key is not None else set()
+        if owned and incident.tag not in owned:
+            incident = match_incident(mention, [i for i in incidents if i.tag in owned])
+            if incident is None:
+                continue  # the conversation is another open incident's
+        result[row_id] = incident
+        if key is not None:
+            owners.setdefault(key, set()).add(incident.tag)
+    return result
+
+
+def _conversation(mention: Mention) -> tuple[str, str, str, str]:
+    """What an author's alert groups by (its conversation): platform, thread, author, brand."""
+    return (mention.platform, str(mention.thread_id), mention.author.id, mention.brand)
+
+
 def link_mentions(session: Session, links: Sequence[tuple[int, int, int | None]], *, now: datetime,
                   how: str = LINKED_ON_ARRIVAL, keywords: Mapping[int, Sequence[str]] | None = None,
                   details: Mapping[str, Any] | None = None) -> list[tuple[int, int, int | None]]:
@@ -1592,6 +1639,39 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
                        "in_flight": [{"id": i, "status": status} for i, status in sorted(in_flight.items())]}})
     audit.record_many(session, events)
     return result
+
+
+def unlinked_reply_hold(session: Session, row: OutboxRow) -> str | None:
+    """Why an incident reply about to be claimed for sending must be held for
+    a person instead (None: it may go). :func:`unlink_mention` leaves a reply
+    being sent or of unknown outcome alone, as it may be on the platform;
+    when reconciliation finds it was not posted it is approved again, still
+    with the incident's text. So at the send claim
+    (:func:`outreach.outbox.claim_for_send`), a reply from the incident
+    ``reply`` template whose complaint (or another of its alert's) was
+    unlinked and whose conversation is no longer linked to any incident is
+    held: its text points to an incident the complaint is not part of. A
+    person who approved it after the unlink has decided: it may go."""
+    if row.kind != "reply" or row.template != REPLY_TEMPLATE or row.mention_id is None:
+        return None
+    of_conversation = IncidentMentionRow.mention_id == row.mention_id
+    unlinked_of = IncidentUnlinkRow.mention_id == row.mention_id
+    if row.alert_id is not None:
+        of_conversation = or_(of_conversation, IncidentMentionRow.alert_id == row.alert_id)
+        unlinked_of = or_(unlinked_of, IncidentUnlinkRow.mention_id.in_(
+            select(AlertMentionRow.mention_id).where(AlertMentionRow.alert_id == row.alert_id)))
+    if session.scalar(select(IncidentMentionRow.incident_id).where(of_conversation).limit(1)) is not None:
+        return None  # still an incident's
+    unlink = session.scalars(select(IncidentUnlinkRow).where(unlinked_of)
+                             .order_by(IncidentUnlinkRow.unlinked_at.desc()).limit(1)).first()
+    if unlink is None:
+        return None
+    if (row.approved_at is not None and row.approved_by not in (None, POLICY_ACTOR)
+            and row.approved_at > unlink.unlinked_at):
+        return None
+    return (f"unlinked from incident #{unlink.incident_id} by {unlink.unlinked_by}"
+            f" {unlink.unlinked_at:%Y-%m-%d %H:%M} UTC while this reply was on its way, and it was not posted:"
+            " its text points to the incident; edit it into an ordinary reply, approve it as it is, or reject it")
 
 
 def _not_linked(session: Session, incident_id: int, mention_id: int) -> str:

@@ -32,6 +32,10 @@ timeout, a 5xx, a crash, a bug) leaves the row ``sending`` or ``unknown``;
 such a row is never sent again blindly. :func:`send_approved` first
 *reconciles* it: it asks the channel whether the post exists
 (``find_sent``); found → ``sent``, not found → back to ``approved``.
+An incident reply whose complaint a person unlinked meanwhile
+(``incident unlink`` leaves replies on their way alone) is then held at its
+send claim rather than posted with the incident's text
+(:func:`outreach.incidents.unlinked_reply_hold`).
 
 A row is considered abandoned once it has been ``sending`` longer than the
 grace period (:data:`SENDING_GRACE`); channels must bound their own network
@@ -304,6 +308,13 @@ def claim_for_send(
         thread = incidents.thread_values(session, outbox_id)
         if thread is None:
             return ClaimResult()
+        # An incident reply whose complaint was unlinked while it was on its
+        # way (reconciliation found it not posted): not sent with the incident's text.
+        unlinked = incidents.unlinked_reply_hold(session, row)
+        if unlinked is not None:
+            verdict = safeguards.Hold((safeguards.Violation(safeguards.TEMPLATE, unlinked),))
+            _hold_unlinked(session, row, verdict, now=now)
+            return ClaimResult(hold=verdict)
         verdict = safeguards.check(session, row, mention, settings=settings, now=now)
         if verdict is not None:
             safeguards.hold(session, row, verdict, now=now)
@@ -318,6 +329,26 @@ def claim_for_send(
             return ClaimResult()
         session.refresh(row)
         return ClaimResult(post=_post_for(row, mention))
+
+
+def _hold_unlinked(session: Session, row: OutboxRow, verdict: safeguards.Hold, *, now: datetime) -> None:
+    """Hold an approved incident reply whose complaint was unlinked
+    (:func:`outreach.incidents.unlinked_reply_hold`), its approval withdrawn
+    as an unlink's re-draft does: it was given to the incident's text, so a
+    person decides. Audited ``reply.held``."""
+    result = session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == row.id, OutboxRow.status == "approved")
+        .values(status="held", hold_code=verdict.code, hold_reason=verdict.reason, not_before=None,
+                approved_by=None, approved_at=None, needs_approval=True, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return
+    audit.record(session, at=now, actor=audit.SYSTEM, action="reply.held", entity_type=AUDIT_ENTITY,
+                 entity_id=row.id, details={"code": verdict.code, "reason": verdict.reason, "codes": [verdict.code],
+                                            "previous_status": "approved", "previous_approved_by": row.approved_by,
+                                            "unlinked": True})
 
 
 def claim(

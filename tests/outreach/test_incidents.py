@@ -1413,3 +1413,112 @@ def test_unlinking_reports_replies_on_their_way_and_redrafts_one_to_be_answered_
         assert event_.details["by_hand"] == [reply.id] and event_.details["redrafted"] == [reply.id]
         [redraft] = [e for e in audit.history(s, "outbox", reply.id) if e.action == "reply.redrafted"]
         assert redraft.details["previous_status"] == "manual"
+
+
+def test_a_reply_unlinked_on_its_way_and_found_not_posted_is_held_not_sent_with_the_status_link(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """Unlinking leaves a reply of unknown outcome alone (it may be on the
+    platform). When reconciliation finds it was not posted it is approved
+    again; its text still gives the incident's status link, so the send claim
+    holds it for a person, naming the unlink, instead of posting it. A person
+    who approves it after that has decided: it goes."""
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    _send(Session, channels, clock, isettings)  # the status posts go out
+    clock.advance(60)
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app charged me twice", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    reply = _reply_of(Session, ana)
+    with Session() as s:
+        x_root = s.get(IncidentRow, incident_id).x_root_url
+    assert reply.template == REPLY_TEMPLATE and x_root in reply.text
+    with Session.begin() as s:  # a person approved it; the send's answer was lost
+        s.execute(update(OutboxRow).where(OutboxRow.id == reply.id).values(
+            status="unknown", approved_by="ops-kim", approved_at=clock.now(), claimed_at=clock.now()))
+    clock.advance(60)
+    result = _unlink(Session, isettings, renderer, pipeline, clock, incident_id, ana)
+    assert result.in_flight == {reply.id: "unknown"}
+    clock.advance(60)
+
+    report = _send(Session, channels, clock, isettings)  # find_sent: not on the platform
+    assert (report.reconciled, report.held, report.sent) == (1, 1, 0)
+    assert reply.id not in channels["x"].ids and not [p for p in channels["x"].posts if x_root in p.text]
+    row = _reply_of(Session, ana)
+    assert (row.status, row.hold_code, row.approved_by, row.text) == ("held", "template", None, reply.text)
+    assert row.hold_reason.startswith(f"unlinked from incident #{incident_id} by ops-lee")
+    with Session() as s:
+        actions = [(e.action, e.details) for e in audit.history(s, "outbox", reply.id)]
+    assert ("reply.reconciled", {"outcome": "not_found"}) in actions
+    [(_, held)] = [a for a in actions if a[0] == "reply.held"]
+    assert held["unlinked"] is True and held["previous_approved_by"] == "ops-kim" and held["code"] == "template"
+    assert _send(Session, channels, clock, isettings).sent == 0  # stays held
+
+    clock.advance(60)
+    with Session.begin() as s:  # a person decides it may go as it is
+        approve(s, reply.id, actor="ops-kim", now=clock.now())
+    assert _send(Session, channels, clock, isettings).sent == 1
+    assert _reply_of(Session, ana).status == "sent" and reply.id in channels["x"].ids
+
+
+def test_a_reply_of_a_conversation_still_linked_is_sent_after_reconciliation(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """Only an unlinked conversation's reply is held: when another complaint of
+    the same conversation stays linked, its incident reply is the incident's."""
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    _send(Session, channels, clock, isettings)
+    clock.advance(60)
+    first, second = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app charged me twice", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp and the app logged me out", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    with Session() as s:
+        alert_ids = {link.mention_id: link.alert_id for link in s.scalars(select(IncidentMentionRow))}
+    assert alert_ids[first] == alert_ids[second] is not None
+    with Session() as s:  # one reply per conversation
+        [reply] = s.scalars(select(OutboxRow).where(OutboxRow.kind == "reply",
+                                                    OutboxRow.alert_id == alert_ids[first])).all()
+    unlinked = first if reply.mention_id == second else second  # not the complaint the reply answers
+    with Session.begin() as s:
+        s.execute(update(OutboxRow).where(OutboxRow.id == reply.id).values(
+            status="unknown", approved_by="ops-kim", approved_at=clock.now(), claimed_at=clock.now()))
+    clock.advance(60)
+    _unlink(Session, isettings, renderer, pipeline, clock, incident_id, unlinked)
+    clock.advance(60)
+    report = _send(Session, channels, clock, isettings)
+    assert (report.reconciled, report.held, report.sent) == (1, 0, 1)
+    assert reply.id in channels["x"].ids
+
+
+def test_arrival_does_not_link_a_conversation_of_another_open_incident(
+    Session, isettings, templates, clock, pipeline, make_mention
+):
+    """Two open incidents whose keywords both match: a new complaint of a
+    conversation the older incident holds stays with it (the newest incident
+    would otherwise win), and one matching only the newer incident is not
+    linked at all, as opening and linking by hand refuse it; the same holds
+    within one batch. A new conversation goes to the newest match."""
+    older = _open(Session, isettings, templates, clock, keywords=["app"], title="App errors")
+    clock.advance(60)
+    ana_app, cat_app, cat_kiosk = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp the app froze", "handle": "cat", "thread_id": "t-cat"}, -0.7),
+        ({"text": "@AcmeHelp the kiosk is broken too", "handle": "cat", "thread_id": "t-cat"}, -0.7),
+    ])
+    newer = _open(Session, isettings, templates, clock, keywords=["app", "kiosk"], title="Kiosks down")
+    clock.advance(60)
+    ana_both, ana_kiosk, ben_both, dan_app, dan_kiosk = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app and the kiosk both fail", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp the kiosk ate my card", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp the app and the kiosk both fail", "handle": "ben", "thread_id": "t-ben"}, -0.7),
+        ({"text": "@AcmeHelp the app is slow", "handle": "dan", "thread_id": "t-dan"}, -0.7),
+        ({"text": "@AcmeHelp the kiosk is slow too", "handle": "dan", "thread_id": "t-dan"}, -0.7),
+    ])
+    assert _linked(Session, older) == {ana_app, cat_app, ana_both}
+    assert _linked(Session, newer) == {ben_both, dan_app, dan_kiosk}
+    assert cat_kiosk not in _linked(Session, newer) | _linked(Session, older)  # before: matched no open incident
+    assert ana_kiosk not in _linked(Session, newer) | _linked(Session, older)
+    tags = set(_alert_tags(Session, _alert_of(Session, ana_both)))
+    assert f"incident:{older}" in tags and f"incident:{newer}" not in tags
+    with Session() as s:
+        assert f"incident:{newer}" not in set(s.scalars(select(MentionTagRow.tag)
+                                                        .where(MentionTagRow.mention_id == ana_kiosk)))
