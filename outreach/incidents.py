@@ -1281,24 +1281,47 @@ def _redraft_replies(session: Session, incident: IncidentSnapshot, replies: Sequ
             continue
         if text == reply.text and reply.template == REPLY_TEMPLATE:
             continue
-        state = _redrafted_state(reply, hold_reason=hold_reason, auto=auto, now=now)
-        changes.append({"id": reply.id, "text": text, "template": REPLY_TEMPLATE, "needs_approval": not auto,
-                        "updated_at": now, **state})
-        details: dict[str, Any] = {
-            "incident_id": incident.id, "reason": reason, "previous_text": reply.text,
-            "previous_template": reply.template, "previous_status": reply.status,
-            "previous_approved_by": reply.approved_by, "status": state["status"], "approved_by": state["approved_by"],
-        }
-        if hold_reason:
-            details["hold_reason"] = hold_reason
-        events.append({"at": now, "actor": actor, "action": "reply.redrafted", "entity_type": "outbox",
-                       "entity_id": reply.id, "details": details})
-    if changes:
-        session.execute(update(OutboxRow), changes, execution_options={"synchronize_session": False})
-        for reply, _ in replies:  # the loaded objects are stale now; reloaded when next used
-            session.expire(reply)
+        change, event = _redraft(reply, text=text, template=REPLY_TEMPLATE, hold_reason=hold_reason, auto=auto,
+                                 incident_id=incident.id, reason=reason, actor=actor, now=now)
+        changes.append(change)
+        events.append(event)
+    _store_redrafts(session, changes, replies)
     audit.record_many(session, events)
     return [c["id"] for c in changes]
+
+
+def _redraft(reply: OutboxRow, *, text: str, template: str, hold_reason: str | None, auto: bool, incident_id: int,
+             reason: str, actor: str, now: datetime,
+             details: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The UPDATE values that re-draft ``reply`` to ``text`` from ``template``
+    (status, hold and approval: :func:`_redrafted_state`) and its
+    ``reply.redrafted`` audit event, with the previous text, template, status
+    and approver, ``reason`` and ``details``."""
+    state = _redrafted_state(reply, hold_reason=hold_reason, auto=auto, now=now)
+    change = {"id": reply.id, "text": text, "template": template, "needs_approval": not auto, "updated_at": now,
+              **state}
+    event_details: dict[str, Any] = {
+        "incident_id": incident_id, "reason": reason, "previous_text": reply.text,
+        "previous_template": reply.template, "previous_status": reply.status,
+        "previous_approved_by": reply.approved_by, **(details or {}), "status": state["status"],
+        "approved_by": state["approved_by"],
+    }
+    if hold_reason:
+        event_details["hold_reason"] = hold_reason
+    event = {"at": now, "actor": actor, "action": "reply.redrafted", "entity_type": "outbox", "entity_id": reply.id,
+             "details": event_details}
+    return change, event
+
+
+def _store_redrafts(session: Session, changes: Sequence[Mapping[str, Any]],
+                    loaded: Sequence[tuple[OutboxRow, MentionRow]]) -> None:
+    """Write the re-drafts (:func:`_redraft`) in one UPDATE; the ``loaded``
+    replies are stale then (expired: reloaded when next used)."""
+    if not changes:
+        return
+    session.execute(update(OutboxRow), changes, execution_options={"synchronize_session": False})
+    for reply, _ in loaded:
+        session.expire(reply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1582,26 +1605,15 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
                 text = reply.text  # nothing to put instead: a person decides
                 hold_reason = f"unlinked from incident #{incident_id}: {hold_reason}"
         auto = template is not None and (not policy.require_approval or template in policy.auto_send_templates)
-        state = _redrafted_state(reply, hold_reason=hold_reason, auto=auto, now=now)
-        (held if state["status"] == "held" and hold_reason else redrafted)[reply.id] = hold_reason or template or ""
+        change, event = _redraft(reply, text=text, template=template or reply.template, hold_reason=hold_reason,
+                                 auto=auto, incident_id=incident_id, reason=UNLINKED_REASON, actor=actor, now=now,
+                                 details={"template": template})
+        (held if change["status"] == "held" and hold_reason else redrafted)[reply.id] = hold_reason or template or ""
         if reply.status == "manual":
             by_hand.append(reply.id)
-        changes.append({"id": reply.id, "text": text, "template": template or reply.template,
-                        "needs_approval": not auto, "updated_at": now, **state})
-        details: dict[str, Any] = {
-            "incident_id": incident_id, "reason": UNLINKED_REASON, "previous_text": reply.text,
-            "previous_template": reply.template, "previous_status": reply.status,
-            "previous_approved_by": reply.approved_by, "template": template, "status": state["status"],
-            "approved_by": state["approved_by"],
-        }
-        if hold_reason:
-            details["hold_reason"] = hold_reason
-        events.append({"at": now, "actor": actor, "action": "reply.redrafted", "entity_type": "outbox",
-                       "entity_id": reply.id, "details": details})
-    if changes:
-        session.execute(update(OutboxRow), changes, execution_options={"synchronize_session": False})
-        for reply, _ in replies:
-            session.expire(reply)
+        changes.append(change)
+        events.append(event)
+    _store_redrafts(session, changes, replies)
 
     # The follow-up answers the post of theirs we answered last: maybe an
     # earlier post of the conversation, which leaves the incident with it;
