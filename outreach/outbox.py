@@ -475,8 +475,8 @@ def current_waits(session: Session, *, now: datetime) -> list[SendWait]:
 
 def forget_expired_waits(session: Session, *, now: datetime) -> int:
     """Delete the waits that are over (``until`` reached): nothing reads them
-    any more. Runs where waits are recorded and at the start of every send
-    run; returns how many were deleted."""
+    any more. Runs at the start of every send run (the only place waits are
+    recorded); returns how many were deleted."""
     return session.execute(
         delete(SendWaitRow).where(SendWaitRow.until <= now).execution_options(synchronize_session=False)
     ).rowcount or 0
@@ -509,8 +509,8 @@ def _record_wait(session: Session, *, platform: str, identity: str, until: datet
                  reason: str, now: datetime) -> None:
     """Remember, for every sender (process) of this database, that
     ``identity`` may not post on ``platform`` before ``until`` (the latest
-    answer from the platform wins); waits that are over are deleted."""
-    forget_expired_waits(session, now=now)
+    answer from the platform wins). Waits that are over are deleted once per
+    send run, at its start (:func:`send_approved`), not here."""
     dialect = session.get_bind().dialect.name
     make = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
     if make is None:
