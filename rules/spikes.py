@@ -245,24 +245,9 @@ def suggest_keywords(window_texts: Iterable[str], baseline_texts: Iterable[str],
     stop = STOPWORDS | frozenset(w.lower() for w in extra_stopwords)
     generic_set = frozenset(w.lower() for w in generic)
     window = [_candidates(t, stop=stop, generic=generic_set) for t in window_texts]
-    if not window:
-        return []
-    baseline_df: Counter[str] = Counter()
-    n_baseline = 0
-    for text in baseline_texts:
-        n_baseline += 1
-        baseline_df.update(_candidates(text, stop=stop, generic=generic_set))
-    window_df: Counter[str] = Counter(c for found in window for c in found)
-    scored = []
-    for term, df in window_df.items():
-        if df < 2:
-            continue
-        lift = (df / len(window)) / ((baseline_df[term] + 1) / (n_baseline + 2))
-        if lift > 1:
-            scored.append((-df * math.log(lift), term))
     chosen: list[str] = []
     covered: set[int] = set()
-    for _, term in sorted(scored):
+    for term, _ in _ranked(window, (_candidates(t, stop=stop, generic=generic_set) for t in baseline_texts)):
         posts = {i for i, found in enumerate(window) if term in found}
         if posts <= covered:
             continue  # every post with it has an earlier keyword already
@@ -277,28 +262,31 @@ def top_terms(window_texts: Iterable[str], baseline_texts: Iterable[str], *, lim
               extra_stopwords: Iterable[str] = ()) -> list[tuple[str, float]]:
     """Terms over-represented in the window against the baseline: [(term, lift)], best first."""
     stop = STOPWORDS | frozenset(w.lower() for w in extra_stopwords)
-    window_df: Counter[str] = Counter()
-    n_window = 0
-    for text in window_texts:
-        n_window += 1
-        window_df.update(set(tokens(text, stop=stop)))
+    window = [set(tokens(text, stop=stop)) for text in window_texts]
+    return _ranked(window, (set(tokens(text, stop=stop)) for text in baseline_texts))[:limit]
+
+
+def _ranked(window: Sequence[set[str]], baseline: Iterable[set[str]]) -> list[tuple[str, float]]:
+    """The terms (each post given as its set of terms) in at least two window
+    posts with a lift above 1: [(term, lift)], by ``df_window * ln(lift)``
+    best first (see the module's doc)."""
+    if not window:
+        return []
     baseline_df: Counter[str] = Counter()
     n_baseline = 0
-    for text in baseline_texts:
+    for terms in baseline:
         n_baseline += 1
-        baseline_df.update(set(tokens(text, stop=stop)))
-    if n_window == 0:
-        return []
+        baseline_df.update(terms)
+    window_df: Counter[str] = Counter(term for terms in window for term in terms)
     scored = []
     for term, df in window_df.items():
         if df < 2:
             continue
-        lift = (df / n_window) / ((baseline_df[term] + 1) / (n_baseline + 2))
-        if lift <= 1:
-            continue
-        scored.append((df * math.log(lift), term, lift))
+        lift = (df / len(window)) / ((baseline_df[term] + 1) / (n_baseline + 2))
+        if lift > 1:
+            scored.append((df * math.log(lift), term, lift))
     scored.sort(key=lambda t: (-t[0], t[1]))
-    return [(term, lift) for _, term, lift in scored[:limit]]
+    return [(term, lift) for _, term, lift in scored]
 
 
 # ---------------------------------------------------------------------------
