@@ -42,6 +42,7 @@ from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, Sour
 from brandpulse.durations import format_duration
 from brandpulse.resources import resource_dir
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
+from outreach.channels.x import x_rate_limit_keys
 from outreach.outbox import current_waits, held_by
 from outreach.templating import make_environment, printable
 from outreach.trends import TrendReport, compute_trends, pct, net, render_chart_svg, summary_line
@@ -402,23 +403,28 @@ def build_digest(
         kpis=compute_kpis(session, now=now, since=since, brands=brand_ids),
         trends=compute_trends(session, now=now, since=TREND_PERIOD, by="day", brands=brand_ids),
         sources=_sources_needing_attention(session, settings=settings, brand_ids=brand_ids),
-        waits=_waits(session, now=now, brands=brands, approved_by_sender=approved_by_sender,
-                     env=os.environ if env is None else env),
+        waits=_waits(session, now=now, settings=settings, brands=brands, approved_by_sender=approved_by_sender,
+                     env=env),
     )
 
 
-def _waits(session: Session, *, now: datetime, brands: Sequence[Any],
-           approved_by_sender: Mapping[tuple[str, str | None], int], env: Mapping[str, str]) -> tuple[DigestWait, ...]:
+def _waits(session: Session, *, now: datetime, settings: Settings, brands: Sequence[Any],
+           approved_by_sender: Mapping[tuple[str, str | None], int],
+           env: Mapping[str, str] | None) -> tuple[DigestWait, ...]:
     """The senders waiting for a rate limit now (one query), each with the
     approved posts of these brands it holds back; a wait that holds none of
     theirs is shown only when it is one of their accounts' or the whole
-    platform's."""
+    platform's. Each sender's rate-limit key is the live channel's (a
+    channel that names none, like Reddit's, has its platform's)."""
     own = {(platform, handle.lstrip("@").lower()) for b in brands
            for platform, handles in (("x", b.accounts.x), ("reddit", b.accounts.reddit)) for handle in handles}
+    key_for = {"x": x_rate_limit_keys(settings, env=env)}
+    sender_keys = {(platform, account): key_for[platform](account) if platform in key_for else platform
+                   for platform, account in approved_by_sender}
     out = []
     for wait in current_waits(session, now=now):
-        held = sum(n for (platform, account), n in approved_by_sender.items()
-                   if held_by(wait, platform, account, env=env))
+        held = sum(n for sender, n in approved_by_sender.items()
+                   if held_by(wait, sender[0], key=sender_keys[sender]))
         ours = wait.identity == wait.platform or (wait.platform, (wait.account or "").lstrip("@").lower()) in own
         if held or ours:
             out.append(DigestWait(platform=wait.platform, identity=wait.identity, account=wait.account,

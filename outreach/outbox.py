@@ -76,7 +76,6 @@ from sqlalchemy.orm import Session
 from brandpulse import audit
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, SendWaitRow
-from brandpulse.netclients import X_USER_CREDENTIALS, x_account_credential_names
 from outreach import incidents, safeguards
 from outreach.channels.base import Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, rate_limit_key
 
@@ -482,27 +481,11 @@ def forget_expired_waits(session: Session, *, now: datetime) -> int:
     ).rowcount or 0
 
 
-def sender_identity(platform: str, account: str | None, *, env: Mapping[str, str]) -> str:
-    """The rate limit a post as ``account`` on ``platform`` counts against, as
-    the live channels name it (:func:`outreach.channels.base.rate_limit_key`),
-    for a reader without channels (the digest): on X the access token's
-    variable — the account's own (``X_ACCESS_TOKEN__<HANDLE>``) when ``env``
-    sets it or its ``_FILE``, else the default ``X_ACCESS_TOKEN``; on any
-    other platform the platform. Only variable names are looked at."""
-    if platform != "x":
-        return platform
-    if account and account.strip().lstrip("@"):
-        own = x_account_credential_names(account)[0]
-        if env.get(own) or env.get(f"{own}_FILE"):
-            return own
-    return X_USER_CREDENTIALS[0]
-
-
-def held_by(wait: SendWait, platform: str, account: str | None, *, env: Mapping[str, str]) -> bool:
-    """Whether ``wait`` holds back a post as ``account`` on ``platform`` (see :func:`sender_identity`)."""
-    if platform != wait.platform:
-        return False
-    return wait.identity == platform or wait.identity == sender_identity(platform, account, env=env)
+def held_by(wait: SendWait, platform: str, *, key: str) -> bool:
+    """Whether ``wait`` holds back a post on ``platform`` whose sender's
+    rate-limit key is ``key`` (:func:`outreach.channels.base.rate_limit_key`):
+    it is that sender's limit, or one every sender on the platform shares."""
+    return wait.platform == platform and wait.identity in (platform, key)
 
 
 def _record_wait(session: Session, *, platform: str, identity: str, until: datetime, account: str | None,

@@ -49,7 +49,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import requests
 import tweepy
@@ -437,7 +437,7 @@ def build_x_channel(
     against its handle, on first use. Raises MissingSecretError (a
     ConfigError) naming what is missing, a pair set by half included."""
     env = os.environ if env is None else env
-    brand_accounts = [a for b in getattr(settings, "brands", []) for a in b.accounts.x]
+    brand_accounts = _brand_x_accounts(settings)
     plan = x_posting_credentials(brand_accounts, env)
     secrets = read_secrets(plan.names_to_read(), env=env, purpose="posting on X")
 
@@ -451,3 +451,27 @@ def build_x_channel(
     default = channel(account, X_USER_CREDENTIALS) if X_USER_CREDENTIALS[0] in secrets else None
     own = {handle: channel(handle, pair) for handle, pair in plan.accounts.items()}
     return XAccountsChannel(default=default, accounts=own, brand_accounts=brand_accounts)
+
+
+def _brand_x_accounts(settings: Any) -> list[str]:
+    return [a for b in getattr(settings, "brands", []) for a in b.accounts.x]
+
+
+def x_rate_limit_keys(settings: Any, *, env: Mapping[str, str] | None = None) -> Callable[[str | None], str]:
+    """:meth:`XAccountsChannel.rate_limit_key` of the channel
+    :func:`build_x_channel` would build from ``settings`` and ``env``, for a
+    reader without channels (the digest): from the credential variables'
+    names alone (the same :func:`~brandpulse.netclients.x_posting_credentials`
+    plan), no secret read and no channel built. The returned function maps an
+    account (None: the default one) to its key."""
+    plan = x_posting_credentials(_brand_x_accounts(settings), os.environ if env is None else env)
+    own = {handle.lower(): pair[0] for handle, pair in plan.accounts.items()}
+    default = plan.default or not plan.accounts  # build_x_channel reads the default pair then
+
+    def key(account: str | None) -> str:
+        handle = (account or "").strip().lstrip("@").lower()
+        if handle in own:
+            return own[handle]
+        return X_USER_CREDENTIALS[0] if default else f"@{handle}"
+
+    return key

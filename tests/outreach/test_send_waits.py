@@ -20,10 +20,10 @@ from brandpulse.db import session_factory, upgrade
 from brandpulse.db.models import OutboxRow, SendWaitRow
 from outreach.channels.base import OutboundPost, SendError, SentPost, rate_limit_key
 from outreach.channels.reddit import build_reddit_channel
-from outreach.channels.x import DEFAULT_BACKOFF, build_x_channel
+from outreach.channels.x import DEFAULT_BACKOFF, build_x_channel, x_rate_limit_keys
 from outreach.outbox import SendReport, current_waits, forget_expired_waits, send_approved
 from tests.fakes import FakeRedditAPI, FakeXAPI, faults, reddit_env, serve_x
-from tests.outreach.test_x_accounts import APP, DEFAULT_SECRET, HELP_SECRET, both_env, default_env
+from tests.outreach.test_x_accounts import APP, DEFAULT_SECRET, HELP_SECRET, both_env, default_env, help_env
 
 pytestmark = pytest.mark.usefixtures("no_sleeping")
 
@@ -238,6 +238,17 @@ def test_reddit_waits_as_a_whole_and_x_goes_on(Session, clock, make_mention, mak
 def test_default_only_channel_keys(x, settings, clock):
     channel = build_x_channel(settings, env=default_env(x), clock=clock)
     assert rate_limit_key(channel, account="AcmeHelp") == "X_ACCESS_TOKEN"  # posted (or refused) by the default
+
+
+@pytest.mark.parametrize("env_for", [both_env, default_env, lambda x: {"X_API_KEY": x.api_key, **APP, **help_env(x)}],
+                         ids=["both", "default only", "AcmeHelp only"])
+def test_keys_from_variable_names_are_the_live_channels(x, settings, clock, env_for):
+    """What the digest uses (no channel, no secret read) names every account's limit as the channel does."""
+    env = env_for(x)
+    channel = build_x_channel(settings, env=env, clock=clock)
+    key_for = x_rate_limit_keys(settings, env=env)
+    accounts = ("AcmeAir", "@acmehelp", "ACMEHELP", None, "AcmeCargo")
+    assert [key_for(a) for a in accounts] == [rate_limit_key(channel, account=a) for a in accounts]
 
 
 # ------------------------------------------------------------------ PostgreSQL
