@@ -41,8 +41,8 @@ from sqlalchemy.orm import Session
 
 from brandpulse.db.models import AlertRow
 from brandpulse.durations import format_duration
-from outreach.report_groups import ALL, GroupedReport
 from brandpulse.types import POSSIBLE_INCIDENT_RULE
+from outreach.report_groups import ALL, GroupedReport
 
 THRESHOLDS: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=12), timedelta(hours=24))
 EXCLUDED_STATUSES = ("dismissed",)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from brandpulse.cli.common import Context, brand_ids, UserError, handle_errors, pass_ctx
+from brandpulse.cli.common import Context, UserError, brand_ids, handle_errors, pass_ctx
 from brandpulse.durations import parse_duration
 
 
