@@ -37,12 +37,15 @@ from outreach.incidents import (
     incident_view,
     link_by_hand,
     link_earlier_mentions,
+    match_arrivals,
     matched_keywords,
     open_incident,
+    open_incidents,
     resolve_incident,
     set_keywords,
     thread_values,
     unlink_mention,
+    unlinked_reply_hold,
     update_incident,
 )
 from outreach.outbox import approve, reject, send_approved
@@ -1522,3 +1525,43 @@ def test_arrival_does_not_link_a_conversation_of_another_open_incident(
     with Session() as s:
         assert f"incident:{newer}" not in set(s.scalars(select(MentionTagRow.tag)
                                                         .where(MentionTagRow.mention_id == ana_kiosk)))
+
+
+def test_a_batch_of_arrivals_reads_its_alerts_once_and_a_plain_reply_claim_reads_nothing_about_unlinks(
+    Session, engine, isettings, templates, clock, pipeline, make_mention
+):
+    """The pipeline's and the sender's hot paths: matching a batch of new
+    complaints to open incidents reads their conversations' alerts in one
+    SELECT (and those alerts' incidents in one more), however many match; the
+    send claim of a reply not drafted from the incident template, or of a
+    follow-up, asks nothing about unlinks."""
+    older = _open(Session, isettings, templates, clock, keywords=["app"], title="App errors")
+    clock.advance(60)
+    _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp the app froze", "handle": "cat", "thread_id": "t-cat"}, -0.7),
+    ])
+    newer = _open(Session, isettings, templates, clock, keywords=["app", "kiosk"], title="Kiosks down")
+    clock.advance(60)
+    batch = {handle: make_mention(label=None, text="@AcmeHelp the app and the kiosk both fail", handle=handle,
+                                  thread_id=f"t-{handle}") for handle in ("ana", "ben", "cat", "dan", "eve")}
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with Session() as s:
+        incidents = open_incidents(s, ["acme"], link_for=isettings.incidents.link_for)
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            matched = match_arrivals(s, list(batch.values()), incidents)
+            plain = [unlinked_reply_hold(s, row) for row in (
+                OutboxRow(kind="reply", template="apology", mention_id=batch["ana"][0], alert_id=None),
+                OutboxRow(kind="followup", template=FOLLOWUP_TEMPLATE, mention_id=batch["ben"][0], alert_id=None))]
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert {handle: matched[row_id].id for handle, (row_id, _) in batch.items()} == {
+        "ana": older, "ben": newer, "cat": older, "dan": newer, "eve": newer}
+    assert plain == [None, None]
+    assert len(statements) == 2, statements
+    assert "FROM alerts" in statements[0] and "FROM incidents" in statements[1]
