@@ -967,7 +967,7 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str] | None:
     return _phrase_pattern([keyword])
 
 
-def _text_of(mention: Mention | MentionRow) -> str:
+def keyword_text(mention: Mention | MentionRow) -> str:
     """What keywords are looked for in: the title (Reddit submissions) and the text."""
     return f"{mention.title}\n{mention.text}" if mention.title else mention.text
 
@@ -994,7 +994,7 @@ class OpenIncident:
 
     def keywords_in(self, mention: Mention) -> list[str]:
         """The incident's keywords the mention's title or text contains (kept with its link)."""
-        return matched_keywords(self.snapshot.keywords, _text_of(mention))
+        return matched_keywords(self.snapshot.keywords, keyword_text(mention))
 
 
 def open_incidents(session: Session, brands: Iterable[str], *, link_for: timedelta | None = None) -> list[OpenIncident]:
@@ -1036,7 +1036,7 @@ def match_incident(mention: Mention, incidents: Sequence[OpenIncident]) -> OpenI
         if incident.until is not None and mention.created_at > incident.until:
             continue
         if text is None:
-            text = _text_of(mention)
+            text = keyword_text(mention)
         if incident.pattern.search(text):
             return incident
     return None
@@ -1754,7 +1754,7 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
             raise IncidentError(f"mention {mention_id}'s conversation (alert #{alert.id}) belongs to {taken[0]},"
                                 " which is still open")
     mention = mention_from_row(mention_row)
-    keywords = matched_keywords(row.keywords or (), _text_of(mention))
+    keywords = matched_keywords(row.keywords or (), keyword_text(mention))
     was_unlinked = session.execute(
         delete(IncidentUnlinkRow).where(IncidentUnlinkRow.incident_id == incident_id,
                                         IncidentUnlinkRow.mention_id == mention_id)

@@ -30,6 +30,7 @@ from outreach.incidents import (
     IncidentTemplates,
     get_incident,
     incident_view,
+    keyword_text,
     link_by_hand,
     link_until,
     list_incidents,
@@ -247,11 +248,12 @@ def keywords_(ctx: Context, incident_id: int, keywords: tuple[str, ...], actor: 
     try:
         with app.Session.begin() as s:
             before = list(get_incident(s, incident_id).keywords or [])
-            row = set_keywords(s, incident_id, keywords=_split(keywords), actor=actor, now=app.clock.now())
+            now = app.clock.now()
+            row = set_keywords(s, incident_id, keywords=_split(keywords), actor=actor, now=now)
             click.echo(f"incident #{row.id} keywords: {', '.join(row.keywords)} (were: {', '.join(before) or '-'};"
                        f" by {actor})")
             click.echo("  new negative mentions containing one are linked"
-                       f" {_linking_until(row, app.settings, now=app.clock.now())}; complaints already linked stay")
+                       f" {_linking_until(row, app.settings, now=now)}; complaints already linked stay")
     except IncidentError as exc:
         raise _fail(exc) from None
 
@@ -439,7 +441,7 @@ def _why_linked(link: IncidentMentionRow, m: MentionRow, r: IncidentRow) -> str:
         if link.keywords:
             return f"matched: {', '.join(printable(k) for k in link.keywords)}"
         return "no keyword" if link.how == LINKED_BY_HAND else "matched: (none recorded)"
-    found = matched_keywords(r.keywords or [], f"{m.title}\n{m.text}" if m.title else m.text)
+    found = matched_keywords(r.keywords or [], keyword_text(m))
     now = f"current keywords it contains: {', '.join(found)}" if found else "no current keyword matches"
     return f"keywords not recorded when linked; {now}"
 
