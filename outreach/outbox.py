@@ -504,11 +504,12 @@ def _record_wait(session: Session, *, platform: str, identity: str, until: datet
 
 
 def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime,
-              settings: Settings | None = None, wait_key: str | None = None) -> tuple[str, datetime | None, str | None]:
+              settings: Settings | None = None) -> tuple[str, datetime | None, str | None]:
     """Send a claimed post and record the outcome. Returns (outcome,
     retry_at, the rate-limit key that waits until retry_at). A deferral
     also records, in the same transaction, that the limit it hit waits
-    (``wait_key``, the post's sender, unless the error names another)."""
+    (the post's sender's, :func:`rate_limit_key`, unless the error names
+    another)."""
     manual_url: str | None = None
     waits: str | None = None
     try:
@@ -525,7 +526,7 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
             outcome, values, retry_at = "failed", {"status": "failed", "last_error": message}, None
         else:
             retry_at = exc.retry_at
-            waits = exc.limit_key or wait_key or post.platform
+            waits = exc.limit_key or rate_limit_key(channel, account=post.account)
             outcome, values = "deferred", {"status": "approved", "not_before": retry_at, "last_error": message}
     except Exception as exc:  # noqa: BLE001 - after a claim, any surprise means "may have been posted"
         log.exception("outbox %s: unexpected error while sending on %s", post.outbox_id, post.platform)
@@ -543,13 +544,13 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
                 details["url"] = manual_url
             if retry_at is not None:
                 details["retry_at"] = retry_at.isoformat()
-            if waits is not None and retry_at is not None:
+            if waits is not None:  # a deferral: retry_at is set
                 # Everything this sender posts waits, in every process, until the platform said.
                 details.update(account=post.account, waits=waits)
                 _record_wait(session, platform=post.platform, identity=waits, until=retry_at, account=post.account,
                              reason=values["last_error"], now=now)
             audit.record_many(session, [_event(f"reply.{outcome}", post.outbox_id, now, details)])
-    if waits is not None and retry_at is not None:
+    if waits is not None:
         wait = SendWait(post.platform, waits, retry_at, post.account, values["last_error"])
         log.warning("%s: waits until %s UTC, with every reply it posts (reply %s: %s)", wait.who(),
                     retry_at.strftime("%Y-%m-%d %H:%M:%S"), post.outbox_id, values["last_error"])
@@ -701,10 +702,8 @@ def send_approved(
             continue
         if result.post is None:
             continue  # another sender claimed it, or a person changed it
-        key = rate_limit_key(channel, account=account)
-        outcome, retry_at, waits = _send_one(session_factory, result.post, channel, now=now, settings=settings,
-                                             wait_key=key)
+        outcome, retry_at, waits = _send_one(session_factory, result.post, channel, now=now, settings=settings)
         counts[outcome] += 1
-        if waits is not None and retry_at is not None:
+        if waits is not None:
             waiting[(platform, waits)] = retry_at
     return SendReport(**counts)
