@@ -139,3 +139,9 @@ class DraftRequest:
     mention: Mention
     score: Score | None = None
     priority: Priority | None = None
+
+
+def shown_handle(platform: str, handle: str) -> str:
+    """``handle`` as people read it on ``platform``: ``u/name`` on Reddit,
+    ``@name`` elsewhere (a leading "@" in ``handle`` is not doubled)."""
+    return ("u/" if platform == "reddit" else "@") + handle.lstrip("@")

@@ -41,6 +41,7 @@ from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, SourceStateRow
 from brandpulse.durations import format_duration
 from brandpulse.resources import resource_dir
+from brandpulse.types import shown_handle
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
 from outreach.channels.x import x_rate_limit_keys
 from outreach.outbox import current_waits, held_by
@@ -172,7 +173,7 @@ class DigestWait:
             return "every account"
         if not self.account:
             return "the default account"
-        return ("u/" if self.platform == "reddit" else "@") + self.account.lstrip("@")
+        return shown_handle(self.platform, self.account)
 
 
 @dataclass(frozen=True)
@@ -535,8 +536,7 @@ def _one_line(text: str, limit: int = 280) -> str:
 
 
 def _who(m: DigestMention) -> str:
-    prefix = "u/" if m.platform == "reddit" else "@"
-    return f"{prefix}{printable(m.author_handle)} ({_followers(m.author_followers)} followers)"
+    return f"{shown_handle(m.platform, printable(m.author_handle))} ({_followers(m.author_followers)} followers)"
 
 
 def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:

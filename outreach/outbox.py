@@ -76,6 +76,7 @@ from sqlalchemy.orm import Session
 from brandpulse import audit
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, SendWaitRow
+from brandpulse.types import shown_handle
 from outreach import incidents, safeguards
 from outreach.channels.base import Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, rate_limit_key
 
@@ -460,7 +461,7 @@ class SendWait:
 def _handle(platform: str, account: str | None) -> str:
     if not account:
         return "(default account)"
-    return ("u/" if platform == "reddit" else "@") + account.lstrip("@")
+    return shown_handle(platform, account)
 
 
 def current_waits(session: Session, *, now: datetime) -> list[SendWait]:

@@ -80,7 +80,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateErro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from brandpulse.config import Brand, ConfigError, Settings
-from brandpulse.types import Author, Label, Mention, Priority, Score
+from brandpulse.types import Author, Label, Mention, Priority, Score, shown_handle
 from outreach.channels.textlength import weighted_length
 
 # The documented variables: top-level name → the keys it has. The sample data
@@ -138,7 +138,6 @@ def _markdown_escape_filter(context: Any, value: Any) -> Any:
 
 # Names Jinja itself provides inside loops, macros and call blocks.
 _SPECIAL_NAMES = frozenset({"loop", "caller", "varargs", "kwargs", "self", "super"})
-_MENTION_PREFIX = {"x": "@", "reddit": "u/"}
 _SAMPLE_PLATFORMS = ("x", "reddit")
 
 
@@ -179,7 +178,7 @@ def make_environment(*, html: bool, search_path: Sequence[Path] = ()) -> Immutab
 
 def author_mention(platform: str, handle: str) -> str:
     """How a post on ``platform`` addresses ``handle``."""
-    return f"{_MENTION_PREFIX.get(platform, '@')}{handle}"
+    return shown_handle(platform, handle)
 
 
 def reply_context(

@@ -19,7 +19,7 @@ from brandpulse.config import Settings
 from brandpulse.db.models import AlertMentionRow, AlertRow, IncidentMentionRow, IncidentRow, MentionRow, OutboxRow
 from brandpulse.durations import format_duration, parse_duration
 from brandpulse.inbox import InboxError, change_state, get_alert
-from brandpulse.types import POSSIBLE_INCIDENT_RULE
+from brandpulse.types import POSSIBLE_INCIDENT_RULE, shown_handle
 from outreach.incidents import (
     LINKED_AT_OPENING,
     LINKED_BY_HAND,
@@ -43,7 +43,6 @@ from outreach.incidents import (
 )
 from outreach.templating import TemplateRenderer, printable
 
-_PREFIX = {"x": "@", "reddit": "u/"}
 
 
 def _templates(ctx: Context) -> IncidentTemplates:
@@ -56,7 +55,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 def _post_line(row: OutboxRow, blocker: OutboxRow | None = None) -> str:
     where = f"r/{row.community} " if row.community else ""
-    who = f"as {_PREFIX.get(row.platform, '')}{row.account}" if row.account else "(no account)"
+    who = f"as {shown_handle(row.platform, row.account)}" if row.account else "(no account)"
     state = row.status
     if row.status == "sent":
         state += f" {row.external_url or row.external_id}"

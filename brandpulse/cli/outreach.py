@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from brandpulse.cli.common import Context, brand_ids, UserError, actor_option, handle_errors, pass_ctx
+from brandpulse.cli.common import Context, UserError, actor_option, brand_ids, handle_errors, pass_ctx
 from brandpulse.durations import format_duration
+from brandpulse.types import shown_handle
 from outreach.templating import printable
 
 
@@ -100,7 +101,7 @@ def status(ctx: Context) -> None:
         click.echo(f"  {printable(wait.who())} waits until {_fmt(wait.until)}{reason}")
     click.echo(f"Caps per account: {config.caps.per_hour} per hour, {config.caps.per_day} per day")
     for a in st.accounts:
-        who = ("u/" if a.platform == "reddit" else "@") + a.account if a.account else "(no account)"
+        who = shown_handle(a.platform, a.account) if a.account else "(no account)"
         click.echo(f"  {a.platform} {who}: {a.last_hour} in the last hour, {a.last_day} in the last day")
     q = config.quiet_hours
     if q is None:
@@ -126,7 +127,7 @@ def opt_outs(ctx: Context, brand: str | None) -> None:
     if not rows:
         click.echo("no opt-outs")
     for r in rows:
-        who = ("u/" if r.platform == "reddit" else "@") + printable(r.author_handle)
+        who = shown_handle(r.platform, printable(r.author_handle))
         click.echo(f"{r.brand}  {r.platform}  {who}  wrote {printable(r.word)!r} on {_fmt(r.posted_at)}"
                    f" (mention {r.mention_id})")
 

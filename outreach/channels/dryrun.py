@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from typing import TextIO
 
+from brandpulse.types import shown_handle
 from outreach.channels.base import OutboundPost, SendError, SentPost
 
-_ACCOUNT_PREFIX = {"x": "@", "reddit": "u/"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # keep \t and \n; drop terminal escapes
 
 
@@ -32,7 +32,7 @@ class DryRunChannel:
     def describe(self, post: OutboundPost) -> str:
         """The line printed for ``post``: ``[dry-run] would post on x as @AcmeHelp in reply to 123: …``."""
         if post.account:
-            who = f" as {_ACCOUNT_PREFIX.get(self.platform, '')}{post.account}"
+            who = f" as {shown_handle(self.platform, post.account)}"
         else:
             who = " (no brand account configured)"
         target = f" in reply to {post.in_reply_to}" if post.in_reply_to else ""
