@@ -539,17 +539,19 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
                                                    {"external_id": sent.external_id, "url": sent.url})])
         return "sent", None, None
     with session_factory() as session, session.begin():
+        if waits is not None:  # a deferral: retry_at is set
+            # The limit is the sender's, whatever became of this reply meanwhile:
+            # everything it posts waits, in every process, until the platform said.
+            _record_wait(session, platform=post.platform, identity=waits, until=retry_at, account=post.account,
+                         reason=values["last_error"], now=now)
         if _settle(session, post, claimed_at=now, values={**values, "updated_at": now}):
             details: dict[str, Any] = {"error": values["last_error"]}
             if manual_url is not None:
                 details["url"] = manual_url
             if retry_at is not None:
                 details["retry_at"] = retry_at.isoformat()
-            if waits is not None:  # a deferral: retry_at is set
-                # Everything this sender posts waits, in every process, until the platform said.
+            if waits is not None:
                 details.update(account=post.account, waits=waits)
-                _record_wait(session, platform=post.platform, identity=waits, until=retry_at, account=post.account,
-                             reason=values["last_error"], now=now)
             audit.record_many(session, [_event(f"reply.{outcome}", post.outbox_id, now, details)])
     if waits is not None:
         wait = SendWait(post.platform, waits, retry_at, post.account, values["last_error"])

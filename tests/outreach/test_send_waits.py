@@ -59,6 +59,33 @@ def run(Session, channel, clock, **kw) -> SendReport:
 
 
 # ------------------------------------------------------------------ one account's limit
+def test_a_429_is_kept_as_the_senders_wait_even_when_its_reply_was_re_claimed_meanwhile(
+        Session, clock, make_mention, make_outbox, x, settings):
+    """The limit belongs to the token: it holds whatever became of the reply
+    that met it (here another sender re-claimed the row during the call)."""
+    real = build_x_channel(settings, env=both_env(x), clock=clock)
+
+    class ReClaimedDuringTheCall:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def send(self, post):
+            with Session.begin() as s:
+                s.get(OutboxRow, post.outbox_id).claimed_at = clock.now() + timedelta(seconds=1)
+            return real.send(post)
+
+    help_1 = stored_reply(x, make_mention, make_outbox, clock, account="AcmeHelp", author="c1")
+    x.limit_posting("AcmeHelp", until=clock.now() + timedelta(minutes=10))
+    report = run(Session, ReClaimedDuringTheCall(), clock)
+    assert report.deferred == 1
+    assert row(Session, help_1).status == "sending"  # the outcome was not ours to record
+    with Session() as s:
+        [wait] = current_waits(s, now=clock.now())
+        assert not [e for e in audit.history(s, "outbox", help_1) if e.action == "reply.deferred"]
+    assert (wait.identity, wait.account, wait.until) == ("X_ACCESS_TOKEN__ACMEHELP", "AcmeHelp",
+                                                         clock.now() + timedelta(minutes=10))
+
+
 @pytest.mark.parametrize("reset_header", [True, False], ids=["x-rate-limit-reset", "no-reset-header"])
 def test_a_429_holds_back_only_that_accounts_replies_until_the_reset(
         Session, clock, make_mention, make_outbox, x, settings, reset_header, caplog):
