@@ -285,6 +285,10 @@ _ASKABLE = _EVENTS | {"service_failure", "waiting", "inability", "burden", "help
 # A post containing a complaint question ("where is my bag?", "seriously?",
 # "can't you just…?") that no complaint_question cue has read yet.
 CQ_SENTENCE_WEIGHT = 0.9
+# A wink (";)", ";-)", ";p", 😉 😜) says the post is teasing: its complaint
+# evidence weighs this share. (Not the smirk 😏: as often sarcastic as playful.)
+_WINK = re.compile(r"(?<![\w;]);-?[)pP](?![\w)(])|[\U0001F609\U0001F61C]")
+JEST_FACTOR = 0.5
 # "X, but Y": cue weights before the contrast and after it.
 CONTRAST_BEFORE = 0.6
 CONTRAST_AFTER = 1.2
@@ -351,7 +355,7 @@ _HANDLE = re.compile(r"(?<![\w@])@\w+")
 # Negative words that voice no grievance, as (phrase, its negative words):
 # eagerness ("want to go so badly", "would die to", "dying to", "desperate
 # for", "obsessed with", "love … to death") and owning a mistake ("my bad").
-_NOT_GRIEVANCE_TRIGGER = re.compile(r"bad|desperat|die|dying|obsess|death|mistake|fault")
+_NOT_GRIEVANCE_TRIGGER = re.compile(r"bad|desperat|die|dying|obsess|death|mistake|fault|sorry|oops")
 _NOT_GRIEVANCE = (
     (re.compile(
         r"\b(?:want|wanted|wanna|need|needed)\b[^.!?]{0,40}?\b(?:so bad|badly|desperately)\b"
@@ -362,6 +366,11 @@ _NOT_GRIEVANCE = (
     # Said on its own ("my bad.", "my mistake!"), not "my bad luck", not
     # "my fault for flying with you".
     (re.compile(r"\bmy (?:bad|mistake|fault)\b(?=\s*(?:[.!,;:)]|$))"), re.compile(r"\b(?:bad|mistake|fault)\b")),
+    # The customer's own apology opening a sentence ("oops, sorry, done",
+    # "sorry! thought I did", "I'm so sorry, should have said…"), not the
+    # brand's "sorry" they report ("just said sorry", "generic sorry").
+    (re.compile(r"(?:^|[.!?,;:]\s*)\s*(?:(?:oops|whoops)\b|(?:i'?m |i am )?(?:so |very |really )?sorry\b)"),
+     re.compile(r"\b(?:oops|whoops|sorry)\b")),
 )
 
 
@@ -651,6 +660,9 @@ class CustomerCareAnalyzer:
             complaint += min(emoji, 2.5)
         elif emoji < 0:
             praise += min(-emoji, 2.5)
+        if complaint and _WINK.search(text):
+            complaint *= JEST_FACTOR  # "knowing you, you will fix this ;)": teasing
+            families = {f: w * JEST_FACTOR if w > 0 else w for f, w in families.items()}
         if complaint and (caps >= 2 or "!!" in text or _EMPHATIC.search(text)):
             complaint *= 1.15
         if _NOT_GRIEVANCE_TRIGGER.search(low):
@@ -672,9 +684,23 @@ class CustomerCareAnalyzer:
             # What still counts are the cues no question undoes (anger, churn…).
             vader = 0.0
         if shares_link and not complaint and vader < 0:
-            vader *= LINK_SHARE_FACTOR  # a shared headline's wording is not the author's complaint
+            # A shared headline's wording is not the author's complaint; a link
+            # shared with no word in the first or second person, no negation and
+            # no "!" is the headline alone ("CEO battles to please Wall St").
+            vader *= 0.0 if _impersonal(low) else LINK_SHARE_FACTOR
         shares = index.shares() if index is not None else (0.0, 0.0, 0.0)
         return Evidence(vader, complaint, praise, families, emoji, hashtags, sarcasm, polarity["neg"], polarity["pos"], *shares)
+
+
+# Words of a post written by someone to someone ("I", "my", "you", "y'all"),
+# and what makes a shared link the author's own reaction ("no", "never", "!").
+_PERSONAL = re.compile(r"\b(?:i|i'm|im|i've|ive|i'd|i'll|me|my|mine|myself|we|we're|we've|our|ours|us|you|your|yours|you're|youre|u|ur|y'all|yall)\b")
+_OWN_REACTION = re.compile(r"\b(?:no|not|never|nobody|nothing|boo+)\b|n't|!")
+
+
+def _impersonal(low: str) -> bool:
+    """Does ``low`` (without its links and handles) read as a headline, not as someone's own words?"""
+    return _PERSONAL.search(low) is None and _OWN_REACTION.search(low) is None
 
 
 def combine(ev: Evidence) -> float:

@@ -544,3 +544,62 @@ def test_a_mistake_that_is_not_the_customers_still_counts(care):
     assert label(care, "your mistake cost me a night in a hotel") is Label.NEGATIVE
     assert label(care, "my bad luck: the gate agent was rude again") is Label.NEGATIVE
     assert care.score("my fault for trusting you").compound < care.score("trusting you, my fault.").compound
+
+
+# -- analyzer 1.8: a shared headline, a wink, the customer's own apology -----------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Carrier battles rivals for the coastal route http://t.co/abc123",
+        "Airline stock slumps after weak quarter - Daily Wire http://t.co/xyz",
+        "Regional airline cuts winter routes amid fuel fight https://t.co/q1",
+    ],
+)
+def test_a_shared_headline_is_not_the_authors_complaint(care, vader, text):
+    assert label(vader, text) is Label.NEGATIVE  # what VADER reads
+    s = care.score(text)
+    assert s.label is Label.NEUTRAL, s
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "this is what I hate http://t.co/abc123",  # the author's own words
+        "No. Stop this nonsense http://t.co/abc123",
+        "Boo, airline cuts winter routes http://t.co/q1",
+        "Airline cuts winter routes! http://t.co/q1",
+    ],
+)
+def test_a_link_shared_with_the_authors_own_reaction_still_counts(care, text):
+    assert label(care, text) is Label.NEGATIVE, care.score(text)
+
+
+def test_a_wink_makes_a_complaint_cue_teasing(care):
+    assert label(care, "should have tweeted you sooner") is Label.NEGATIVE
+    assert label(care, "should have tweeted you sooner ;)") is not Label.NEGATIVE
+    teasing = care.score("you need to hire my cousin, she would fix it 😉")
+    plain = care.score("you need to hire my cousin, she would fix it")
+    assert plain.compound < teasing.compound
+    # A complaint with enough evidence stays one; a smirk is no wink.
+    assert label(care, "my flight is delayed 3 hours and nobody tells us anything ;)") is Label.NEGATIVE
+    assert label(care, "should have tweeted you sooner 😏") is Label.NEGATIVE
+    # Emoticons that are not winks are not read as one.
+    assert label(care, "should have tweeted you sooner :(") is Label.NEGATIVE
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Oops, sorry, followed you now", "Sorry! Thought I had sent it. Done now.", "sorry, meant the later flight"],
+)
+def test_the_customers_own_apology_is_no_complaint(care, vader, text):
+    assert label(vader, text) is Label.NEGATIVE  # what VADER reads
+    assert label(care, text) is Label.NEUTRAL, care.score(text)
+
+
+def test_an_apology_next_to_a_complaint_or_reported_still_counts(care):
+    assert label(care, "Sorry but this is ridiculous, three hours on the tarmac") is Label.NEGATIVE
+    assert label(care, "sorry, but the crew was rude") is Label.NEGATIVE
+    # The brand's "sorry" as the customer reports it keeps VADER's reading.
+    reported = care.score("the agent just said sorry")
+    own = care.score("sorry, the agent just said it")
+    assert reported.compound < own.compound
