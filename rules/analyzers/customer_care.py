@@ -34,8 +34,12 @@ as its base and adds complaint evidence from general customer-care language:
 * **thanks for something done** ("thank you for the refund") as praise,
   text emoticons glued to words ("landed:)") and elongated words ("sooo");
 * **eagerness** said with negative words ("want to go so badly", "would
-  die to see them", "obsessed with…") and **owning a mistake** ("my bad"):
-  VADER does not read those words.
+  die to see them", "obsessed with…"), **owning a mistake** ("my bad") and
+  the customer's **own apology** ("oops, sorry, done"): VADER does not
+  read those words;
+* a **shared headline** (a link with no word in the first or second
+  person, no negation, no "!") is not the author's complaint, and a
+  **wink** (";)", 😉) says a complaint cue is teasing: it weighs half.
 
 When complaint evidence is present, VADER's positive reading (polite
 "thanks", "please help", sarcastic "great job") is discounted by it: each
@@ -63,7 +67,7 @@ from rules.analyzers.by_language import japanese_analyzer, score_by_language
 from rules.analyzers.vader import _VADER_VERSION
 from rules.analyzers.discourse import COMPLAINT_QUESTION, INFO_QUESTION, OTHER_QUESTION, STATEMENT, index_sentences
 
-ANALYZER_VERSION = "1.7"
+ANALYZER_VERSION = "1.8"
 
 # ---------------------------------------------------------------------------
 # Cue lists. Patterns are matched against lower-cased text with typographic
@@ -354,7 +358,8 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"(?<![\w@])@\w+")
 # Negative words that voice no grievance, as (phrase, its negative words):
 # eagerness ("want to go so badly", "would die to", "dying to", "desperate
-# for", "obsessed with", "love … to death") and owning a mistake ("my bad").
+# for", "obsessed with", "love … to death"), owning a mistake ("my bad") and
+# the customer's own apology ("oops, sorry").
 _NOT_GRIEVANCE_TRIGGER = re.compile(r"bad|desperat|die|dying|obsess|death|mistake|fault|sorry|oops")
 _NOT_GRIEVANCE = (
     (re.compile(
