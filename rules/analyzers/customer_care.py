@@ -17,7 +17,7 @@ as its base and adds complaint evidence from general customer-care language:
 * **negation** ("not delayed" stops counting as a delay, "not on time" turns
   the brand's positive word into a complaint) and **intensifiers** ("so",
   "extremely", capitals, "!!");
-* **emoji** (😡 👎 🙄 … and 😍 👍 🎉 …) and **hashtags** (#PoorService is read
+* **emoji** (😡 👎 🙄 … and 😍 👍 🎉 …; 😭 is intensity, not grief) and **hashtags** (#PoorService is read
   as words; #neverflyingagain by its stems);
 * the **brand's vocabulary** from the configuration: ``negative`` and
   ``urgent`` words count as complaint cues, ``positive`` ones as praise,
@@ -332,7 +332,7 @@ def _emoticons(text: str) -> float:
 
 NEGATIVE_EMOJI = {
     "😡": 1.4, "😠": 1.2, "🤬": 1.6, "😤": 1.0, "😒": 0.9, "😞": 0.9, "😔": 0.8, "😟": 0.7, "😢": 0.8,
-    "😭": 0.7, "😩": 1.0, "😫": 1.0, "😖": 0.8, "😣": 0.8, "😕": 0.6, "🙁": 0.7, "☹": 0.9, "👎": 1.4,
+    "😩": 1.0, "😫": 1.0, "😖": 0.8, "😣": 0.8, "😕": 0.6, "🙁": 0.7, "☹": 0.9, "👎": 1.4,
     "💔": 0.8, "🙄": 1.1, "🤦": 1.1, "😑": 0.6, "😐": 0.4, "🤢": 1.0, "🤮": 1.2, "💩": 1.0, "😪": 0.5,
     "😓": 0.6, "😰": 0.6, "😱": 0.5, "🤯": 0.6, "😬": 0.5, "😿": 0.7,
 }
@@ -417,6 +417,12 @@ LEXICON_ADJUSTMENTS = {
     "stuck": -1.5, "rude": -2.4, "lost": -1.5, "waiting": -0.3, "refund": -0.3, "unhelpful": -2.0,
     "worst": -3.2, "hold": 0.0, "supposed": -0.5, "excuse": -0.8, "excuses": -1.2,
 }
+
+# VADER reads an emoji by its description. "Loudly crying face" 😭 says how
+# strongly the author feels, not what: on social media it comes with
+# excitement, laughter and longing ("lemme win those tickets 😭") as often as
+# with grief, so it is no sentiment of its own (the words around it are).
+EMOJI_ADJUSTMENTS = {"😭": ""}
 
 _SCALE_VADER = 2.5  # compound 1.0 ≈ 2.5 valence units
 _ALPHA = 4.0  # normalisation of the summed valence into (-1, 1)
@@ -519,6 +525,7 @@ class CustomerCareAnalyzer:
 
         self._sia = SentimentIntensityAnalyzer()
         self._sia.lexicon = {**self._sia.lexicon, **LEXICON_ADJUSTMENTS}
+        self._sia.emojis = {**self._sia.emojis, **EMOJI_ADJUSTMENTS}
         self._generic = _compile(COMPLAINT_CUES)
         self._brand_cache: dict[tuple, tuple[_Cue, ...]] = {}
         self._japanese_factory = japanese

@@ -603,3 +603,17 @@ def test_an_apology_next_to_a_complaint_or_reported_still_counts(care):
     reported = care.score("the agent just said sorry")
     own = care.score("sorry, the agent just said it")
     assert reported.compound < own.compound
+
+
+@pytest.mark.parametrize("text", ["lemme come to the season finale 😭😭", "this playlist on board 😭😭😭"])
+def test_loudly_crying_face_alone_is_no_complaint(care, vader, text):
+    assert label(vader, text) is Label.NEGATIVE  # VADER reads "loudly crying face"
+    assert label(care, text) is Label.NEUTRAL, care.score(text)
+
+
+def test_loudly_crying_face_leaves_the_words_around_it(care):
+    assert label(care, "you guys are the best 😭") is Label.POSITIVE
+    assert label(care, "the flight got cancelled again 😭😭") is Label.NEGATIVE
+    assert label(care, "so sad to leave Maui 😭") is Label.NEGATIVE
+    # Other sad faces still count.
+    assert label(care, "this playlist on board 😩😩") is Label.NEGATIVE
