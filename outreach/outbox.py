@@ -52,7 +52,9 @@ until then in ``send_waits``, in the same transaction. Every later run, in
 any process and after a restart, leaves the replies of a waiting sender
 approved and untouched (``waiting`` in the report; they are not counted
 against the run's ``limit``) and logs who waits until when; other senders
-go on. A wait that is over is deleted at the start of the next send run
+go on. The send claim reads the waits again under the claim lock
+(:func:`claim_for_send`), so a wait another process records during a run
+holds this run's later posts of that sender too. A wait that is over is deleted at the start of the next send run
 (:func:`forget_expired_waits`) or when a new one is recorded.
 
 People's changes (:func:`approve`, :func:`reject`, :func:`edit`) run in the
@@ -272,6 +274,7 @@ class ClaimResult:
     post: OutboundPost | None = None
     hold: safeguards.Hold | None = None
     paused_by: str | None = None  # the paused scope ("*" or a brand id)
+    waits_until: datetime | None = None  # left approved: its sender waits for the platform (send_waits)
 
 
 def claim_for_send(
@@ -280,15 +283,26 @@ def claim_for_send(
     *,
     now: datetime,
     settings: Settings | None = None,
+    channel: Channel | None = None,
 ) -> ClaimResult:
     """Claim an approved, due row for sending, in one committed transaction:
     take the claim lock, read the row and the mention it answers, check the
-    kill switch and every safeguard (:func:`outreach.safeguards.check`), then
-    claim it by conditional update. A paused switch leaves the row as it is;
-    a failed safeguard holds it (``reply.held``). ``settings`` gives the
-    configured safeguards and the brand's accounts; without it the defaults
-    apply and the brand's own posts are known only by the stored mention's
-    ``is_own`` flag."""
+    kill switch, that its sender does not wait for the platform (with
+    ``channel``, the one that would send it: its
+    :func:`~outreach.channels.base.rate_limit_key` for the row's account, or
+    the platform's, has no live wait in ``send_waits``) and every safeguard
+    (:func:`outreach.safeguards.check`), then claim it by conditional update.
+    A paused switch or a waiting sender leaves the row as it is; a failed
+    safeguard holds it (``reply.held``). ``settings`` gives the configured
+    safeguards and the brand's accounts; without it the defaults apply and
+    the brand's own posts are known only by the stored mention's ``is_own``
+    flag.
+
+    The wait is read under the claim lock: a wait another process recorded
+    before this claim began is seen, however long ago this process read the
+    waits for its run, so no process spends a request against a limit the
+    platform has already reported (only requests already on their way when
+    the answer came can still meet it)."""
     with session_factory() as session, session.begin():
         safeguards.lock_claims(session)
         found = session.execute(
@@ -304,13 +318,17 @@ def claim_for_send(
         pause = safeguards.pause_for(session, row.brand)
         if pause is not None:
             return ClaimResult(paused_by=pause.scope)
+        if channel is not None:
+            until = wait_until(session, row.platform, key=rate_limit_key(channel, account=row.account), now=now)
+            if until is not None:
+                return ClaimResult(waits_until=until)
         # Incident status posts: wait for the earlier one, then reply to it (outreach/incidents.py).
         thread = incidents.thread_values(session, outbox_id)
         if thread is None:
             return ClaimResult()
         # An incident reply whose complaint was unlinked while it was on its
         # way (reconciliation found it not posted): not sent with the incident's text.
-        unlinked = incidents.unlinked_reply_hold(session, row)
+        unlinked = incidents.unlinked_reply_hold(session, row, settings=settings, now=now)
         if unlinked is not None:
             verdict = safeguards.Hold((safeguards.Violation(safeguards.TEMPLATE, unlinked),))
             _hold_unlinked(session, row, verdict, now=now)
@@ -487,6 +505,16 @@ def held_by(wait: SendWait, platform: str, *, key: str) -> bool:
     rate-limit key is ``key`` (:func:`outreach.channels.base.rate_limit_key`):
     it is that sender's limit, or one every sender on the platform shares."""
     return wait.platform == platform and wait.identity in (platform, key)
+
+
+def wait_until(session: Session, platform: str, *, key: str, now: datetime) -> datetime | None:
+    """Until when a post on ``platform`` whose sender's rate-limit key is
+    ``key`` waits, as the database says now (None: it may go): the latest
+    live wait that :func:`held_by` would say holds it."""
+    return session.scalar(
+        select(func.max(SendWaitRow.until))
+        .where(SendWaitRow.platform == platform, SendWaitRow.identity.in_((platform, key)), SendWaitRow.until > now)
+    )
 
 
 def _record_wait(session: Session, *, platform: str, identity: str, until: datetime, account: str | None,
@@ -696,9 +724,13 @@ def send_approved(
         if _waits(waiting, platform, channel, account):
             counts["waiting"] += 1  # its sender was told to wait earlier in this run
             continue
-        result = claim_for_send(session_factory, outbox_id, now=now, settings=settings)
+        result = claim_for_send(session_factory, outbox_id, now=now, settings=settings, channel=channel)
         if result.paused_by is not None:
             counts["paused"] += 1
+            continue
+        if result.waits_until is not None:  # another process learned of the limit after this run read the waits
+            counts["waiting"] += 1
+            waiting[(platform, rate_limit_key(channel, account=account))] = result.waits_until
             continue
         if result.hold is not None:
             counts["held"] += 1

@@ -16,7 +16,7 @@ import responses
 from sqlalchemy import select
 
 from brandpulse import audit
-from brandpulse.db import session_factory, upgrade
+from brandpulse.db import make_engine, session_factory, upgrade
 from brandpulse.db.models import OutboxRow, SendWaitRow
 from outreach.channels.base import OutboundPost, SendError, SentPost, rate_limit_key
 from outreach.channels.reddit import build_reddit_channel
@@ -340,6 +340,65 @@ def test_only_waits_that_are_over_are_deleted(Session, clock, make_outbox):
     send_approved(Session, channels={"x": channel}, now=clock.now())
     with Session() as s:
         assert sorted(w.identity for w in s.scalars(select(SendWaitRow))) == ["token-of-acmeair", "token-of-acmehelp"]
+
+
+class MeetsALimitMidRun(PerAccountChannel):
+    """One process's channel: while its first post is on its way (accepted,
+    as the platform had not limited the token yet), another process sends a
+    post as the same account, meets a 429 and records the wait."""
+
+    def __init__(self, clock, *, limited: dict[str, datetime], meanwhile) -> None:
+        super().__init__(clock, limited=limited)
+        self.meanwhile = meanwhile
+
+    def send(self, post: OutboundPost) -> SentPost:
+        sent = super().send(post)
+        if len(self.calls) == 1:
+            self.meanwhile()
+        return sent
+
+
+def add_status_posts(Session, clock, account: str, n: int) -> list[int]:
+    with Session.begin() as s:
+        rows = [OutboxRow(kind="status", brand="acme", platform="x", account=account, text=f"Update {i} for {account}",
+                          status="approved", needs_approval=True, attempts=0,
+                          created_at=clock.now() + timedelta(seconds=i), updated_at=clock.now()) for i in range(n)]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_wait_another_process_records_mid_run_holds_this_runs_later_posts(request, clock, backend):
+    """Process B reads the waits (none), sends its first @AcmeHelp post; meanwhile
+    process A (its own engine and connections) meets @AcmeHelp's 429. B's
+    later @AcmeHelp post is not sent: its claim reads the wait A recorded."""
+    Session_b = request.getfixturevalue("Session" if backend == "sqlite" else "pg_Session")
+    with Session_b() as s:
+        bind = s.get_bind()
+    other = make_engine(str(bind.url)) if backend == "sqlite" else None  # PostgreSQL: the pool's other connections
+    Session_a = session_factory(other or bind)
+    first, second, third = add_status_posts(Session_b, clock, "AcmeHelp", 3)
+    limited: dict[str, datetime] = {}
+    until = clock.now() + timedelta(minutes=15)
+    channel_a = PerAccountChannel(clock, limited=limited)
+
+    def process_a_meets_the_limit():
+        limited["AcmeHelp"] = until  # from now on the platform refuses @AcmeHelp's posts
+        assert send_approved(Session_a, channels={"x": channel_a}, now=clock.now()) == SendReport(deferred=1, waiting=1)
+
+    channel_b = MeetsALimitMidRun(clock, limited=limited, meanwhile=process_a_meets_the_limit)
+    try:
+        report = send_approved(Session_b, channels={"x": channel_b}, now=clock.now())
+    finally:
+        if other is not None:
+            other.dispose()
+    assert report == SendReport(sent=1, waiting=1)
+    assert (channel_b.calls, channel_a.calls) == (["AcmeHelp"], ["AcmeHelp"])  # one 429 in all, A's
+    assert [(row(Session_b, r).status, row(Session_b, r).attempts) for r in (first, second, third)] == [
+        ("sent", 1), ("approved", 1), ("approved", 0)]
+    with Session_b() as s:
+        assert [(w.identity, w.until) for w in current_waits(s, now=clock.now())] == [("token-of-acmehelp", until)]
 
 
 @pytest.fixture
