@@ -27,7 +27,16 @@ from brandpulse.types import Decision, DraftRequest, Label, Mention, Score
 from listener.poller import StoredMention
 from outreach.drafts import draft_replies
 from outreach.hand_replies import credit_earlier_hand_replies, record_hand_replies
-from outreach.incidents import OPEN_STATUSES, REPLY_TEMPLATE, IncidentTemplates, OpenIncident, link_mentions, match_arrivals, open_incidents
+from outreach.incidents import (
+    OPEN_STATUSES,
+    REPLY_TEMPLATE,
+    IncidentTemplates,
+    OpenIncident,
+    link_mentions,
+    mark_incident_replies,
+    match_arrivals,
+    open_incidents,
+)
 from outreach.safeguards import record_opt_outs
 from outreach.templating import TemplateRenderer
 from rules.alerts import apply_decisions
@@ -173,11 +182,11 @@ class Pipeline:
         for r in requests:
             if r.template == REPLY_TEMPLATE:
                 by_incident[incident_of[r.mention_id].id].append(r)
-        for incident_requests in by_incident.values():
+        for incident_id, incident_requests in by_incident.items():
             renderer = self.incident_templates.reply_renderer(incident_of[incident_requests[0].mention_id].snapshot)
-            self.stats.drafts += len(
-                draft_replies(session, incident_requests, renderer=renderer, settings=self.settings, now=now)  # type: ignore[arg-type]
-            )
+            drafted = draft_replies(session, incident_requests, renderer=renderer, settings=self.settings, now=now)  # type: ignore[arg-type]
+            mark_incident_replies(session, drafted, incident_id)  # which incident's link their text gives
+            self.stats.drafts += len(drafted)
         t6 = perf_counter()
         seconds["drafts"] += t6 - t5
         self._incidents_after(session, negatives, incident_of, alert_ids, now=now)

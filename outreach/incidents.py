@@ -89,8 +89,17 @@ sent or of unknown outcome are left to reconciliation and reported (one it
 finds not posted is held for a person at its send claim rather than sent with
 the status link: :func:`unlinked_reply_hold`), and a
 follow-up not sent yet is withdrawn. :func:`link_by_hand` (``incident link``) links a
-complaint the keywords missed, as opening links the earlier ones. Both are
+complaint the keywords missed, as opening links the earlier ones (its replies
+on their way are listed and left alone, nothing drafted beside them). Both are
 audited with who and why.
+
+Each incident reply records the incident whose link its text gives
+(``outbox.incident_id``: set when drafted on arrival,
+:func:`mark_incident_replies`, and by every re-draft; cleared when an unlink
+makes it ordinary). A complaint moved from incident A to B (unlinked, then
+linked by hand) while A's reply was on its way and not posted is therefore
+not sent with A's link: the send claim re-drafts it for B and holds it for a
+person (:func:`unlinked_reply_hold`).
 
 A reply drafted before the incident's first status post on a network is out
 (when the incident was opened, or for a complaint linked in the minutes
@@ -1121,6 +1130,18 @@ def link_mentions(session: Session, links: Sequence[tuple[int, int, int | None]]
     return links
 
 
+def mark_incident_replies(session: Session, reply_ids: Sequence[int], incident_id: int) -> None:
+    """Record on replies just drafted from the incident ``reply`` template
+    (the pipeline's, as complaints arrive) the incident their text speaks
+    for (``outbox.incident_id``; re-drafts record it themselves). The send
+    claim compares it with the incident that holds the conversation then
+    (:func:`unlinked_reply_hold`). One UPDATE."""
+    if reply_ids:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(sorted(set(reply_ids))),
+                                                OutboxRow.template == REPLY_TEMPLATE)
+                        .values(incident_id=incident_id).execution_options(synchronize_session=False))
+
+
 def mention_from_row(row: MentionRow) -> Mention:
     return Mention(
         platform=row.platform, external_id=row.external_id, brand=row.brand,
@@ -1294,12 +1315,14 @@ def _redraft(reply: OutboxRow, *, text: str, template: str, hold_reason: str | N
              reason: str, actor: str, now: datetime,
              details: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The UPDATE values that re-draft ``reply`` to ``text`` from ``template``
-    (status, hold and approval: :func:`_redrafted_state`) and its
+    (status, hold and approval: :func:`_redrafted_state`; ``incident_id``, the
+    incident its text speaks for, when ``template`` is the incident reply's,
+    else none: :func:`mark_incident_replies`) and its
     ``reply.redrafted`` audit event, with the previous text, template, status
     and approver, ``reason`` and ``details``."""
     state = _redrafted_state(reply, hold_reason=hold_reason, auto=auto, now=now)
     change = {"id": reply.id, "text": text, "template": template, "needs_approval": not auto, "updated_at": now,
-              **state}
+              "incident_id": incident_id if template == REPLY_TEMPLATE else None, **state}
     event_details: dict[str, Any] = {
         "incident_id": incident_id, "reason": reason, "previous_text": reply.text,
         "previous_template": reply.template, "previous_status": reply.status,
@@ -1653,17 +1676,35 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
     return result
 
 
-def unlinked_reply_hold(session: Session, row: OutboxRow) -> str | None:
+MOVED_REASON = "moved to another incident while on its way"  # the reason of the claim's re-draft
+
+
+def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings | None = None,
+                        now: datetime | None = None) -> str | None:
     """Why an incident reply about to be claimed for sending must be held for
-    a person instead (None: it may go). :func:`unlink_mention` leaves a reply
-    being sent or of unknown outcome alone, as it may be on the platform;
-    when reconciliation finds it was not posted it is approved again, still
-    with the incident's text. So at the send claim
+    a person instead (None: it may go). :func:`unlink_mention` and
+    :func:`link_by_hand` leave a reply being sent or of unknown outcome
+    alone, as it may be on the platform; when reconciliation finds it was not
+    posted it is approved again, still with the text of the incident it was
+    drafted for (``outbox.incident_id``). So at the send claim
     (:func:`outreach.outbox.claim_for_send`), a reply from the incident
-    ``reply`` template whose complaint (or another of its alert's) was
-    unlinked and whose conversation is no longer linked to any incident is
-    held: its text points to an incident the complaint is not part of. A
-    person who approved it after the unlink has decided: it may go."""
+    ``reply`` template whose conversation (its complaint, or another of its
+    alert's) is no longer linked to that incident is held:
+
+    * linked to no incident (unlinked): its text points to an incident the
+      complaint is not part of; a person edits, approves or rejects it;
+    * linked to another incident meanwhile (unlinked, then linked by hand):
+      with ``settings``, it is first re-drafted in place from the ``reply``
+      template for the incident that holds the conversation now (its status
+      link, as that incident is now), audited ``reply.redrafted`` (reason
+      :data:`MOVED_REASON`); the customer gets that one reply once a person
+      approves it. Without settings, or when the text cannot be rendered, it
+      keeps its text and the reason says to edit it.
+
+    A person who approved it after the unlink (and after the link to the
+    other incident) has decided: it may go. A reply that records no incident
+    (drafted before brandpulse recorded it) is held only when its
+    conversation is linked to no incident, as before."""
     if row.kind != "reply" or row.template != REPLY_TEMPLATE or row.mention_id is None:
         return None
     of_conversation = IncidentMentionRow.mention_id == row.mention_id
@@ -1672,18 +1713,64 @@ def unlinked_reply_hold(session: Session, row: OutboxRow) -> str | None:
         of_conversation = or_(of_conversation, IncidentMentionRow.alert_id == row.alert_id)
         unlinked_of = or_(unlinked_of, IncidentUnlinkRow.mention_id.in_(
             select(AlertMentionRow.mention_id).where(AlertMentionRow.alert_id == row.alert_id)))
-    if session.scalar(select(IncidentMentionRow.incident_id).where(of_conversation).limit(1)) is not None:
-        return None  # still an incident's
+    links = session.scalars(select(IncidentMentionRow).where(of_conversation)
+                            .order_by(IncidentMentionRow.linked_at.desc())).all()
+    if row.incident_id is None and links:
+        return None  # still an incident's (which one its text gives was not recorded)
+    if any(link.incident_id == row.incident_id for link in links):
+        return None  # the incident its text speaks for still holds the conversation
     unlink = session.scalars(select(IncidentUnlinkRow).where(unlinked_of)
                              .order_by(IncidentUnlinkRow.unlinked_at.desc()).limit(1)).first()
     if unlink is None:
         return None
-    if (row.approved_at is not None and row.approved_by not in (None, POLICY_ACTOR)
-            and row.approved_at > unlink.unlinked_at):
+    moved_to = links[0] if links else None
+    decided_after = max(unlink.unlinked_at, moved_to.linked_at) if moved_to is not None else unlink.unlinked_at
+    if row.approved_at is not None and row.approved_by not in (None, POLICY_ACTOR) and row.approved_at > decided_after:
         return None
-    return (f"unlinked from incident #{unlink.incident_id} by {unlink.unlinked_by}"
-            f" {unlink.unlinked_at:%Y-%m-%d %H:%M} UTC while this reply was on its way, and it was not posted:"
-            " its text points to the incident; edit it into an ordinary reply, approve it as it is, or reject it")
+    when = f"{unlink.unlinked_at:%Y-%m-%d %H:%M} UTC"
+    if moved_to is None:
+        return (f"unlinked from incident #{unlink.incident_id} by {unlink.unlinked_by} {when} while this reply was"
+                " on its way, and it was not posted: its text points to the incident; edit it into an ordinary reply,"
+                " approve it as it is, or reject it")
+    old, new = unlink.incident_id, moved_to.incident_id
+    by = f"by {moved_to.linked_by} " if moved_to.linked_by else ""
+    moved = (f"moved from incident #{old} (unlinked by {unlink.unlinked_by} {when}) to incident #{new} (linked {by}"
+             f"{moved_to.linked_at:%Y-%m-%d %H:%M} UTC) while this reply was on its way, and it was not posted")
+    if settings is None:
+        redrafted, problem = False, "the send run was given no settings to render it"
+    else:
+        redrafted, problem = _redraft_moved(session, row, new, settings=settings, now=now or moved_to.linked_at)
+    if not redrafted:
+        return (f"{moved}: its text still points to incident #{old} and could not be re-drafted ({problem});"
+                f" edit it to give incident #{new}'s status link, or reject it")
+    return (f"{moved}: re-drafted with incident #{new}'s status link instead of #{old}'s"
+            + (f", but {problem}" if problem else "") + "; approve it, edit it or reject it")
+
+
+def _redraft_moved(session: Session, row: OutboxRow, incident_id: int, *, settings: Settings,
+                   now: datetime) -> tuple[bool, str | None]:
+    """Re-draft ``row`` (approved, under the send claim's lock) in place with
+    the incident ``reply`` text for ``incident_id`` as it is now, audited
+    ``reply.redrafted``; its status and approval are left to the claim, which
+    holds it. Returns whether it was re-drafted, and the text's problem
+    (it failed, or is too long for the platform) if any."""
+    mention_row = session.get(MentionRow, row.mention_id)
+    snapshot = _current_snapshot(session, incident_id)
+    context = _author_context(snapshot, mention_from_row(mention_row), alert_id=row.alert_id,
+                              brand=settings.brand(snapshot.brand), settings=settings)
+    text, problem = _author_text(IncidentTemplates(settings), "reply", context)
+    if not text:
+        return False, problem
+    _, event = _redraft(row, text=text, template=REPLY_TEMPLATE, hold_reason=problem or MOVED_REASON, auto=False,
+                        incident_id=incident_id, reason=MOVED_REASON, actor=audit.SYSTEM, now=now,
+                        details={"from_incident_id": row.incident_id})
+    session.execute(update(OutboxRow).where(OutboxRow.id == row.id)
+                    .values(text=text, template=REPLY_TEMPLATE, incident_id=incident_id, needs_approval=True,
+                            updated_at=now)
+                    .execution_options(synchronize_session=False))
+    session.expire(row, ["text", "template", "incident_id", "needs_approval", "updated_at"])
+    audit.record_many(session, [event])
+    return True, problem
 
 
 def _not_linked(session: Session, incident_id: int, mention_id: int) -> str:
@@ -1711,6 +1798,12 @@ class HandLink:
     was_unlinked: bool  # it had been unlinked from this incident before
     redrafted: list[int]  # its replies not gone out, now from the incident reply template
     answered: list[int]  # its replies already sent (left as they are): a follow-up when it resolves
+    # Its replies a sender has claimed (``sending``) or whose outcome is
+    # unknown: maybe posted already, so left as they are and nothing is
+    # drafted beside them; reconciliation decides (posted: it is the answer,
+    # the follow-up answers it; not posted: held at its send claim,
+    # re-drafted for this incident if it gave another's link).
+    in_flight: dict[int, str] = field(default_factory=dict)  # reply id -> its status
 
 
 def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: str, now: datetime,
@@ -1770,6 +1863,9 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
                           statuses=(*PENDING_REPLY_STATUSES, "sent"), lock=True)
     pending = [(reply, m) for reply, m in replies if reply.status in PENDING_REPLY_STATUSES]
     answered = [reply.id for reply, _ in replies if reply.status == "sent"]
+    # Claimed by a sender or of unknown outcome: read without a lock and left alone, as unlinking does.
+    in_flight = {reply.id: reply.status for reply, _ in _replies_to(
+        session, mentions=[mention_id], alerts=[alert.id] if alert else [], statuses=IN_FLIGHT_STATUSES)}
     redrafted = _redraft_replies(session, _current_snapshot(session, incident_id), pending,
                                  reason=LINKED_BY_HAND_REASON, settings=settings, templates=templates, now=now,
                                  actor=actor)
@@ -1777,9 +1873,11 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
                  entity_id=incident_id, details={
                      "by_hand": True, "mention_ids": [mention_id], "reason": reason, "keywords": keywords,
                      "alert_id": alert.id if alert else None, "was_unlinked": was_unlinked,
-                     "redrafted": redrafted, "answered": answered})
+                     "redrafted": redrafted, "answered": answered,
+                     "in_flight": [{"id": i, "status": status} for i, status in sorted(in_flight.items())]})
     return HandLink(incident_id=incident_id, mention_id=mention_id, alert_id=alert.id if alert else None,
-                    keywords=keywords, was_unlinked=was_unlinked, redrafted=redrafted, answered=answered)
+                    keywords=keywords, was_unlinked=was_unlinked, redrafted=redrafted, answered=answered,
+                    in_flight=in_flight)
 
 
 # ---------------------------------------------------------------------------

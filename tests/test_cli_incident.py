@@ -318,3 +318,40 @@ def test_unlink_reports_a_reply_on_its_way_and_one_to_be_posted_by_hand(tmp_path
         events = s.scalars(select(AuditRow).where(AuditRow.action == "incident.unlinked").order_by(AuditRow.id)).all()
         assert events[0].details["in_flight"] == [{"id": reply_ids["ana"], "status": "unknown"}]
         assert events[1].details["by_hand"] == [reply_ids["ben"]]
+
+
+def test_a_complaint_moved_to_another_incident_while_its_reply_is_on_its_way(tmp_path, monkeypatch):
+    """`incident unlink` from #1 then `incident link` to #2 while ana's reply
+    (#1's link) has an unknown outcome: link says it drafts no second reply
+    and why; the next run, finding it not posted, holds it re-drafted for #2
+    instead of posting #1's link."""
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    posts = [x_post(1, "@AcmeHelp the Acme Air app charged my card twice, awful, furious", handle="ana",
+                    minutes=_minutes_ago(20), base_id=7500)]
+    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {
+        "x": {"account": "AcmeAir"}, "status_page": "https://status.acme.example"}}})
+    invoke(config, "run", "--once")
+    invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana")
+    invoke(config, "incident", "open", "--title", "Double charges", "--keywords", "billing", "--as", "dana")
+    with db(config).begin() as s:
+        ana = s.scalars(select(MentionRow.id)).one()
+        reply = s.scalars(select(OutboxRow).where(OutboxRow.mention_id == ana)).one()
+        assert (reply.template, reply.incident_id) == ("incident_reply", 1) and "(App down)" in reply.text
+        reply.status, reply_id = "unknown", reply.id
+
+    out = invoke(config, "incident", "unlink", "1", str(ana), "--as", "lee").output
+    assert "not posted: it is held for a person instead of being sent with the status link" in out
+    out = invoke(config, "incident", "link", "2", str(ana), "--as", "kim").output
+    assert (f"reply #{reply_id}: unknown, sent, but the platform's answer was lost: it may already be on the platform,"
+            " so it is left as it is and no second reply is drafted") in out
+    assert "re-drafted with #2's and held for a person to approve" in out
+
+    invoke(config, "run", "--once")  # reconciles it (the dry-run channel has no such post), then the claim
+    with db(config)() as s:
+        row = s.get(OutboxRow, reply_id)
+        assert (row.status, row.incident_id) == ("held", 2)
+        assert "(Double charges)" in row.text and "(App down)" not in row.text
+        assert row.hold_reason.startswith("moved from incident #1 (unlinked by lee")
+        assert s.scalars(select(OutboxRow.id).where(OutboxRow.kind == "reply")).all() == [reply_id]
+    assert "moved from incident #1" in invoke(config, "replies", "list", "--status", "held").output

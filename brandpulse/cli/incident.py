@@ -308,8 +308,9 @@ def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, 
     for reply_id, status in sorted(result.in_flight.items()):
         what = "being sent right now" if status == "sending" else "sent, but the platform's answer was lost"
         click.echo(f"  reply #{reply_id}: {status}, {what}: the status-link reply may already be on the platform, so"
-                   " it is left as it is; the next send run reconciles it (posted: it stays; not posted: it is sent"
-                   " with the status link, unless you reject it once it is back to approved)")
+                   " it is left as it is; the next send run reconciles it (posted: it stays; not posted: it is held"
+                   " for a person instead of being sent with the status link, re-drafted with the link of the"
+                   " incident its complaint is linked to by then, if any)")
     for reply_id in result.kept:
         click.echo(f"  reply #{reply_id}: still the incident's (its conversation stays linked)")
     if not (result.redrafted or result.held or result.sent or result.in_flight or result.kept):
@@ -346,6 +347,12 @@ def link(ctx: Context, incident_id: int, mention_id: int, reason: str | None, ac
     click.echo(f"  drafted replies now pointing to the status thread: {len(result.redrafted)}"
                + (f" ({', '.join(f'#{i}' for i in result.redrafted)})" if result.redrafted else "")
                + f"; already answered: {len(result.answered)} (left as sent; they get the follow-up when it resolves)")
+    for reply_id, status in sorted(result.in_flight.items()):
+        what = "being sent right now" if status == "sending" else "sent, but the platform's answer was lost"
+        click.echo(f"  reply #{reply_id}: {status}, {what}: it may already be on the platform, so it is left as it is"
+                   " and no second reply is drafted; the next send run reconciles it (posted: it is the answer, and"
+                   " the follow-up answers it when this incident resolves; not posted: if it gives another"
+                   f" incident's link it is re-drafted with #{incident_id}'s and held for a person to approve)")
 
 
 @incident.command("update")

@@ -244,7 +244,8 @@ class OutboxRow(Base):
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Incident posts (kind "status", "followup"): the incident they belong to.
+    # Incident posts (kind "status", "followup"): the incident they belong to; replies from the
+    # incident reply template: the incident whose status link their text gives.
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
     title: Mapped[str | None] = mapped_column(Text)  # Reddit submissions
     community: Mapped[str | None] = mapped_column(String(128))  # subreddit of a Reddit submission

@@ -1565,3 +1565,190 @@ def test_a_batch_of_arrivals_reads_its_alerts_once_and_a_plain_reply_claim_reads
     assert plain == [None, None]
     assert len(statements) == 2, statements
     assert "FROM alerts" in statements[0] and "FROM incidents" in statements[1]
+
+
+# ---------------------------------------------------------------------------
+# A complaint moved from one incident to another (unlink from A, link by hand to B)
+# ---------------------------------------------------------------------------
+
+
+def _roots(Session, incident_id):
+    with Session() as s:
+        row = s.get(IncidentRow, incident_id)
+        return row.x_root_url, row.reddit_root_url
+
+
+def _moving_complaint(Session, isettings, templates, clock, channels, pipeline, make_mention, *, status):
+    """Incidents A (the app) and B (double charges), their status threads
+    out; ana's complaint linked to A on arrival and answered with A's link,
+    approved by kim, then put in ``status`` (``unknown``: the send's answer
+    was lost; ``sent``). Returns (A, B, ana's mention id, the reply)."""
+    incident_a = _open(Session, isettings, templates, clock, keywords=["app"], title="App errors")
+    clock.advance(60)
+    incident_b = _open(Session, isettings, templates, clock, keywords=["billing"], title="Double charges")
+    _send(Session, channels, clock, isettings)
+    clock.advance(60)
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app charged me twice", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    reply = _reply_of(Session, ana)
+    a_link, b_link = _roots(Session, incident_a)[0], _roots(Session, incident_b)[0]
+    assert a_link and b_link and a_link != b_link
+    assert reply.template == REPLY_TEMPLATE and a_link in reply.text and _linked(Session, incident_a) == {ana}
+    with Session.begin() as s:
+        approve(s, reply.id, actor="ops-kim", now=clock.now())
+    if status == "sent":
+        _send(Session, channels, clock, isettings)
+    else:
+        with Session.begin() as s:
+            s.execute(update(OutboxRow).where(OutboxRow.id == reply.id).values(status=status, claimed_at=clock.now()))
+    reply = _reply_of(Session, ana)
+    assert reply.status == status
+    clock.advance(60)
+    return incident_a, incident_b, ana, reply
+
+
+def test_a_reply_on_its_way_when_its_complaint_moves_to_another_incident_is_redrafted_for_it_never_sent_with_the_first_link(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """ana's reply points to incident A and its outcome is unknown when ops
+    unlink her complaint from A and link it by hand to B. Linking reports the
+    reply on its way and drafts nothing beside it (it may be posted). The
+    send run finds it was not posted: the claim does not post A's link
+    (her conversation is B's now) but re-drafts the reply with B's status
+    link and holds it for a person, saying why; approved, that one reply goes."""
+    incident_a, incident_b, ana, reply = _moving_complaint(Session, isettings, templates, clock, channels, pipeline,
+                                                           make_mention, status="unknown")
+    a_link, b_link = _roots(Session, incident_a)[0], _roots(Session, incident_b)[0]
+
+    unlinking = _unlink(Session, isettings, renderer, pipeline, clock, incident_a, ana, reason="billing")
+    assert unlinking.in_flight == {reply.id: "unknown"}
+    clock.advance(60)
+    with Session.begin() as s:
+        hand = link_by_hand(s, incident_b, ana, actor="ops-kim", now=clock.now(), settings=isettings,
+                            templates=templates, reason="the double charge incident")
+    assert hand.in_flight == {reply.id: "unknown"} and hand.redrafted == [] and hand.answered == []
+    with Session() as s:  # nothing drafted beside it: it may be on the platform already
+        assert s.scalars(select(OutboxRow.id).where(OutboxRow.kind == "reply", OutboxRow.mention_id == ana)).all() == [
+            reply.id]
+        [linked] = [e for e in audit.history(s, "incident", incident_b) if e.action == "incident.linked"]
+        assert linked.details["in_flight"] == [{"id": reply.id, "status": "unknown"}]
+    clock.advance(60)
+
+    report = _send(Session, channels, clock, isettings)  # reconciliation: not on the platform
+    assert (report.reconciled, report.held, report.sent) == (1, 1, 0)
+    assert not [p for p in channels["x"].posts if a_link in p.text]  # A's reply never went out
+    row = _reply_of(Session, ana)
+    assert (row.status, row.hold_code, row.approved_by, row.template, row.incident_id) == (
+        "held", "template", None, REPLY_TEMPLATE, incident_b)
+    assert b_link in row.text and a_link not in row.text and "Double charges" in row.text
+    assert row.hold_reason.startswith(f"moved from incident #{incident_a} (unlinked by ops-lee")
+    assert f"to incident #{incident_b} (linked by ops-kim" in row.hold_reason
+    assert f"re-drafted with incident #{incident_b}'s status link instead of #{incident_a}'s" in row.hold_reason
+    with Session() as s:
+        events = [(e.action, e.actor, e.details) for e in audit.history(s, "outbox", reply.id)]
+    [(_, actor, redraft)] = [e for e in events if e[0] == "reply.redrafted"]
+    assert actor == audit.SYSTEM and redraft["incident_id"] == incident_b and a_link in redraft["previous_text"]
+    [(_, _, held)] = [e for e in events if e[0] == "reply.held"]
+    assert held["unlinked"] is True and held["previous_approved_by"] == "ops-kim"
+    assert _send(Session, channels, clock, isettings).sent == 0  # stays held
+
+    clock.advance(60)
+    with Session.begin() as s:
+        approve(s, reply.id, actor="ops-kim", now=clock.now())
+    assert _send(Session, channels, clock, isettings).sent == 1
+    to_ana = [p for p in channels["x"].posts if p.outbox_id == reply.id]
+    assert len(to_ana) == 1 and b_link in to_ana[0].text
+
+
+def test_a_drafted_reply_moved_to_another_incident_becomes_its_reply_and_linking_while_still_linked_is_refused(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """Not on its way yet: unlinking makes ana's reply an ordinary draft,
+    linking it by hand to B re-drafts it with B's link (one reply, recording
+    B); no approval carries over. Linking to B before unlinking from A, or to
+    a resolved incident, is refused and changes nothing."""
+    incident_a, incident_b, ana, reply = _moving_complaint(Session, isettings, templates, clock, channels, pipeline,
+                                                           make_mention, status="approved")
+    assert reply.incident_id == incident_a  # recorded as it was drafted on arrival
+    with Session.begin() as s, pytest.raises(IncidentError, match=f"linked to incident #{incident_a}; unlink it"):
+        link_by_hand(s, incident_b, ana, actor="ops-kim", now=clock.now(), settings=isettings, templates=templates)
+    assert _reply_of(Session, ana).text == reply.text and _linked(Session, incident_b) == set()
+
+    _unlink(Session, isettings, renderer, pipeline, clock, incident_a, ana)
+    assert (_reply_of(Session, ana).template, _reply_of(Session, ana).incident_id) == ("apology", None)
+    with Session.begin() as s:
+        hand = link_by_hand(s, incident_b, ana, actor="ops-kim", now=clock.now(), settings=isettings,
+                            templates=templates)
+    row = _reply_of(Session, ana)
+    assert hand.redrafted == [reply.id] and hand.in_flight == {}
+    assert (row.template, row.incident_id, row.status, row.approved_by) == (REPLY_TEMPLATE, incident_b, "drafted", None)
+    assert _roots(Session, incident_b)[0] in row.text and _roots(Session, incident_a)[0] not in row.text
+    with Session.begin() as s:
+        approve(s, reply.id, actor="ops-kim", now=clock.now())
+    assert _send(Session, channels, clock, isettings).sent == 1  # still the incident's: the claim lets it go
+    assert [p.text for p in channels["x"].posts if p.outbox_id == reply.id] == [row.text]
+
+    _resolve(Session, isettings, templates, clock, incident_b)
+    _unlink(Session, isettings, renderer, pipeline, clock, incident_b, ana)
+    with Session.begin() as s, pytest.raises(IncidentError, match="is resolved"):
+        link_by_hand(s, incident_b, ana, actor="ops-kim", now=clock.now(), settings=isettings, templates=templates)
+
+
+def test_a_reply_on_its_way_moved_to_an_incident_resolved_since_is_redrafted_as_fixed(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """B resolves while ana's reply (A's link, outcome unknown) waits for
+    reconciliation: the claim re-drafts it from B as it is now, resolved, so
+    she is not told "we're working on it" after the fix."""
+    incident_a, incident_b, ana, reply = _moving_complaint(Session, isettings, templates, clock, channels, pipeline,
+                                                           make_mention, status="unknown")
+    _unlink(Session, isettings, renderer, pipeline, clock, incident_a, ana)
+    with Session.begin() as s:
+        link_by_hand(s, incident_b, ana, actor="ops-kim", now=clock.now(), settings=isettings, templates=templates)
+    resolution = _resolve(Session, isettings, templates, clock, incident_b)
+    assert resolution.followups == [] and resolution.redrafted == []  # not sent, and not pending: on its way
+    clock.advance(60)
+    report = _send(Session, channels, clock, isettings)  # B's last status posts go; ana's reply does not
+    assert (report.reconciled, report.held) == (1, 1) and reply.id not in channels["x"].ids
+    row = _reply_of(Session, ana)
+    assert (row.status, row.incident_id) == ("held", incident_b)
+    assert "it's fixed now" in row.text and "Double charges" in row.text
+    assert _roots(Session, incident_a)[0] not in row.text
+
+
+@pytest.mark.parametrize("status", ["sent", "unknown"])
+def test_a_complaint_answered_with_the_first_incidents_link_gets_no_second_reply_only_the_new_incidents_follow_up(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer, status
+):
+    """ana was answered with A's link (sent, or found posted when reconciled):
+    moving her complaint to B drafts no second reply that would contradict
+    it; she is among B's answered authors, so B's resolution drafts her one
+    follow-up, in answer to her post; A's resolution drafts her none."""
+    incident_a, incident_b, ana, reply = _moving_complaint(Session, isettings, templates, clock, channels, pipeline,
+                                                           make_mention, status=status)
+    if status == "unknown":  # the post exists: the send's answer was lost
+        channels["x"]._create(_outbound(reply))
+    _unlink(Session, isettings, renderer, pipeline, clock, incident_a, ana)
+    with Session.begin() as s:
+        hand = link_by_hand(s, incident_b, ana, actor="ops-kim", now=clock.now(), settings=isettings,
+                            templates=templates)
+    assert hand.redrafted == []
+    assert (hand.answered, hand.in_flight) == (([reply.id], {}) if status == "sent" else ([], {reply.id: "unknown"}))
+    clock.advance(60)
+    report = _send(Session, channels, clock, isettings)
+    assert report.sent == 0 and report.held == 0
+    assert _reply_of(Session, ana).status == "sent"
+    assert len([p for p in channels["x"].posts if p.outbox_id == reply.id]) == 1  # posted once
+    with Session() as s:
+        assert s.scalars(select(OutboxRow.id).where(OutboxRow.kind == "reply", OutboxRow.mention_id == ana)).all() == [
+            reply.id]
+    assert _resolve(Session, isettings, templates, clock, incident_a).followups == []
+    [followup_id] = _resolve(Session, isettings, templates, clock, incident_b).followups
+    with Session() as s:
+        followup = s.get(OutboxRow, followup_id)
+    assert (followup.mention_id, followup.incident_id) == (ana, incident_b) and "Double charges" in followup.text
+
+
+def _outbound(row):
+    return OutboundPost(outbox_id=row.id, platform=row.platform, brand=row.brand, text=row.text, in_reply_to=row.in_reply_to,
+                        account=row.account, kind=row.kind)
