@@ -1292,6 +1292,7 @@ def _redraft_replies(session: Session, incident: IncidentSnapshot, replies: Sequ
     auto = not policy.require_approval or REPLY_TEMPLATE in policy.auto_send_templates
     changes: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    unchanged: list[int] = []
     for reply, mention_row in replies:
         context = _author_context(incident, mention_from_row(mention_row), alert_id=reply.alert_id, brand=brand,
                                   settings=settings)
@@ -1301,12 +1302,15 @@ def _redraft_replies(session: Session, incident: IncidentSnapshot, replies: Sequ
                         incident.id, reply.id, hold_reason)
             continue
         if text == reply.text and reply.template == REPLY_TEMPLATE:
+            if reply.incident_id != incident.id:
+                unchanged.append(reply.id)  # the same words (no status link yet): it is this incident's now
             continue
         change, event = _redraft(reply, text=text, template=REPLY_TEMPLATE, hold_reason=hold_reason, auto=auto,
                                  incident_id=incident.id, reason=reason, actor=actor, now=now)
         changes.append(change)
         events.append(event)
     _store_redrafts(session, changes, replies)
+    mark_incident_replies(session, unchanged, incident.id)
     audit.record_many(session, events)
     return [c["id"] for c in changes]
 

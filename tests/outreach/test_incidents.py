@@ -1752,3 +1752,29 @@ def test_a_complaint_answered_with_the_first_incidents_link_gets_no_second_reply
 def _outbound(row):
     return OutboundPost(outbox_id=row.id, platform=row.platform, brand=row.brand, text=row.text, in_reply_to=row.in_reply_to,
                         account=row.account, kind=row.kind)
+
+
+def test_a_reply_whose_words_do_not_change_when_moved_still_records_the_incident_that_holds_it(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """Two incidents of the same title, no status thread out yet: the reply
+    reads the same for either. Unlinked (held, no ordinary template) and
+    linked by hand to the other, it is not re-drafted, but it is that
+    incident's now: approved, the claim lets it go."""
+    first = _open(Session, isettings, templates, clock, keywords=["app"], title="App down")
+    clock.advance(60)
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    second = _open(Session, isettings, templates, clock, keywords=["outage"], title="App down")
+    text = _reply_of(Session, ana).text
+    with Session.begin() as s:
+        unlink_mention(s, first, ana, actor="ops-lee", now=clock.now(), settings=isettings, renderer=renderer,
+                       rule_template=lambda mention, score: None)
+    assert (_reply_of(Session, ana).status, _reply_of(Session, ana).incident_id) == ("held", first)
+    with Session.begin() as s:
+        hand = link_by_hand(s, second, ana, actor="ops-kim", now=clock.now(), settings=isettings, templates=templates)
+    row = _reply_of(Session, ana)
+    assert hand.redrafted == [] and (row.text, row.incident_id) == (text, second)
+    with Session.begin() as s:
+        approve(s, row.id, actor="ops-kim", now=clock.now())
+        assert unlinked_reply_hold(s, s.get(OutboxRow, row.id), settings=isettings, now=clock.now()) is None
