@@ -145,3 +145,9 @@ def shown_handle(platform: str, handle: str) -> str:
     """``handle`` as people read it on ``platform``: ``u/name`` on Reddit,
     ``@name`` elsewhere (a leading "@" in ``handle`` is not doubled)."""
     return ("u/" if platform == "reddit" else "@") + handle.lstrip("@")
+
+
+def shown_followers(count: int | None) -> str:
+    """``1 follower``, ``4,760 followers``: an author's reach as people read it."""
+    n = count or 0
+    return f"{n:,} follower{'' if n == 1 else 's'}"

@@ -41,7 +41,7 @@ from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, SourceStateRow
 from brandpulse.durations import format_duration
 from brandpulse.resources import resource_dir
-from brandpulse.types import shown_handle
+from brandpulse.types import POSSIBLE_INCIDENT_RULE, shown_followers, shown_handle
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
 from outreach.channels.x import x_rate_limit_keys
 from outreach.outbox import current_waits, held_by
@@ -113,6 +113,12 @@ class DigestAlert:
     opening: DigestMention
     latest: DigestMention  # the same as opening when the alert has one mention
     reply: DigestReply | None
+    note: str | None = None  # a possible incident's numbers, top terms and the command that opens one
+
+    @property
+    def is_possible_incident(self) -> bool:
+        """The spike detector's alert: many authors' posts, not one customer to answer."""
+        return self.rule == POSSIBLE_INCIDENT_RULE
 
     @property
     def reply_text(self) -> str | None:
@@ -318,6 +324,7 @@ def build_digest(
                     id=reply.id, status=reply.status, text=reply.text, account=reply.account,
                     template=reply.template, hold_reason=reply.hold_reason,
                 ) if reply else None,
+                note=a.note,
             )
         )
 
@@ -536,7 +543,7 @@ def _one_line(text: str, limit: int = 280) -> str:
 
 
 def _who(m: DigestMention) -> str:
-    return f"{shown_handle(m.platform, printable(m.author_handle))} ({_followers(m.author_followers)} followers)"
+    return f"{shown_handle(m.platform, printable(m.author_handle))} ({shown_followers(m.author_followers)})"
 
 
 def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
@@ -585,10 +592,14 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
         if a.assignee:
             extra.append(f"assigned to {printable(a.assignee)}")
         lines.append("")
+        source = "possible incident" if a.is_possible_incident else f"{a.platform} · {_who(a.opening)}"
         lines.append(
-            f"[{a.priority}] alert {a.id} · {sla} · {a.platform} · {_who(a.opening)}"
+            f"[{a.priority}] alert {a.id} · {sla} · {source}"
             f" · {a.mention_count} mention{'s' if a.mention_count != 1 else ''} · {', '.join(extra)}"
         )
+        if a.is_possible_incident and a.note:  # what spiked and the command that opens an incident
+            lines.extend(f"    {line}" for line in printable(a.note).splitlines())
+            continue
         lines.append(f"    {format_time(a.opening.created_at)}  {_one_line(a.opening.text)}")
         url = safe_url(a.opening.url)
         if url:

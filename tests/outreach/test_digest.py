@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
-from brandpulse.db.models import ScoreRow, SendWaitRow
+from brandpulse.db.models import AlertRow, ScoreRow, SendWaitRow
 from outreach.digest import build_digest, render_html, render_text, write_digest
 
 HOSTILE = "<script>alert(1)</script> \"quoted\" & 'single'"
@@ -155,6 +155,36 @@ def test_text_digest_strips_terminal_escapes_and_limits_alerts(Session, settings
     assert "\x1b" not in text
     assert "bad [31mred[0m 0" in text
     assert "… and 1 more open alerts in the HTML digest." in text
+
+
+def test_a_possible_incident_shows_what_spiked_and_the_command_not_one_customer(
+        Session, settings, clock, make_mention, make_alert):
+    mid, m = make_mention(text="app down again", handle="first_complainer", platform="reddit", thread_id="t3_s")
+    alert_id = make_alert(mid, m, priority="P1", mention_count=3)
+    note = ("Possible incident: 32 negative mentions of Acme in the last hour (x 27, reddit 5), about 8.3 expected (3.8x).\n"
+            "Open an incident: brandpulse incident open --brand acme --title 'Problems reported: down' --keywords down"
+            f" --from-alert {alert_id} --as NAME")
+    with Session.begin() as s:
+        row = s.get(AlertRow, alert_id)
+        row.rule, row.author_handle, row.note = "possible-incident", "spike-detector", note
+    digest = build(Session, settings, clock)
+    text = render_text(digest)
+    assert f"[P1] alert {alert_id} · 1h00m left · possible incident · 3 mentions · open" in text
+    assert f"    Open an incident: brandpulse incident open --brand acme --title 'Problems reported: down' --keywords down --from-alert {alert_id} --as NAME" in text
+    assert "first_complainer" not in text  # not shown as one customer's complaint
+    html = render_html(digest, settings=settings)
+    assert '<pre class="note">Possible incident: 32 negative mentions' in html and "first_complainer" not in html
+
+
+def test_followers_are_counted_in_words_that_read_right(Session, settings, clock, make_mention, make_alert):
+    for handle, followers in (("solo", 1), ("many", 4760)):
+        mid, m = make_mention(text="lost my bag", handle=handle, followers=followers, thread_id=handle)
+        make_alert(mid, m)
+    digest = build(Session, settings, clock)
+    text = render_text(digest)
+    assert "@solo (1 follower) ·" in text and "@many (4,760 followers) ·" in text
+    html = render_html(digest, settings=settings)
+    assert re.search(r"1 follower\s+·", html) and "4,760 followers" in html
 
 
 def test_empty_digest(Session, settings, clock):
