@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandpulse.clock import Clock, SystemClock
-from brandpulse.config import Settings, load_settings
+from brandpulse.config import DATABASE_URL_ENV, ConfigError, Settings, load_settings
 from brandpulse.db import make_engine, session_factory, upgrade
 from brandpulse.resources import demo_config_path
 
@@ -32,7 +34,7 @@ class App:
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> "App":
-        engine = make_engine(settings.effective_database_url())
+        engine = open_database(settings)
         if migrate:
             upgrade(engine)
         return cls(settings=settings, engine=engine, Session=session_factory(engine), clock=clock or SystemClock())
@@ -43,3 +45,34 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Engine:
+    """An engine on the configured database, connected once to prove it opens.
+    One that cannot (no such driver, server down, not a database file, a
+    directory that cannot be created) is a :class:`ConfigError` naming where
+    the URL comes from and the reason; the URL is shown without its password."""
+    url = settings.effective_database_url()
+    if os.environ.get(DATABASE_URL_ENV):
+        where, path = DATABASE_URL_ENV, None
+    else:
+        where, path = ("database_url" if settings.database_url else "data_dir"), settings.source_path
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise ConfigError([f"{where}: not a database URL (e.g. sqlite:///data/brandpulse.db, postgresql+psycopg://user@host/db)"], path=path) from None
+    try:
+        engine = make_engine(url)
+        with engine.connect():
+            pass
+    except NoSuchModuleError:
+        reason = f"unknown kind of database {make_url(url).drivername!r}"
+    except ImportError as exc:
+        reason = f"its driver is not installed (no module {exc.name!r}; PostgreSQL: install brandpulse with its [postgres] extra)"
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    except OSError as exc:
+        reason = f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+    else:
+        return engine
+    raise ConfigError([f"{where}: cannot open the database {shown}: {reason}"], path=path)

@@ -48,12 +48,24 @@ def list_alerts(
     assignee: str | None = None,
     limit: int = 50,
 ) -> list[AlertRow]:
-    q = select(AlertRow).where(AlertRow.status.in_(statuses))
-    if brand:
-        q = q.where(AlertRow.brand == brand)
-    if assignee:
-        q = q.where(AlertRow.assignee == assignee)
+    q = select(AlertRow).where(*_list_filter(statuses, brand, assignee))
     return list(session.scalars(q.order_by(*urgency_order()).limit(limit)))
+
+
+def count_alerts(
+    session: Session, *, statuses: Sequence[str] = OPEN_STATES, brand: str | None = None, assignee: str | None = None
+) -> int:
+    """How many alerts :func:`list_alerts` would list without its limit."""
+    return session.scalar(select(func.count()).select_from(AlertRow).where(*_list_filter(statuses, brand, assignee)))
+
+
+def _list_filter(statuses: Sequence[str], brand: str | None, assignee: str | None) -> list:
+    where = [AlertRow.status.in_(statuses)]
+    if brand:
+        where.append(AlertRow.brand == brand)
+    if assignee:
+        where.append(AlertRow.assignee == assignee)
+    return where
 
 
 def get_alert(session: Session, alert_id: int) -> AlertRow:

@@ -161,6 +161,7 @@ def test_kpis_text_and_json(config):
 @pytest.mark.parametrize(("args", "message"), [
     (["--since", "soon"], "--since: not a duration"),
     (["--since", "0s"], "--since: the period must be positive"),
+    (["--since", "999999999d"], "--since: '999999999d' is too long (at most 36500d)"),
     (["--brand", "nope"], "--brand: unknown brand 'nope'"),
 ])
 def test_kpis_errors(config, args, message):

@@ -58,7 +58,8 @@ def test_trends_text_and_json(config):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--since", "soon"], "--since: not a duration"),
-    (["--since", "0s"], "--since: the trend period must be positive"),
+    (["--since", "0s"], "--since: the period must be positive, got '0s'"),
+    (["--since", "999999999d"], "--since: '999999999d' is too long (at most 36500d)"),
     (["--since", "90d", "--by", "hour"], "--since: 90 days by hour make about 2160 buckets (at most 1000)"),
     (["--by", "month"], "Invalid value for '--by': 'month' is not one of 'hour', 'day', 'week'"),
     (["--platform", "myspace"], "Invalid value for '--platform': 'myspace' is not one of 'x', 'reddit'"),

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import click
 
-from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, pass_ctx
+from brandpulse.cli.common import (
+    Context, UserError, actor_option, brand_ids, handle_errors, limit_option, more_line, pass_ctx,
+)
 from brandpulse.db.models import AlertRow
 from brandpulse.durations import format_duration
-from brandpulse.inbox import InboxError, MentionView, alert_context, change_state, list_alerts, next_alert
+from brandpulse.inbox import InboxError, MentionView, alert_context, change_state, count_alerts, list_alerts, next_alert
+from brandpulse.types import POSSIBLE_INCIDENT_RULE, shown_followers, shown_handle
+from outreach.templating import printable
 
 STATUSES = ("open", "acknowledged", "resolved", "dismissed")
 
@@ -17,17 +21,22 @@ def _one_line(alert: AlertRow, now) -> str:
     overdue = " OVERDUE" if alert.sla_due_at < now and alert.status in ("open", "acknowledged") else ""
     who = f" → {alert.assignee}" if alert.assignee else ""
     many = f" ({alert.mention_count} posts)" if alert.mention_count > 1 else ""
+    if alert.rule == POSSIBLE_INCIDENT_RULE:  # the spike detector's: many authors, every network
+        source = f"{'all':<6} spike of negative mentions"
+    else:
+        source = f"{alert.platform:<6} {shown_handle(alert.platform, printable(alert.author_handle))}"
     return (
         f"#{alert.id:<5} {alert.priority} {alert.status:<12} SLA {left:>7}{overdue}  "
-        f"{alert.platform:<6} @{alert.author_handle}{many}  [{alert.rule}]{who}"
+        f"{source}{many}  [{alert.rule}]{printable(who)}"
     )
 
 
 def _mention_line(view: MentionView, *, marker: str = "") -> str:
     m = view.mention
     label = f"{view.label} {view.compound:+.2f}" if view.label else "unscored"
-    text = " ".join(((f"[{m.title}] " if m.title else "") + m.text).split())
-    return f"  {marker}{m.created_at:%Y-%m-%d %H:%M} {m.platform} @{m.author_handle} ({m.author_followers:,} followers) [{label}]\n      {text}\n      {m.url or ''}"
+    text = " ".join(printable((f"[{m.title}] " if m.title else "") + m.text).split())
+    who = f"{shown_handle(m.platform, printable(m.author_handle))} ({shown_followers(m.author_followers)})"
+    return f"  {marker}{m.created_at:%Y-%m-%d %H:%M} {m.platform} {who} [{label}]\n      {text}\n      {printable(m.url or '')}"
 
 
 @click.group()
@@ -39,19 +48,26 @@ def alerts() -> None:
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Repeatable. Default: open and acknowledged.")
 @click.option("--brand", help="Only this brand id.")
 @click.option("--mine", "assignee", help="Only alerts assigned to NAME.")
-@click.option("--limit", default=50, show_default=True)
+@limit_option
 @pass_ctx
 @handle_errors
 def list_(ctx: Context, statuses, brand, assignee, limit) -> None:
     """Alerts, most urgent first (priority, then SLA deadline)."""
     app = ctx.app()
+    if brand is not None:
+        brand_ids(app.settings, brand)  # an unknown brand is an error, not an empty inbox
     now = app.clock.now()
+    where = {"statuses": statuses or ("open", "acknowledged"), "brand": brand, "assignee": assignee}
     with app.Session() as s:
-        rows = list_alerts(s, statuses=statuses or ("open", "acknowledged"), brand=brand, assignee=assignee, limit=limit)
+        rows = list_alerts(s, **where, limit=limit)
+        total = count_alerts(s, **where) if len(rows) == limit else len(rows)
         if not rows:
             click.echo("no alerts")
         for alert in rows:
             click.echo(_one_line(alert, now))
+    more = more_line(len(rows), total, what="alerts")
+    if more:
+        click.echo(more)
 
 
 @alerts.command()
@@ -71,9 +87,9 @@ def show(ctx: Context, alert_id: int) -> None:
         click.echo(_one_line(a, now))
         click.echo(f"  brand {a.brand}; opened {a.opened_at:%Y-%m-%d %H:%M} UTC; SLA due {a.sla_due_at:%Y-%m-%d %H:%M} UTC; tags: {', '.join(a.tags or []) or '-'}")
         if a.note:  # e.g. a possible incident: its numbers, top terms and the command that opens an incident
-            click.echo("  " + "\n  ".join(a.note.splitlines()))
+            click.echo("  " + "\n  ".join(printable(a.note).splitlines()))
         if a.resolution_note:
-            click.echo(f"  note: {a.resolution_note}")
+            click.echo(f"  note: {printable(a.resolution_note)}")
         click.echo("\nThis alert's posts:")
         for v in c.mentions:
             click.echo(_mention_line(v))
@@ -90,10 +106,11 @@ def show(ctx: Context, alert_id: int) -> None:
             click.echo("  none drafted")
         for r in c.replies:
             reason = f" — held: {r.hold_reason}" if r.hold_reason else ""
-            click.echo(f"  reply #{r.id} [{r.status}{reason}] via {r.platform} as @{r.account or '?'}: {r.text}")
+            account = shown_handle(r.platform, r.account) if r.account else "(no account)"
+            click.echo(printable(f"  reply #{r.id} [{r.status}{reason}] via {r.platform} as {account}: {r.text}"))
         click.echo("\nHistory:")
         for e in c.events:
-            click.echo(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor}: {e.action}{' ' + str(e.details) if e.details else ''}")
+            click.echo(printable(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor}: {e.action}{' ' + str(e.details) if e.details else ''}"))
 
 
 @alerts.command("next")
@@ -104,6 +121,8 @@ def show(ctx: Context, alert_id: int) -> None:
 def next_(ctx: Context, actor: str, brand: str | None) -> None:
     """Take the most urgent unassigned alert: it is assigned to you (--as NAME)."""
     app = ctx.app()
+    if brand is not None:
+        brand_ids(app.settings, brand)
     with app.Session.begin() as s:
         alert = next_alert(s, actor=actor, now=app.clock.now(), brand=brand)
         if alert is None:
@@ -137,5 +156,5 @@ def _transition(action: str, help_text: str, *, note_option: str | None = None):
 
 _transition("ack", "Acknowledge an alert (you are working on it).")
 _transition("resolve", "Resolve an alert (the customer was helped).", note_option="What was done.")
-_transition("dismiss", "Dismiss an alert (e.g. --reason 'not a complaint': used as training feedback).", note_option="Why: e.g. 'not a complaint'.")
+_transition("dismiss", "Dismiss an alert that needs no answer.\n\n--reason 'not a complaint' also teaches the classifier (`brandpulse train --from-feedback`).", note_option="Why: e.g. 'not a complaint'.")
 _transition("reopen", "Reopen a resolved or dismissed alert.")

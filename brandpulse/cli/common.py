@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from datetime import timedelta
+
 import click
 
 from brandpulse.app import CONFIG_ENV, App, default_config_path
 from brandpulse.config import ConfigError, Settings, load_settings
+from brandpulse.durations import parse_duration
 from brandpulse.resources import relocate_bundled_data
 
 
@@ -87,6 +90,39 @@ def brand_ids(settings: Settings, brand: str | None) -> list[str]:
     if brand not in known:
         raise UserError(f"--brand: unknown brand {brand!r} (known: {', '.join(known)})")
     return [brand]
+
+
+# How far back a report may look: far more than any database holds, and far
+# less than what makes ``now - period`` (or the previous period before it)
+# fall off the calendar.
+MAX_PERIOD = timedelta(days=36500)
+
+
+def parse_period(value: str, *, option: str = "--since") -> timedelta:
+    """A report's period from ``--since``: a positive duration of at most
+    :data:`MAX_PERIOD`, else a :class:`UserError` naming the option and the value."""
+    try:
+        period = parse_duration(value)
+    except ValueError as exc:
+        raise UserError(f"{option}: {exc}") from None
+    if period <= timedelta(0):
+        raise UserError(f"{option}: the period must be positive, got {value!r}")
+    if period > MAX_PERIOD:
+        raise UserError(f"{option}: {value!r} is too long (at most {MAX_PERIOD.days}d)")
+    return period
+
+
+def limit_option(func: Callable) -> Callable:
+    """``--limit N`` (at least 1) for listings; :func:`more_line` says what it left out."""
+    return click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
+                        help="Show at most this many.")(func)
+
+
+def more_line(shown: int, total: int, *, what: str) -> str | None:
+    """``… and 181 more open alerts (--limit 231 shows them all)`` when a listing was cut."""
+    if total <= shown:
+        return None
+    return f"… and {total - shown} more {what} (--limit {total} shows them all)"
 
 
 def actor_option(func: Callable) -> Callable:

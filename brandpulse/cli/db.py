@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
+from brandpulse.app import open_database
 from brandpulse.cli.common import Context, handle_errors, pass_ctx
-from brandpulse.db import make_engine, upgrade as upgrade_schema
+from brandpulse.db import upgrade as upgrade_schema
 from brandpulse.db.engine import current_revision
 
 
@@ -20,7 +21,7 @@ def db() -> None:
 @handle_errors
 def upgrade(ctx: Context, revision: str) -> None:
     """Apply the migrations up to REVISION (idempotent)."""
-    engine = make_engine(ctx.settings.effective_database_url())
+    engine = open_database(ctx.settings)
     try:
         upgrade_schema(engine, revision)
         click.echo(f"database at revision {current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}")
@@ -33,7 +34,7 @@ def upgrade(ctx: Context, revision: str) -> None:
 @handle_errors
 def current(ctx: Context) -> None:
     """Print the database's current schema revision."""
-    engine = make_engine(ctx.settings.effective_database_url())
+    engine = open_database(ctx.settings)
     try:
         click.echo(current_revision(engine) or "(empty database: run `brandpulse db upgrade`)")
     finally:

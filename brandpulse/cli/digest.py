@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from brandpulse.cli.common import Context, UserError, handle_errors, pass_ctx
-from brandpulse.durations import parse_duration
+from brandpulse.cli.common import Context, handle_errors, parse_period, pass_ctx
 
 
 @click.command()
@@ -19,10 +18,7 @@ def digest(ctx: Context, since: str, out_dir: Path | None) -> None:
     """Write the digest as HTML and print it as text: open alerts by priority with SLA time left, counts by sentiment and platform."""
     from outreach.digest import build_digest, render_text, write_digest
 
-    try:
-        period = parse_duration(since)
-    except ValueError as exc:
-        raise UserError(f"--since: {exc}") from None
+    period = parse_period(since)
     app = ctx.app()
     with app.Session() as s:
         d = build_digest(s, settings=app.settings, now=app.clock.now(), since=period)

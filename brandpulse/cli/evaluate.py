@@ -120,9 +120,10 @@ def train(ctx: Context, data: Path | None, from_feedback: bool, brand_id: str | 
         except LabelledDataError as exc:
             raise UserError(str(exc)) from None
     if from_feedback:
-        from brandpulse.db import make_engine, session_factory
+        from brandpulse.app import open_database
+        from brandpulse.db import session_factory
 
-        engine = make_engine(settings.effective_database_url())
+        engine = open_database(settings)
         try:
             with session_factory(engine)() as session:  # one short read; ingestion keeps writing (WAL)
                 feedback = labels_from_feedback(session, brand=brand.id)

@@ -6,8 +6,7 @@ import json
 
 import click
 
-from brandpulse.cli.common import Context, UserError, brand_ids, handle_errors, pass_ctx
-from brandpulse.durations import parse_duration
+from brandpulse.cli.common import Context, brand_ids, handle_errors, parse_period, pass_ctx
 
 
 @click.command()
@@ -20,12 +19,7 @@ def kpis(ctx: Context, since: str, brand: str | None, as_json: bool) -> None:
     """Response KPIs per brand and platform: first-response time and resolution time (mean, median, p90) and the share of alerts answered within 1h, 6h, 12h and 24h."""
     from outreach.kpis import compute_kpis, render_kpis_text
 
-    try:
-        period = parse_duration(since)
-        if period.total_seconds() <= 0:
-            raise ValueError(f"the period must be positive, got {since!r}")
-    except ValueError as exc:
-        raise UserError(f"--since: {exc}") from None
+    period = parse_period(since)
     app = ctx.app()
     brands = brand_ids(app.settings, brand)
     with app.Session() as s:

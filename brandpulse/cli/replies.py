@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, pass_ctx
+from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, limit_option, more_line, pass_ctx
 from brandpulse.db.models import OutboxRow
+from brandpulse.types import shown_handle
+from outreach.templating import printable
 from outreach.outbox import OutboxError, approve as approve_reply, edit as edit_reply, reject as reject_reply
 
 STATUSES = ("drafted", "approved", "held", "sending", "sent", "failed", "rejected", "unknown", "manual")
@@ -19,16 +21,16 @@ def replies() -> None:
 
 @replies.command("list")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES), help="Repeatable. Default: drafted and held.")
-@click.option("--limit", default=50, show_default=True)
+@limit_option
 @pass_ctx
 @handle_errors
 def list_(ctx: Context, statuses, limit) -> None:
     """Replies waiting for a decision, oldest first."""
     app = ctx.app()
+    wanted = OutboxRow.status.in_(statuses or ("drafted", "held"))
     with app.Session() as s:
-        rows = s.scalars(
-            select(OutboxRow).where(OutboxRow.status.in_(statuses or ("drafted", "held"))).order_by(OutboxRow.created_at, OutboxRow.id).limit(limit)
-        ).all()
+        rows = s.scalars(select(OutboxRow).where(wanted).order_by(OutboxRow.created_at, OutboxRow.id).limit(limit)).all()
+        total = s.scalar(select(func.count()).select_from(OutboxRow).where(wanted)) if len(rows) == limit else len(rows)
         if not rows:
             click.echo("no replies")
         for r in rows:
@@ -38,7 +40,11 @@ def list_(ctx: Context, statuses, limit) -> None:
             elif r.status in ("failed", "unknown") and r.last_error:
                 reason = f" ({r.last_error})"
             alert = f" alert #{r.alert_id}" if r.alert_id else ""
-            click.echo(f"#{r.id:<5} {r.status:<9}{alert} {r.platform} as @{r.account or '?'} → {r.in_reply_to or 'new post'}{reason}\n       {r.text}")
+            account = shown_handle(r.platform, r.account) if r.account else "(no account)"
+            click.echo(printable(f"#{r.id:<5} {r.status:<9}{alert} {r.platform} as {account} → {r.in_reply_to or 'new post'}{reason}\n       {r.text}"))
+    more = more_line(len(rows), total, what="replies")
+    if more:
+        click.echo(more)
 
 
 def _run(ctx: Context, fn, outbox_id: int, **kwargs) -> None:
@@ -46,7 +52,7 @@ def _run(ctx: Context, fn, outbox_id: int, **kwargs) -> None:
     try:
         with app.Session.begin() as s:
             row = fn(s, outbox_id, now=app.clock.now(), **kwargs)
-            click.echo(f"reply #{row.id} is now {row.status}: {row.text}")
+            click.echo(printable(f"reply #{row.id} is now {row.status}: {row.text}"))
     except OutboxError as exc:
         raise UserError(str(exc)) from None
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from brandpulse.app import App
 from brandpulse.clock import AcceleratedClock, SystemClock
 from brandpulse.cli.common import Context, UserError, handle_errors, pass_ctx
-from brandpulse.config import Settings
+from brandpulse.config import ConfigError, Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow
 from brandpulse.pipeline import Pipeline
 from brandpulse.wiring import build_pollers
@@ -68,8 +68,19 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
     _configure_logging(verbose)
     app = ctx.app()
     pipeline = Pipeline(app.settings)
-    pollers = build_pollers(app.settings, Session=app.Session, clock=app.clock, pipeline=pipeline)
-    jobs = _jobs(app, pollers, out=sys.stdout)
+    # Sources' and channels' credentials are checked together, so that one
+    # message names every variable to set, not one after the other.
+    problems: list[str] = []
+    try:
+        pollers = build_pollers(app.settings, Session=app.Session, clock=app.clock, pipeline=pipeline)
+    except ConfigError as exc:
+        pollers, problems = [], list(exc.problems)
+    try:
+        jobs = _jobs(app, pollers, out=sys.stdout)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems, path=app.settings.source_path)
     if not pollers:
         raise UserError("no enabled sources in the configuration: nothing to listen to")
     if once:

@@ -6,8 +6,7 @@ import json
 
 import click
 
-from brandpulse.cli.common import Context, UserError, brand_ids, handle_errors, pass_ctx
-from brandpulse.durations import parse_duration
+from brandpulse.cli.common import Context, UserError, brand_ids, handle_errors, parse_period, pass_ctx
 
 BY = ("hour", "day", "week")
 PLATFORMS = ("x", "reddit")
@@ -25,8 +24,8 @@ def trends(ctx: Context, since: str, by: str, brand: str | None, platform: str |
     """Sentiment trends per brand and platform: mentions per bucket by latest label (the brand's own posts left out), negative share and net sentiment, against the previous period of the same length."""
     from outreach.trends import check_period, compute_trends, render_trends_text
 
+    period = parse_period(since)
     try:
-        period = parse_duration(since)
         check_period(period, by)
     except ValueError as exc:
         raise UserError(f"--since: {exc}") from None

@@ -1,0 +1,120 @@
+"""What a community manager meets working the inbox from the command line:
+handles as each network writes them, listings that say what they left out,
+bad input named without a traceback, a database that cannot be opened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli_helpers import invoke, write_config, x_post
+
+
+def reddit_post(i: int, text: str, *, handle: str, followers: int, minutes: float) -> dict:
+    """One recorded Reddit submission in the replay format, from an X post's fields."""
+    post = x_post(i, text, handle=handle, followers=followers, minutes=minutes)
+    post_id = f"t3_walk{i}"
+    post.update(platform="reddit", id=post_id, conversation_id=post_id, subreddit="travel", title="Acme Air",
+                url=f"https://www.reddit.com/r/travel/comments/walk{i}/acme_air/", lang=None)
+    post["author"]["id"] = f"t2_{handle}"
+    return post
+
+
+POSTS = [
+    x_post(1, "Acme Air lost my bag, terrible and useless service", handle="sam", followers=1, minutes=1),
+    x_post(2, "Acme Air cancelled my flight, awful, I am furious \x1b[31mNOW\x1b[0m", handle="esc\x1b[2Jape", minutes=2),
+    reddit_post(3, "Acme Air refund still missing after 30 days, horrible", handle="QuietHeron", followers=4, minutes=3),
+]
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    path = write_config(tmp_path, POSTS)
+    invoke(path, "run", "--once")
+    return path
+
+
+def test_handles_read_as_on_their_network_and_terminal_escapes_are_dropped(config):
+    listing = invoke(config, "alerts", "list").output
+    assert "reddit u/QuietHeron" in listing and "@QuietHeron" not in listing
+    assert "x      @sam" in listing
+    assert "\x1b" not in listing and "@esc[2Jape" in listing
+    with_reddit = next(line for line in listing.splitlines() if "QuietHeron" in line)
+    shown = invoke(config, "alerts", "show", with_reddit.split()[0].lstrip("#")).output
+    assert "reddit u/QuietHeron (4 followers)" in shown and "as u/AcmeAir_Team" in shown
+    sam = next(line for line in listing.splitlines() if "@sam" in line)
+    assert "x @sam (1 follower)" in invoke(config, "alerts", "show", sam.split()[0].lstrip("#")).output
+    replies = invoke(config, "replies", "list").output
+    assert "reddit as u/AcmeAir_Team" in replies and "\x1b" not in replies and "Hi @esc[2Jape," in replies
+
+
+def test_listings_say_what_their_limit_left_out(config):
+    out = invoke(config, "alerts", "list", "--limit", "1").output.splitlines()
+    assert len(out) == 2 and out[1] == "… and 2 more alerts (--limit 3 shows them all)"
+    assert "more alerts" not in invoke(config, "alerts", "list", "--limit", "3").output
+    replies = invoke(config, "replies", "list", "--limit", "2").output
+    assert replies.endswith("… and 1 more replies (--limit 3 shows them all)\n")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["alerts", "list", "--brand", "nope"], "error: --brand: unknown brand 'nope' (known: acme)"),
+    (["alerts", "next", "--brand", "nope", "--as", "kim"], "error: --brand: unknown brand 'nope' (known: acme)"),
+    (["alerts", "list", "--limit", "0"], "Invalid value for '--limit': 0 is not in the range x>=1"),
+    (["replies", "list", "--limit", "-1"], "Invalid value for '--limit': -1 is not in the range x>=1"),
+    (["digest", "--since", "0"], "error: --since: the period must be positive, got '0'"),
+    (["digest", "--since", "999999999d"], "error: --since: '999999999d' is too long (at most 36500d)"),
+    (["digest", "--since", "soon"], "error: --since: not a duration: 'soon'"),
+])
+def test_bad_input_is_named_without_a_traceback(config, args, message):
+    result = invoke(config, *args, ok=False)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_next_with_an_unknown_brand_assigns_nothing(config):
+    invoke(config, "alerts", "next", "--brand", "nope", "--as", "kim", ok=False)
+    assert "→ kim" not in invoke(config, "alerts", "list").output
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("postgresql+psycopg://brandpulse:s3cret@127.0.0.1:1/db",
+     "BRANDPULSE_DATABASE_URL: cannot open the database postgresql+psycopg://brandpulse:***@127.0.0.1:1/db: "),
+    ("nosuchdb://host/db", "BRANDPULSE_DATABASE_URL: cannot open the database nosuchdb://host/db: unknown kind of database 'nosuchdb'"),
+    ("not a url", "BRANDPULSE_DATABASE_URL: not a database URL"),
+])
+def test_a_database_that_cannot_be_opened_is_named_without_its_password(tmp_path, monkeypatch, url, message):
+    config = write_config(tmp_path, POSTS)
+    monkeypatch.setenv("BRANDPULSE_DATABASE_URL", url)
+    for args in (["alerts", "list"], ["db", "current"]):
+        result = invoke(config, *args, ok=False)
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert "s3cret" not in result.output and "Traceback" not in result.output
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path, monkeypatch):
+    config = write_config(tmp_path, POSTS)
+    config_data = yaml.safe_load(config.read_text())
+    config_data["database_url"] = "sqlite:///mentions.jsonl"  # relative to the config file: a text file
+    config.write_text(yaml.safe_dump(config_data))
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    result = invoke(config, "alerts", "list", ok=False)
+    assert result.exit_code == 2
+    assert f"{config}: database_url: cannot open the database sqlite:///{tmp_path / 'mentions.jsonl'}: file is not a database" in result.output
+
+
+def test_run_names_every_missing_credential_at_once(tmp_path, monkeypatch):
+    for name in ("X_BEARER_TOKEN", "X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"{name}_FILE", raising=False)
+    config = write_config(
+        tmp_path, [],
+        sources=[{"name": "acme-x", "kind": "x", "brand": "acme", "endpoint": "mentions", "account": "AcmeAir", "poll_interval": "2m"}],
+        outreach={"channel": "live"},
+    )
+    result = invoke(config, "run", "--once", ok=False)
+    assert result.exit_code == 2
+    assert "X_BEARER_TOKEN is not set" in result.output  # reading (the source)
+    assert "credentials are missing: X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET" in result.output  # posting
