@@ -162,3 +162,10 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     again = invoke(path, "demo", "--seconds", "3", "--keep-db").output  # the same day again: all duplicates
     assert "Mentions stored: 396" in again
     assert "Sentiment: no post scored in this run (the kept database already held them all)" in again
+    # The README's walkthrough, with the ids it names.
+    assert "#9     P1 open" in invoke(path, "alerts", "next", "--as", "alice").output
+    shown = invoke(path, "alerts", "show", "9").output
+    assert "@the_maya_quinn" in shown and "lost my bag" in shown and "reply #10 [drafted]" in shown
+    invoke(path, "replies", "approve", "10", "--as", "alice", "--text", "Hi @the_maya_quinn, …")
+    assert "[dry-run] would post on x as @KestrelAir in reply to" in invoke(path, "run", "--once").output
+    assert "alert #9 is now resolved (by alice)" in invoke(path, "alerts", "resolve", "9", "--as", "alice", "--note", "bag delivered").output
