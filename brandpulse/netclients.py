@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import requests
 
@@ -40,7 +40,14 @@ REDDIT_OAUTH_URL = "https://oauth.reddit.com"
 REDDIT_URL = "https://www.reddit.com"
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)  # (connect, read) seconds
 APP_ID = "brandpulse"
-REDDIT_CREDENTIALS = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD")
+# Reddit: one script app (client id and secret) and the accounts it logs in
+# as (password grant). REDDIT_USERNAME and REDDIT_PASSWORD are the default
+# account's (reading uses it too); another brand account's password is named
+# after its handle (see reddit_account_password_name).
+REDDIT_APP_CREDENTIALS = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET")
+REDDIT_USER_CREDENTIALS = ("REDDIT_USERNAME", "REDDIT_PASSWORD")
+REDDIT_CREDENTIALS = (*REDDIT_APP_CREDENTIALS, *REDDIT_USER_CREDENTIALS)
+REDDIT_ACCOUNT_PASSWORD_PREFIX = "REDDIT_PASSWORD__"
 
 # X posting (OAuth 1.0a user context): one app (consumer key and secret) and
 # one access token and secret per account it posts as. X_ACCESS_TOKEN and
@@ -120,14 +127,19 @@ def make_x_client(
     return client
 
 
-def x_account_key(handle: str) -> str:
-    """The suffix of an X account's credential variables: the handle without
-    '@', upper-cased, every character other than A-Z and 0-9 replaced by '_'
-    (``@KestrelAir_Help`` → ``KESTRELAIR_HELP``). Handles are compared without
-    case on X, and so are these names."""
-    bare = handle.strip().lstrip("@")
+def bare_handle(handle: str) -> str:
+    """A handle without its platform's prefix ('@' on X, 'u/' or '/u/' on Reddit)."""
+    return handle.strip().lstrip("@").removeprefix("/u/").removeprefix("u/")
+
+
+def account_key(handle: str) -> str:
+    """The suffix of an account's own credential variables: the handle
+    without '@' (X) or 'u/' (Reddit), upper-cased, every character other than
+    A-Z and 0-9 replaced by '_' (``@KestrelAir_Help`` → ``KESTRELAIR_HELP``).
+    Handles are compared without case on X and Reddit, and so are these names."""
+    bare = bare_handle(handle)
     if not bare:
-        raise ValueError("an X handle is needed to name its credentials")
+        raise ValueError("a handle is needed to name its credentials")
     return re.sub(r"[^A-Z0-9]", "_", bare.upper())
 
 
@@ -135,8 +147,15 @@ def x_account_credential_names(handle: str) -> tuple[str, str]:
     """The environment variables holding the access token and secret of the X
     account ``handle`` (each also readable from NAME_FILE), e.g.
     ``X_ACCESS_TOKEN__KESTRELAIRHELP`` and ``X_ACCESS_TOKEN_SECRET__KESTRELAIRHELP``."""
-    key = x_account_key(handle)
+    key = account_key(handle)
     return f"{X_ACCOUNT_TOKEN_PREFIX}{key}", f"{X_ACCOUNT_SECRET_PREFIX}{key}"
+
+
+def reddit_account_password_name(handle: str) -> str:
+    """The environment variable holding the password of the Reddit account
+    ``handle`` (also readable from NAME_FILE), e.g. ``REDDIT_PASSWORD__KESTREL_CARE``
+    for u/Kestrel_Care; it logs in through the app of REDDIT_CLIENT_ID."""
+    return f"{REDDIT_ACCOUNT_PASSWORD_PREFIX}{account_key(handle)}"
 
 
 def _is_set(name: str, env: Mapping[str, str]) -> bool:
@@ -144,18 +163,24 @@ def _is_set(name: str, env: Mapping[str, str]) -> bool:
 
 
 @dataclass(frozen=True)
-class XPostingCredentials:
-    """Which X posting credentials the environment holds, by name only (no
-    value is read): what the live X channel will read and the start-up check
-    reports. A variable counts as set when NAME or NAME_FILE is."""
+class PostingCredentials:
+    """Which posting credentials of one network the environment holds, by
+    name only (no value is read): what its live channel will read and the
+    start-up check reports. A variable counts as set when NAME or NAME_FILE
+    is. The network's app credentials (``app``: X_API_KEY, X_API_SECRET;
+    REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET), its default account's (``user``:
+    X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET; REDDIT_USERNAME, REDDIT_PASSWORD)
+    and each brand account's own (X: a token pair; Reddit: a password)."""
 
-    app_missing: tuple[str, ...]  # of X_API_KEY, X_API_SECRET
-    default: bool  # X_ACCESS_TOKEN or X_ACCESS_TOKEN_SECRET is set
-    default_missing: tuple[str, ...]  # of the default pair, when it is (partly) set or nothing else is
-    accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # handle → its pair, when (partly) set
-    incomplete: dict[str, tuple[str, ...]] = field(default_factory=dict)  # handle → names missing from its pair
-    without: tuple[str, ...] = ()  # the brands' accounts none of whose pair is set
-    unknown: tuple[str, ...] = ()  # X_ACCESS_TOKEN__* / X_ACCESS_TOKEN_SECRET__* naming no brand account
+    app: tuple[str, ...]
+    user: tuple[str, ...]
+    app_missing: tuple[str, ...]  # of app
+    default: bool  # one of user is set
+    default_missing: tuple[str, ...]  # of user, when it is (partly) set or nothing else is
+    accounts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # handle → its own names, when (partly) set
+    incomplete: dict[str, tuple[str, ...]] = field(default_factory=dict)  # handle → names missing from its own
+    without: tuple[str, ...] = ()  # the brands' accounts none of whose own names is set
+    unknown: tuple[str, ...] = ()  # per-account variables naming no brand account
 
     @property
     def any_user(self) -> bool:
@@ -164,9 +189,9 @@ class XPostingCredentials:
 
     @property
     def present(self) -> list[str]:
-        names = [n for n in X_APP_CREDENTIALS if n not in self.app_missing]
+        names = [n for n in self.app if n not in self.app_missing]
         if self.default:
-            names += [n for n in X_USER_CREDENTIALS if n not in self.default_missing]
+            names += [n for n in self.user if n not in self.default_missing]
         for pair in self.accounts.values():
             names += list(pair)
         return names
@@ -184,48 +209,72 @@ class XPostingCredentials:
         return names
 
     def names_to_read(self) -> list[str]:
-        names = list(X_APP_CREDENTIALS)
+        names = list(self.app)
         if self.default or not self.accounts:
-            names += list(X_USER_CREDENTIALS)
+            names += list(self.user)
         for pair in self.accounts.values():
             names += list(pair)
         return names
 
 
-def x_posting_credentials(handles: Iterable[str], env: Mapping[str, str]) -> XPostingCredentials:
-    """What ``env`` holds of the X posting credentials for the brand accounts
-    ``handles`` (duplicates, '@' and case ignored)."""
+def posting_credentials(handles: Iterable[str], env: Mapping[str, str], *, app: tuple[str, ...],
+                        user: tuple[str, ...], own_names: Callable[[str], tuple[str, ...]],
+                        prefixes: tuple[str, ...]) -> PostingCredentials:
+    """What ``env`` holds of one network's posting credentials for the brand
+    accounts ``handles`` (duplicates, '@', 'u/' and case ignored):
+    ``own_names(handle)`` names an account's own variables, all starting with
+    one of ``prefixes``."""
     unique: dict[str, str] = {}
     for handle in handles:
-        bare = handle.strip().lstrip("@")
+        bare = bare_handle(handle)
         if bare:
-            unique.setdefault(x_account_key(bare), bare)
-    accounts: dict[str, tuple[str, str]] = {}
+            unique.setdefault(account_key(bare), bare)
+    accounts: dict[str, tuple[str, ...]] = {}
     incomplete: dict[str, tuple[str, ...]] = {}
     without: list[str] = []
     expected: set[str] = set()
     for handle in unique.values():
-        pair = x_account_credential_names(handle)
-        expected.update((*pair, *(f"{n}_FILE" for n in pair)))
-        set_ = [n for n in pair if _is_set(n, env)]
+        names = own_names(handle)
+        expected.update((*names, *(f"{n}_FILE" for n in names)))
+        set_ = [n for n in names if _is_set(n, env)]
         if not set_:
             without.append(handle)
             continue
-        accounts[handle] = pair
-        if len(set_) < len(pair):
-            incomplete[handle] = tuple(n for n in pair if n not in set_)
-    default_set = [n for n in X_USER_CREDENTIALS if _is_set(n, env)]
-    unknown = sorted(k for k in env if k.startswith((X_ACCOUNT_TOKEN_PREFIX, X_ACCOUNT_SECRET_PREFIX))
-                     and k not in expected)
-    return XPostingCredentials(
-        app_missing=tuple(n for n in X_APP_CREDENTIALS if not _is_set(n, env)),
+        accounts[handle] = names
+        if len(set_) < len(names):
+            incomplete[handle] = tuple(n for n in names if n not in set_)
+    default_set = [n for n in user if _is_set(n, env)]
+    unknown = sorted(k for k in env if k.startswith(prefixes) and k not in expected)
+    return PostingCredentials(
+        app=app,
+        user=user,
+        app_missing=tuple(n for n in app if not _is_set(n, env)),
         default=bool(default_set),
-        default_missing=tuple(n for n in X_USER_CREDENTIALS if n not in default_set),
+        default_missing=tuple(n for n in user if n not in default_set),
         accounts=accounts,
         incomplete=incomplete,
         without=tuple(without),
         unknown=tuple(unknown),
     )
+
+
+def x_posting_credentials(handles: Iterable[str], env: Mapping[str, str]) -> PostingCredentials:
+    """What ``env`` holds of the X posting credentials for the brand accounts
+    ``handles``: the app's, X_ACCESS_TOKEN / X_ACCESS_TOKEN_SECRET, and the
+    accounts' own pairs (:func:`x_account_credential_names`)."""
+    return posting_credentials(handles, env, app=X_APP_CREDENTIALS, user=X_USER_CREDENTIALS,
+                               own_names=x_account_credential_names,
+                               prefixes=(X_ACCOUNT_TOKEN_PREFIX, X_ACCOUNT_SECRET_PREFIX))
+
+
+def reddit_posting_credentials(handles: Iterable[str], env: Mapping[str, str]) -> PostingCredentials:
+    """What ``env`` holds of the Reddit posting credentials for the brand
+    accounts ``handles``: the app's, REDDIT_USERNAME / REDDIT_PASSWORD (the
+    default account), and the accounts' own passwords
+    (:func:`reddit_account_password_name`)."""
+    return posting_credentials(handles, env, app=REDDIT_APP_CREDENTIALS, user=REDDIT_USER_CREDENTIALS,
+                               own_names=lambda handle: (reddit_account_password_name(handle),),
+                               prefixes=(REDDIT_ACCOUNT_PASSWORD_PREFIX,))
 
 
 # ----------------------------------------------------------------- Reddit

@@ -43,6 +43,7 @@ from brandpulse.durations import format_duration
 from brandpulse.resources import resource_dir
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, shown_followers, shown_handle
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
+from outreach.channels.base import account_limit_key
 from outreach.channels.x import x_rate_limit_keys
 from outreach.outbox import current_waits, held_by
 from outreach.templating import make_environment, printable
@@ -422,11 +423,12 @@ def _waits(session: Session, *, now: datetime, settings: Settings, brands: Seque
     """The senders waiting for a rate limit now (one query), each with the
     approved posts of these brands it holds back; a wait that holds none of
     theirs is shown only when it is one of their accounts' or the whole
-    platform's. Each sender's rate-limit key is the live channel's (a
-    channel that names none, like Reddit's, has its platform's)."""
+    platform's. Each sender's rate-limit key is the live channel's (X: its
+    token's variable; Reddit: the account's own)."""
     own = {(platform, handle.lstrip("@").lower()) for b in brands
            for platform, handles in (("x", b.accounts.x), ("reddit", b.accounts.reddit)) for handle in handles}
-    key_for = {"x": x_rate_limit_keys(settings, env=env)}
+    key_for = {"x": x_rate_limit_keys(settings, env=env),
+               "reddit": lambda account: account_limit_key("reddit", account)}  # Reddit: each account's own
     sender_keys = {(platform, account): key_for[platform](account) if platform in key_for else platform
                    for platform, account in approved_by_sender}
     out = []

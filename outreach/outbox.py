@@ -46,8 +46,9 @@ platform's "not now" for the *sender*, not only for that reply: the reply
 gets ``not_before``, and its sender's rate-limit key
 (:func:`outreach.channels.base.rate_limit_key`: on X the access token, so
 each brand account waits alone and accounts posting with the default token
-wait together; a channel that names none, like Reddit's, waits as a whole
-platform; an error may name a wider limit, as X's app-wide daily one) waits
+wait together; on Reddit the account; a channel that names none waits as a
+whole platform; an error may name a wider limit, as X's app-wide daily one
+or Reddit's per-app request limit) waits
 until then in ``send_waits``, in the same transaction. Every later run, in
 any process and after a restart, leaves the replies of a waiting sender
 approved and untouched (``waiting`` in the report; they are not counted
@@ -473,6 +474,8 @@ class SendWait:
         handle = _handle(self.platform, self.account)
         if self.identity == self.platform:
             return f"{self.platform}, every account (answered to {handle})"
+        if self.identity == handle.lower():  # the account's own limit (Reddit)
+            return f"{self.platform} {handle}"
         return f"{self.platform} {handle} (token {self.identity})"
 
 

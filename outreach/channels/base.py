@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from brandpulse.netclients import bare_handle
+from brandpulse.types import shown_handle
+
 
 @dataclass(frozen=True, slots=True)
 class OutboundPost:
@@ -96,3 +99,11 @@ def rate_limit_key(channel: object, *, account: str | None) -> str:
     if key_for is None:
         return str(getattr(channel, "platform"))
     return str(key_for(account=account))
+
+
+def account_limit_key(platform: str, account: str | None) -> str:
+    """The rate-limit key of a limit that belongs to the account itself
+    (Reddit's RATELIMIT): its handle as shown, lower-case (``u/acmeair_team``).
+    It needs no credentials, so a reader without channels (the digest) finds
+    the channel's key from the handle alone."""
+    return shown_handle(platform, bare_handle(account or "")).lower()

@@ -10,6 +10,21 @@
   ``RATELIMIT`` ("Take a break for 9 minutes…"): the send is deferred
   (``SendError(retry_at=...)``). praw would sleep and retry when the wait is
   short; ``ratelimit_seconds`` is set below zero so it never does.
+* **Several accounts**: each brand may post as its own Reddit account
+  (``brands[].accounts.reddit``; replies go out as the account the draft
+  names, incident posts as ``incidents.brands.<brand>.reddit.account``).
+  One script app (REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET) logs in as each:
+  REDDIT_USERNAME and REDDIT_PASSWORD are the default account's, and any
+  brand account may have its own password, ``REDDIT_PASSWORD__<HANDLE>``
+  (:func:`brandpulse.netclients.reddit_account_password_name`).
+  :class:`RedditAccountsChannel` is the one Reddit channel the outbox gets:
+  it routes each post, and each reconciliation (the account's own history),
+  to the :class:`RedditChannel` of the account that posts.
+* **Rate limits**: ``RATELIMIT`` is the account's ("you've been doing that a
+  lot"), so it holds back that account's posts only
+  (:meth:`RedditChannel.rate_limit_key`: ``u/<name>``); an HTTP 429 is the
+  app's request limit (per OAuth client), which every account shares: the
+  error's ``limit_key`` is the platform.
 * **At most once**: prawcore retries a POST by itself after a 5xx or a
   timeout, which can create the same comment twice. The client built by
   :mod:`brandpulse.netclients` makes exactly one attempt; a timeout, a
@@ -24,9 +39,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import prawcore
 import requests
@@ -34,11 +50,18 @@ from praw.exceptions import PRAWException, RedditAPIException
 
 from brandpulse.clock import Clock, SystemClock
 from brandpulse.netclients import (
+    REDDIT_APP_CREDENTIALS,
     REDDIT_CREDENTIALS,
+    REDDIT_USER_CREDENTIALS,
+    bare_handle,
     http_session_of,
-    reddit_client_from_env,
+    make_reddit_client,
+    reddit_account_password_name,
+    reddit_posting_credentials,
+    reddit_user_agent,
 )
-from outreach.channels.base import OutboundPost, SendError, SentPost
+from brandpulse.secrets import Secret, read_secrets
+from outreach.channels.base import OutboundPost, SendError, SentPost, account_limit_key
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +96,33 @@ class RedditChannel:
     platform = PLATFORM
     max_length: int | None = MAX_COMMENT
 
-    def __init__(self, *, client: Any, username: str, clock: Clock | None = None) -> None:
+    def __init__(self, *, client: Any, username: str, clock: Clock | None = None,
+                 password_name: str = REDDIT_USER_CREDENTIALS[1]) -> None:
+        """``password_name``: the environment variable the account's password
+        came from, for error messages."""
         self.client = client
-        self.username = username.removeprefix("u/").removeprefix("/u/")
+        self.username = bare_handle(username)
         self.clock = clock or SystemClock()
+        self.password_name = password_name
 
     def __repr__(self) -> str:
         return f"<RedditChannel u/{self.username}>"
+
+    def rate_limit_key(self, *, account: str | None = None) -> str:
+        """The limit this channel's posts count against (Reddit's RATELIMIT
+        is per account): ``u/<name>``, lower-case."""
+        return account_limit_key(PLATFORM, self.username)
+
+    def _user_credentials(self) -> str:
+        names = (REDDIT_USER_CREDENTIALS[0], self.password_name) if self.password_name == REDDIT_USER_CREDENTIALS[1] \
+            else (self.password_name,)
+        return " and ".join(names)
 
     # -- sending --------------------------------------------------------------------
     def _check(self, post: OutboundPost) -> None:
         if post.platform != PLATFORM:
             raise SendError(f"the Reddit channel cannot post on {post.platform!r}", permanent=True)
-        if post.account and post.account.removeprefix("u/").lower() != self.username.lower():
+        if post.account and bare_handle(post.account).lower() != self.username.lower():
             raise SendError(f"Reddit: cannot post as u/{post.account} (the Reddit credentials are u/{self.username}'s)",
                             permanent=True)
         if not post.text.strip():
@@ -154,6 +191,11 @@ class RedditChannel:
             raise SendError(str(exc), permanent=exc.permanent, retry_at=exc.retry_at) from None
 
     # -- errors ------------------------------------------------------------------------
+    def _credentials(self) -> tuple[str, ...]:
+        if self.password_name == REDDIT_USER_CREDENTIALS[1]:
+            return REDDIT_CREDENTIALS
+        return (*REDDIT_APP_CREDENTIALS, self.password_name)
+
     def _call(self, action, doing: str, *, lookup: bool = False):
         now = self.clock.now()
         unknown = not lookup  # after a POST left, "no answer" may mean "created"
@@ -174,7 +216,8 @@ class RedditChannel:
                 wait = timedelta(seconds=max(1.0, float(retry_after))) if retry_after else DEFAULT_RATELIMIT_WAIT
             except ValueError:
                 wait = DEFAULT_RATELIMIT_WAIT
-            raise SendError(f"Reddit: rate limited while {doing} (429)", retry_at=now + wait) from None
+            raise SendError(f"Reddit: the app's request limit is used up (429 while {doing}); no account may post"
+                            f" before {(now + wait).isoformat()}", retry_at=now + wait, limit_key=PLATFORM) from None
         except prawcore.BadJSON as exc:
             raise SendError(f"Reddit: unreadable answer while {doing} (HTTP {exc.response.status_code},"
                             f" {exc.response.text[:200]!r})" + ("; it may have been created" if unknown else ""),
@@ -183,10 +226,10 @@ class RedditChannel:
             raise SendError(f"Reddit: server error while {doing} ({exc})" + ("; it may have been created" if unknown else ""),
                             outcome_unknown=unknown) from None
         except prawcore.OAuthException as exc:
-            raise SendError(f"Reddit refused the login while {doing} ({exc.error}); check REDDIT_USERNAME and"
-                            " REDDIT_PASSWORD", permanent=True) from None
+            raise SendError(f"Reddit refused the login of u/{self.username} while {doing} ({exc.error}); check"
+                            f" {self._user_credentials()}", permanent=True) from None
         except (prawcore.InvalidToken, prawcore.InsufficientScope) as exc:
-            raise SendError(f"Reddit rejected the access token while {doing} ({exc}); check {', '.join(CREDENTIALS)}",
+            raise SendError(f"Reddit rejected the access token while {doing} ({exc}); check {', '.join(self._credentials())}",
                             permanent=True) from None
         except prawcore.Forbidden as exc:
             raise SendError(f"Reddit: forbidden while {doing} (403: locked or archived thread, banned account or"
@@ -213,11 +256,89 @@ class RedditChannel:
             last = http.last_response if http is not None else None
             if last is not None and last.status_code in (401, 403):
                 raise SendError(f"Reddit answered {last.status_code} while {doing} without saying why; check"
-                                f" {', '.join(CREDENTIALS)}", permanent=True) from None
+                                f" {', '.join(self._credentials())}", permanent=True) from None
             raise SendError(f"Reddit: unexpected error inside praw while {doing} (KeyError {exc})",
                             outcome_unknown=unknown) from None
         except (PRAWException, prawcore.PrawcoreException) as exc:
             raise SendError(f"Reddit: {type(exc).__name__} while {doing}: {exc}", outcome_unknown=unknown) from None
+
+
+def credentials_hint(handle: str) -> str:
+    """How to let brandpulse post as the Reddit account ``handle``."""
+    name = reddit_account_password_name(handle)
+    return (f"set {name} (or {name}_FILE) to u/{bare_handle(handle)}'s password (the account logs in through the"
+            f" app of {REDDIT_APP_CREDENTIALS[0]}: make it a developer of that app)")
+
+
+class RedditAccountsChannel:
+    """The Reddit channel: posts as whichever of the brands' accounts a post
+    names, each through its own login (:class:`RedditChannel`).
+
+    ``post.account`` picks the account (compared without 'u/' and case): one
+    with its own password (REDDIT_PASSWORD__<HANDLE>), else the default
+    account (REDDIT_USERNAME) when it is that account; a post naming none
+    goes out as the default. A post as an account without credentials fails
+    permanently, naming the variable to set, without a request; the other
+    accounts post as usual."""
+
+    platform = PLATFORM
+    max_length: int | None = MAX_COMMENT
+
+    def __init__(self, *, default: RedditChannel | None, accounts: Mapping[str, RedditChannel] | None = None,
+                 brand_accounts: Iterable[str] = ()) -> None:
+        self.default = default
+        self.accounts = {bare_handle(h).lower(): c for h, c in (accounts or {}).items()}
+        if default is not None:
+            self.accounts.setdefault(default.username.lower(), default)
+        self.brand_accounts = tuple(dict.fromkeys(bare_handle(a) for a in brand_accounts))
+        if not self.accounts:
+            raise ValueError("a Reddit channel needs the credentials of at least one account")
+
+    def __repr__(self) -> str:
+        return f"<RedditAccountsChannel default={self.default!r} accounts=[{', '.join(map(repr, self.accounts.values()))}]>"
+
+    def channel_for(self, account: str | None) -> RedditChannel:
+        """The channel that posts as ``account`` (None: the default account).
+        Raises a permanent SendError when no credentials can post as it."""
+        name = bare_handle(account) if account else ""
+        if not name:
+            if self.default is None:
+                user, password = REDDIT_USER_CREDENTIALS
+                raise SendError(f"Reddit: the post names no account and no default Reddit account is set: set {user}"
+                                f" and {password} (or give the brand Reddit accounts, brands[].accounts.reddit)",
+                                permanent=True)
+            return self.default
+        channel = self.accounts.get(name.lower())
+        if channel is not None:
+            return channel
+        known = name.lower() in {a.lower() for a in self.brand_accounts}
+        todo = credentials_hint(name) if known else "add it to brands[].accounts.reddit and " + credentials_hint(name)
+        default = f"; {REDDIT_USER_CREDENTIALS[0]} is u/{self.default.username}" if self.default is not None else ""
+        raise SendError(f"Reddit: cannot post as u/{name} ({'one of the brand' if known else 'not one of the brands'}'s"
+                        f" accounts): no credentials for it; {todo}{default}", permanent=True)
+
+    def without_credentials(self) -> list[str]:
+        """The brands' Reddit accounts nothing can post as."""
+        return [a for a in self.brand_accounts if a.lower() not in self.accounts]
+
+    def rate_limit_key(self, *, account: str | None) -> str:
+        """The limit a post as ``account`` counts against: the account's own
+        (:func:`~outreach.channels.base.account_limit_key`, ``u/<name>``;
+        None: the default account's)."""
+        if not account and self.default is not None:
+            return self.default.rate_limit_key()
+        return account_limit_key(PLATFORM, account)
+
+    def send(self, post: OutboundPost) -> SentPost:
+        return self.channel_for(post.account).send(post)
+
+    def find_sent(self, post: OutboundPost) -> SentPost | None:
+        """Looks in the history of the account that posted ``post``."""
+        return self.channel_for(post.account).find_sent(post)
+
+
+def _brand_reddit_accounts(settings: Any) -> list[str]:
+    return [a for b in getattr(settings, "brands", []) for a in b.accounts.reddit]
 
 
 def build_reddit_channel(
@@ -228,10 +349,31 @@ def build_reddit_channel(
     clock: Clock | None = None,
     oauth_url: str | None = None,
     reddit_url: str | None = None,
-) -> RedditChannel:
-    """The Reddit channel: credentials from REDDIT_CLIENT_ID,
-    REDDIT_CLIENT_SECRET, REDDIT_USERNAME, REDDIT_PASSWORD (or ``*_FILE``).
-    Raises MissingSecretError (a ConfigError) naming what is missing."""
-    client, username = reddit_client_from_env(purpose="posting on Reddit", env=env, session=session,
-                                              oauth_url=oauth_url, reddit_url=reddit_url)
-    return RedditChannel(client=client, username=username, clock=clock)
+) -> RedditAccountsChannel:
+    """The Reddit channel for ``settings``, from the environment (each
+    variable also readable from NAME_FILE):
+
+    * the app: REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET (always);
+    * the default account: REDDIT_USERNAME and REDDIT_PASSWORD (needed unless
+      some brand account has a password of its own);
+    * any of the brands' Reddit accounts (``brands[].accounts.reddit``):
+      REDDIT_PASSWORD__<HANDLE>.
+
+    No request is made (each account logs in on first use). Raises
+    MissingSecretError (a ConfigError) naming what is missing."""
+    env = os.environ if env is None else env
+    brand_accounts = _brand_reddit_accounts(settings)
+    plan = reddit_posting_credentials(brand_accounts, env)
+    secrets = read_secrets(plan.names_to_read(), env=env, purpose="posting on Reddit")
+
+    def channel(username: str, password: Secret) -> RedditChannel:
+        client = make_reddit_client(
+            client_id=secrets[REDDIT_APP_CREDENTIALS[0]], client_secret=secrets[REDDIT_APP_CREDENTIALS[1]],
+            username=username, password=password, user_agent=reddit_user_agent(username), session=session,
+            **{k: v for k, v in (("oauth_url", oauth_url), ("reddit_url", reddit_url)) if v})
+        return RedditChannel(client=client, username=username, clock=clock, password_name=password.name)
+
+    user, password = REDDIT_USER_CREDENTIALS
+    default = channel(secrets[user].reveal(), secrets[password]) if user in secrets else None
+    own = {handle: channel(handle, secrets[names[0]]) for handle, names in plan.accounts.items()}
+    return RedditAccountsChannel(default=default, accounts=own, brand_accounts=brand_accounts)

@@ -22,6 +22,13 @@ A factory builds one channel per platform it can post on.
   per-account variables naming no brand account, are logged as warnings at
   start-up: the other accounts post, and a reply drafted for an account
   without credentials fails naming the variables to set.
+
+  Reddit the same way: one script app (REDDIT_CLIENT_ID,
+  REDDIT_CLIENT_SECRET), REDDIT_USERNAME / REDDIT_PASSWORD for the default
+  account and REDDIT_PASSWORD__<HANDLE> for any of
+  ``brands[].accounts.reddit``. Brand accounts nothing can post as (neither
+  a password of their own nor the default account), and per-account
+  variables naming no brand account, are logged as warnings at start-up.
 """
 
 from __future__ import annotations
@@ -33,7 +40,14 @@ from typing import Any, Callable, Mapping, TextIO
 
 from brandpulse.clock import Clock
 from brandpulse.config import ConfigError, Settings
-from brandpulse.netclients import X_USER_CREDENTIALS, x_account_credential_names, x_posting_credentials
+from brandpulse.netclients import (
+    X_USER_CREDENTIALS,
+    PostingCredentials,
+    reddit_account_password_name,
+    reddit_posting_credentials,
+    x_account_credential_names,
+    x_posting_credentials,
+)
 from brandpulse.secrets import MissingSecretError
 from outreach.channels.base import Channel
 from outreach.channels.dryrun import DryRunChannel
@@ -60,28 +74,28 @@ def dry_run_channels(settings: Settings, *, out: TextIO | None = None, **_: Any)
     return {platform: DryRunChannel(platform, out=out, max_length=limit) for platform, limit in DRY_RUN_LIMITS.items()}
 
 
-def _credentials_state(names: tuple[str, ...], env: Mapping[str, str]) -> tuple[list[str], list[str]]:
-    """(present, missing) among ``names``, each counted present when NAME or NAME_FILE is set."""
-    present = [n for n in names if env.get(n) or env.get(f"{n}_FILE")]
-    return present, [n for n in names if n not in present]
-
-
 def _brand_x_accounts(settings: Settings) -> list[str]:
     return [a for brand in settings.brands for a in brand.accounts.x]
 
 
-def _x_credentials_state(settings: Settings, env: Mapping[str, str]) -> tuple[list[str], list[str]]:
-    plan = x_posting_credentials(_brand_x_accounts(settings), env)
-    return plan.present, plan.missing
+def _posting_credentials(platform: str, settings: Settings, env: Mapping[str, str]) -> PostingCredentials:
+    """Which of ``platform``'s posting credentials ``env`` holds (names only)."""
+    if platform == "x":
+        return x_posting_credentials(_brand_x_accounts(settings), env)
+    return reddit_posting_credentials([a for brand in settings.brands for a in brand.accounts.reddit], env)
 
 
-def _x_missing_note(settings: Settings, env: Mapping[str, str], missing: list[str]) -> str:
-    plan = x_posting_credentials(_brand_x_accounts(settings), env)
-    if plan.accounts or not set(X_USER_CREDENTIALS) & set(missing):
+def _missing_note(platform: str, settings: Settings, env: Mapping[str, str], missing: list[str]) -> str:
+    """When the default account's credentials are missing and no account has
+    its own: how to give each account its own instead."""
+    plan = _posting_credentials(platform, settings, env)
+    if plan.accounts or not set(plan.user) & set(missing):
         return ""
-    example = x_account_credential_names(plan.without[0] if plan.without else "<HANDLE>")
-    return (f"; {' and '.join(X_USER_CREDENTIALS)} are the default account's, or give each account its own pair"
-            f" ({' and '.join(example)})")
+    handle = plan.without[0] if plan.without else "HANDLE"
+    own = x_account_credential_names(handle) if platform == "x" else (reddit_account_password_name(handle),)
+    what = "pair" if platform == "x" else "password"
+    return (f"; {' and '.join(plan.user)} are the default account's, or give each account its own {what}"
+            f" ({' and '.join(own)})")
 
 
 def x_account_warnings(settings: Settings, env: Mapping[str, str]) -> list[str]:
@@ -105,6 +119,25 @@ def x_account_warnings(settings: Settings, env: Mapping[str, str]) -> list[str]:
     for name in plan.unknown:
         warnings.append(f"X: {name} is set but names none of the brands' X accounts (brands[].accounts.x);"
                         " it is not used (a misspelt handle?)")
+    return warnings
+
+
+def reddit_account_warnings(settings: Settings, env: Mapping[str, str], channel: Any) -> list[str]:
+    """What a support team should know about posting on Reddit as the
+    brands' accounts: accounts the built ``channel`` cannot post as, and
+    per-account variables that name no brand account."""
+    warnings: list[str] = []
+    without = channel.without_credentials()
+    if without:
+        from outreach.channels.reddit import credentials_hint  # praw loads with the live Reddit channel only
+
+        todo = "; ".join(credentials_hint(h) for h in without)
+        warnings.append(f"Reddit: {', '.join(f'u/{h}' for h in without)} (brands[].accounts.reddit) cannot post: no"
+                        f" password of their own and REDDIT_USERNAME is another account; their posts fail (status"
+                        f" failed, naming the variable to set) until then: {todo}; the other accounts post as usual")
+    for name in _posting_credentials("reddit", settings, env).unknown:
+        warnings.append(f"Reddit: {name} is set but names none of the brands' Reddit accounts"
+                        " (brands[].accounts.reddit); it is not used (a misspelt handle?)")
     return warnings
 
 
@@ -135,14 +168,12 @@ def live_channels(
         required = {p: f"brandpulse listens there (sources {', '.join(names)})" for p, names in listening.items()}
 
     wanted: list[str] = []
-    for platform, (names, _module, _factory) in LIVE_PLATFORMS.items():
-        if platform == "x":
-            present, missing = _x_credentials_state(settings, env)
-        else:
-            present, missing = _credentials_state(names, env)
+    for platform in LIVE_PLATFORMS:
+        plan = _posting_credentials(platform, settings, env)
+        present, missing = plan.present, plan.missing
         if platform in required:
             if missing:
-                note = _x_missing_note(settings, env, missing) if platform == "x" else ""
+                note = _missing_note(platform, settings, env, missing)
                 problems.append(
                     f"outreach.channel: 'live' posts on {_NAMES[platform]} ({required[platform]}) but its credentials"
                     f" are missing: {', '.join(missing)} (set each in the environment, or NAME_FILE to a file holding"
@@ -172,6 +203,9 @@ def live_channels(
             channels[platform] = build(settings, env=env, clock=clock)
         except MissingSecretError as exc:  # e.g. a *_FILE that cannot be read
             raise ConfigError(exc.problems, path=settings.source_path) from None
+    if "reddit" in channels:
+        for warning in reddit_account_warnings(settings, env, channels["reddit"]):
+            log.warning("%s", warning)
     return channels
 
 
@@ -202,4 +236,4 @@ def build_channels(
 
 
 __all__ = ["CHANNEL_KINDS", "LIVE_PLATFORMS", "build_channels", "dry_run_channels", "live_channels",
-           "x_account_warnings"]
+           "reddit_account_warnings", "x_account_warnings"]

@@ -15,6 +15,11 @@ subreddit's comment listing and in the account's comment history;
 ``x-ratelimit-remaining`` (a float string), ``x-ratelimit-used`` (an int
 string) and ``x-ratelimit-reset`` (seconds) as Reddit sends them.
 
+Several accounts: ``add_account`` lets another user log in through the same
+app (its own password); each access token acts as the user who logged in,
+so a comment or submission is that user's and ``fail(..., account=...)``
+answers only that user's requests with the fault (e.g. a RATELIMIT).
+
 Endpoint names for faults: ``token``, ``new``, ``comments``, ``info``,
 ``user_comments``, ``user_submitted``, ``me``, ``comment``, ``submit``.
 """
@@ -70,6 +75,7 @@ class Call:
     params: dict[str, str]
     form: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    acting_user: str | None = None  # the user whose access token made the request
 
 
 class FakeRedditAPI:
@@ -88,6 +94,11 @@ class FakeRedditAPI:
         self.now = now
         self.client_id, self.client_secret = client_id, client_secret
         self.username, self.password = username, password
+        self.passwords: dict[str, str] = {}  # other accounts that may log in (add_account)
+        self.names: dict[str, str] = {username.lower(): username}
+        self.acting = username  # the user the request being answered acts as
+        self.token_users: dict[str, str] = {}  # access token -> username
+        self.account_faults: dict[str, F.FaultQueue] = {}  # lower-case username -> faults for its requests only
         self.things: dict[str, dict[str, Any]] = {}  # fullname -> data
         self.kinds: dict[str, str] = {}  # fullname -> "t1" | "t3"
         self.user_ids: dict[str, str] = {}
@@ -154,9 +165,18 @@ class FakeRedditAPI:
         self.kinds[data["name"]] = "t1"
         return data
 
+    def add_account(self, username: str, password: str) -> None:
+        """Another account that logs in through this app (script app developers)."""
+        self.passwords[username.lower()] = password
+        self.names[username.lower()] = username
+
     # -- faults -----------------------------------------------------------------
-    def fail(self, fault: F.Fault | str, *, times: int = 1, endpoint: str | None = None) -> None:
-        self.faults.add(fault, times=times, endpoint=endpoint)
+    def fail(self, fault: F.Fault | str, *, times: int = 1, endpoint: str | None = None,
+             account: str | None = None) -> None:
+        """Answer the next request(s) to ``endpoint`` with ``fault``; with
+        ``account``, only requests made as that user."""
+        queue = self.faults if account is None else self.account_faults.setdefault(account.lower(), F.FaultQueue())
+        queue.add(fault, times=times, endpoint=endpoint)
 
     def calls_to(self, endpoint: str) -> list[Call]:
         return [c for c in self.calls if c.endpoint == endpoint]
@@ -190,11 +210,14 @@ class FakeRedditAPI:
         expected = "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return 401, {"Content-Type": "application/json"}, json.dumps({"message": "Unauthorized", "error": 401})
-        if form.get("grant_type") != "password" or form.get("username") != self.username or form.get("password") != self.password:
+        user = form.get("username", "")
+        password = self.password if user == self.username else self.passwords.get(user.lower())
+        if form.get("grant_type") != "password" or password is None or form.get("password") != password:
             return 200, {"Content-Type": "application/json"}, json.dumps({"error": "invalid_grant"})
         self._token_no += 1
         token = f"fake-reddit-access-token-{self._token_no}"
         self.tokens.add(token)
+        self.token_users[token] = self.names[user.lower()]
         return 200, {"Content-Type": "application/json"}, json.dumps(
             {"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"})
 
@@ -208,14 +231,17 @@ class FakeRedditAPI:
         else:
             return self._json(404, {"message": "Not Found", "error": 404})
         form = self._form(request) if request.method == "POST" else {}
-        self.calls.append(Call(request.method, name, params, form, dict(request.headers)))
-        fault = self.faults.take(name)
+        auth = request.headers.get("Authorization", "")
+        acting = self.token_users.get(auth[7:]) if auth.startswith("bearer ") else None
+        self.calls.append(Call(request.method, name, params, form, dict(request.headers), acting))
+        own = self.account_faults.get((acting or "").lower())
+        fault = (own.take(name) if own is not None else None) or self.faults.take(name)
         if fault is not None and fault.kind != F.LOST_ACK:
             return self._fault(fault, name)
-        auth = request.headers.get("Authorization", "")
         if not (auth.startswith("bearer ") and auth[7:] in self.tokens):
             return 401, {"Content-Type": "application/json", "www-authenticate": 'Bearer realm="reddit", error="invalid_token"'}, \
                 json.dumps({"message": "Unauthorized", "error": 401})
+        self.acting = acting or self.username
         result = getattr(self, f"_ep_{name}")(match, params, form)
         if fault is not None:
             return requests.exceptions.ReadTimeout("Read timed out. (fake: the answer was lost)")
@@ -313,7 +339,7 @@ class FakeRedditAPI:
         return self._json(200, self._listing(names, more_after=False, more_before=False))
 
     def _ep_me(self, match, params, form):
-        return self._json(200, {"name": self.username, "id": self._user_fullname(self.username)[3:], "is_suspended": False})
+        return self._json(200, {"name": self.acting, "id": self._user_fullname(self.acting)[3:], "is_suspended": False})
 
     def _ep_comment(self, match, params, form):
         parent = form.get("thing_id", "")
@@ -322,14 +348,14 @@ class FakeRedditAPI:
             return self._json(200, {"json": {"errors": [["INVALID_PARENT", "that parent doesn't exist", "parent"]]}})
         if not text.strip():
             return self._json(200, {"json": {"errors": [["NO_TEXT", "we need something here", "text"]]}})
-        data = self.add_comment(parent, text, author=self.username)
+        data = self.add_comment(parent, text, author=self.acting)
         return self._json(200, {"json": {"errors": [], "data": {"things": [self._thing(data["name"])]}}})
 
     def _ep_submit(self, match, params, form):
         sub, title = form.get("sr", ""), form.get("title", "")
         if not title.strip():
             return self._json(200, {"json": {"errors": [["NO_TEXT", "we need something here", "title"]]}})
-        data = self.add_submission(sub, title, form.get("text", ""), author=self.username)
+        data = self.add_submission(sub, title, form.get("text", ""), author=self.acting)
         return self._json(200, {"json": {"errors": [], "data": {"url": data["url"], "drafts_count": 0,
                                                                  "id": data["id"], "name": data["name"]}}})
 

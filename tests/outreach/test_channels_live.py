@@ -9,7 +9,7 @@ import responses
 from brandpulse.config import ConfigError
 from outreach.channels import reddit as reddit_channel
 from outreach.channels import x as x_channel
-from outreach.channels.reddit import RedditChannel
+from outreach.channels.reddit import RedditAccountsChannel
 from outreach.channels.registry import LIVE_PLATFORMS, build_channels
 from outreach.channels.x import XAccountsChannel
 
@@ -42,8 +42,8 @@ def test_builds_a_channel_per_network_listened_to_without_touching_the_network(m
         channels = build_channels(settings, env={**X_ENV, **REDDIT_ENV})
         assert len(mock.calls) == 0
     assert set(channels) == {"x", "reddit"}
-    assert isinstance(channels["x"], XAccountsChannel) and isinstance(channels["reddit"], RedditChannel)
-    assert channels["reddit"].username == "AcmeAir_Team"
+    assert isinstance(channels["x"], XAccountsChannel) and isinstance(channels["reddit"], RedditAccountsChannel)
+    assert channels["reddit"].channel_for(None).username == "AcmeAir_Team"
     assert {"acmeair", "acmehelp"} <= channels["x"].brand_accounts
 
 

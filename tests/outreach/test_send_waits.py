@@ -2,7 +2,8 @@
 for one brand account holds back that account's replies (until the reset, in
 every later run and process: the wait is kept in ``send_waits``) and nothing
 else; accounts that post with the same token share the wait; the app's daily
-limit stops every account; Reddit (one account) waits as a whole, as before.
+limit stops every account; on Reddit each account waits alone for its
+RATELIMIT (tests/outreach/test_reddit_accounts.py).
 The fake X API answers 429 per user token (``limit_posting``) and counts the
 posts each user tried."""
 
@@ -231,14 +232,14 @@ def test_the_latest_answer_replaces_an_expired_wait(Session, clock, make_mention
     assert [(r.identity, r.until) for r in rows] == [("X_ACCESS_TOKEN__ACMEHELP", clock.now() + timedelta(minutes=4))]
 
 
-# ------------------------------------------------------------------ Reddit: one account, as before
-def test_reddit_waits_as_a_whole_and_x_goes_on(Session, clock, make_mention, make_outbox, settings):
+# ------------------------------------------------------------------ Reddit (several accounts: test_reddit_accounts.py)
+def test_a_reddit_accounts_wait_holds_its_replies_and_x_goes_on(Session, clock, make_mention, make_outbox, settings):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         x, rd = FakeXAPI(mock, now=clock.now), FakeRedditAPI(mock, now=clock.now)
         x.set_me("AcmeAir")
         x.help_token = x.add_account_token("AcmeHelp")
         reddit = build_reddit_channel(settings, env=reddit_env(rd), clock=clock)
-        assert rate_limit_key(reddit, account="AcmeAir_Team") == "reddit"
+        assert rate_limit_key(reddit, account="AcmeAir_Team") == "u/acmeair_team"  # the account's own limit
         thread = rd.add_submission("travel", "Acme Air lost my bag", created_at=clock.now() - timedelta(hours=1))
         comments = [rd.add_comment(thread["name"], f"me too {i}", created_at=clock.now() - timedelta(minutes=5))
                     for i in range(2)]
@@ -253,7 +254,7 @@ def test_reddit_waits_as_a_whole_and_x_goes_on(Session, clock, make_mention, mak
         assert len(rd.calls_to("comment")) == 1
         with Session() as s:
             [wait] = current_waits(s, now=clock.now())
-        assert (wait.platform, wait.identity, wait.account) == ("reddit", "reddit", "AcmeAir_Team")
+        assert (wait.platform, wait.identity, wait.account) == ("reddit", "u/acmeair_team", "AcmeAir_Team")
         clock.advance(timedelta(minutes=5))
         assert send_approved(Session, channels=channels, now=clock.now()) == SendReport(waiting=1)
         assert len(rd.calls_to("comment")) == 1
