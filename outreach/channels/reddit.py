@@ -314,8 +314,9 @@ class RedditAccountsChannel:
         known = name.lower() in {a.lower() for a in self.brand_accounts}
         todo = credentials_hint(name) if known else "add it to brands[].accounts.reddit and " + credentials_hint(name)
         default = f"; {REDDIT_USER_CREDENTIALS[0]} is u/{self.default.username}" if self.default is not None else ""
-        raise SendError(f"Reddit: cannot post as u/{name} ({'one of the brand' if known else 'not one of the brands'}'s"
-                        f" accounts): no credentials for it; {todo}{default}", permanent=True)
+        which = "one of the brand's accounts" if known else "not one of the brands' Reddit accounts"
+        raise SendError(f"Reddit: cannot post as u/{name} ({which}): no credentials for it; {todo}{default}",
+                        permanent=True)
 
     def without_credentials(self) -> list[str]:
         """The brands' Reddit accounts nothing can post as."""

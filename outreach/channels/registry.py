@@ -41,7 +41,6 @@ from typing import Any, Callable, Mapping, TextIO
 from brandpulse.clock import Clock
 from brandpulse.config import ConfigError, Settings
 from brandpulse.netclients import (
-    X_USER_CREDENTIALS,
     PostingCredentials,
     reddit_account_password_name,
     reddit_posting_credentials,

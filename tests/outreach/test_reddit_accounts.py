@@ -11,7 +11,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from brandpulse import audit
 from brandpulse.config import ConfigError
@@ -242,3 +241,18 @@ def test_keys_and_names(rd, two_brands, clock):
     assert plan.accounts == {"Beta_Care": ("REDDIT_PASSWORD__BETA_CARE",)}
     assert plan.without == ("AcmeAir_Team", "Gamma") and plan.missing == [] and plan.unknown == ()
     assert sorted(plan.names_to_read()) == sorted([*reddit_env(rd), "REDDIT_PASSWORD__BETA_CARE"])
+
+
+def test_a_wrong_password_names_that_accounts_variable(rd, two_brands, clock):
+    channel = build_reddit_channel(two_brands, env=env_for(rd, REDDIT_PASSWORD__BETA_CARE="not-the-password"),
+                                   clock=clock)
+    acme_thread, beta_thread = threads(rd, clock)
+    with pytest.raises(SendError) as err:
+        channel.send(OutboundPost(outbox_id=1, platform="reddit", brand="beta", account="Beta_Care", text="hi",
+                                  in_reply_to=beta_thread))
+    message = str(err.value)
+    assert err.value.permanent and "u/Beta_Care" in message and "check REDDIT_PASSWORD__BETA_CARE" in message
+    assert "REDDIT_USERNAME" not in message and "not-the-password" not in message
+    sent = channel.send(OutboundPost(outbox_id=2, platform="reddit", brand="acme", account="AcmeAir_Team", text="hi",
+                                     in_reply_to=acme_thread))
+    assert sent.external_id == rd.comments_by("AcmeAir_Team")[0]["name"]
