@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
 
-from tests.cli_helpers import invoke, write_config, x_post
+from brandpulse.db.models import AuditRow, MentionRow
+from tests.cli_helpers import db, invoke, write_config, x_post
 
 
 def reddit_post(i: int, text: str, *, handle: str, followers: int, minutes: float) -> dict:
@@ -26,6 +28,7 @@ POSTS = [
     x_post(1, "Acme Air lost my bag, terrible and useless service", handle="sam", followers=1, minutes=1),
     x_post(2, "Acme Air cancelled my flight, awful, I am furious \x1b[31mNOW\x1b[0m", handle="esc\x1b[2Jape", minutes=2),
     reddit_post(3, "Acme Air refund still missing after 30 days, horrible", handle="QuietHeron", followers=4, minutes=3),
+    x_post(4, "Acme Air news: our new route to Lisbon starts today", handle="AcmeAir", minutes=4),
 ]
 
 
@@ -118,3 +121,14 @@ def test_run_names_every_missing_credential_at_once(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "X_BEARER_TOKEN is not set" in result.output  # reading (the source)
     assert "credentials are missing: X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET" in result.output  # posting
+
+
+def test_the_brands_own_post_cannot_be_flagged_as_a_missed_complaint(config):
+    with db(config)() as s:
+        own = s.scalar(select(MentionRow.id).where(MentionRow.is_own.is_(True)))
+    result = invoke(config, "feedback", "missed", str(own), "--as", "kim", ok=False)
+    assert result.exit_code == 2
+    assert f"mention #{own} is the brand's own post (@AcmeAir): brandpulse never scores or alerts on those" in result.output
+    with db(config)() as s:
+        assert s.scalars(select(AuditRow).where(AuditRow.action == "feedback.missed_complaint")).all() == []
+    assert "no feedback yet" in invoke(config, "feedback", "list").output

@@ -166,6 +166,7 @@ def missed(ctx: Context, mention_id: int, note: str | None, actor: str) -> None:
     """Flag a stored mention as a complaint brandpulse missed (a 'negative' label for `train --from-feedback`)."""
     from brandpulse.audit import record
     from brandpulse.db.models import MentionRow
+    from brandpulse.types import shown_handle
     from rules.training import MISSED_COMPLAINT_ACTION
 
     app = ctx.app()
@@ -173,6 +174,11 @@ def missed(ctx: Context, mention_id: int, note: str | None, actor: str) -> None:
         mention = s.get(MentionRow, mention_id)
         if mention is None:
             raise UserError(f"no mention with id {mention_id}")
+        if mention.is_own:
+            raise UserError(
+                f"mention #{mention_id} is the brand's own post ({shown_handle(mention.platform, mention.author_handle)}):"
+                " brandpulse never scores or alerts on those, so it cannot have missed a complaint there"
+            )
         details = {"brand": mention.brand, **({"note": note} if note else {})}
         record(s, at=app.clock.now(), actor=actor, action=MISSED_COMPLAINT_ACTION, entity_type="mention", entity_id=mention_id, details=details)
     click.echo(f"mention #{mention_id} flagged as a missed complaint (by {actor}); `brandpulse train --from-feedback` will use it")
