@@ -132,3 +132,28 @@ def test_the_brands_own_post_cannot_be_flagged_as_a_missed_complaint(config):
     with db(config)() as s:
         assert s.scalars(select(AuditRow).where(AuditRow.action == "feedback.missed_complaint")).all() == []
     assert "no feedback yet" in invoke(config, "feedback", "list").output
+
+
+def test_a_reply_text_too_long_for_its_network_is_refused_when_approved_or_edited(config):
+    replies = invoke(config, "replies", "list").output
+    x_reply = next(line for line in replies.splitlines() if " x as @AcmeAir" in line).split()[0].lstrip("#")
+    long_text = "Hi @sam, " + "sorry " * 50
+    for command in ("approve", "edit"):
+        result = invoke(config, "replies", command, x_reply, "--text", long_text, "--as", "kim", ok=False)
+        assert result.exit_code == 2
+        assert f"reply #{x_reply}: --text is 309 characters as X counts them (URLs 23, CJK and emoji 2), over the x limit of 280 by 29; nothing was changed" in result.output
+    assert invoke(config, "replies", "list").output == replies  # still drafted, text unchanged
+    reddit_reply = next(line for line in replies.splitlines() if " reddit as " in line).split()[0].lstrip("#")
+    assert "is now approved" in invoke(config, "replies", "approve", reddit_reply, "--text", long_text, "--as", "kim").output
+
+
+def test_closing_an_alert_says_which_of_its_replies_have_not_gone_out(config):
+    listing = invoke(config, "alerts", "list").output.splitlines()
+    sam, other = (next(line for line in listing if h in line).split()[0].lstrip("#") for h in ("@sam", "QuietHeron"))
+    sam_reply = next(line for line in invoke(config, "replies", "list").output.splitlines() if f"alert #{sam} " in line).split()[0].lstrip("#")
+    invoke(config, "replies", "approve", sam_reply, "--as", "kim")
+    out = invoke(config, "alerts", "resolve", sam, "--as", "kim", "--note", "helped by DM").output
+    assert f"reply #{sam_reply} is approved: it will still be sent; `brandpulse replies reject {sam_reply}` if it is no longer needed" in out
+    out = invoke(config, "alerts", "dismiss", other, "--as", "kim", "--reason", "not a complaint").output
+    assert "is drafted: it stays in `brandpulse replies list`; `brandpulse replies reject" in out
+    assert "reply #" not in invoke(config, "alerts", "reopen", other, "--as", "kim").output

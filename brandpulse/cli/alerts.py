@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy import select
 
 from brandpulse.cli.common import (
     Context, UserError, actor_option, brand_ids, handle_errors, limit_option, more_line, pass_ctx,
 )
-from brandpulse.db.models import AlertRow
+from brandpulse.db.models import AlertRow, OutboxRow
 from brandpulse.durations import format_duration
 from brandpulse.inbox import InboxError, MentionView, alert_context, change_state, count_alerts, list_alerts, next_alert
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, shown_followers, shown_handle
@@ -134,6 +135,20 @@ def next_(ctx: Context, actor: str, brand: str | None) -> None:
     ctx_show.invoke(show, alert_id=alert_id)
 
 
+def _unsent_reply_lines(session, alert_id: int) -> list[str]:
+    """A closed alert's replies that have not gone out: closing the alert does not
+    withdraw them, so say so (an approved one still goes out; a draft waits in `replies list`)."""
+    rows = session.scalars(
+        select(OutboxRow).where(OutboxRow.alert_id == alert_id, OutboxRow.status.in_(("drafted", "held", "approved")))
+        .order_by(OutboxRow.id)
+    ).all()
+    return [
+        f"  reply #{r.id} is {r.status}: it {'will still be sent' if r.status == 'approved' else 'stays in `brandpulse replies list`'};"
+        f" `brandpulse replies reject {r.id}` if it is no longer needed"
+        for r in rows
+    ]
+
+
 def _transition(action: str, help_text: str, *, note_option: str | None = None):
     @click.argument("alert_id", type=int)
     @actor_option
@@ -144,7 +159,10 @@ def _transition(action: str, help_text: str, *, note_option: str | None = None):
         try:
             with app.Session.begin() as s:
                 alert = change_state(s, alert_id, action, actor=actor, now=app.clock.now(), note=note)
-                click.echo(f"alert #{alert.id} is now {alert.status} (by {actor})")
+                click.echo(f"alert #{alert.id} is now {alert.status} (by {printable(actor)})")
+                if alert.status in ("resolved", "dismissed"):
+                    for line in _unsent_reply_lines(s, alert.id):
+                        click.echo(line)
         except InboxError as exc:
             raise UserError(str(exc)) from None
 
