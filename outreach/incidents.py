@@ -47,7 +47,10 @@ its brand whose text or title contains one of its keywords
 matches as whole words, the last in its singular or plural) and that was
 posted at most ``incidents.link_for`` after the incident's latest step
 (:func:`link_until`: opening or an update, so an incident left open does not
-collect the day's unrelated complaints) to it, unless its conversation (the
+collect the day's unrelated complaints) to it — a reply whose own words
+contain no keyword is matched by the post it answers (:func:`match_in_context`:
+a complaint linked to the incident, one of its status posts, or a post of the
+brand's own that contains a keyword) — unless its conversation (the
 author's open alert of that thread) already belongs to another open incident
 (:func:`match_arrivals`, the rule opening and linking by hand follow):
 an ``incident_mentions`` row, the tag ``incident:<id>`` on the mention and its
@@ -1051,6 +1054,72 @@ def match_incident(mention: Mention, incidents: Sequence[OpenIncident]) -> OpenI
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class AnsweredPost:
+    """The post a reply answers, as far as linking cares (:func:`answered_posts`)."""
+
+    mention_id: int | None  # as stored (None: only known as one of our status posts)
+    own: bool  # a post of the brand's own accounts
+    text: str  # its title and text, where keywords are looked for (own posts)
+    incident_ids: frozenset[int]  # incidents it is linked to, or whose status post it is
+
+
+def answered_posts(session: Session, replies: Iterable[Mention]) -> dict[tuple[str, str], AnsweredPost]:
+    """The stored posts the ``replies`` answer, by (platform, id): with the
+    incidents they are linked to, and our incidents' status posts among them.
+    Two SELECTs, none without a reply."""
+    keys = {(m.platform, str(m.reply_to_id)) for m in replies if m.reply_to_id}
+    if not keys:
+        return {}
+    platforms, ids = sorted({p for p, _ in keys}), sorted({i for _, i in keys})
+    found: dict[tuple[str, str], AnsweredPost] = {}
+    rows = session.execute(
+        select(MentionRow.id, MentionRow.platform, MentionRow.external_id, MentionRow.is_own, MentionRow.title,
+               MentionRow.text, IncidentMentionRow.incident_id)
+        .outerjoin(IncidentMentionRow, IncidentMentionRow.mention_id == MentionRow.id)
+        .where(MentionRow.platform.in_(platforms), MentionRow.external_id.in_(ids))
+    ).all()
+    for row in rows:
+        key = (row.platform, row.external_id)
+        if key not in keys:
+            continue
+        linked = found[key].incident_ids if key in found else frozenset()
+        found[key] = AnsweredPost(row.id, bool(row.is_own), keyword_text(row),
+                                  linked | ({row.incident_id} if row.incident_id is not None else set()))
+    for platform, external_id, incident_id, text in session.execute(
+        select(OutboxRow.platform, OutboxRow.external_id, OutboxRow.incident_id, OutboxRow.text)
+        .where(OutboxRow.kind == "status", OutboxRow.platform.in_(platforms), OutboxRow.external_id.in_(ids))
+    ):
+        key = (platform, external_id)
+        if key in keys:
+            post = found.get(key, AnsweredPost(None, True, text, frozenset()))
+            found[key] = replace(post, own=True, incident_ids=post.incident_ids | {incident_id})
+    return found
+
+
+def match_in_context(mention: Mention, incidents: Sequence[OpenIncident],
+                     answered: Mapping[tuple[str, str], AnsweredPost]) -> OpenIncident | None:
+    """:func:`match_incident`, else, for a reply whose own words contain none
+    of the keywords, what the post it answers says: a reply to a complaint
+    linked to an open incident, or to one of its status posts, is about that
+    incident ("can't check in either", "still nothing"); a reply to one of the
+    brand's own posts is matched against that post's title and text (the
+    brand's outage announcement). Only incidents still linking when the reply
+    was posted (``until``)."""
+    incident = match_incident(mention, incidents)
+    if incident is not None or not mention.reply_to_id:
+        return incident
+    post = answered.get((mention.platform, str(mention.reply_to_id)))
+    if post is None:
+        return None
+    linking = [i for i in incidents if i.snapshot.brand == mention.brand
+               and (i.until is None or mention.created_at <= i.until)]
+    incident = next((i for i in linking if i.id in post.incident_ids), None)
+    if incident is None and post.own:
+        incident = next((i for i in linking if i.pattern is not None and i.pattern.search(post.text)), None)
+    return incident
+
+
 def match_arrivals(session: Session, mentions: Sequence[tuple[int, Mention]],
                    incidents: Sequence[OpenIncident]) -> dict[int, OpenIncident]:
     """The open incident each new negative mention (its row id, the mention)
@@ -1060,10 +1129,25 @@ def match_arrivals(session: Session, mentions: Sequence[tuple[int, Mention]],
     (:func:`_open_incident_tags`, as when opening and by hand), or a mention of
     the same conversation earlier in the batch was matched to it. Such a
     mention may be linked only to the incident its conversation belongs to,
-    if its keywords match that one. One SELECT of the alerts, only when a
-    mention with a thread matched."""
-    matched = [(row_id, m, incident) for row_id, m in sorted(mentions, key=lambda item: (item[1].created_at, item[0]))
-               if (incident := match_incident(m, incidents)) is not None]
+    if its keywords match that one. A reply whose own words match no
+    incident is matched by the post it answers (:func:`match_in_context`;
+    also a complaint matched earlier in the batch). One SELECT of the alerts,
+    only when a mention with a thread matched; two of the answered posts,
+    only when a reply matched nothing by its own words."""
+    ordered = sorted(mentions, key=lambda item: (item[1].created_at, item[0]))
+    direct = {row_id: match_incident(m, incidents) for row_id, m in ordered}
+    answered = answered_posts(session, [m for row_id, m in ordered if direct[row_id] is None])
+    matched: list[tuple[int, Mention, OpenIncident]] = []
+    in_batch: dict[tuple[str, str], OpenIncident] = {}  # complaints matched earlier in the batch
+    for row_id, mention in ordered:
+        incident = direct[row_id] or match_in_context(mention, incidents, answered)
+        if incident is None and mention.reply_to_id:
+            incident = in_batch.get((mention.platform, str(mention.reply_to_id)))
+            if incident is not None and incident.until is not None and mention.created_at > incident.until:
+                incident = None
+        if incident is not None:
+            matched.append((row_id, mention, incident))
+            in_batch[(mention.platform, mention.external_id)] = incident
     keys = {_conversation(m) for _, m, _ in matched if m.thread_id is not None}
     owners: dict[tuple[str, str, str, str], set[str]] = {}
     if keys:
@@ -1080,7 +1164,7 @@ def match_arrivals(session: Session, mentions: Sequence[tuple[int, Mention]],
         key = _conversation(mention) if mention.thread_id is not None else None
         owned = owners.get(key, set()) if key is not None else set()
         if owned and incident.tag not in owned:
-            incident = match_incident(mention, [i for i in incidents if i.tag in owned])
+            incident = match_in_context(mention, [i for i in incidents if i.tag in owned], answered)
             if incident is None:
                 continue  # the conversation is another open incident's
         result[row_id] = incident
@@ -1368,7 +1452,8 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
                           until: datetime | None = None) -> EarlierLinks:
     """Link to the open incident ``row`` the brand's negative mentions posted
     between ``since`` and ``until`` (default, and at most: ``now``) that
-    contain one of its keywords, whose
+    contain one of its keywords (or answer a post that does:
+    :func:`match_in_context`; also a complaint this opening links), whose
     author's alert is open or acknowledged and is not another open incident's
     (:func:`_open_incident_tags`: a resolved incident's tag claims nothing), and
     that are not linked yet: ``incident_mentions`` rows, the tag
@@ -1403,14 +1488,20 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
     found_keywords: dict[int, list[str]] = {}
     seen: set[int] = set()
     taken = _open_incident_tags(session, [tag for _, _, tags in candidates for tag in tags or ()])
+    mentions = {mention_row.id: mention_from_row(mention_row) for mention_row, _, _ in candidates}
+    direct = {i for i, m in mentions.items() if match_incident(m, [incident]) is not None}
+    answered = answered_posts(session, [m for i, m in mentions.items() if i not in direct])
+    linked_here: set[tuple[str, str]] = set()  # complaints linked by this opening, by (platform, id)
     for mention_row, alert_id, tags in candidates:
         tags = list(tags or [])
         if mention_row.id in seen or taken.intersection(tags):
             continue  # already taken, or the conversation belongs to another incident still open
-        mention = mention_from_row(mention_row)
-        if match_incident(mention, [incident]) is None:
-            continue
+        mention = mentions[mention_row.id]
+        if (mention_row.id not in direct and match_in_context(mention, [incident], answered) is None
+                and (mention.platform, str(mention.reply_to_id)) not in linked_here):
+            continue  # neither its words nor the post it answers
         seen.add(mention_row.id)
+        linked_here.add((mention.platform, mention.external_id))
         found_keywords[mention_row.id] = incident.keywords_in(mention)
         links.append((row.id, mention_row.id, alert_id))
         alert_tags.setdefault(alert_id, [*tags, incident.tag])
@@ -1909,6 +2000,8 @@ class IncidentView:
     followups: list[OutboxRow]
     events: list
     unlinked: list[tuple[IncidentUnlinkRow, MentionRow]] = field(default_factory=list)  # taken out by a person
+    # linked mention id -> the post it answers, for those linked by it (no keyword of their own)
+    answered: dict[int, AnsweredPost] = field(default_factory=dict)
 
 
 def incident_view(session: Session, incident_id: int, *, linked_limit: int = 20) -> IncidentView:
@@ -1954,12 +2047,17 @@ def incident_view(session: Session, incident_id: int, *, linked_limit: int = 20)
         select(IncidentUnlinkRow, MentionRow).join(MentionRow, MentionRow.id == IncidentUnlinkRow.mention_id)
         .where(IncidentUnlinkRow.incident_id == incident_id).order_by(IncidentUnlinkRow.unlinked_at)
     ).all())
+    by_context = {m.id: mention_from_row(m) for link, m in linked
+                  if link.keywords == [] and link.how != LINKED_BY_HAND and m.reply_to_id}
+    posts_answered = answered_posts(session, by_context.values())
     return IncidentView(
         incident=incident, updates=updates, posts=posts, linked=linked, linked_total=total or 0,
         linked_when_opened=when_opened or 0, replies=replies,
         followups=[r for r in rows if r.kind == "followup"],
         events=audit.history(session, AUDIT_ENTITY, incident_id),
         unlinked=unlinked,
+        answered={i: post for i, m in by_context.items()
+                  if (post := posts_answered.get((m.platform, str(m.reply_to_id)))) is not None},
     )
 
 

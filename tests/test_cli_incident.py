@@ -355,3 +355,22 @@ def test_a_complaint_moved_to_another_incident_while_its_reply_is_on_its_way(tmp
         assert row.hold_reason.startswith("moved from incident #1 (unlinked by lee")
         assert s.scalars(select(OutboxRow.id).where(OutboxRow.kind == "reply")).all() == [reply_id]
     assert "moved from incident #1" in invoke(config, "replies", "list", "--status", "held").output
+
+
+def test_show_says_a_reply_was_linked_by_the_post_it_answers(tmp_path, monkeypatch):
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    posts = [
+        x_post(1, "@AcmeHelp the Acme Air app is down, terrible", handle="ana", minutes=_minutes_ago(20), base_id=7600),
+        x_post(2, "@AcmeHelp Acme Air, can't check in either, awful, furious", handle="ben", minutes=_minutes_ago(15),
+               thread="7601", reply_to="7601", base_id=7600),
+    ]
+    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {"x": {"account": "AcmeAir"}}}})
+    invoke(config, "run", "--once")
+    out = invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana").output
+    assert "earlier complaints: 2 linked" in out
+    with db(config)() as s:
+        ids = dict(s.execute(select(MentionRow.author_handle, MentionRow.id)).all())
+    shown = invoke(config, "incident", "show", "1").output
+    [line] = [line for line in shown.splitlines() if " @ben " in line]
+    assert f"no keyword of its own; answers mention {ids['ana']}, linked to it]" in line

@@ -25,6 +25,7 @@ from outreach.incidents import (
     LINKED_BY_HAND,
     OPEN_STATUSES,
     STATUSES,
+    AnsweredPost,
     EarlierLinks,
     IncidentError,
     IncidentTemplates,
@@ -440,16 +441,30 @@ def _how_linked(link: IncidentMentionRow, r: IncidentRow) -> str:
     return f"linked as it arrived {link.linked_at:%H:%M}"
 
 
-def _why_linked(link: IncidentMentionRow, m: MentionRow, r: IncidentRow) -> str:
+def _why_linked(link: IncidentMentionRow, m: MentionRow, r: IncidentRow,
+                answered: AnsweredPost | None = None) -> str:
     """The keywords the complaint contained when it was linked (kept with the
-    link, whatever the keywords are now)."""
+    link, whatever the keywords are now), or the post it answers when that is
+    what linked it."""
     if link.keywords is not None:
         if link.keywords:
             return f"matched: {', '.join(printable(k) for k in link.keywords)}"
-        return "no keyword" if link.how == LINKED_BY_HAND else "matched: (none recorded)"
+        if link.how == LINKED_BY_HAND:
+            return "no keyword"
+        if answered is not None:
+            return f"no keyword of its own; {_answered(answered, r)}"
+        return "matched: (none recorded)"
     found = matched_keywords(r.keywords or [], keyword_text(m))
     now = f"current keywords it contains: {', '.join(found)}" if found else "no current keyword matches"
     return f"keywords not recorded when linked; {now}"
+
+
+def _answered(post: AnsweredPost, r: IncidentRow) -> str:
+    if r.id in post.incident_ids:
+        return ("answers the incident's status post" if post.mention_id is None or post.own
+                else f"answers mention {post.mention_id}, linked to it")
+    found = matched_keywords(r.keywords or [], post.text)
+    return "answers the brand's post" + (f" containing: {', '.join(printable(k) for k in found)}" if found else "")
 
 
 def _one_line(r: IncidentRow, linked: int) -> str:
@@ -504,7 +519,7 @@ def show(ctx: Context, incident_id: int) -> None:
             reply = v.replies.get(m.id)
             answer = f" → reply #{reply.id} {reply.status} ({reply.template})" if reply is not None else " → no reply"
             click.echo(f"  mention {m.id} {m.created_at:%Y-%m-%d %H:%M} {m.platform} @{printable(m.author_handle)}{alert}"
-                       f" [{_how_linked(link, r)}; {_why_linked(link, m, r)}]{answer}:"
+                       f" [{_how_linked(link, r)}; {_why_linked(link, m, r, v.answered.get(m.id))}]{answer}:"
                        f" {printable(' '.join(m.text.split()))}")
         if v.unlinked:
             click.echo(f"\nUnlinked by hand (never linked again by itself): {len(v.unlinked)}")

@@ -56,6 +56,7 @@ def make_mention(Session, clock):
         is_own: bool = False,
         external_id: str | None = None,
         title: str | None = None,
+        reply_to_id: str | None = None,
     ) -> tuple[int, Mention]:
         external_id = external_id or str(next(_ids))
         at = at or clock.now()
@@ -71,13 +72,15 @@ def make_mention(Session, clock):
             thread_id=thread_id,
             addressed_handles=addressed,
             title=title,
+            reply_to_id=reply_to_id,
         )
         with Session.begin() as s:
             row = MentionRow(
                 platform=platform, external_id=external_id, brand=brand, source="test",
                 author_id=mention.author.id, author_handle=handle, author_name=mention.author.name,
                 author_followers=followers, author_verified=False, text=text, title=title, lang="en",
-                url=mention.url, thread_id=thread_id, addressed_handles=list(addressed), is_own=is_own,
+                url=mention.url, thread_id=thread_id, reply_to_id=reply_to_id, addressed_handles=list(addressed),
+                is_own=is_own,
                 created_at=at, fetched_at=at,
             )
             s.add(row)

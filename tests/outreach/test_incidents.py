@@ -1778,3 +1778,66 @@ def test_a_reply_whose_words_do_not_change_when_moved_still_records_the_incident
     with Session.begin() as s:
         approve(s, row.id, actor="ops-kim", now=clock.now())
         assert unlinked_reply_hold(s, s.get(OutboxRow, row.id), settings=isettings, now=clock.now()) is None
+
+
+# ---------------------------------------------------------------------------
+# A reply is about what it answers
+# ---------------------------------------------------------------------------
+
+
+def test_a_complaint_without_a_keyword_is_linked_by_the_post_it_answers(
+    Session, isettings, templates, clock, channels, pipeline, make_mention
+):
+    """"Can't check in either", "still nothing": a negative reply whose own
+    words contain no keyword is linked when the post it answers is a linked
+    complaint (also one matched earlier in the same batch), one of the
+    incident's status posts, or a post of the brand's own that contains a
+    keyword (its outage announcement). Not a reply to another brand post,
+    not one that is not negative; `incident show` says what linked it."""
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    _send(Session, channels, clock, isettings)
+    with Session() as s:
+        status_id = s.scalars(select(OutboxRow.external_id).where(OutboxRow.kind == "status",
+                                                                  OutboxRow.platform == "x")).one()
+    announcement, _ = make_mention(text="We know the app is down for some of you, updates soon", handle="AcmeHelp",
+                                   is_own=True, label=None, external_id="own-1", thread_id="own-1")
+    make_mention(text="Happy Friday! Where are you flying this weekend?", handle="AcmeHelp", is_own=True, label=None,
+                 external_id="own-2", thread_id="own-2")
+    clock.advance(60)
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana", "external_id": "ana-1"}, -0.7)])
+    clock.advance(60)
+    bob, cat, dan, eve, fay, gus, hal = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "can't check in either, awful", "handle": "bob", "thread_id": "t-ana", "reply_to_id": "ana-1"}, -0.7),
+        ({"text": "@AcmeHelp me too, useless", "handle": "cat", "thread_id": "own-1", "reply_to_id": "own-1"}, -0.7),
+        ({"text": "@AcmeHelp still nothing, terrible", "handle": "dan", "thread_id": status_id,
+          "reply_to_id": status_id}, -0.7),
+        ({"text": "@AcmeHelp this is awful", "handle": "eve", "thread_id": "own-2", "reply_to_id": "own-2"}, -0.7),
+        ({"text": "same here, hope it's back soon", "handle": "fay", "thread_id": "t-ana", "reply_to_id": "ana-1"}, 0.3),
+        ({"text": "@AcmeHelp the app crashed at payment", "handle": "gus", "thread_id": "t-gus",
+          "external_id": "gus-1"}, -0.7),
+        ({"text": "ugh, same, I'm furious", "handle": "hal", "thread_id": "t-gus", "reply_to_id": "gus-1"}, -0.7),
+    ])
+    assert _linked(Session, incident_id) == {ana, bob, cat, dan, gus, hal}
+    assert _links(Session, incident_id)[bob] == ("arrival", [], None)
+    assert _reply_of(Session, bob).template == REPLY_TEMPLATE and _reply_of(Session, eve).template == "apology"
+    with Session() as s:
+        view = incident_view(s, incident_id)
+    assert set(view.answered) == {bob, cat, dan, hal}  # linked by what they answer
+    assert view.answered[bob].mention_id == ana and view.answered[cat].mention_id == announcement
+    assert view.answered[hal].mention_id == gus
+    assert view.answered[dan].incident_ids == {incident_id}
+
+
+def test_opening_links_a_reply_to_a_complaint_it_links(
+    Session, isettings, templates, clock, pipeline, make_mention
+):
+    ana, bob, cat = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana", "external_id": "ana-2"}, -0.7),
+        ({"text": "@AcmeHelp can't check in either, awful", "handle": "bob", "thread_id": "t-ana",
+          "reply_to_id": "ana-2"}, -0.7),
+        ({"text": "@AcmeHelp my bag is lost, awful", "handle": "cat", "thread_id": "t-cat", "external_id": "cat-2"}, -0.7),
+    ])
+    clock.advance(60)
+    incident_id, earlier = _open_full(Session, isettings, templates, clock, keywords=["app"])
+    assert earlier.mention_ids == [ana, bob] and _links(Session, incident_id)[bob] == ("opening", [], None)
