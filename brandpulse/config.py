@@ -641,6 +641,11 @@ def parse_settings(data: Any, *, path: Path | str | None = None) -> Settings:
     return settings
 
 
+def _line_of(data: bytes, offset: int) -> int:
+    """The 1-based line of byte ``offset`` in ``data``."""
+    return data.count(b"\n", 0, offset) + 1
+
+
 def load_settings(path: Path | str) -> Settings:
     """Read and validate a configuration file. Raises ConfigError."""
     path = Path(path)
@@ -650,6 +655,9 @@ def load_settings(path: Path | str) -> Settings:
         raise ConfigError(["file not found"], path=path) from None
     except OSError as exc:
         raise ConfigError([f"cannot read: {exc.strerror}"], path=path) from None
+    except UnicodeDecodeError as exc:
+        line = _line_of(path.read_bytes(), exc.start)
+        raise ConfigError([f"line {line}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8"], path=path) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

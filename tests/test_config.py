@@ -80,6 +80,14 @@ def test_yaml_syntax_error_names_line(tmp_path: Path):
     assert str(path) in str(info.value) and "line" in str(info.value) and "invalid YAML" in str(info.value)
 
 
+def test_a_file_that_is_not_utf8_names_the_line(tmp_path: Path):
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes("brands:\n  - id: a\n    name: Café\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as err:
+        load_settings(p)
+    assert str(err.value) == f"{p}: line 3: not UTF-8 text (invalid continuation byte at byte 31); save the file as UTF-8"
+
+
 def test_missing_file(tmp_path: Path):
     with pytest.raises(ConfigError, match="file not found"):
         load_settings(tmp_path / "nope.yaml")
