@@ -157,3 +157,11 @@ def test_closing_an_alert_says_which_of_its_replies_have_not_gone_out(config):
     out = invoke(config, "alerts", "dismiss", other, "--as", "kim", "--reason", "not a complaint").output
     assert "is drafted: it stays in `brandpulse replies list`; `brandpulse replies reject" in out
     assert "reply #" not in invoke(config, "alerts", "reopen", other, "--as", "kim").output
+
+
+def test_a_multi_line_reply_stays_under_its_header(config):
+    replies = invoke(config, "replies", "list").output
+    reddit_reply = next(line for line in replies.splitlines() if " reddit as " in line).split()[0].lstrip("#")
+    invoke(config, "replies", "approve", reddit_reply, "--text", "Hi u/QuietHeron,\n\nwe found your refund.", "--as", "kim")
+    listed = invoke(config, "replies", "list", "--status", "approved").output
+    assert listed.endswith("\n       Hi u/QuietHeron,\n\n       we found your refund.\n")

@@ -41,10 +41,15 @@ def list_(ctx: Context, statuses, limit) -> None:
                 reason = f" ({r.last_error})"
             alert = f" alert #{r.alert_id}" if r.alert_id else ""
             account = shown_handle(r.platform, r.account) if r.account else "(no account)"
-            click.echo(printable(f"#{r.id:<5} {r.status:<9}{alert} {r.platform} as {account} → {r.in_reply_to or 'new post'}{reason}\n       {r.text}"))
+            click.echo(printable(f"#{r.id:<5} {r.status:<9}{alert} {r.platform} as {account} → {r.in_reply_to or 'new post'}{reason}\n       {_indented(r.text)}"))
     more = more_line(len(rows), total, what="replies")
     if more:
         click.echo(more)
+
+
+def _indented(text: str) -> str:
+    """A multi-line post (a status update) kept under its header line."""
+    return "\n".join(f"       {line}" if line.strip() else "" for line in text.splitlines()).lstrip()
 
 
 def _run(ctx: Context, fn, outbox_id: int, **kwargs) -> None:
