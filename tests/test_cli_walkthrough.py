@@ -165,3 +165,17 @@ def test_a_multi_line_reply_stays_under_its_header(config):
     invoke(config, "replies", "approve", reddit_reply, "--text", "Hi u/QuietHeron,\n\nwe found your refund.", "--as", "kim")
     listed = invoke(config, "replies", "list", "--status", "approved").output
     assert listed.endswith("\n       Hi u/QuietHeron,\n\n       we found your refund.\n")
+
+
+def test_a_digest_that_cannot_be_written_still_prints_and_says_where(config, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    result = invoke(config, "digest", "--out", str(blocker / "digests"), ok=False)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "brandpulse digest: Acme Air" in result.output  # the text digest is not lost
+    assert f"error: cannot write the HTML digest to {blocker / 'digests'}: Not a directory" in result.output
+
+
+def test_demo_needs_a_positive_duration(config):
+    result = invoke(config, "demo", "--seconds", "0", ok=False)
+    assert result.exit_code == 2 and "Invalid value for '--seconds': 0.0 is not in the range x>0" in result.output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from brandpulse.cli.common import Context, handle_errors, parse_period, pass_ctx
+from brandpulse.cli.common import Context, UserError, handle_errors, parse_period, pass_ctx
 
 
 @click.command()
@@ -22,6 +22,10 @@ def digest(ctx: Context, since: str, out_dir: Path | None) -> None:
     app = ctx.app()
     with app.Session() as s:
         d = build_digest(s, settings=app.settings, now=app.clock.now(), since=period)
-    path = write_digest(d, settings=app.settings, directory=out_dir)
     click.echo(render_text(d))
+    try:
+        path = write_digest(d, settings=app.settings, directory=out_dir)
+    except OSError as exc:
+        where = exc.filename or out_dir or app.settings.data_path / "digests"
+        raise UserError(f"cannot write the HTML digest to {where}: {exc.strerror or exc}") from None
     click.echo(f"HTML digest: {path}")

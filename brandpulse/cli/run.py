@@ -111,7 +111,8 @@ def _summary_line(app: App) -> str:
 
 
 @click.command()
-@click.option("--seconds", default=15.0, show_default=True, help="Wall-clock seconds the simulated day should take.")
+@click.option("--seconds", default=15.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Wall-clock seconds the simulated day should take.")
 @click.option("--keep-db", is_flag=True, help="Keep the demo database from a previous run instead of starting fresh.")
 @click.option("--verbose", "-v", is_flag=True, help="Log at DEBUG level to stderr.")
 @pass_ctx
