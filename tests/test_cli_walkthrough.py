@@ -10,7 +10,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from brandpulse.db.models import AuditRow, MentionRow
+from brandpulse.db.models import AlertRow, AuditRow, MentionRow
 from tests.cli_helpers import db, invoke, write_config, x_post
 
 
@@ -179,3 +179,13 @@ def test_a_digest_that_cannot_be_written_still_prints_and_says_where(config, tmp
 def test_demo_needs_a_positive_duration(config):
     result = invoke(config, "demo", "--seconds", "0", ok=False)
     assert result.exit_code == 2 and "Invalid value for '--seconds': 0.0 is not in the range x>0" in result.output
+
+
+def test_an_alert_answered_past_its_deadline_reads_answered_not_overdue(config):
+    with db(config).begin() as s:
+        alert = s.scalars(select(AlertRow).where(AlertRow.author_handle == "sam")).one()
+        alert.first_response_at = alert.sla_due_at  # the replayed posts are long past their deadline
+    lines = invoke(config, "alerts", "list").output.splitlines()
+    sam = next(line for line in lines if "@sam" in line)
+    assert "SLA answered" in sam and "OVERDUE" not in sam
+    assert all("OVERDUE" in line for line in lines if "@sam" not in line)  # the others were never answered

@@ -19,7 +19,9 @@ STATUSES = ("open", "acknowledged", "resolved", "dismissed")
 
 def _one_line(alert: AlertRow, now) -> str:
     left = format_duration(alert.sla_due_at - now)
-    overdue = " OVERDUE" if alert.sla_due_at < now and alert.status in ("open", "acknowledged") else ""
+    if alert.first_response_at is not None:  # as the digest says: the SLA is met, whatever the deadline
+        left = "answered"
+    overdue = " OVERDUE" if alert.sla_due_at < now and alert.status in ("open", "acknowledged") and alert.first_response_at is None else ""
     who = f" → {alert.assignee}" if alert.assignee else ""
     many = f" ({alert.mention_count} posts)" if alert.mention_count > 1 else ""
     if alert.rule == POSSIBLE_INCIDENT_RULE:  # the spike detector's: many authors, every network
