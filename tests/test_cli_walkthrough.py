@@ -189,3 +189,9 @@ def test_an_alert_answered_past_its_deadline_reads_answered_not_overdue(config):
     sam = next(line for line in lines if "@sam" in line)
     assert "SLA answered" in sam and "OVERDUE" not in sam
     assert all("OVERDUE" in line for line in lines if "@sam" not in line)  # the others were never answered
+
+
+def test_db_upgrade_to_an_unknown_revision_is_named(config):
+    result = invoke(config, "db", "upgrade", "--revision", "bogus", ok=False)
+    assert result.exit_code == 2 and "error: --revision bogus: Can't locate revision identified by 'bogus'" in result.output
+    assert invoke(config, "db", "current").output.strip() == invoke(config, "db", "upgrade").output.split()[3].rstrip(":")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from brandpulse.app import open_database
-from brandpulse.cli.common import Context, handle_errors, pass_ctx
+from brandpulse.cli.common import Context, UserError, handle_errors, pass_ctx
 from brandpulse.db import upgrade as upgrade_schema
 from brandpulse.db.engine import current_revision
 
@@ -21,9 +21,14 @@ def db() -> None:
 @handle_errors
 def upgrade(ctx: Context, revision: str) -> None:
     """Apply the migrations up to REVISION (idempotent)."""
+    from alembic.util import CommandError
+
     engine = open_database(ctx.settings)
     try:
-        upgrade_schema(engine, revision)
+        try:
+            upgrade_schema(engine, revision)
+        except CommandError as exc:  # e.g. no such revision
+            raise UserError(f"--revision {revision}: {exc}") from None
         click.echo(f"database at revision {current_revision(engine)}: {engine.url.render_as_string(hide_password=True)}")
     finally:
         engine.dispose()
