@@ -55,7 +55,7 @@ def test_the_lifecycle_from_the_command_line_is_audited(config):
     bad = invoke(config, "incident", "resolve", "9", "--message", "Fixed.", ok=False)
     assert bad.exit_code == 2 and "no incident with id 9" in bad.output
     bad = invoke(config, "incident", "update", "1", "--status", "resolved", "--message", "x", ok=False)
-    assert bad.exit_code == 2 and "'resolved' is not one of" in bad.output
+    assert bad.exit_code == 2 and "to resolve incident #1, run `brandpulse incident resolve 1 --message …`" in bad.output
 
     with db(config)() as s:
         events = s.execute(select(AuditRow.action, AuditRow.actor).where(AuditRow.entity_type == "incident")

@@ -358,14 +358,18 @@ def link(ctx: Context, incident_id: int, mention_id: int, reason: str | None, ac
 
 @incident.command("update")
 @click.argument("incident_id", type=int)
-@click.option("--status", required=True, type=click.Choice(STATUSES[:3]),
-              help="identified (cause found), monitoring (fix deployed), or investigating (still looking).")
+@click.option("--status", required=True, type=click.Choice(STATUSES),
+              help="identified (cause found), monitoring (fix deployed), or investigating (still looking);"
+                   " resolved is `brandpulse incident resolve`.")
 @click.option("--message", required=True, help="What is known now and what happens next.")
 @actor_option
 @pass_ctx
 @handle_errors
 def update(ctx: Context, incident_id: int, status: str, message: str, actor: str) -> None:
     """Post an update: the next post of the X thread, a comment on the Reddit submission."""
+    if status == "resolved":  # resolving does more than an update: it drafts the follow-ups
+        raise UserError(f"to resolve incident #{incident_id}, run `brandpulse incident resolve {incident_id} --message …`"
+                        " (it also drafts the \"it's fixed\" follow-ups)")
     app = ctx.app()
     templates = _templates(ctx)
     try:
