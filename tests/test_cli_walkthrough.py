@@ -195,3 +195,15 @@ def test_db_upgrade_to_an_unknown_revision_is_named(config):
     result = invoke(config, "db", "upgrade", "--revision", "bogus", ok=False)
     assert result.exit_code == 2 and "error: --revision bogus: Can't locate revision identified by 'bogus'" in result.output
     assert invoke(config, "db", "current").output.strip() == invoke(config, "db", "upgrade").output.split()[3].rstrip(":")
+
+
+def test_incident_show_names_a_reddit_complainer_as_on_reddit(tmp_path, monkeypatch):
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    incidents = {"brands": {"acme": {"x": {"account": "AcmeAir"}, "reddit": {"subreddit": "AcmeAir", "account": "AcmeAir_Team"}}}}
+    config = write_config(tmp_path, POSTS, incidents=incidents)
+    invoke(config, "run", "--once")
+    opened = invoke(config, "incident", "open", "--brand", "acme", "--title", "Refunds stuck", "--keywords", "refund",
+                    "--since", "2026-03-10T08:00Z", "--until", "2026-03-10T10:00Z", "--as", "dana").output
+    assert "earlier complaints: 1 linked" in opened
+    shown = invoke(config, "incident", "show", "1").output
+    assert " reddit u/QuietHeron alert #" in shown and "@QuietHeron" not in shown

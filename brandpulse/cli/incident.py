@@ -522,14 +522,14 @@ def show(ctx: Context, incident_id: int) -> None:
             alert = f" alert #{link.alert_id}" if link.alert_id else ""
             reply = v.replies.get(m.id)
             answer = f" → reply #{reply.id} {reply.status} ({reply.template})" if reply is not None else " → no reply"
-            click.echo(f"  mention {m.id} {m.created_at:%Y-%m-%d %H:%M} {m.platform} @{printable(m.author_handle)}{alert}"
+            click.echo(f"  mention {m.id} {m.created_at:%Y-%m-%d %H:%M} {m.platform} {shown_handle(m.platform, printable(m.author_handle))}{alert}"
                        f" [{_how_linked(link, r)}; {_why_linked(link, m, r, v.answered.get(m.id))}]{answer}:"
                        f" {printable(' '.join(m.text.split()))}")
         if v.unlinked:
             click.echo(f"\nUnlinked by hand (never linked again by itself): {len(v.unlinked)}")
         for u, m in v.unlinked:
             why = f": {printable(u.reason)}" if u.reason else ""
-            click.echo(f"  mention {m.id} {m.platform} @{printable(m.author_handle)} by {printable(u.unlinked_by)}"
+            click.echo(f"  mention {m.id} {m.platform} {shown_handle(m.platform, printable(m.author_handle))} by {printable(u.unlinked_by)}"
                        f" {u.unlinked_at:%Y-%m-%d %H:%M}{why}")
         click.echo(f"\nFollow-ups: {len(v.followups) or 'none'}")
         for f in v.followups:
