@@ -95,7 +95,7 @@ def test_run_once_then_work_the_inbox(cli_config):
 
     taken = invoke(cli_config, "alerts", "next", "--as", "alice").output
     assert "assigned to alice" in taken and "@famous" in taken
-    assert "The author's earlier mentions" in taken
+    assert "The author's other mentions (every network, newest first): none" in taken
 
     show = invoke(cli_config, "alerts", "show", str(by_author["sam"].id)).output
     assert "still waiting" in show and "cancelled" in show  # the whole conversation

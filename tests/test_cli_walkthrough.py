@@ -207,3 +207,17 @@ def test_incident_show_names_a_reddit_complainer_as_on_reddit(tmp_path, monkeypa
     assert "earlier complaints: 1 linked" in opened
     shown = invoke(config, "incident", "show", "1").output
     assert " reddit u/QuietHeron alert #" in shown and "@QuietHeron" not in shown
+
+
+def test_the_authors_other_mentions_are_named_for_what_they_are(tmp_path, monkeypatch):
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    posts = [
+        x_post(1, "Acme Air lost my bag, terrible and useless service", handle="sam", minutes=1),
+        x_post(2, "Thank you Acme Air, the crew found my bag, lovely people!", handle="sam", minutes=90),
+    ]
+    config = write_config(tmp_path, posts)
+    invoke(config, "run", "--once")
+    alert = invoke(config, "alerts", "list").output.split()[0].lstrip("#")
+    shown = invoke(config, "alerts", "show", alert).output
+    # a later post, in another thread: "earlier" would be wrong
+    assert "The author's other mentions (every network, newest first): 1\n  2026-03-10 10:30 x @sam" in shown

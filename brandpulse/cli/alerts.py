@@ -101,7 +101,7 @@ def show(ctx: Context, alert_id: int) -> None:
             click.echo("\nThe rest of the thread:")
             for v in others:
                 click.echo(_mention_line(v))
-        click.echo(f"\nThe author's earlier mentions (every network): {len(c.author_history) or 'none'}")
+        click.echo(f"\nThe author's other mentions (every network, newest first): {len(c.author_history) or 'none'}")
         for v in c.author_history:
             click.echo(_mention_line(v))
         click.echo("\nReplies:")
