@@ -221,3 +221,12 @@ def test_the_authors_other_mentions_are_named_for_what_they_are(tmp_path, monkey
     shown = invoke(config, "alerts", "show", alert).output
     # a later post, in another thread: "earlier" would be wrong
     assert "The author's other mentions (every network, newest first): 1\n  2026-03-10 10:30 x @sam" in shown
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_actor_is_refused_so_the_audit_log_names_someone(config, blank):
+    alert = invoke(config, "alerts", "list").output.split()[0].lstrip("#")
+    result = invoke(config, "alerts", "ack", alert, "--as", blank, ok=False)
+    assert result.exit_code == 2 and "Invalid value for '--as': give a name: who acts is recorded in the audit log" in result.output
+    assert "acknowledged" not in invoke(config, "alerts", "list").output
+    assert f"alert #{alert} is now acknowledged (by kim)" in invoke(config, "alerts", "ack", alert, "--as", " kim ").output

@@ -128,4 +128,13 @@ def more_line(shown: int, total: int, *, what: str) -> str | None:
 def actor_option(func: Callable) -> Callable:
     """``--as NAME`` (default: $BRANDPULSE_USER or $USER) for audited changes."""
     default = os.environ.get("BRANDPULSE_USER") or os.environ.get("USER") or "cli"
-    return click.option("--as", "actor", default=default, show_default=True, help="Who is acting (recorded in the audit log).")(func)
+    return click.option("--as", "actor", default=default, show_default=True, callback=_named_actor,
+                        help="Who is acting (recorded in the audit log).")(func)
+
+
+def _named_actor(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """The audit log records who acted: a blank --as would record nobody."""
+    name = value.strip()
+    if not name:
+        raise click.BadParameter("give a name: who acts is recorded in the audit log")
+    return name
