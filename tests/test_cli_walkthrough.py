@@ -230,3 +230,18 @@ def test_a_blank_actor_is_refused_so_the_audit_log_names_someone(config, blank):
     assert result.exit_code == 2 and "Invalid value for '--as': give a name: who acts is recorded in the audit log" in result.output
     assert "acknowledged" not in invoke(config, "alerts", "list").output
     assert f"alert #{alert} is now acknowledged (by kim)" in invoke(config, "alerts", "ack", alert, "--as", " kim ").output
+
+
+def test_several_replies_are_approved_at_once_and_one_that_cannot_be_is_named(config):
+    ids = [line.split()[0].lstrip("#") for line in invoke(config, "replies", "list").output.splitlines() if line.startswith("#")]
+    assert len(ids) == 3
+    invoke(config, "replies", "reject", ids[0], "--as", "kim")
+    result = invoke(config, "replies", "approve", *ids, "--as", "kim", ok=False)
+    assert result.exit_code == 2
+    assert f"reply #{ids[1]} is now approved" in result.output and f"reply #{ids[2]} is now approved" in result.output
+    assert f"error: cannot approve reply {ids[0]}" in result.output
+    assert f"error: 1 of 3 replies unchanged: #{ids[0]}" in result.output
+    assert "no replies" in invoke(config, "replies", "list").output
+    assert len(invoke(config, "replies", "list", "--status", "approved").output.split("approved")) == 3
+    result = invoke(config, "replies", "approve", ids[1], ids[2], "--text", "Hi", ok=False)
+    assert result.exit_code == 2 and "--text edits one reply: give one REPLY_ID with it" in result.output

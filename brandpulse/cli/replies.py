@@ -63,6 +63,25 @@ def _run(ctx: Context, fn, outbox_id: int, **kwargs) -> None:
         raise UserError(str(exc)) from None
 
 
+def _run_each(ctx: Context, fn, reply_ids: tuple[int, ...], **kwargs) -> None:
+    """``fn`` on each reply in its own transaction (e.g. an outage's linked
+    complaints approved at once): one that cannot change is named and the
+    others still change; the exit status says whether any failed."""
+    if len(reply_ids) == 1:
+        return _run(ctx, fn, reply_ids[0], **kwargs)
+    if kwargs.get("text") is not None:
+        raise UserError("--text edits one reply: give one REPLY_ID with it")
+    failed = []
+    for reply_id in reply_ids:
+        try:
+            _run(ctx, fn, reply_id, **kwargs)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed.append(reply_id)
+    if failed:
+        raise UserError(f"{len(failed)} of {len(reply_ids)} replies unchanged: {', '.join(f'#{i}' for i in failed)}")
+
+
 def _check_length(session, reply_id: int, text: str | None) -> None:
     """A --text too long for the reply's network is refused now, not held at send time."""
     row = session.get(OutboxRow, reply_id) if text is not None else None
@@ -72,25 +91,25 @@ def _check_length(session, reply_id: int, text: str | None) -> None:
 
 
 @replies.command()
-@click.argument("reply_id", type=int)
-@click.option("--text", default=None, help="Replace the text before approving.")
+@click.argument("reply_ids", metavar="REPLY_ID...", type=int, nargs=-1, required=True)
+@click.option("--text", default=None, help="Replace the text before approving (one reply).")
 @actor_option
 @pass_ctx
 @handle_errors
-def approve(ctx: Context, reply_id: int, text: str | None, actor: str) -> None:
-    """Approve a drafted reply for sending (optionally with edited --text)."""
-    _run(ctx, approve_reply, reply_id, actor=actor, text=text)
+def approve(ctx: Context, reply_ids: tuple[int, ...], text: str | None, actor: str) -> None:
+    """Approve drafted replies for sending (one of them optionally with edited --text)."""
+    _run_each(ctx, approve_reply, reply_ids, actor=actor, text=text)
 
 
 @replies.command()
-@click.argument("reply_id", type=int)
+@click.argument("reply_ids", metavar="REPLY_ID...", type=int, nargs=-1, required=True)
 @click.option("--reason", default=None)
 @actor_option
 @pass_ctx
 @handle_errors
-def reject(ctx: Context, reply_id: int, reason: str | None, actor: str) -> None:
-    """Reject a drafted reply: it will never be sent."""
-    _run(ctx, reject_reply, reply_id, actor=actor, reason=reason)
+def reject(ctx: Context, reply_ids: tuple[int, ...], reason: str | None, actor: str) -> None:
+    """Reject drafted replies: they will never be sent."""
+    _run_each(ctx, reject_reply, reply_ids, actor=actor, reason=reason)
 
 
 @replies.command()
