@@ -245,3 +245,16 @@ def test_several_replies_are_approved_at_once_and_one_that_cannot_be_is_named(co
     assert len(invoke(config, "replies", "list", "--status", "approved").output.split("approved")) == 3
     result = invoke(config, "replies", "approve", ids[1], ids[2], "--text", "Hi", ok=False)
     assert result.exit_code == 2 and "--text edits one reply: give one REPLY_ID with it" in result.output
+
+
+def test_demo_on_a_configuration_with_live_sources_says_how_to_run_the_bundled_day(tmp_path, monkeypatch):
+    from brandpulse.app import DEMO_CONFIG
+
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    config = write_config(tmp_path, [], sources=[
+        {"name": "acme-x", "kind": "x", "brand": "acme", "endpoint": "mentions", "account": "AcmeAir", "poll_interval": "2m"}])
+    result = invoke(config, "demo", ok=False)
+    assert result.exit_code == 2
+    assert f"{config}: the demo needs a configuration whose sources are all of kind 'replay'" in result.output
+    assert f"(the bundled demo day: brandpulse --config {DEMO_CONFIG} demo)" in result.output
+    assert not (tmp_path / "data").exists()  # nothing reset, nothing created

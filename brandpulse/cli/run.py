@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from brandpulse.app import App
+from brandpulse.app import DEMO_CONFIG, App
 from brandpulse.clock import AcceleratedClock, SystemClock
 from brandpulse.cli.common import Context, UserError, handle_errors, pass_ctx
 from brandpulse.config import ConfigError, Settings
@@ -125,11 +125,12 @@ def demo(ctx: Context, seconds: float, keep_db: bool, verbose: bool) -> None:
     end: a summary and a digest."""
     _configure_logging(verbose)
     settings = ctx.settings
+    bundled = f"(the bundled demo day: brandpulse --config {DEMO_CONFIG} demo)"
     if settings.outreach.channel != "dry-run":
-        raise UserError("the demo only posts through the dry-run channel: set outreach.channel: dry-run")
+        raise UserError(f"{ctx.path}: the demo only posts through the dry-run channel: set outreach.channel: dry-run {bundled}")
     sources = [s for s in settings.sources if s.enabled]
     if not sources or any(s.kind != "replay" for s in sources):
-        raise UserError("the demo needs a configuration whose sources are all of kind 'replay'")
+        raise UserError(f"{ctx.path}: the demo needs a configuration whose sources are all of kind 'replay' {bundled}")
     if not keep_db:
         _reset_sqlite(settings)
 
