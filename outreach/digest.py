@@ -117,6 +117,11 @@ class DigestAlert:
     note: str | None = None  # a possible incident's numbers, top terms and the command that opens one
 
     @property
+    def wrote_again(self) -> bool:
+        """The customer posted again after the first answer: answered, but maybe not helped."""
+        return self.first_response_at is not None and self.latest.created_at > self.first_response_at
+
+    @property
     def is_possible_incident(self) -> bool:
         """The spike detector's alert: many authors' posts, not one customer to answer."""
         return self.rule == POSSIBLE_INCIDENT_RULE
@@ -585,7 +590,7 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
     shown = digest.alerts if max_alerts is None else digest.alerts[:max_alerts]
     for a in shown:
         if a.first_response_at is not None:
-            sla = "answered"
+            sla = "answered" + (f", then wrote again {format_time(a.latest.created_at)}" if a.wrote_again else "")
         elif a.overdue:
             sla = f"OVERDUE by {format_duration(-a.sla_left)}"
         else:

@@ -4,6 +4,7 @@ bad input named without a traceback, a database that cannot be opened."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,11 @@ def test_an_alert_answered_past_its_deadline_reads_answered_not_overdue(config):
     sam = next(line for line in lines if "@sam" in line)
     assert "SLA answered" in sam and "OVERDUE" not in sam
     assert all("OVERDUE" in line for line in lines if "@sam" not in line)  # the others were never answered
+    with db(config).begin() as s:
+        alert = s.scalars(select(AlertRow).where(AlertRow.author_handle == "sam")).one()
+        alert.first_response_at = alert.last_mention_at - timedelta(minutes=1)  # sam posted again after the answer
+    sam = next(line for line in invoke(config, "alerts", "list").output.splitlines() if "@sam" in line)
+    assert "SLA answered, then wrote again" in sam
 
 
 def test_db_upgrade_to_an_unknown_revision_is_named(config):

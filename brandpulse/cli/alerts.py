@@ -20,7 +20,7 @@ STATUSES = ("open", "acknowledged", "resolved", "dismissed")
 def _one_line(alert: AlertRow, now) -> str:
     left = format_duration(alert.sla_due_at - now)
     if alert.first_response_at is not None:  # as the digest says: the SLA is met, whatever the deadline
-        left = "answered"
+        left = "answered" + (", then wrote again" if alert.last_mention_at > alert.first_response_at else "")
     overdue = " OVERDUE" if alert.sla_due_at < now and alert.status in ("open", "acknowledged") and alert.first_response_at is None else ""
     who = f" → {alert.assignee}" if alert.assignee else ""
     many = f" ({alert.mention_count} posts)" if alert.mention_count > 1 else ""

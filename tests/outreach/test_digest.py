@@ -176,6 +176,16 @@ def test_a_possible_incident_shows_what_spiked_and_the_command_not_one_customer(
     assert '<pre class="note">Possible incident: 32 negative mentions' in html and "first_complainer" not in html
 
 
+def test_an_answered_customer_who_wrote_again_is_not_just_answered(Session, settings, clock, make_mention, make_alert):
+    now = clock.now()
+    mid, m = make_mention(text="lost my bag", handle="marisol", at=now - timedelta(hours=5), thread_id="b")
+    mid2, _ = make_mention(text="sent the DM, still no answer", handle="marisol", at=now - timedelta(hours=1), thread_id="b")
+    make_alert(mid, m, priority="P2", last_mention_id=mid2, mention_count=2, first_response_at=now - timedelta(hours=3))
+    digest = build(Session, settings, clock)
+    assert "· answered, then wrote again 2026-03-10 08:00 UTC · x · @marisol" in render_text(digest)
+    assert "then wrote again 2026-03-10 08:00 UTC</span>" in render_html(digest, settings=settings)
+
+
 def test_followers_are_counted_in_words_that_read_right(Session, settings, clock, make_mention, make_alert):
     for handle, followers in (("solo", 1), ("many", 4760)):
         mid, m = make_mention(text="lost my bag", handle=handle, followers=followers, thread_id=handle)
