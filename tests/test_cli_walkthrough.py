@@ -72,6 +72,9 @@ def test_listings_say_what_their_limit_left_out(config):
     (["digest", "--since", "0"], "error: --since: the period must be positive, got '0'"),
     (["digest", "--since", "999999999d"], "error: --since: '999999999d' is too long (at most 36500d)"),
     (["digest", "--since", "soon"], "error: --since: not a duration: 'soon'"),
+    (["feedback", "list", "--brand", "nope"], "error: --brand: unknown brand 'nope' (known: acme)"),
+    (["incident", "list", "--brand", "nope"], "error: --brand: unknown brand 'nope' (known: acme)"),
+    (["incident", "list", "--limit", "0"], "Invalid value for '--limit': 0 is not in the range x>=1"),
 ])
 def test_bad_input_is_named_without_a_traceback(config, args, message):
     result = invoke(config, *args, ok=False)

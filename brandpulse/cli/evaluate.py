@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, pass_ctx
+from brandpulse.cli.common import Context, UserError, actor_option, brand_ids, handle_errors, pass_ctx
 from brandpulse.config import Settings, load_settings
 
 _CSV = click.Path(path_type=Path, dir_okay=True)  # existence is checked by the reader, with a clear message
@@ -193,6 +193,8 @@ def list_feedback(ctx: Context, brand: str | None) -> None:
     from rules.training import labels_from_feedback
 
     app = ctx.app()
+    if brand is not None:
+        brand_ids(app.settings, brand)  # an unknown brand is an error, not "no feedback yet"
     with app.Session() as s:
         examples = labels_from_feedback(s, brand=brand)
     if not examples:

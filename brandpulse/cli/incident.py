@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import click
 from sqlalchemy import func, select
 
-from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, pass_ctx
+from brandpulse.cli.common import Context, UserError, actor_option, brand_ids, handle_errors, limit_option, pass_ctx
 from brandpulse.clock import utc
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertMentionRow, AlertRow, IncidentMentionRow, IncidentRow, MentionRow, OutboxRow
@@ -414,12 +414,14 @@ def resolve(ctx: Context, incident_id: int, message: str, actor: str) -> None:
 @incident.command("list")
 @click.option("--all", "all_", is_flag=True, help="Resolved incidents too.")
 @click.option("--brand", default=None, help="Only this brand id.")
-@click.option("--limit", default=50, show_default=True)
+@limit_option
 @pass_ctx
 @handle_errors
 def list_(ctx: Context, all_: bool, brand: str | None, limit: int) -> None:
     """Open incidents, newest first (--all: resolved ones too)."""
     app = ctx.app()
+    if brand is not None:
+        brand_ids(app.settings, brand)  # an unknown brand is an error, not an empty list
     with app.Session() as s:
         rows = list_incidents(s, statuses=STATUSES if all_ else OPEN_STATUSES, brand=brand, limit=limit)
         if not rows:
