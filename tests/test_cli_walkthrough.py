@@ -158,6 +158,8 @@ def test_closing_an_alert_says_which_of_its_replies_have_not_gone_out(config):
     invoke(config, "replies", "approve", sam_reply, "--as", "kim")
     out = invoke(config, "alerts", "resolve", sam, "--as", "kim", "--note", "helped by DM").output
     assert f"reply #{sam_reply} is approved: it will still be sent; `brandpulse replies reject {sam_reply}` if it is no longer needed" in out
+    history = invoke(config, "alerts", "show", sam).output.split("History:")[1]
+    assert "kim: alert.resolved — note: helped by DM" in history and "{" not in history  # read as words, not a dict
     out = invoke(config, "alerts", "dismiss", other, "--as", "kim", "--reason", "not a complaint").output
     assert "is drafted: it stays in `brandpulse replies list`; `brandpulse replies reject" in out
     assert "reply #" not in invoke(config, "alerts", "reopen", other, "--as", "kim").output

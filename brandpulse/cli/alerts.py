@@ -113,7 +113,7 @@ def show(ctx: Context, alert_id: int) -> None:
             click.echo(printable(f"  reply #{r.id} [{r.status}{reason}] via {r.platform} as {account}: {r.text}"))
         click.echo("\nHistory:")
         for e in c.events:
-            click.echo(printable(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor}: {e.action}{' ' + str(e.details) if e.details else ''}"))
+            click.echo(printable(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor}: {e.action}{' — ' + _details(e.details) if e.details else ''}"))
 
 
 @alerts.command("next")
@@ -135,6 +135,14 @@ def next_(ctx: Context, actor: str, brand: str | None) -> None:
     click.echo(f"assigned to {actor}:")
     ctx_show = click.get_current_context()
     ctx_show.invoke(show, alert_id=alert_id)
+
+
+def _details(details) -> str:
+    """An audit event's details as a person reads them: ``note: bag delivered; mention_id: 13``."""
+    if not isinstance(details, dict):
+        return str(details)
+    shown = (", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in details.values())
+    return "; ".join(f"{k}: {v}" for k, v in zip(details, shown))
 
 
 def _unsent_reply_lines(session, alert_id: int) -> list[str]:
