@@ -1834,7 +1834,10 @@ def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings 
     if settings is None:
         redrafted, problem = False, "the send run was given no settings to render it"
     else:
-        redrafted, problem = _redraft_moved(session, row, new, settings=settings, now=now or moved_to.linked_at)
+        outcome = _redraft_moved(session, row, new, settings=settings, now=now or moved_to.linked_at)
+        if outcome is None:
+            return None  # a person changed it meanwhile: theirs stands, and the claim's conditional update fails
+        redrafted, problem = outcome
     if not redrafted:
         return (f"{moved}: its text still points to incident #{old} and could not be re-drafted ({problem});"
                 f" edit it to give incident #{new}'s status link, or reject it")
@@ -1843,12 +1846,15 @@ def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings 
 
 
 def _redraft_moved(session: Session, row: OutboxRow, incident_id: int, *, settings: Settings,
-                   now: datetime) -> tuple[bool, str | None]:
+                   now: datetime) -> tuple[bool, str | None] | None:
     """Re-draft ``row`` (approved, under the send claim's lock) in place with
     the incident ``reply`` text for ``incident_id`` as it is now, audited
     ``reply.redrafted``; its status and approval are left to the claim, which
     holds it. Returns whether it was re-drafted, and the text's problem
-    (it failed, or is too long for the platform) if any."""
+    (it failed, or is too long for the platform) if any; None when the row
+    is no longer approved with the text the claim read: people's changes do
+    not take the claim lock (PostgreSQL), and an edit or rejection made
+    meanwhile is theirs to keep, so nothing is written."""
     mention_row = session.get(MentionRow, row.mention_id)
     snapshot = _current_snapshot(session, incident_id)
     context = _author_context(snapshot, mention_from_row(mention_row), alert_id=row.alert_id,
@@ -1859,10 +1865,12 @@ def _redraft_moved(session: Session, row: OutboxRow, incident_id: int, *, settin
     _, event = _redraft(row, text=text, template=REPLY_TEMPLATE, hold_reason=problem or MOVED_REASON, auto=False,
                         incident_id=incident_id, reason=MOVED_REASON, actor=audit.SYSTEM, now=now,
                         details={"from_incident_id": row.incident_id})
-    session.execute(update(OutboxRow).where(OutboxRow.id == row.id)
-                    .values(text=text, template=REPLY_TEMPLATE, incident_id=incident_id, needs_approval=True,
-                            updated_at=now)
-                    .execution_options(synchronize_session=False))
+    changed = session.execute(
+        update(OutboxRow).where(OutboxRow.id == row.id, OutboxRow.status == "approved", OutboxRow.text == row.text)
+        .values(text=text, template=REPLY_TEMPLATE, incident_id=incident_id, needs_approval=True, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        return None
     session.expire(row, ["text", "template", "incident_id", "needs_approval", "updated_at"])
     audit.record_many(session, [event])
     return True, problem

@@ -32,6 +32,7 @@ from outreach.channels.base import OutboundPost, SendError, SentPost
 from outreach.incidents import (
     FOLLOWUP_TEMPLATE,
     REPLY_TEMPLATE,
+    MOVED_REASON,
     IncidentError,
     IncidentTemplates,
     incident_view,
@@ -48,7 +49,7 @@ from outreach.incidents import (
     unlinked_reply_hold,
     update_incident,
 )
-from outreach.outbox import approve, reject, send_approved
+from outreach.outbox import approve, edit, reject, send_approved
 
 INCIDENTS = {
     "brands": {
@@ -1747,6 +1748,36 @@ def test_a_complaint_answered_with_the_first_incidents_link_gets_no_second_reply
     with Session() as s:
         followup = s.get(OutboxRow, followup_id)
     assert (followup.mention_id, followup.incident_id) == (ana, incident_b) and "Double charges" in followup.text
+
+
+def test_the_claims_redraft_of_a_moved_reply_never_overwrites_a_persons_change_made_meanwhile(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """The send claim reads ana's moved reply (approved again by
+    reconciliation, A's link) and, before it re-drafts it for B, a person
+    edits it (PostgreSQL: people's changes do not take the claim lock). The
+    re-draft must not replace the person's text: it is conditional on the
+    reply being as the claim read it, and then nothing is held or audited."""
+    incident_a, incident_b, ana, reply = _moving_complaint(Session, isettings, templates, clock, channels, pipeline,
+                                                           make_mention, status="unknown")
+    _unlink(Session, isettings, renderer, pipeline, clock, incident_a, ana)
+    with Session.begin() as s:
+        link_by_hand(s, incident_b, ana, actor="ops-kim", now=clock.now(), settings=isettings, templates=templates)
+    with Session.begin() as s:  # reconciliation: not posted, approved again with A's text
+        s.execute(update(OutboxRow).where(OutboxRow.id == reply.id).values(status="approved"))
+    clock.advance(60)
+    mine = f"Hi Ana, sorry about the double charge: {_roots(Session, incident_b)[0]}"
+    with Session() as claim, claim.begin():
+        row = claim.get(OutboxRow, reply.id)  # what the claim read
+        assert (row.status, row.incident_id) == ("approved", incident_a)
+        with Session.begin() as person:
+            edit(person, reply.id, actor="ops-kim", now=clock.now(), text=mine)
+        assert unlinked_reply_hold(claim, row, settings=isettings, now=clock.now()) is None
+    row = _reply_of(Session, ana)
+    assert (row.text, row.status, row.incident_id) == (mine, "drafted", incident_a)
+    with Session() as s:
+        assert [e.action for e in audit.history(s, "outbox", reply.id) if e.actor == audit.SYSTEM
+                and e.action == "reply.redrafted" and e.details.get("reason") == MOVED_REASON] == []
 
 
 def _outbound(row):
