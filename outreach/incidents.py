@@ -1059,7 +1059,8 @@ class AnsweredPost:
     """The post a reply answers, as far as linking cares (:func:`answered_posts`)."""
 
     mention_id: int | None  # as stored (None: only known as one of our status posts)
-    own: bool  # a post of the brand's own accounts
+    brand: str  # the brand it was stored (or posted) for
+    own: bool  # a post of that brand's own accounts
     text: str  # its title and text, where keywords are looked for (own posts)
     incident_ids: frozenset[int]  # incidents it is linked to, or whose status post it is
 
@@ -1074,8 +1075,8 @@ def answered_posts(session: Session, replies: Iterable[Mention]) -> dict[tuple[s
     platforms, ids = sorted({p for p, _ in keys}), sorted({i for _, i in keys})
     found: dict[tuple[str, str], AnsweredPost] = {}
     rows = session.execute(
-        select(MentionRow.id, MentionRow.platform, MentionRow.external_id, MentionRow.is_own, MentionRow.title,
-               MentionRow.text, IncidentMentionRow.incident_id)
+        select(MentionRow.id, MentionRow.platform, MentionRow.external_id, MentionRow.brand, MentionRow.is_own,
+               MentionRow.title, MentionRow.text, IncidentMentionRow.incident_id)
         .outerjoin(IncidentMentionRow, IncidentMentionRow.mention_id == MentionRow.id)
         .where(MentionRow.platform.in_(platforms), MentionRow.external_id.in_(ids))
     ).all()
@@ -1084,15 +1085,15 @@ def answered_posts(session: Session, replies: Iterable[Mention]) -> dict[tuple[s
         if key not in keys:
             continue
         linked = found[key].incident_ids if key in found else frozenset()
-        found[key] = AnsweredPost(row.id, bool(row.is_own), keyword_text(row),
+        found[key] = AnsweredPost(row.id, row.brand, bool(row.is_own), keyword_text(row),
                                   linked | ({row.incident_id} if row.incident_id is not None else set()))
-    for platform, external_id, incident_id, text in session.execute(
-        select(OutboxRow.platform, OutboxRow.external_id, OutboxRow.incident_id, OutboxRow.text)
+    for platform, external_id, brand, incident_id, text in session.execute(
+        select(OutboxRow.platform, OutboxRow.external_id, OutboxRow.brand, OutboxRow.incident_id, OutboxRow.text)
         .where(OutboxRow.kind == "status", OutboxRow.platform.in_(platforms), OutboxRow.external_id.in_(ids))
     ):
         key = (platform, external_id)
         if key in keys:
-            post = found.get(key, AnsweredPost(None, True, text, frozenset()))
+            post = found.get(key, AnsweredPost(None, brand, True, text, frozenset()))
             found[key] = replace(post, own=True, incident_ids=post.incident_ids | {incident_id})
     return found
 
@@ -1103,8 +1104,9 @@ def match_in_context(mention: Mention, incidents: Sequence[OpenIncident],
     of the keywords, what the post it answers says: a reply to a complaint
     linked to an open incident, or to one of its status posts, is about that
     incident ("can't check in either", "still nothing"); a reply to one of the
-    brand's own posts is matched against that post's title and text (the
-    brand's outage announcement). Only incidents still linking when the reply
+    brand's own posts (this brand's: not another brand's it was stored for)
+    is matched against that post's title and text (the brand's outage
+    announcement). Only incidents still linking when the reply
     was posted (``until``)."""
     incident = match_incident(mention, incidents)
     if incident is not None or not mention.reply_to_id:
@@ -1115,7 +1117,7 @@ def match_in_context(mention: Mention, incidents: Sequence[OpenIncident],
     linking = [i for i in incidents if i.snapshot.brand == mention.brand
                and (i.until is None or mention.created_at <= i.until)]
     incident = next((i for i in linking if i.id in post.incident_ids), None)
-    if incident is None and post.own:
+    if incident is None and post.own and post.brand == mention.brand:
         incident = next((i for i in linking if i.pattern is not None and i.pattern.search(post.text)), None)
     return incident
 

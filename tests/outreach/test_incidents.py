@@ -1872,3 +1872,24 @@ def test_opening_links_a_reply_to_a_complaint_it_links(
     clock.advance(60)
     incident_id, earlier = _open_full(Session, isettings, templates, clock, keywords=["app"])
     assert earlier.mention_ids == [ana, bob] and _links(Session, incident_id)[bob] == ("opening", [], None)
+
+
+def test_a_reply_to_another_brands_own_post_is_not_linked_by_its_keywords(
+    Session, isettings, templates, clock, make_mention
+):
+    """Linking by the post answered reads only this brand's own posts: a
+    complaint to @AcmeHelp under another brand's outage post ("our app is
+    down") is not part of Acme's app incident; under Acme's own it is."""
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    clock.advance(60)
+    make_mention(text="Our app is down, we're on it", brand="beta", handle="BetaRail", is_own=True, label=None,
+                 external_id="beta-own-1", thread_id="beta-own-1")
+    make_mention(text="Our app is down, updates soon", handle="AcmeHelp", is_own=True, label=None,
+                 external_id="acme-own-1", thread_id="acme-own-1")
+    under_beta = make_mention(text="@AcmeHelp me too, useless", handle="cat", thread_id="beta-own-1",
+                              reply_to_id="beta-own-1")
+    under_acme = make_mention(text="@AcmeHelp me too, useless", handle="dan", thread_id="acme-own-1",
+                              reply_to_id="acme-own-1")
+    with Session() as s:
+        matched = match_arrivals(s, [under_beta, under_acme], open_incidents(s, ["acme"]))
+    assert {row_id: incident.id for row_id, incident in matched.items()} == {under_acme[0]: incident_id}
