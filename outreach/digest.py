@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from jinja2 import TemplateNotFound
@@ -40,7 +40,9 @@ from sqlalchemy.orm import Session
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, SourceStateRow
 from brandpulse.durations import format_duration
+from brandpulse.netclients import REDDIT_USER_CREDENTIALS
 from brandpulse.resources import resource_dir
+from brandpulse.secrets import MissingSecretError, read_secrets
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, shown_followers, shown_handle
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
 from outreach.channels.base import account_limit_key
@@ -267,7 +269,8 @@ def build_digest(
     """Read the digest for the period ``[now - since, now]`` (all configured
     brands, or only ``brand``). ``env`` (default: the process environment)
     tells, by the names of the X posting credentials it sets, which accounts
-    share an access token and so a rate limit (no value is read)."""
+    share an access token and so a rate limit (no value is read), and by
+    REDDIT_USERNAME which Reddit account posts what names no account."""
     if since <= timedelta(0):
         raise ValueError(f"the digest period must be positive, got {format_duration(since)}")
     start = now - since
@@ -429,11 +432,11 @@ def _waits(session: Session, *, now: datetime, settings: Settings, brands: Seque
     approved posts of these brands it holds back; a wait that holds none of
     theirs is shown only when it is one of their accounts' or the whole
     platform's. Each sender's rate-limit key is the live channel's (X: its
-    token's variable; Reddit: the account's own)."""
+    token's variable; Reddit: the account's own, the default account's for a
+    post naming none)."""
     own = {(platform, handle.lstrip("@").lower()) for b in brands
            for platform, handles in (("x", b.accounts.x), ("reddit", b.accounts.reddit)) for handle in handles}
-    key_for = {"x": x_rate_limit_keys(settings, env=env),
-               "reddit": lambda account: account_limit_key("reddit", account)}  # Reddit: each account's own
+    key_for = {"x": x_rate_limit_keys(settings, env=env), "reddit": _reddit_rate_limit_key(env)}
     sender_keys = {(platform, account): key_for[platform](account) if platform in key_for else platform
                    for platform, account in approved_by_sender}
     out = []
@@ -445,6 +448,26 @@ def _waits(session: Session, *, now: datetime, settings: Settings, brands: Seque
             out.append(DigestWait(platform=wait.platform, identity=wait.identity, account=wait.account,
                                   until=wait.until, reason=wait.reason, replies=held))
     return tuple(out)
+
+
+def _reddit_rate_limit_key(env: Mapping[str, str] | None) -> Callable[[str | None], str]:
+    """:meth:`~outreach.channels.reddit.RedditAccountsChannel.rate_limit_key`
+    without building the channel: an account's own key (``u/<name>``), and
+    for a post naming no account the default account's, REDDIT_USERNAME (or
+    its _FILE), as it posts it. That user name is read only when such a post
+    waits, and is no secret; without one such posts cannot go out at all."""
+    default: list[str | None] = []
+
+    def key(account: str | None) -> str:
+        if not account and not default:
+            name = REDDIT_USER_CREDENTIALS[0]
+            try:
+                default.append(read_secrets([name], env=env)[name].reveal())
+            except MissingSecretError:
+                default.append(None)
+        return account_limit_key("reddit", account or default[0])
+
+    return key
 
 
 def wait_line(wait: DigestWait, *, now: datetime) -> str:

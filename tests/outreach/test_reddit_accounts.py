@@ -256,3 +256,26 @@ def test_a_wrong_password_names_that_accounts_variable(rd, two_brands, clock):
     sent = channel.send(OutboundPost(outbox_id=2, platform="reddit", brand="acme", account="AcmeAir_Team", text="hi",
                                      in_reply_to=acme_thread))
     assert sent.external_id == rd.comments_by("AcmeAir_Team")[0]["name"]
+
+
+def test_the_digest_counts_posts_naming_no_account_under_the_default_accounts_wait(
+        Session, clock, rd, make_settings, config_dict):
+    """A brand with no Reddit account of its own posts as REDDIT_USERNAME's
+    account (the post names none): its RATELIMIT is that account's, and the
+    digest shows it holding the brand's replies (they wait in the outbox)."""
+    gamma = {"id": "gamma", "name": "Gamma Bus", "query": {"keywords": ["gamma bus"], "subreddits": ["buses"]}}
+    settings = make_settings(brands=[*config_dict["brands"], gamma])
+    env = reddit_env(rd)  # REDDIT_USERNAME is AcmeAir_Team
+    channel = build_reddit_channel(settings, env=env, clock=clock)
+    thread = rd.add_submission("buses", "Gamma Bus late again", created_at=clock.now() - timedelta(hours=1))["name"]
+    first = reply_row(Session, clock, brand="gamma", account=None, parent=thread, text="Gamma 1", at=0)
+    reply_row(Session, clock, brand="gamma", account=None, parent=thread, text="Gamma 2", at=1)
+    rd.fail(faults.Fault(faults.RATELIMIT_ANSWER, wait="9 minutes"), endpoint="comment", account="AcmeAir_Team")
+    assert send_approved(Session, channels={"reddit": channel}, now=clock.now()) == SendReport(deferred=1, waiting=1)
+    assert [c.acting_user for c in rd.calls_to("comment")] == ["AcmeAir_Team"]
+    assert stored(Session, first).status == "approved"
+    with Session() as s:
+        [wait] = current_waits(s, now=clock.now())
+        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=1), brand="gamma", env=env)
+    assert wait.identity == "u/acmeair_team"
+    assert [w.replies for w in digest.waits] == [2]
