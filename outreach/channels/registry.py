@@ -55,14 +55,30 @@ from outreach.channels.dryrun import DryRunChannel
 # the live X channel counts as X does: URLs 23, CJK 2).
 DRY_RUN_LIMITS: dict[str, int | None] = {"x": 280, "reddit": 10_000, "replay": None}
 
-# Live posting, per network: the credentials it needs (also read as NAME_FILE)
-# and the module and factory that build its channel (imported on use, so
-# tweepy and praw load only when live posting is configured).
-LIVE_PLATFORMS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "x": (("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
-          "outreach.channels.x", "build_x_channel"),
-    "reddit": (("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD"),
-               "outreach.channels.reddit", "build_reddit_channel"),
+def _brand_x_accounts(settings: Settings) -> list[str]:
+    return [a for brand in settings.brands for a in brand.accounts.x]
+
+
+def _brand_reddit_accounts(settings: Settings) -> list[str]:
+    return [a for brand in settings.brands for a in brand.accounts.reddit]
+
+
+def _x_credentials(settings: Settings, env: Mapping[str, str]) -> PostingCredentials:
+    return x_posting_credentials(_brand_x_accounts(settings), env)
+
+
+def _reddit_credentials(settings: Settings, env: Mapping[str, str]) -> PostingCredentials:
+    return reddit_posting_credentials(_brand_reddit_accounts(settings), env)
+
+
+# Live posting, per network: which of its posting credentials the
+# environment holds (names only, also NAME_FILE: the app's, the default
+# account's and each brand account's own), and the module and factory that
+# build its channel (imported on use, so tweepy and praw load only when live
+# posting is configured).
+LIVE_PLATFORMS: dict[str, tuple[Callable[[Settings, Mapping[str, str]], PostingCredentials], str, str]] = {
+    "x": (_x_credentials, "outreach.channels.x", "build_x_channel"),
+    "reddit": (_reddit_credentials, "outreach.channels.reddit", "build_reddit_channel"),
 }
 _NAMES = {"x": "X", "reddit": "Reddit"}
 
@@ -73,15 +89,10 @@ def dry_run_channels(settings: Settings, *, out: TextIO | None = None, **_: Any)
     return {platform: DryRunChannel(platform, out=out, max_length=limit) for platform, limit in DRY_RUN_LIMITS.items()}
 
 
-def _brand_x_accounts(settings: Settings) -> list[str]:
-    return [a for brand in settings.brands for a in brand.accounts.x]
-
-
 def _posting_credentials(platform: str, settings: Settings, env: Mapping[str, str]) -> PostingCredentials:
     """Which of ``platform``'s posting credentials ``env`` holds (names only)."""
-    if platform == "x":
-        return x_posting_credentials(_brand_x_accounts(settings), env)
-    return reddit_posting_credentials([a for brand in settings.brands for a in brand.accounts.reddit], env)
+    credentials, _module, _factory = LIVE_PLATFORMS[platform]
+    return credentials(settings, env)
 
 
 def _missing_note(platform: str, settings: Settings, env: Mapping[str, str], missing: list[str]) -> str:
@@ -102,7 +113,7 @@ def x_account_warnings(settings: Settings, env: Mapping[str, str]) -> list[str]:
     accounts, when X can post at all: accounts that cannot post (they lack a
     token pair of their own, and the default pair is at most one account's),
     and per-account variables that name no brand account."""
-    plan = x_posting_credentials(_brand_x_accounts(settings), env)
+    plan = _x_credentials(settings, env)
     warnings: list[str] = []
     uncovered = list(plan.without)
     if len(uncovered) > (1 if plan.default else 0):
@@ -196,7 +207,7 @@ def live_channels(
 
     channels: dict[str, Channel] = {}
     for platform in wanted:
-        _names, module, factory = LIVE_PLATFORMS[platform]
+        _credentials, module, factory = LIVE_PLATFORMS[platform]
         build: Callable[..., Channel] = getattr(importlib.import_module(module), factory)
         try:
             channels[platform] = build(settings, env=env, clock=clock)

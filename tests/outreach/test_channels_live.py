@@ -31,9 +31,13 @@ def problems(settings, env) -> str:
     return str(info.value)
 
 
-def test_credential_names_match_the_channel_modules():
-    assert LIVE_PLATFORMS["x"][0] == x_channel.CREDENTIALS
-    assert LIVE_PLATFORMS["reddit"][0] == reddit_channel.CREDENTIALS
+def test_credential_names_match_the_channel_modules(make_settings):
+    """Without per-account credentials, the start-up check reads what each
+    channel module names (the app's and the default account's)."""
+    settings = make_settings(brands=[{"id": "solo", "name": "Solo", "query": {"keywords": ["solo"]}}])
+    for platform, module in (("x", x_channel), ("reddit", reddit_channel)):
+        credentials, _, _ = LIVE_PLATFORMS[platform]
+        assert credentials(settings, {}).names_to_read() == list(module.CREDENTIALS)
 
 
 def test_builds_a_channel_per_network_listened_to_without_touching_the_network(make_settings):
