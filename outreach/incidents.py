@@ -1492,14 +1492,14 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
     taken = _open_incident_tags(session, [tag for _, _, tags in candidates for tag in tags or ()])
     mentions = {mention_row.id: mention_from_row(mention_row) for mention_row, _, _ in candidates}
     direct = {i for i, m in mentions.items() if match_incident(m, [incident]) is not None}
-    answered = answered_posts(session, [m for i, m in mentions.items() if i not in direct])
+    posts_answered = answered_posts(session, [m for i, m in mentions.items() if i not in direct])
     linked_here: set[tuple[str, str]] = set()  # complaints linked by this opening, by (platform, id)
     for mention_row, alert_id, tags in candidates:
         tags = list(tags or [])
         if mention_row.id in seen or taken.intersection(tags):
             continue  # already taken, or the conversation belongs to another incident still open
         mention = mentions[mention_row.id]
-        if (mention_row.id not in direct and match_in_context(mention, [incident], answered) is None
+        if (mention_row.id not in direct and match_in_context(mention, [incident], posts_answered) is None
                 and (mention.platform, str(mention.reply_to_id)) not in linked_here):
             continue  # neither its words nor the post it answers
         seen.add(mention_row.id)
