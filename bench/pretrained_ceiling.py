@@ -217,7 +217,9 @@ def _expand(X, y, soft, sample_weight=None):
     return Xs, ys, soft.T.reshape(-1)
 
 
-def fit_stack(blocks: dict, y: np.ndarray, *, names, folds: int = 5, soft=None, seed: int = 1):
+def fit_stack(blocks: dict, y: np.ndarray, *, names, folds: int = 5, soft=None, sample_weight=None, seed: int = 1):
+    """The shipped stack's recipe over precomputed blocks; ``soft`` labels (n × 3) or
+    per-post ``sample_weight`` (used by bench/label_cleaning.py), not both."""
     from sklearn.model_selection import StratifiedKFold
 
     bases, log_probas = [], []
@@ -225,13 +227,14 @@ def fit_stack(blocks: dict, y: np.ndarray, *, names, folds: int = 5, soft=None, 
         X = blocks[name]
         oof = np.zeros((len(y), 3))
         for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
-            Xe, ye, we = _expand(X[tr], y[tr], None if soft is None else soft[tr])
+            Xe, ye, we = _expand(X[tr], y[tr], None if soft is None else soft[tr],
+                                 None if sample_weight is None else sample_weight[tr])
             oof[te] = _lr(BASE_C[name]).fit(Xe, ye, sample_weight=we).predict_proba(X[te])
-        Xe, ye, we = _expand(X, y, soft)
+        Xe, ye, we = _expand(X, y, soft, sample_weight)
         bases.append((name, _lr(BASE_C[name]).fit(Xe, ye, sample_weight=we)))
         log_probas.append(np.log(np.clip(oof, 1e-4, 1.0)))
     meta_X = np.hstack(log_probas + [blocks["care"].toarray()])
-    Xe, ye, we = _expand(meta_X, y, soft)
+    Xe, ye, we = _expand(meta_X, y, soft, sample_weight)
     meta = _lr(1.0).fit(Xe, ye, sample_weight=we)
     return bases, meta
 
