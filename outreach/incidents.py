@@ -1816,14 +1816,16 @@ def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings 
         return None  # still an incident's (which one its text gives was not recorded)
     if any(link.incident_id == row.incident_id for link in links):
         return None  # the incident its text speaks for still holds the conversation
-    unlink = session.scalars(select(IncidentUnlinkRow).where(unlinked_of)
-                             .order_by(IncidentUnlinkRow.unlinked_at.desc()).limit(1)).first()
-    if unlink is None:
+    unlinks = session.scalars(select(IncidentUnlinkRow).where(unlinked_of)
+                              .order_by(IncidentUnlinkRow.unlinked_at.desc())).all()
+    if not unlinks:
         return None
     moved_to = links[0] if links else None
-    decided_after = max(unlink.unlinked_at, moved_to.linked_at) if moved_to is not None else unlink.unlinked_at
+    decided_after = max(unlinks[0].unlinked_at, moved_to.linked_at) if moved_to is not None else unlinks[0].unlinked_at
     if row.approved_at is not None and row.approved_by not in (None, POLICY_ACTOR) and row.approved_at > decided_after:
         return None
+    # Named: the unlink from the incident whose link the text gives (moved A → B → C: A's, not B's).
+    unlink = next((u for u in unlinks if u.incident_id == row.incident_id), unlinks[0])
     when = f"{unlink.unlinked_at:%Y-%m-%d %H:%M} UTC"
     if moved_to is None:
         return (f"unlinked from incident #{unlink.incident_id} by {unlink.unlinked_by} {when} while this reply was"

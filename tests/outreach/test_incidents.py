@@ -1893,3 +1893,33 @@ def test_a_reply_to_another_brands_own_post_is_not_linked_by_its_keywords(
     with Session() as s:
         matched = match_arrivals(s, [under_beta, under_acme], open_incidents(s, ["acme"]))
     assert {row_id: incident.id for row_id, incident in matched.items()} == {under_acme[0]: incident_id}
+
+
+def test_a_reply_moved_twice_on_its_way_names_the_incident_whose_link_it_gave(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """ana's reply gives A's link and is on its way while her complaint goes
+    A → B → C: the hold says it moved from A (whose link its text gave, and
+    who unlinked it from A when), not from B, whose link it never had."""
+    incident_a, incident_b, ana, reply = _moving_complaint(Session, isettings, templates, clock, channels, pipeline,
+                                                           make_mention, status="unknown")
+    _unlink(Session, isettings, renderer, pipeline, clock, incident_a, ana)
+    clock.advance(60)
+    with Session.begin() as s:
+        link_by_hand(s, incident_b, ana, actor="ops-kim", now=clock.now(), settings=isettings, templates=templates)
+    clock.advance(60)
+    with Session.begin() as s:
+        unlink_mention(s, incident_b, ana, actor="ops-max", now=clock.now(), settings=isettings, renderer=renderer,
+                       rule_template=_rule_template(pipeline))
+    incident_c = _open(Session, isettings, templates, clock, keywords=["refund"], title="Refunds late")
+    with Session.begin() as s:
+        link_by_hand(s, incident_c, ana, actor="ops-kim", now=clock.now(), settings=isettings, templates=templates)
+    clock.advance(60)
+    report = _send(Session, channels, clock, isettings)  # also C's first status posts
+    assert (report.reconciled, report.held) == (1, 1)
+    row = _reply_of(Session, ana)
+    assert row.incident_id == incident_c and "Refunds late" in row.text
+    with Session() as s:
+        [held] = [e.details["reason"] for e in audit.history(s, "outbox", reply.id) if e.action == "reply.held"]
+    assert held.startswith(f"moved from incident #{incident_a} (unlinked by ops-lee")
+    assert f"to incident #{incident_c} (linked by ops-kim" in held and f"instead of #{incident_a}'s" in held
