@@ -1861,8 +1861,12 @@ def _redraft_moved(session: Session, row: OutboxRow, incident_id: int, *, settin
     meanwhile is theirs to keep, so nothing is written."""
     mention_row = session.get(MentionRow, row.mention_id)
     snapshot = _current_snapshot(session, incident_id)
-    context = _author_context(snapshot, mention_from_row(mention_row), alert_id=row.alert_id,
-                              brand=settings.brand(snapshot.brand), settings=settings)
+    try:
+        brand = settings.brand(snapshot.brand)
+    except KeyError:  # taken out of the configuration: held saying so, not a crash of every send run
+        return False, f"brand {snapshot.brand!r} is not configured"
+    context = _author_context(snapshot, mention_from_row(mention_row), alert_id=row.alert_id, brand=brand,
+                              settings=settings)
     text, problem = _author_text(IncidentTemplates(settings), "reply", context)
     if not text:
         return False, problem

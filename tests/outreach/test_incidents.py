@@ -1923,3 +1923,24 @@ def test_a_reply_moved_twice_on_its_way_names_the_incident_whose_link_it_gave(
         [held] = [e.details["reason"] for e in audit.history(s, "outbox", reply.id) if e.action == "reply.held"]
     assert held.startswith(f"moved from incident #{incident_a} (unlinked by ops-lee")
     assert f"to incident #{incident_c} (linked by ops-kim" in held and f"instead of #{incident_a}'s" in held
+
+
+def test_a_moved_reply_of_a_brand_no_longer_configured_is_held_not_a_crash_of_every_send_run(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer, make_settings
+):
+    """The claim re-drafts a moved reply for its brand; with that brand gone
+    from the configuration it cannot, and says so in the hold, instead of a
+    KeyError that ended every send run at that reply (the replies after it
+    never sent)."""
+    incident_a, incident_b, ana, reply = _moving_complaint(Session, isettings, templates, clock, channels, pipeline,
+                                                           make_mention, status="unknown")
+    _unlink(Session, isettings, renderer, pipeline, clock, incident_a, ana)
+    with Session.begin() as s:
+        link_by_hand(s, incident_b, ana, actor="ops-kim", now=clock.now(), settings=isettings, templates=templates)
+    clock.advance(60)
+    without_acme = make_settings(brands=[{"id": "beta", "name": "Beta Rail", "query": {"keywords": ["beta rail"]}}])
+    report = send_approved(Session, channels=channels, now=clock.now(), settings=without_acme)
+    assert (report.reconciled, report.held, report.sent) == (1, 1, 0)
+    row = _reply_of(Session, ana)
+    assert (row.status, row.incident_id) == ("held", incident_a)
+    assert "could not be re-drafted (brand 'acme' is not configured)" in row.hold_reason
