@@ -175,7 +175,7 @@ def live_channels(
         for source in settings.sources:
             if source.enabled and source.kind in LIVE_PLATFORMS:
                 listening.setdefault(source.kind, []).append(source.name)
-        required = {p: f"brandpulse listens there (sources {', '.join(names)})" for p, names in listening.items()}
+        required = {p: f"brandpulse listens there: sources {', '.join(names)}" for p, names in listening.items()}
 
     wanted: list[str] = []
     for platform in LIVE_PLATFORMS:

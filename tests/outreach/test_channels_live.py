@@ -107,3 +107,13 @@ def test_dry_run_stays_the_default(make_settings):
     assert settings.outreach.channel == "dry-run"
     channels = build_channels(settings, env={**X_ENV, **REDDIT_ENV})
     assert all(type(c).__name__ == "DryRunChannel" for c in channels.values())
+
+
+def test_the_reason_to_post_on_a_network_reads_as_one_parenthesis(make_settings):
+    """The message once read '(brandpulse listens there (sources x-mentions))'."""
+    message = problems(live(make_settings, sources=[X_SOURCE]), {})
+    assert ("outreach.channel: 'live' posts on X (brandpulse listens there: sources x-mentions) but its credentials"
+            " are missing: X_API_KEY") in message
+    assert "((" not in message and "))" not in message
+    message = problems(live(make_settings, sources=[X_SOURCE], platforms=["x"]), {})
+    assert "'live' posts on X (listed in outreach.platforms) but its credentials are missing" in message
