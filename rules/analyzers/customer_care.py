@@ -158,7 +158,9 @@ COMPLAINT_CUES: dict[str, list[tuple[str, str, float]]] = {
     # Cancellations, missed connections, lost things.
     "cancellation": [
         ("cancel", r"\bcancel+(?:ed|ing|ation|ations)?\b", 1.2),
-        ("miss", r"\b(?:missed|miss|missing|will miss|going to miss|gonna miss) (?:my|our|the|a|his|her|their) (?:\w+ )?(?:connection|connecting|flight|meeting|appointment|wedding|funeral|event|delivery|train|bus|interview|cruise)", 1.6),
+        # The bus or train *to the airport* is the customer's own journey
+        # there, not something the brand made them miss.
+        ("miss", r"\b(?:missed|miss|missing|will miss|going to miss|gonna miss) (?:my|our|the|a|his|her|their) (?:\w+ )?(?:connection|connecting|flight|meeting|appointment|wedding|funeral|event|delivery|(?:train|bus)(?! to (?:the )?airport\b)|interview|cruise)", 1.6),
         # "my bag didn't make it", "soaking wet" suitcases.
         ("make it|soak|drench", r"\b(?:didn'?t|did not|never|won'?t|will not|doesn'?t|does not) make it\b|\b(?:soaked|soaking wet|drenched)\b", 1.0),
         ("book|oversold|bump|downgrad|divert|rerout|lost|los|misplac|mishandl|damag|ruin", r"\b(?:overbook\w*|oversold|bumped|downgraded|diverted|rerouted|lost|losing|lose|misplaced|mishandled|damaged|ruined)\b", 1.0),

@@ -617,3 +617,15 @@ def test_loudly_crying_face_leaves_the_words_around_it(care):
     assert label(care, "so sad to leave Maui 😭") is Label.NEGATIVE
     # Other sad faces still count.
     assert label(care, "this playlist on board 😩😩") is Label.NEGATIVE
+
+
+def test_missing_the_bus_or_train_to_the_airport_is_not_the_brands_doing(care):
+    # The customer's own trip to the airport: no "missed" complaint cue.
+    for text in ("Missed my bus to the airport but they put me on the evening flight for free",
+                 "missed the train to airport, my own fault"):
+        details = care.score(text).details
+        assert "cancellation" not in details.get("cues", {}), text
+    # Missing a train or bus because of the flight is still one.
+    details = care.score("Flight delayed three hours so I missed my train home").details
+    assert details["cues"]["cancellation"] >= 1.6
+    assert label(care, "Flight delayed three hours so I missed my train home") is Label.NEGATIVE
