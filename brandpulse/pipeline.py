@@ -20,6 +20,7 @@ from typing import Sequence
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from brandpulse.communities import fill_community_members
 from brandpulse.config import Settings
 from brandpulse.db.bulk import insert_rows
 from brandpulse.db.models import IncidentRow, MentionTagRow, ScoreRow
@@ -117,6 +118,10 @@ class Pipeline:
         seconds = self.stats.seconds
         t0 = perf_counter()
         self.stats.mentions += len(stored)
+        # Reddit's comment listings carry no member count: take the subreddit's last known one.
+        filled = fill_community_members(session, [(i.row_id, i.mention) for i in stored if i.mention.community])
+        if filled:
+            stored = [replace(i, mention=filled[i.row_id]) if i.row_id in filled else i for i in stored]
         negatives = [item for item in stored if prepared is not None and _is_negative(prepared[item.index])]
         incident_of = self._match_incidents(session, negatives)
         t1 = perf_counter()

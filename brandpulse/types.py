@@ -81,6 +81,11 @@ class Mention:
     quoted_id: str | None = None
     title: str | None = None  # Reddit submissions
     community: str | None = None  # Reddit subreddit
+    # Reddit: how many members the subreddit had when the post was read (a
+    # submission's ``subreddit_subscribers``); None when the listing does not
+    # say (Reddit's comment listings). Reddit has no followers: a post reaches
+    # the community it is posted in. See :func:`reach_of`.
+    community_members: int | None = None
     # Handles (lower-case, without "@"/"u/") of accounts this post @mentions,
     # replies to or quotes, as the platform reports them.
     addressed_handles: tuple[str, ...] = ()
@@ -151,3 +156,56 @@ def shown_followers(count: int | None) -> str:
     """``1 follower``, ``4,760 followers``: an author's reach as people read it."""
     n = count or 0
     return f"{n:,} follower{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Who can see a post, as the platform told us when it was read.
+
+    On X it is the author's followers. Reddit has no followers (its listings
+    carry no count for a user): a post is seen by the community it is posted
+    in, so its reach is the subreddit's members, ``None`` when the listing did
+    not say (comment listings do not) and no earlier submission of that
+    subreddit told us."""
+
+    size: int | None
+    unit: str  # "followers" or "members"
+    community: str | None = None  # "travel" for r/travel
+
+    @property
+    def known(self) -> bool:
+        return self.size is not None
+
+
+def reach_of(platform: str, *, followers: int | None, community: str | None,
+             community_members: int | None) -> Reach:
+    """The reach of a post by an author with ``followers`` in ``community``."""
+    if platform == "reddit":
+        return Reach(community_members, "members", community)
+    return Reach(followers or 0, "followers")
+
+
+def mention_reach(mention: Mention) -> Reach:
+    return reach_of(mention.platform, followers=mention.author.followers, community=mention.community,
+                    community_members=mention.community_members)
+
+
+def _compact(n: int) -> str:
+    """``980``, ``12.5k``, ``120k``, ``1.2M``: a community's size at a glance."""
+    for limit, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if n >= limit:
+            value = n / limit
+            text = f"{value:.1f}" if value < 100 else f"{value:.0f}"
+            return text.removesuffix(".0") + suffix
+    return f"{n:,}"
+
+
+def shown_reach(reach: Reach) -> str:
+    """``4,760 followers``; ``r/travel, 120k members``; ``r/travel, members
+    unknown``: a post's reach as a community manager reads it."""
+    if reach.unit == "followers":
+        return shown_followers(reach.size)
+    where = f"r/{reach.community}" if reach.community else "subreddit"
+    if reach.size is None:
+        return f"{where}, members unknown"
+    return f"{where}, {_compact(reach.size)} member{'' if reach.size == 1 else 's'}"

@@ -626,6 +626,9 @@ HOUR_WEIGHTS = [0.6, 0.45, 0.35, 0.35, 0.4, 0.8, 1.8, 2.6, 2.8, 2.6, 2.4, 2.3,
 OUTPUT_KEYS = ["platform", "id", "created_at", "author", "text", "lang", "conversation_id",
                "in_reply_to_id", "quoted_id", "url", "subreddit", "title"]
 AUTHOR_KEYS = ["id", "handle", "name", "followers", "verified"]
+# Reddit has no followers: a submission's listing gives its subreddit's members
+# (``subreddit_subscribers``), its comments' listing does not.
+SUBREDDIT_MEMBERS = {"travel": 11_400_000, "KestrelAir": 3_870}
 
 
 # --------------------------------------------------------------------------
@@ -1056,6 +1059,8 @@ def to_record(p: Post) -> dict:
         "title": p.title,
     }
     assert list(rec) == OUTPUT_KEYS
+    if p.platform == "reddit" and p.parent is None:
+        rec["subreddit_subscribers"] = SUBREDDIT_MEMBERS[p.subreddit]
     return rec
 
 
@@ -1070,7 +1075,9 @@ def validate(records: list[dict]) -> None:
     handles: dict[tuple, str] = {}
     prev_created, prev_x = "", 0
     for rec in records:
-        assert list(rec) == OUTPUT_KEYS and list(rec["author"]) == AUTHOR_KEYS, rec
+        submission = rec["platform"] == "reddit" and rec["in_reply_to_id"] is None
+        assert list(rec) == OUTPUT_KEYS + (["subreddit_subscribers"] if submission else []), rec
+        assert list(rec["author"]) == AUTHOR_KEYS, rec
         assert json.loads(json.dumps(rec, ensure_ascii=False)) == rec
         c = rec["created_at"]
         assert c >= prev_created and c.startswith("2026-03-10T") and c.endswith("Z"), c

@@ -87,7 +87,7 @@ class Backoff:
 
 MENTION_COLUMNS = (
     "platform", "external_id", "brand", "source", "author_id", "author_handle", "author_name", "author_followers",
-    "author_verified", "text", "title", "community", "lang", "url", "thread_id", "reply_to_id", "quoted_id",
+    "author_verified", "text", "title", "community", "community_members", "lang", "url", "thread_id", "reply_to_id", "quoted_id",
     "addressed_handles", "is_own", "created_at", "fetched_at", "raw",
 )
 
@@ -98,7 +98,7 @@ def _mention_values(m: Mention, source: str, fetched_at: datetime, own_handles: 
     raw = m.raw
     return (
         m.platform, m.external_id, m.brand, source, author.id, author.handle, author.name, author.followers,
-        author.verified, m.text, m.title, m.community, m.lang, m.url, m.thread_id, m.reply_to_id, m.quoted_id,
+        author.verified, m.text, m.title, m.community, m.community_members, m.lang, m.url, m.thread_id, m.reply_to_id, m.quoted_id,
         list(m.addressed_handles), author.handle.lower() in own_handles, m.created_at, fetched_at,
         # JSON needs a dict: copy other mappings (a dict is stored as it is, never modified)
         raw if raw is None or type(raw) is dict else dict(raw),

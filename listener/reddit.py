@@ -112,9 +112,21 @@ def thing_to_mention(kind: str, data: Mapping[str, Any], *, brand: str, parent_a
         reply_to_id=reply_to,
         title=post_title,
         community=str(data.get("subreddit") or "") or None,
+        community_members=_members(data) if kind == "t3" else None,
         addressed_handles=tuple(dict.fromkeys(h.lower() for h in addressed)),
         raw=dict(data),
     )
+
+
+def _members(data: Mapping[str, Any]) -> int | None:
+    """A submission's ``subreddit_subscribers`` (its subreddit's members when
+    read), None when missing or not a count. Reddit has no follower count on a
+    listing; this is what a post can reach (brandpulse.types.Reach). Comment
+    listings do not carry it."""
+    value = data.get("subreddit_subscribers")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    return int(value)
 
 
 # ----------------------------------------------------------------- cursor

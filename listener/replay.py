@@ -10,6 +10,10 @@ One JSON object per line::
      "text": "…", "lang": "en", "conversation_id": "…", "in_reply_to_id": null,
      "quoted_id": null, "url": "https://…", "subreddit": null, "title": null}
 
+A Reddit submission may also give ``"subreddit_subscribers"`` (the subreddit's
+members, as Reddit's listing does): Reddit has no followers, so that is its
+reach; an author's ``followers`` on Reddit is not used.
+
 Only mentions that match the brand's query (keywords, exclusions), and the
 later posts of the conversations they started, are released, as a live
 search would. The cursor is the (created_at, id) key of the last mention released, so a
@@ -95,9 +99,18 @@ def parse_record(record: Any, *, brand: str, handles_by_id: dict[str, str] | Non
         quoted_id=record.get("quoted_id"),
         title=record.get("title"),
         community=record.get("subreddit"),
+        community_members=_count(record.get("subreddit_subscribers")),
         addressed_handles=tuple(sorted(addressed)),
         raw=record,
     )
+
+
+def _count(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"subreddit_subscribers is not a count: {value!r}")
+    return value
 
 
 def load_replay_file(path: Path, *, brand: str) -> tuple[list[Mention], list[BadLine]]:

@@ -43,7 +43,7 @@ from brandpulse.durations import format_duration
 from brandpulse.netclients import REDDIT_USER_CREDENTIALS
 from brandpulse.resources import resource_dir
 from brandpulse.secrets import MissingSecretError, read_secrets
-from brandpulse.types import POSSIBLE_INCIDENT_RULE, shown_followers, shown_handle
+from brandpulse.types import POSSIBLE_INCIDENT_RULE, Reach, reach_of, shown_handle, shown_reach
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
 from outreach.channels.base import account_limit_key
 from outreach.channels.x import x_rate_limit_keys
@@ -82,6 +82,18 @@ class DigestMention:
     created_at: datetime
     label: str | None = None  # latest sentiment label
     compound: float | None = None
+    community: str | None = None  # Reddit: the subreddit
+    community_members: int | None = None  # Reddit: its members (None: unknown)
+
+    @property
+    def reach(self) -> Reach:
+        return reach_of(self.platform, followers=self.author_followers, community=self.community,
+                        community_members=self.community_members)
+
+    @property
+    def reach_text(self) -> str:
+        """``4,760 followers`` on X, ``r/travel, 11.4M members`` on Reddit."""
+        return shown_reach(self.reach)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +266,8 @@ def _mention(row: MentionRow, scores: dict[int, tuple[str, float]]) -> DigestMen
         created_at=row.created_at,
         label=label,
         compound=compound,
+        community=row.community,
+        community_members=row.community_members,
     )
 
 
@@ -573,7 +587,7 @@ def _one_line(text: str, limit: int = 280) -> str:
 
 
 def _who(m: DigestMention) -> str:
-    return f"{shown_handle(m.platform, printable(m.author_handle))} ({shown_followers(m.author_followers)})"
+    return f"{shown_handle(m.platform, printable(m.author_handle))} ({printable(m.reach_text)})"
 
 
 def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:

@@ -5,10 +5,16 @@ The score is a weighted mean of three parts, each in 0..1::
     negativity = (-compound) ** 0.7          if compound < 0, else 0
                  (0 at >= 0, 1 at -1; the exponent lifts mild negatives a
                  little: -0.05 -> 0.12, -0.3 -> 0.43, -0.6 -> 0.70)
-    reach      = min(1, ln(1 + followers) / ln(1 + reach_followers_full)
+    reach      = min(1, ln(1 + audience) / ln(1 + full)
                         + 0.1 if the author is verified)
-                 (10 followers -> 0.21, 1,000 -> 0.60, 100,000 -> 1.0 with
-                 the default reach_followers_full)
+                 audience and full depend on the network (brandpulse.types.Reach):
+                 X: the author's followers, full = reach_followers_full
+                    (10 followers -> 0.21, 1,000 -> 0.60, 100,000 -> 1.0);
+                 Reddit, which has no followers: the members of the subreddit
+                    the post is in (a submission's subreddit_subscribers, or
+                    the last count a submission of that subreddit gave), full
+                    = reach_members_full (1,000 members -> 0.43, 100,000 ->
+                    0.71, 10,000,000 -> 1.0); 0 when the count is unknown
     urgency    = min(1, words + shouting)
                  words    = 0 with no urgent term, else 0.6 + 0.2 * (k - 1)
                             for k distinct terms from priority.urgent_words
@@ -38,7 +44,7 @@ import re
 from typing import Iterable
 
 from brandpulse.config import Brand, PriorityConfig
-from brandpulse.types import Mention, Priority, Score
+from brandpulse.types import Mention, Priority, Score, mention_reach
 
 NEGATIVITY_EXPONENT = 0.7
 VERIFIED_BONUS = 0.1
@@ -107,7 +113,8 @@ class PriorityScorer:
     the configuration worked out once: the urgent-word regex, the
     normalised weights and the reach scale. Build one per brand."""
 
-    __slots__ = ("_w_neg", "_w_reach", "_w_urg", "_log_full", "_urgent", "_urgent_first", "_tiers")
+    __slots__ = ("_w_neg", "_w_reach", "_w_urg", "_log_full", "_log_members_full", "_urgent", "_urgent_first",
+                 "_tiers")
 
     def __init__(self, *, brand: Brand, config: PriorityConfig) -> None:
         weights = {k: float(v) for k, v in config.weights.items()}
@@ -124,6 +131,7 @@ class PriorityScorer:
         self._w_reach = weights.get("reach", 0.0) / total
         self._w_urg = weights.get("urgency", 0.0) / total
         self._log_full = math.log1p(config.reach_followers_full)
+        self._log_members_full = math.log1p(config.reach_members_full)
         urgent = [*config.urgent_words, *brand.vocabulary.urgent]
         self._urgent = phrase_pattern(urgent)
         self._urgent_first = ascii_first_words(urgent)
@@ -137,10 +145,21 @@ class PriorityScorer:
         return min(1.0, -compound) ** NEGATIVITY_EXPONENT
 
     def reach(self, followers: int, verified: bool) -> float:
+        """The reach part for an author with ``followers`` (X)."""
         value = math.log1p(max(0, followers)) / self._log_full
         if verified:
             value += VERIFIED_BONUS
         return min(1.0, value)
+
+    def community_reach(self, members: int | None) -> float:
+        """The reach part for a post in a community of ``members`` (Reddit); 0 when unknown."""
+        return min(1.0, math.log1p(max(0, members or 0)) / self._log_members_full)
+
+    def mention_reach(self, mention: Mention) -> float:
+        reach = mention_reach(mention)
+        if reach.unit == "members":
+            return self.community_reach(reach.size)
+        return self.reach(reach.size or 0, mention.author.verified)
 
     def urgency(self, text: str) -> float:
         value = 0.0
@@ -160,7 +179,7 @@ class PriorityScorer:
         if self._w_neg:
             total += self._w_neg * self.negativity(score.compound)
         if self._w_reach:
-            total += self._w_reach * self.reach(mention.author.followers, mention.author.verified)
+            total += self._w_reach * self.mention_reach(mention)
         if self._w_urg:
             total += self._w_urg * self.urgency(mention_text(mention) if text is None else text)
         return max(0.0, min(1.0, total))

@@ -15,12 +15,14 @@ from brandpulse.db.models import AlertRow, AuditRow, MentionRow
 from tests.cli_helpers import db, invoke, write_config, x_post
 
 
-def reddit_post(i: int, text: str, *, handle: str, followers: int, minutes: float) -> dict:
-    """One recorded Reddit submission in the replay format, from an X post's fields."""
-    post = x_post(i, text, handle=handle, followers=followers, minutes=minutes)
+def reddit_post(i: int, text: str, *, handle: str, members: int, minutes: float) -> dict:
+    """One recorded Reddit submission in the replay format, from an X post's fields; Reddit has
+    no followers, its listing gives the subreddit's members."""
+    post = x_post(i, text, handle=handle, minutes=minutes)
     post_id = f"t3_walk{i}"
     post.update(platform="reddit", id=post_id, conversation_id=post_id, subreddit="travel", title="Acme Air",
-                url=f"https://www.reddit.com/r/travel/comments/walk{i}/acme_air/", lang=None)
+                url=f"https://www.reddit.com/r/travel/comments/walk{i}/acme_air/", lang=None,
+                subreddit_subscribers=members)
     post["author"]["id"] = f"t2_{handle}"
     return post
 
@@ -28,7 +30,7 @@ def reddit_post(i: int, text: str, *, handle: str, followers: int, minutes: floa
 POSTS = [
     x_post(1, "Acme Air lost my bag, terrible and useless service", handle="sam", followers=1, minutes=1),
     x_post(2, "Acme Air cancelled my flight, awful, I am furious \x1b[31mNOW\x1b[0m", handle="esc\x1b[2Jape", minutes=2),
-    reddit_post(3, "Acme Air refund still missing after 30 days, horrible", handle="QuietHeron", followers=4, minutes=3),
+    reddit_post(3, "Acme Air refund still missing after 30 days, horrible", handle="QuietHeron", members=48_210, minutes=3),
     x_post(4, "Acme Air news: our new route to Lisbon starts today", handle="AcmeAir", minutes=4),
 ]
 
@@ -49,7 +51,7 @@ def test_handles_read_as_on_their_network_and_terminal_escapes_are_dropped(confi
     assert "\x1b" not in listing and "@esc[2Jape" in listing
     with_reddit = next(line for line in listing.splitlines() if "QuietHeron" in line)
     shown = invoke(config, "alerts", "show", with_reddit.split()[0].lstrip("#")).output
-    assert "reddit u/QuietHeron (4 followers)" in shown and "as u/AcmeAir_Team" in shown
+    assert "reddit u/QuietHeron (r/travel, 48.2k members)" in shown and "follower" not in shown.split("Replies")[0] and "as u/AcmeAir_Team" in shown
     sam = next(line for line in listing.splitlines() if "@sam" in line)
     assert "x @sam (1 follower)" in invoke(config, "alerts", "show", sam.split()[0].lstrip("#")).output
     replies = invoke(config, "replies", "list").output

@@ -11,7 +11,7 @@ from brandpulse.cli.common import (
 from brandpulse.db.models import AlertRow, OutboxRow
 from brandpulse.durations import format_duration
 from brandpulse.inbox import InboxError, MentionView, alert_context, change_state, count_alerts, list_alerts, next_alert
-from brandpulse.types import POSSIBLE_INCIDENT_RULE, shown_followers, shown_handle
+from brandpulse.types import POSSIBLE_INCIDENT_RULE, reach_of, shown_handle, shown_reach
 from outreach.templating import printable
 
 STATUSES = ("open", "acknowledged", "resolved", "dismissed")
@@ -38,7 +38,9 @@ def _mention_line(view: MentionView, *, marker: str = "") -> str:
     m = view.mention
     label = f"{view.label} {view.compound:+.2f}" if view.label else "unscored"
     text = " ".join(printable((f"[{m.title}] " if m.title else "") + m.text).split())
-    who = f"{shown_handle(m.platform, printable(m.author_handle))} ({shown_followers(m.author_followers)})"
+    reach = reach_of(m.platform, followers=m.author_followers, community=m.community,
+                     community_members=m.community_members)
+    who = f"{shown_handle(m.platform, printable(m.author_handle))} ({printable(shown_reach(reach))})"
     return f"  {marker}{m.created_at:%Y-%m-%d %H:%M} {m.platform} {who} [{label}]\n      {text}\n      {printable(m.url or '')}"
 
 

@@ -89,6 +89,8 @@ class MentionRow(Base):
     text: Mapped[str] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     community: Mapped[str | None] = mapped_column(String(128))
+    # Reddit: the subreddit's members when the post was read (types.Mention.community_members).
+    community_members: Mapped[int | None] = mapped_column(Integer)
     lang: Mapped[str | None] = mapped_column(String(16))
     url: Mapped[str | None] = mapped_column(Text)
     thread_id: Mapped[str | None] = mapped_column(String(64))
@@ -99,6 +101,18 @@ class MentionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CommunityRow(Base):
+    """The latest member count read for a community (a subreddit), for the
+    posts whose listing carries none (brandpulse/communities.py)."""
+
+    __tablename__ = "communities"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)  # lower-case
+    members: Mapped[int] = mapped_column(Integer)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the post that gave it was written
 
 
 class ScoreRow(Base):

@@ -5,7 +5,10 @@ token endpoint on ``www.reddit.com`` (script-app password grant, HTTP basic
 auth with the client id and secret) and the API on ``oauth.reddit.com``
 (``Authorization: bearer <token>``). Listings have the real shape
 (``{"kind": "Listing", "data": {"after", "before", "dist", "children"}}``,
-children ``t3`` submissions and ``t1`` comments with their usual fields) and
+children ``t3`` submissions and ``t1`` comments with their usual fields: a
+submission carries its subreddit's member count ``subreddit_subscribers``
+(``members``, per subreddit), a comment of ``/r/{sub}/comments`` does not,
+as on Reddit; it carries its thread's ``num_comments``) and
 page with ``after`` / ``before`` / ``limit`` the way Reddit does: newest
 first, ``after`` = older than that fullname, ``before`` = newer than it.
 
@@ -41,6 +44,7 @@ from tests.fakes import faults as F
 
 REDDIT_URL = "https://www.reddit.com"
 OAUTH_URL = "https://oauth.reddit.com"
+DEFAULT_MEMBERS = 48_210  # a subreddit's members unless ``members`` names it
 
 _API_ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
     ("GET", "new", re.compile(r"^/r/(?P<sub>\w+)/new/?$")),
@@ -102,6 +106,8 @@ class FakeRedditAPI:
         self.things: dict[str, dict[str, Any]] = {}  # fullname -> data
         self.kinds: dict[str, str] = {}  # fullname -> "t1" | "t3"
         self.user_ids: dict[str, str] = {}
+        # Members per subreddit (lower-case name), as submissions report them in subreddit_subscribers.
+        self.members: dict[str, int] = {}
         self.faults = F.FaultQueue()
         self.calls: list[Call] = []
         self.tokens: set[str] = set()
@@ -139,7 +145,9 @@ class FakeRedditAPI:
             "permalink": permalink, "url": f"https://www.reddit.com{permalink}", "subreddit": subreddit,
             "subreddit_name_prefixed": f"r/{subreddit}", "subreddit_id": "t5_2qh1" + str(len(subreddit) % 10),
             "num_comments": 0, "score": 1, "ups": 1, "is_self": True, "over_18": False, "locked": False,
-            "domain": f"self.{subreddit}",
+            "domain": f"self.{subreddit}", "subreddit_type": "public",
+            "subreddit_subscribers": self.members.get(subreddit.lower(), DEFAULT_MEMBERS),
+            "upvote_ratio": 1.0,
         }
         self.things[data["name"]] = data
         self.kinds[data["name"]] = "t3"
@@ -158,7 +166,9 @@ class FakeRedditAPI:
             "link_author": link["author"], "link_permalink": link["url"],
             "permalink": f"{link['permalink']}{cid}/", "subreddit": link["subreddit"],
             "subreddit_name_prefixed": f"r/{link['subreddit']}", "score": 1, "ups": 1, "replies": "",
-            "is_submitter": author == link["author"], "stickied": False,
+            "is_submitter": author == link["author"], "stickied": False, "subreddit_type": "public",
+            "subreddit_id": link["subreddit_id"], "num_comments": link["num_comments"] + 1, "over_18": False,
+            "link_url": link["url"],
         }
         link["num_comments"] += 1
         self.things[data["name"]] = data
