@@ -82,6 +82,7 @@ from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, SendWaitRow
 from brandpulse.types import shown_handle
 from outreach import incidents, safeguards
 from outreach.channels.base import Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, rate_limit_key
+from outreach.templating import length_problem
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +175,29 @@ def _clean_text(text: str) -> str:
     return cleaned
 
 
+def text_problem(row: OutboxRow, text: str) -> str | None:
+    """Why ``text`` cannot be posted as ``row`` (None: it fits): longer than
+    its network takes (X as X counts, a Reddit comment 10,000; an incident's
+    Reddit submission is a post, 40,000)."""
+    if row.kind == "status" and row.platform == "reddit" and row.title is not None:
+        limit = incidents.REDDIT_BODY_MAX
+        over = len(text) - limit
+        return f"{len(text)} characters, over the reddit post limit of {limit} by {over}" if over > 0 else None
+    return length_problem(row.platform, text)
+
+
+def _check_text(row: OutboxRow, text: str) -> None:
+    """A text the network would refuse is never approved or stored: the
+    person shortens it now rather than find it failed or held at send time."""
+    problem = text_problem(row, text)
+    if problem:
+        raise OutboxError(f"reply {row.id}: the text is {problem}; shorten it (nothing was changed)")
+
+
 def approve(session: Session, outbox_id: int, *, actor: str, now: datetime, text: str | None = None) -> OutboxRow:
-    """Approve a reply for sending; with ``text``, edit it first (both recorded)."""
+    """Approve a reply for sending; with ``text``, edit it first (both
+    recorded). A text too long for its network is refused
+    (:func:`text_problem`), given or stored."""
     row = _load(session, outbox_id)
     if row.status not in APPROVABLE:
         raise _refuse(row, "approve", APPROVABLE)
@@ -198,6 +220,7 @@ def approve(session: Session, outbox_id: int, *, actor: str, now: datetime, text
     elif not previous_text.strip():
         reason = f" ({row.hold_reason})" if row.hold_reason else ""
         raise OutboxError(f"cannot approve reply {row.id}: it has no text{reason}; give the text to approve")
+    _check_text(row, values.get("text", previous_text))
     _change(session, row, "approve", values)
     if edited:
         audit.record(
@@ -228,11 +251,12 @@ def reject(session: Session, outbox_id: int, *, actor: str, now: datetime, reaso
 def edit(session: Session, outbox_id: int, *, actor: str, now: datetime, text: str) -> OutboxRow:
     """Change a reply's text. An approval is withdrawn (it was given to the old
     text): an approved or failed reply goes back to ``drafted``; a held one
-    stays held."""
+    stays held. A text too long for its network is refused (:func:`text_problem`)."""
     row = _load(session, outbox_id)
     if row.status not in EDITABLE:
         raise _refuse(row, "edit", EDITABLE)
     new_text = _clean_text(text)
+    _check_text(row, new_text)
     previous_status, previous_text = row.status, row.text
     status = "held" if previous_status == "held" else "drafted"
     _change(

@@ -147,7 +147,7 @@ def test_a_reply_text_too_long_for_its_network_is_refused_when_approved_or_edite
     for command in ("approve", "edit"):
         result = invoke(config, "replies", command, x_reply, "--text", long_text, "--as", "kim", ok=False)
         assert result.exit_code == 2
-        assert f"reply #{x_reply}: --text is 309 characters as X counts them (URLs 23, CJK and emoji 2), over the x limit of 280 by 29; nothing was changed" in result.output
+        assert f"reply {x_reply}: the text is 308 characters as X counts them (URLs 23, CJK and emoji 2), over the x limit of 280 by 28; shorten it (nothing was changed)" in result.output
     assert invoke(config, "replies", "list").output == replies  # still drafted, text unchanged
     reddit_reply = next(line for line in replies.splitlines() if " reddit as " in line).split()[0].lstrip("#")
     assert "is now approved" in invoke(config, "replies", "approve", reddit_reply, "--text", long_text, "--as", "kim").output

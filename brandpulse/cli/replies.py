@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, limit_option, more_line, pass_ctx
 from brandpulse.db.models import OutboxRow
 from brandpulse.types import shown_handle
-from outreach.templating import length_problem, printable
+from outreach.templating import printable
 from outreach.outbox import OutboxError, approve as approve_reply, edit as edit_reply, reject as reject_reply
 
 STATUSES = ("drafted", "approved", "held", "sending", "sent", "failed", "rejected", "unknown", "manual")
@@ -56,7 +56,6 @@ def _run(ctx: Context, fn, outbox_id: int, **kwargs) -> None:
     app = ctx.app()
     try:
         with app.Session.begin() as s:
-            _check_length(s, outbox_id, kwargs.get("text"))
             row = fn(s, outbox_id, now=app.clock.now(), **kwargs)
             click.echo(printable(f"reply #{row.id} is now {row.status}: {row.text}"))
     except OutboxError as exc:
@@ -80,14 +79,6 @@ def _run_each(ctx: Context, fn, reply_ids: tuple[int, ...], **kwargs) -> None:
             failed.append(reply_id)
     if failed:
         raise UserError(f"{len(failed)} of {len(reply_ids)} replies unchanged: {', '.join(f'#{i}' for i in failed)}")
-
-
-def _check_length(session, reply_id: int, text: str | None) -> None:
-    """A --text too long for the reply's network is refused now, not held at send time."""
-    row = session.get(OutboxRow, reply_id) if text is not None else None
-    problem = length_problem(row.platform, text) if row is not None else None
-    if problem:
-        raise UserError(f"reply #{reply_id}: --text is {problem}; nothing was changed")
 
 
 @replies.command()

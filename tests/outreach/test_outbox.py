@@ -124,6 +124,49 @@ def test_held_reply_without_text_needs_text_to_approve(Session, make_outbox, clo
     assert (row.status, row.hold_reason, row.text) == ("approved", None, "Hi @sam, DM us please.")
 
 
+def test_approve_and_edit_refuse_a_text_too_long_for_the_network(Session, make_outbox, clock):
+    """The rule lives in the domain (the CLI only words it): nothing is
+    approved that the network would refuse, nothing is changed."""
+    x_reply = make_outbox(status="drafted", text="Hi @sam, sorry")
+    long_text = "Hi @sam, " + "sorry " * 50  # 308 as X counts, stripped
+    for change in (lambda s: approve(s, x_reply, actor="dana", now=clock.now(), text=long_text),
+                   lambda s: edit(s, x_reply, actor="dana", now=clock.now(), text=long_text)):
+        with Session.begin() as s:
+            with pytest.raises(OutboxError) as info:
+                change(s)
+        assert str(info.value) == (
+            f"reply {x_reply}: the text is 308 characters as X counts them (URLs 23, CJK and emoji 2), over the x"
+            " limit of 280 by 28; shorten it (nothing was changed)")
+    row = get(Session, x_reply)
+    assert (row.status, row.text) == ("drafted", "Hi @sam, sorry")
+    assert actions(Session, x_reply) == []
+    # Approving as it is a stored text that is too long (a template's long render, held) is refused too.
+    held = make_outbox(status="held", text=long_text)
+    with Session.begin() as s:
+        with pytest.raises(OutboxError, match=f"reply {held}: the text is 309 characters.*; shorten it"):
+            approve(s, held, actor="dana", now=clock.now())
+    assert get(Session, held).status == "held"
+    # Reddit allows 10,000: the same text goes.
+    reddit_reply = make_outbox(status="drafted", platform="reddit", text="Hi")
+    with Session.begin() as s:
+        assert approve(s, reddit_reply, actor="dana", now=clock.now(), text=long_text).status == "approved"
+    with Session.begin() as s:
+        with pytest.raises(OutboxError, match="over the reddit limit of 10000 by 1"):
+            edit(s, reddit_reply, actor="dana", now=clock.now(), text="x" * 10_001)
+
+
+def test_a_reddit_status_submission_may_be_as_long_as_reddit_allows_a_post(Session, make_outbox, clock):
+    """A submission's body is a post (40,000), not a comment (10,000)."""
+    rid = make_outbox(status="drafted", platform="reddit", text="We're looking into it.")
+    with Session.begin() as s:
+        s.execute(update(OutboxRow).where(OutboxRow.id == rid).values(kind="status", title="Acme status: app down"))
+    with Session.begin() as s:
+        assert approve(s, rid, actor="dana", now=clock.now(), text="x" * 12_000).status == "approved"
+    with Session.begin() as s:
+        with pytest.raises(OutboxError, match="40001 characters, over the reddit post limit of 40000 by 1"):
+            edit(s, rid, actor="dana", now=clock.now(), text="x" * 40_001)
+
+
 def test_reject_records_reason(Session, make_outbox, clock):
     rid = make_outbox(status="approved")
     with Session.begin() as s:
