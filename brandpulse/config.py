@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from brandpulse.durations import parse_duration
-from brandpulse.types import Priority
+from brandpulse.types import Priority, shown_handle
 
 PLATFORMS = ("x", "reddit")
 DATABASE_URL_ENV = "BRANDPULSE_DATABASE_URL"
@@ -534,6 +534,31 @@ class Settings(_Model):
             if name not in known_templates:
                 problems.append(
                     f"safeguards.templates.{name}: unknown template {name!r} (known: {', '.join(known_templates)})"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _account_credentials(self) -> "Settings":
+        """Two accounts whose own credential variables would have one name
+        (u/a-b and u/a_b: REDDIT_PASSWORD__A_B) cannot both post: refused."""
+        from brandpulse.netclients import account_credential_names, colliding_accounts  # it imports this module
+
+        problems: list[str] = []
+        for platform in PLATFORMS:
+            brand_of: dict[str, str] = {}
+            for brand in self.brands:
+                for handle in brand.accounts.for_platform(platform):
+                    brand_of.setdefault(handle.lower(), brand.id)
+            for first, second in colliding_accounts(
+                    h for brand in self.brands for h in brand.accounts.for_platform(platform)):
+                names = " and ".join(account_credential_names(platform, first))
+                problems.append(
+                    f"brands[].accounts.{platform}: {shown_handle(platform, first)} (brand {brand_of[first.lower()]})"
+                    f" and {shown_handle(platform, second)} (brand {brand_of[second.lower()]}) would read their"
+                    f" credentials from the same variables ({names}): brandpulse cannot tell them apart; keep only one"
+                    " of them (the other cannot post through brandpulse)"
                 )
         if problems:
             raise ValueError("; ".join(problems))

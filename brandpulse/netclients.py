@@ -158,6 +158,31 @@ def reddit_account_password_name(handle: str) -> str:
     return f"{REDDIT_ACCOUNT_PASSWORD_PREFIX}{account_key(handle)}"
 
 
+def account_credential_names(platform: str, handle: str) -> tuple[str, ...]:
+    """The variables holding the posting credentials of ``platform``'s
+    account ``handle``: its X token pair, or its Reddit password."""
+    if platform == "x":
+        return x_account_credential_names(handle)
+    return (reddit_account_password_name(handle),)
+
+
+def colliding_accounts(handles: Iterable[str]) -> list[tuple[str, str]]:
+    """Pairs of different accounts among ``handles`` (compared without case,
+    '@' and 'u/') whose credential variables would be the same
+    (:func:`account_key`: u/a-b and u/a_b both read REDDIT_PASSWORD__A_B), so
+    one of them could never post; each with the first account of that key."""
+    first: dict[str, str] = {}
+    pairs: list[tuple[str, str]] = []
+    for handle in handles:
+        bare = bare_handle(handle)
+        if not bare:
+            continue
+        seen = first.setdefault(account_key(bare), bare)
+        if seen.lower() != bare.lower() and not any(b.lower() == bare.lower() for _, b in pairs):
+            pairs.append((seen, bare))
+    return pairs
+
+
 def _is_set(name: str, env: Mapping[str, str]) -> bool:
     return bool(env.get(name) or env.get(f"{name}_FILE"))
 

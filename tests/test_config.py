@@ -126,3 +126,17 @@ def test_parse_duration_rejects(bad):
 def test_format_duration_signs():
     assert format_duration(timedelta(minutes=-65)) == "-1h05m"
     assert format_duration(timedelta(days=2, hours=3)) == "2d03h"
+
+
+def test_accounts_whose_credential_variables_would_collide_are_refused_at_load(config_dict):
+    """u/a-b and u/a_b are two Reddit accounts, but both passwords would be
+    REDDIT_PASSWORD__A_B: the second could never post. Named at load."""
+    config_dict["brands"][0]["accounts"]["reddit"] = ["Acme-Care"]
+    config_dict["brands"].append({"id": "beta", "name": "Beta", "accounts": {"reddit": ["u/acme_care", "ACME-care"]}})
+    message = problems_of(config_dict)
+    assert ("brands[].accounts.reddit: u/Acme-Care (brand acme) and u/acme_care (brand beta) would read their"
+            " credentials from the same variables (REDDIT_PASSWORD__ACME_CARE): brandpulse cannot tell them apart;"
+            " keep only one of them") in message
+    assert "ACME-care" not in message  # the same account as u/Acme-Care (handles are compared without case)
+    config_dict["brands"][1]["accounts"]["reddit"] = ["ACME-care"]
+    parse_settings(config_dict, path="cfg.yaml")  # one account, written twice: fine
