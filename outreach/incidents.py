@@ -1353,8 +1353,16 @@ def _draft_followups(session: Session, incident: IncidentSnapshot, *, settings: 
 def _redrafted_state(reply: OutboxRow, *, hold_reason: str | None, auto: bool, now: datetime) -> dict[str, Any]:
     """Status, hold and approval of a re-drafted reply. A person's approval
     was given to the old text: it never carries over; the reply policy
-    (``auto``) approves the new text as it would a new draft."""
+    (``auto``) approves the new text as it would a new draft. A reply held
+    because its complaint moved to another incident while it was on its way
+    (:data:`MOVED_HOLD`) stays held for a person, whatever the policy: a
+    later re-draft (the new incident's thread posted, resolved) changes the
+    link it gives, not the fact that nobody has looked at it."""
     policy_approval = {"approved_by": POLICY_ACTOR if auto else None, "approved_at": now if auto else None}
+    if reply.status == "held" and reply.hold_code == MOVED_HOLD:
+        reason = reply.hold_reason if not hold_reason else f"{reply.hold_reason}; and the new text: {hold_reason}"
+        return {"status": "held", "hold_code": MOVED_HOLD, "hold_reason": reason, "approved_by": None,
+                "approved_at": None, "needs_approval": True}
     if hold_reason:
         return {"status": "held", "hold_code": TEMPLATE_HOLD, "hold_reason": hold_reason,
                 "approved_by": None, "approved_at": None}
@@ -1774,6 +1782,11 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
 
 
 MOVED_REASON = "moved to another incident while on its way"  # the reason of the claim's re-draft
+# The hold code of an incident reply held at its send claim because its
+# complaint left the incident its text speaks for (unlinked, or moved to
+# another incident) while it was on its way: only a person releases it
+# (approve, edit or reject); re-drafts keep it held (_redrafted_state).
+MOVED_HOLD = "incident_changed"
 
 
 def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings | None = None,

@@ -355,7 +355,7 @@ def claim_for_send(
         # way (reconciliation found it not posted): not sent with the incident's text.
         unlinked = incidents.unlinked_reply_hold(session, row, settings=settings, now=now)
         if unlinked is not None:
-            verdict = safeguards.Hold((safeguards.Violation(safeguards.TEMPLATE, unlinked),))
+            verdict = safeguards.Hold((safeguards.Violation(incidents.MOVED_HOLD, unlinked),))
             _hold_unlinked(session, row, verdict, now=now)
             return ClaimResult(hold=verdict)
         verdict = safeguards.check(session, row, mention, settings=settings, now=now)

@@ -32,6 +32,7 @@ from outreach.channels.base import OutboundPost, SendError, SentPost
 from outreach.incidents import (
     FOLLOWUP_TEMPLATE,
     REPLY_TEMPLATE,
+    MOVED_HOLD,
     MOVED_REASON,
     IncidentError,
     IncidentTemplates,
@@ -1448,13 +1449,13 @@ def test_a_reply_unlinked_on_its_way_and_found_not_posted_is_held_not_sent_with_
     assert (report.reconciled, report.held, report.sent) == (1, 1, 0)
     assert reply.id not in channels["x"].ids and not [p for p in channels["x"].posts if x_root in p.text]
     row = _reply_of(Session, ana)
-    assert (row.status, row.hold_code, row.approved_by, row.text) == ("held", "template", None, reply.text)
+    assert (row.status, row.hold_code, row.approved_by, row.text) == ("held", MOVED_HOLD, None, reply.text)
     assert row.hold_reason.startswith(f"unlinked from incident #{incident_id} by ops-lee")
     with Session() as s:
         actions = [(e.action, e.details) for e in audit.history(s, "outbox", reply.id)]
     assert ("reply.reconciled", {"outcome": "not_found"}) in actions
     [(_, held)] = [a for a in actions if a[0] == "reply.held"]
-    assert held["unlinked"] is True and held["previous_approved_by"] == "ops-kim" and held["code"] == "template"
+    assert held["unlinked"] is True and held["previous_approved_by"] == "ops-kim" and held["code"] == MOVED_HOLD
     assert _send(Session, channels, clock, isettings).sent == 0  # stays held
 
     clock.advance(60)
@@ -1640,7 +1641,7 @@ def test_a_reply_on_its_way_when_its_complaint_moves_to_another_incident_is_redr
     assert not [p for p in channels["x"].posts if a_link in p.text]  # A's reply never went out
     row = _reply_of(Session, ana)
     assert (row.status, row.hold_code, row.approved_by, row.template, row.incident_id) == (
-        "held", "template", None, REPLY_TEMPLATE, incident_b)
+        "held", MOVED_HOLD, None, REPLY_TEMPLATE, incident_b)
     assert b_link in row.text and a_link not in row.text and "Double charges" in row.text
     assert row.hold_reason.startswith(f"moved from incident #{incident_a} (unlinked by ops-lee")
     assert f"to incident #{incident_b} (linked by ops-kim" in row.hold_reason
@@ -1944,3 +1945,50 @@ def test_a_moved_reply_of_a_brand_no_longer_configured_is_held_not_a_crash_of_ev
     row = _reply_of(Session, ana)
     assert (row.status, row.incident_id) == ("held", incident_a)
     assert "could not be re-drafted (brand 'acme' is not configured)" in row.hold_reason
+
+
+def test_a_moved_reply_held_for_a_person_stays_held_when_the_new_incidents_thread_goes_out(
+    make_settings, Session, clock, channels, make_mention, renderer
+):
+    """ana's reply gave incident A's link and its outcome was unknown when
+    ops moved her complaint to B. The send claim re-drafts it for B and holds
+    it for a person; B's first status post goes out in the same run and
+    re-drafts B's waiting replies to give the thread's link. That re-draft
+    must not clear the hold: with incident replies approved by policy, the
+    reply would otherwise go out without anyone looking at it."""
+    settings = make_settings(incidents=INCIDENTS, reply_policy={"require_approval": False})
+    templates = IncidentTemplates(settings)
+    pipeline = Pipeline(settings, renderer=renderer)
+    incident_a = _open(Session, settings, templates, clock, keywords=["app"], title="App errors")
+    _send(Session, channels, clock, settings)
+    clock.advance(60)
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app charged me twice", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    reply = _reply_of(Session, ana)
+    assert (reply.status, reply.approved_by) == ("approved", "policy")
+    with Session.begin() as s:  # sent, but the platform's answer was lost
+        s.execute(update(OutboxRow).where(OutboxRow.id == reply.id).values(status="unknown", claimed_at=clock.now()))
+    clock.advance(60)
+    _unlink(Session, settings, renderer, pipeline, clock, incident_a, ana, reason="billing")
+    incident_b = _open(Session, settings, templates, clock, keywords=["billing"], title="Double charges")
+    with Session.begin() as s:
+        link_by_hand(s, incident_b, ana, actor="ops-kim", now=clock.now(), settings=settings, templates=templates)
+    clock.advance(60)
+
+    report = _send(Session, channels, clock, settings)  # not on the platform; then B's thread goes out
+    b_link = _roots(Session, incident_b)[0]
+    assert report.held == 1 and b_link
+    row = _reply_of(Session, ana)
+    assert b_link in row.text and "Double charges" in row.text  # re-drafted for B's thread
+    assert (row.status, row.approved_by, row.needs_approval) == ("held", None, True)
+    assert row.hold_reason.startswith(f"moved from incident #{incident_a} (unlinked by ops-lee")
+    with Session() as s:
+        redrafts = [e.details["reason"] for e in audit.history(s, "outbox", reply.id) if e.action == "reply.redrafted"]
+    assert redrafts == [MOVED_REASON, "status thread posted"]
+    assert _send(Session, channels, clock, settings).sent == 0
+    assert not [p for p in channels["x"].posts if p.outbox_id == reply.id]  # nothing went to ana by itself
+
+    with Session.begin() as s:
+        approve(s, reply.id, actor="ops-kim", now=clock.now())
+    assert _send(Session, channels, clock, settings).sent == 1
+    assert [p.text for p in channels["x"].posts if p.outbox_id == reply.id] == [row.text]
