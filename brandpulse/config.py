@@ -163,8 +163,9 @@ class PriorityConfig(_Model):
         default_factory=lambda: {"negativity": 0.5, "reach": 0.3, "urgency": 0.2}
     )
     reach_followers_full: int = Field(default=100_000, gt=1)
-    # Reddit has no followers: a post reaches its subreddit's members (rules/priority.py).
-    reach_members_full: int = Field(default=10_000_000, gt=1)
+    # Reddit has no followers: a post reaches its subreddit's members (rules/priority.py); a
+    # member sees far fewer of a subreddit's posts than a follower of an author's, hence the larger scale.
+    reach_members_full: int = Field(default=100_000_000, gt=1)
     urgent_words: list[str] = Field(
         default_factory=lambda: [
             "urgent", "asap", "emergency", "immediately", "right now", "stranded",

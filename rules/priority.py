@@ -13,8 +13,10 @@ The score is a weighted mean of three parts, each in 0..1::
                  Reddit, which has no followers: the members of the subreddit
                     the post is in (a submission's subreddit_subscribers, or
                     the last count a submission of that subreddit gave), full
-                    = reach_members_full (1,000 members -> 0.43, 100,000 ->
-                    0.71, 10,000,000 -> 1.0); 0 when the count is unknown
+                    = reach_members_full (1,000 members -> 0.38, 100,000 ->
+                    0.63, 10 million -> 0.88, 100 million -> 1.0: a member
+                    sees far fewer of a subreddit's posts than a follower
+                    sees of an author's); 0 when the count is unknown
     urgency    = min(1, words + shouting)
                  words    = 0 with no urgent term, else 0.6 + 0.2 * (k - 1)
                             for k distinct terms from priority.urgent_words

@@ -133,9 +133,10 @@ def test_reach_as_people_read_it_and_as_priority_weighs_it(settings):
     assert shown_reach(Reach(3_870, "members", "KestrelAir")) == "r/KestrelAir, 3.9k members"
     assert shown_reach(Reach(None, "members", "travel")) == "r/travel, members unknown"
     scorer = PriorityScorer(brand=settings.brands[0], config=settings.priority)
-    assert round(scorer.community_reach(1_000), 2) == 0.43
-    assert round(scorer.community_reach(100_000), 2) == 0.71
-    assert scorer.community_reach(10_000_000) == 1.0 and scorer.community_reach(None) == 0.0
+    assert round(scorer.community_reach(1_000), 2) == 0.38
+    assert round(scorer.community_reach(100_000), 2) == 0.63
+    assert round(scorer.community_reach(10_000_000), 2) == 0.88
+    assert scorer.community_reach(100_000_000) == 1.0 and scorer.community_reach(None) == 0.0
     # A Reddit author's "followers" (a replay file may carry some) are not Reddit's reach.
     comment = _comment(1, "travel")
     with_followers = Mention(**{**{f: getattr(comment, f) for f in comment.__slots__},
