@@ -12,6 +12,19 @@ in the same status; ``monitoring → identified`` (the fix did not hold).
 Nothing follows ``resolved``: a new problem is a new incident. Anything else
 raises :class:`IncidentError` saying what is allowed.
 
+An incident opened by mistake is cancelled (:func:`cancel_incident`,
+``incident cancel``): status ``cancelled``, after which nothing follows
+either. It is not an incident any more: its status posts that have not gone
+out are withdrawn (one on its way is withdrawn at its send claim if
+reconciliation finds it was not posted: :func:`cancelled_status_post`), every
+complaint it held is unlinked as :func:`unlink_mention` does, it links no new
+complaint and holds no conversation, and the spike detector no longer takes
+it for an open incident. Status posts already sent are public: a careful
+team does not leave "we're investigating an outage" standing, so the
+cancellation then needs a correction, posted as one more step (status
+``cancelled``) in the threads where a post is public, or an explicit
+``without_correction`` (they correct or delete the posts by hand).
+
 Posting
 =======
 
@@ -147,7 +160,8 @@ variable                   type              meaning
 =========================  ================  ==============================================================
 ``incident.id``            int               the incident's number
 ``incident.title``         str               its title
-``incident.status``        str               ``investigating``, ``identified``, ``monitoring``, ``resolved``
+``incident.status``        str               ``investigating``, ``identified``, ``monitoring``, ``resolved``;
+                                             ``cancelled`` (status posts only: the correction)
 ``incident.status_label``  str               the same, capitalised
 ``incident.message``       str or none       this step's message (status posts); the latest (replies)
 ``incident.components``    str               affected components, comma-separated ("" when none)
@@ -221,12 +235,15 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
 OPEN_STATUSES = STATUSES[:3]
-STATUS_LABELS = {s: s.capitalize() for s in STATUSES}
+CANCELLED = "cancelled"  # opened by mistake: withdrawn, not a step (cancel_incident)
+ALL_STATUSES = (*STATUSES, CANCELLED)
+STATUS_LABELS = {s: s.capitalize() for s in ALL_STATUSES}
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "investigating": ("investigating", "identified", "monitoring", "resolved"),
     "identified": ("identified", "monitoring", "resolved"),
     "monitoring": ("identified", "monitoring", "resolved"),  # identified again: the fix did not hold
     "resolved": (),
+    CANCELLED: (),
 }
 
 ROLES = ("x_post", "reddit_title", "reddit_body", "reddit_update", "reply", "followup")
@@ -672,8 +689,8 @@ def _checked_transition(session: Session, incident_id: int, status: str) -> Inci
     row = get_incident(session, incident_id)
     allowed = TRANSITIONS[row.status]
     if status not in allowed:
-        if row.status == "resolved":
-            raise IncidentError(f"incident {row.id} is resolved: nothing follows resolved; open a new incident")
+        if row.status in ("resolved", CANCELLED):
+            raise IncidentError(f"incident {row.id} is {row.status}: nothing follows {row.status}; open a new incident")
         raise IncidentError(
             f"incident {row.id} is {row.status}: it cannot go to {status} (from {row.status}: {', '.join(allowed)})"
         )
@@ -706,12 +723,16 @@ def _step(
     now: datetime,
     settings: Settings,
     templates: IncidentTemplates,
+    platforms: Iterable[str] | None = None,
 ) -> list[int]:
-    """Store one step and queue its posts; returns the outbox ids."""
+    """Store one step and queue its posts (only on ``platforms`` when
+    given); returns the outbox ids."""
     number = 1 + (session.scalar(
         select(func.count()).select_from(IncidentUpdateRow).where(IncidentUpdateRow.incident_id == row.id)
     ) or 0)
     posts = _render_posts(session, row, message=message, number=number, now=now, settings=settings, templates=templates)
+    if platforms is not None:
+        posts = [post for post in posts if post.platform in set(platforms)]
     session.add(IncidentUpdateRow(incident_id=row.id, status=status, message=message, actor=actor, at=now))
     return _queue(session, row, posts, actor=actor, now=now, settings=settings)
 
@@ -2002,6 +2023,111 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
     return HandLink(incident_id=incident_id, mention_id=mention_id, alert_id=alert.id if alert else None,
                     keywords=keywords, was_unlinked=was_unlinked, redrafted=redrafted, answered=answered,
                     in_flight=in_flight)
+
+
+# ---------------------------------------------------------------------------
+# Cancelling an incident opened by mistake
+# ---------------------------------------------------------------------------
+
+WITHDRAWABLE_POST_STATUSES = (*PENDING_REPLY_STATUSES, "failed")  # not gone out: withdrawn (rejected)
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """What :func:`cancel_incident` did."""
+
+    incident: IncidentRow
+    withdrawn: list[int]  # its status posts that had not gone out, now rejected
+    in_flight: dict[int, str]  # status posts being sent or of unknown outcome (id -> status): reconciliation decides
+    public: list[OutboxRow]  # its status posts already sent: public, they stay up
+    correction: list[int]  # the correction queued in those threads (outbox ids)
+    unlinked: list[Unlinking]  # each complaint it held, taken out as `incident unlink` does
+
+
+def cancel_incident(session: Session, incident_id: int, *, settings: Settings, templates: IncidentTemplates,
+                    renderer: Any, rule_template: Callable[[Mention, Score | None], str | None] | None,
+                    actor: str, now: datetime, reason: str | None = None, correction: str | None = None,
+                    without_correction: bool = False) -> Cancellation:
+    """Cancel an open incident opened by mistake, in the caller's
+    transaction: status ``cancelled`` (no further step; it links nothing
+    more, it holds no conversation, the spike detector no longer counts it);
+    its status posts that have not gone out are withdrawn (rejected), those
+    being sent or of unknown outcome are left to reconciliation (found not
+    posted, they are withdrawn at their send claim:
+    :func:`cancelled_status_post`); every complaint linked to it is unlinked
+    as :func:`unlink_mention` does (its incident replies become ordinary
+    drafts or are held for a person, those on their way are held at their
+    claim if not posted). Status posts already sent are public and cannot
+    be withdrawn: ``correction`` is then posted in their threads (the
+    networks where one is public, as a further step with the status
+    ``cancelled``, under ``incidents.status_posts.require_approval``);
+    without it the cancellation is refused unless ``without_correction``
+    (ops correct or delete them by hand). Audited ``incident.cancelled``."""
+    row = get_incident(session, incident_id)
+    if row.status not in OPEN_STATUSES:
+        raise IncidentError(f"incident {row.id} is {row.status}: only an open incident can be cancelled")
+    posts = session.scalars(select(OutboxRow).where(OutboxRow.incident_id == row.id, OutboxRow.kind == "status")
+                            .order_by(OutboxRow.id).with_for_update()).all()
+    public = [post for post in posts if post.status == "sent"]
+    correction = " ".join((correction or "").split()) or None
+    if public and correction is None and not without_correction:
+        shown = ", ".join(f"#{p.id} {p.platform} {p.external_url or p.external_id}" for p in public)
+        raise IncidentError(
+            f"incident {row.id}'s status posts are public already ({shown}): customers were told of an outage."
+            " Give --message with a correction to post in those threads (e.g. \"Please disregard: this was posted"
+            " by mistake, there is no outage.\"), or --no-correction if you correct or delete them on the"
+            " platform yourself; nothing was changed")
+    if correction is not None and not public:
+        correction = None  # nothing public to correct
+    _set_status(session, row, status=CANCELLED, now=now, resolved_by=None)
+    withdrawn = [post.id for post in posts if post.status in WITHDRAWABLE_POST_STATUSES]
+    in_flight = {post.id: post.status for post in posts if post.status in IN_FLIGHT_STATUSES}
+    events: list[dict[str, Any]] = []
+    if withdrawn:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(withdrawn)).values(status="rejected", updated_at=now)
+                        .execution_options(synchronize_session=False))
+        events += [{"at": now, "actor": actor, "action": "reply.rejected", "entity_type": "outbox", "entity_id": i,
+                    "details": {"reason": f"incident #{row.id} cancelled", "incident_id": row.id}}
+                   for i in withdrawn]
+    audit.record_many(session, events)
+    why = f"incident #{row.id} cancelled" + (f": {reason}" if reason else "")
+    mention_ids = session.scalars(select(IncidentMentionRow.mention_id)
+                                  .where(IncidentMentionRow.incident_id == row.id)
+                                  .order_by(IncidentMentionRow.mention_id)).all()
+    unlinked = [unlink_mention(session, row.id, mention_id, actor=actor, now=now, settings=settings, renderer=renderer,
+                               rule_template=rule_template, reason=why) for mention_id in mention_ids]
+    corrections: list[int] = []
+    if correction is not None:
+        corrections = _step(session, row, status=CANCELLED, message=correction, actor=actor, now=now,
+                            settings=settings, templates=templates, platforms={p.platform for p in public})
+    else:
+        session.add(IncidentUpdateRow(incident_id=row.id, status=CANCELLED, message=None, actor=actor, at=now))
+    session.refresh(row)
+    audit.record(session, at=now, actor=actor, action="incident.cancelled", entity_type=AUDIT_ENTITY,
+                 entity_id=row.id, details={
+                     "reason": reason, "correction": correction, "correction_posts": corrections,
+                     "withdrawn": withdrawn, "public": [p.id for p in public],
+                     "in_flight": [{"id": i, "status": status} for i, status in sorted(in_flight.items())],
+                     "mention_ids": list(mention_ids)})
+    return Cancellation(incident=row, withdrawn=withdrawn, in_flight=in_flight, public=public,
+                        correction=corrections, unlinked=unlinked)
+
+
+def cancelled_status_post(session: Session, row: OutboxRow) -> str | None:
+    """Why a status post about to be claimed for sending is withdrawn instead
+    (None: it may go): its incident was cancelled after it was queued. One
+    that was being sent or of unknown outcome when the incident was
+    cancelled is left to reconciliation; found not posted, it is approved
+    again and must not go out then. The correction queued by the
+    cancellation itself goes."""
+    if row.kind != "status" or row.incident_id is None:
+        return None
+    incident = session.execute(select(IncidentRow.status, IncidentRow.updated_at)
+                               .where(IncidentRow.id == row.incident_id)).one_or_none()
+    if incident is None or incident.status != CANCELLED or row.created_at >= incident.updated_at:
+        return None
+    return (f"incident #{row.incident_id} was cancelled {incident.updated_at:%Y-%m-%d %H:%M} UTC while this status"
+            " post was on its way, and it was not posted")
 
 
 # ---------------------------------------------------------------------------

@@ -347,6 +347,11 @@ def claim_for_send(
             until = wait_until(session, row.platform, key=rate_limit_key(channel, account=row.account), now=now)
             if until is not None:
                 return ClaimResult(waits_until=until)
+        # A status post of an incident cancelled while it was on its way (found not posted): withdrawn.
+        cancelled = incidents.cancelled_status_post(session, row)
+        if cancelled is not None:
+            _withdraw(session, row, cancelled, now=now)
+            return ClaimResult()
         # Incident status posts: wait for the earlier one, then reply to it (outreach/incidents.py).
         thread = incidents.thread_values(session, outbox_id)
         if thread is None:
@@ -372,6 +377,18 @@ def claim_for_send(
             return ClaimResult()
         session.refresh(row)
         return ClaimResult(post=_post_for(row, mention))
+
+
+def _withdraw(session: Session, row: OutboxRow, reason: str, *, now: datetime) -> None:
+    """Reject an approved row at its send claim (audited ``reply.rejected``
+    by brandpulse, with ``reason``): what it says is no longer true."""
+    result = session.execute(
+        update(OutboxRow).where(OutboxRow.id == row.id, OutboxRow.status == "approved")
+        .values(status="rejected", updated_at=now).execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        audit.record(session, at=now, actor=audit.SYSTEM, action="reply.rejected", entity_type=AUDIT_ENTITY,
+                     entity_id=row.id, details={"previous_status": "approved", "reason": reason})
 
 
 def _hold_unlinked(session: Session, row: OutboxRow, verdict: safeguards.Hold, *, now: datetime) -> None:

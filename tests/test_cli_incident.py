@@ -3,6 +3,7 @@ posted through the outbox (dry-run channel), complaints linked by `run`."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def config(tmp_path: Path, monkeypatch) -> Path:
 def test_help():
     runner = CliRunner()
     assert "incident" in runner.invoke(main, ["--help"]).output
-    for sub in ("open", "update", "resolve", "keywords", "link", "unlink", "list", "show"):
+    for sub in ("open", "update", "resolve", "cancel", "keywords", "link", "unlink", "list", "show"):
         result = runner.invoke(main, ["incident", sub, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output, sub
 
@@ -374,3 +375,113 @@ def test_show_says_a_reply_was_linked_by_the_post_it_answers(tmp_path, monkeypat
     shown = invoke(config, "incident", "show", "1").output
     [line] = [line for line in shown.splitlines() if " @ben " in line]
     assert f"no keyword of its own; answers mention {ids['ana']}, linked to it]" in line
+
+
+def _cancel_setup(tmp_path, monkeypatch):
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    posts = [
+        x_post(1, "@AcmeHelp the Acme Air app is down, terrible", handle="ana", minutes=_minutes_ago(20), base_id=7600),
+        x_post(2, "@AcmeHelp Acme Air lost my bag, awful service, furious", handle="ben", minutes=_minutes_ago(15),
+               base_id=7600),
+    ]
+    incidents = {"brands": {"acme": {"x": {"account": "AcmeAir"}, "reddit": {"subreddit": "AcmeAir",
+                                                                             "account": "AcmeAir_Team"}}}}
+    config = write_config(tmp_path, posts, incidents=incidents)
+    invoke(config, "run", "--once")
+    return config
+
+
+def test_an_incident_opened_by_mistake_is_cancelled_before_anything_went_out(tmp_path, monkeypatch):
+    """`incident open --title x` by mistake: its status posts are approved
+    (they go without approval) and ana's complaint is linked. `incident
+    cancel` withdraws the posts, makes her reply an ordinary draft again,
+    and the incident links nothing more; list and show say cancelled."""
+    config = _cancel_setup(tmp_path, monkeypatch)
+    invoke(config, "incident", "open", "--title", "x", "--keywords", "app", "--as", "d")
+    with db(config)() as s:
+        ana = s.scalar(select(MentionRow.id).where(MentionRow.author_handle == "ana"))
+        reply = s.scalars(select(OutboxRow).where(OutboxRow.mention_id == ana)).one()
+        posts = s.scalars(select(OutboxRow.id).where(OutboxRow.kind == "status").order_by(OutboxRow.id)).all()
+    assert reply.template == "incident_reply" and len(posts) == 2
+
+    out = invoke(config, "incident", "cancel", "1", "--reason", "opened by mistake", "--as", "dana").output
+    assert "incident #1 cancelled by dana: opened by mistake; it links no complaint any more" in out
+    assert f"status posts withdrawn (they had not gone out): #{posts[0]}, #{posts[1]}" in out
+    assert ("complaints unlinked: 1 (alerts untagged: 1); their incident replies: 1 ordinary drafts again, 0 held for"
+            " a person, 0 already sent (left as they are), 0 on their way") in out
+    with db(config)() as s:
+        assert [p.status for p in s.scalars(select(OutboxRow).where(OutboxRow.id.in_(posts)))] == ["rejected"] * 2
+        row = s.get(OutboxRow, reply.id)
+        assert (row.template, row.status, row.incident_id) == ("apology", "drafted", None)
+        assert s.scalars(select(IncidentMentionRow)).all() == []
+        assert all("incident:1" not in (a.tags or []) for a in s.scalars(select(AlertRow)))
+        assert s.get(IncidentRow, 1).status == "cancelled"
+        [event] = s.scalars(select(AuditRow).where(AuditRow.action == "incident.cancelled")).all()
+        assert (event.actor, event.details["reason"], event.details["withdrawn"]) == ("dana", "opened by mistake", posts)
+
+    # A new complaint with the keyword is not linked; nothing goes out for the incident.
+    with (tmp_path / "mentions.jsonl").open("a") as f:
+        f.write(json.dumps(x_post(3, "@AcmeHelp the Acme Air app is down again, useless", handle="cai",
+                                  minutes=_minutes_ago(1), base_id=7600)) + "\n")
+    out = invoke(config, "run", "--once").output
+    assert "would post on x as @AcmeAir" not in out and "would post on reddit in r/AcmeAir" not in out
+    with db(config)() as s:
+        assert s.scalars(select(IncidentMentionRow)).all() == []
+        cai = s.scalar(select(MentionRow.id).where(MentionRow.author_handle == "cai"))
+        assert s.scalars(select(OutboxRow.template).where(OutboxRow.mention_id == cai)).all() == ["apology"]
+
+    assert "no open incidents" in invoke(config, "incident", "list").output
+    listed = invoke(config, "incident", "list", "--all").output
+    assert "#1    cancelled" in listed and "(opened by mistake: not an incident)" in listed
+    shown = invoke(config, "incident", "show", "1").output
+    for text in ("cancelled by dana ", ": opened by mistake; its complaints were unlinked",
+                 "(no longer: it is cancelled)", "cancelled     by dana: (nothing posted)", "[rejected]",
+                 "Unlinked by hand (never linked again by itself): 1", "incident #1 cancelled: opened by mistake",
+                 "incident.cancelled"):
+        assert text in shown, text
+    bad = invoke(config, "incident", "update", "1", "--status", "identified", "--message", "m", "--as", "d", ok=False)
+    assert bad.exit_code == 2 and "incident 1 is cancelled: nothing follows cancelled" in bad.output
+    bad = invoke(config, "incident", "cancel", "1", "--as", "d", ok=False)
+    assert bad.exit_code == 2 and "incident 1 is cancelled: only an open incident can be cancelled" in bad.output
+
+
+def test_cancelling_an_incident_whose_posts_are_public_asks_for_a_correction(tmp_path, monkeypatch):
+    """The status posts went out: they cannot be withdrawn. Cancelling
+    without --message is refused (nothing changed); with it, the correction
+    is posted in those threads, after the posts it corrects."""
+    config = _cancel_setup(tmp_path, monkeypatch)
+    invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "d")
+    invoke(config, "run", "--once")  # the status posts go out
+    bad = invoke(config, "incident", "cancel", "1", "--as", "dana", ok=False)
+    assert bad.exit_code == 2
+    assert "incident 1's status posts are public already (#" in bad.output and "customers were told of an outage" in bad.output
+    assert "Give --message with a correction to post in those threads" in bad.output and "--no-correction" in bad.output
+    with db(config)() as s:
+        assert s.get(IncidentRow, 1).status == "investigating" and len(s.scalars(select(IncidentMentionRow)).all()) == 1
+
+    out = invoke(config, "incident", "cancel", "1", "--message", "Please disregard: posted by mistake, no outage.",
+                 "--as", "dana").output
+    assert out.count("already public, stays up: #") == 2
+    assert "correction in those threads: #" in out and "(approved: it goes out with the next send run)" in out
+    out = invoke(config, "run", "--once").output
+    assert "Update – Cancelled: Please disregard: posted by mistake, no outage." in out
+    assert "**Cancelled**" in out
+    with db(config)() as s:
+        incident = s.get(IncidentRow, 1)
+        corrections = s.scalars(select(OutboxRow).where(OutboxRow.kind == "status", OutboxRow.id > 4)).all()
+        assert {(c.platform, c.status) for c in corrections} == {("x", "sent"), ("reddit", "sent")}
+        assert {c.in_reply_to for c in corrections} == {incident.x_root_id, incident.reddit_root_id}
+
+
+def test_cancel_without_correction_and_with_nothing_public(tmp_path, monkeypatch):
+    config = _cancel_setup(tmp_path, monkeypatch)
+    invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "d")
+    invoke(config, "run", "--once")
+    out = invoke(config, "incident", "cancel", "1", "--no-correction", "--as", "dana").output
+    assert "no correction posted (--no-correction): correct or delete those posts on the platform yourself" in out
+    invoke(config, "incident", "open", "--title", "Other", "--keywords", "bag", "--as", "d")
+    out = invoke(config, "incident", "cancel", "2", "--message", "Ignore", "--as", "dana").output
+    assert "--message not posted: none of its status posts is public" in out
+    bad = invoke(config, "incident", "cancel", "2", "--message", "x", "--no-correction", ok=False)
+    assert bad.exit_code == 2 and "not both" in bad.output

@@ -21,6 +21,8 @@ from brandpulse.durations import format_duration, parse_duration
 from brandpulse.inbox import InboxError, change_state, get_alert
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, shown_handle
 from outreach.incidents import (
+    ALL_STATUSES,
+    CANCELLED,
     LINKED_AT_OPENING,
     LINKED_BY_HAND,
     OPEN_STATUSES,
@@ -29,6 +31,7 @@ from outreach.incidents import (
     EarlierLinks,
     IncidentError,
     IncidentTemplates,
+    cancel_incident,
     get_incident,
     incident_view,
     keyword_text,
@@ -115,7 +118,7 @@ def _spike_window_start(session, alert: AlertRow, settings: Settings) -> datetim
 def _linking_until(row: IncidentRow, settings: Settings, *, now: datetime) -> str:
     """Until when new complaints are linked to the incident, and why."""
     if row.status not in OPEN_STATUSES:
-        return "(no longer: it is resolved)"
+        return f"(no longer: it is {row.status})"
     if not settings.incidents.link_mentions:
         return "(never: incidents.link_mentions is off)"
     until = link_until(row.updated_at, settings.incidents.link_for)
@@ -149,7 +152,7 @@ def _earlier_lines(session, earlier: EarlierLinks, *, incident_id: int, window: 
 
 @click.group()
 def incident() -> None:
-    """Incidents: open, update, resolve (each posted on X and Reddit), keywords, link, unlink, list, show."""
+    """Incidents: open, update, resolve (each posted on X and Reddit), cancel, keywords, link, unlink, list, show."""
 
 
 @incident.command("open")
@@ -271,19 +274,12 @@ def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, 
     to be posted by hand) go back to an ordinary draft; one being sent or of
     unknown outcome is left to reconciliation and listed; it is never linked
     to this incident again automatically."""
-    from rules.engine import RuleEngine  # the rules decide which ordinary reply a complaint gets
-
     app = ctx.app()
-    engine = RuleEngine(app.settings)
-
-    def rule_template(mention, score):
-        return engine.evaluate(mention, score).draft_template if score is not None else None
-
     try:
         with app.Session.begin() as s:
             result = unlink_mention(s, incident_id, mention_id, actor=actor, now=app.clock.now(),
                                     settings=app.settings, renderer=TemplateRenderer(app.settings),
-                                    rule_template=rule_template, reason=reason)
+                                    rule_template=_rule_template(app.settings), reason=reason)
             replies = {r.id: r for r in s.scalars(select(OutboxRow).where(
                 OutboxRow.id.in_([*result.redrafted, *result.held, *result.sent, *result.kept])))}
     except IncidentError as exc:
@@ -320,6 +316,98 @@ def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, 
         click.echo(f"  follow-ups withdrawn (rejected): {', '.join(f'#{i}' for i in result.followups_withdrawn)}")
     click.echo(f"  it is not linked to incident #{incident_id} again by itself;"
                f" `brandpulse incident link {incident_id} {mention_id}` does it by hand")
+
+
+def _rule_template(settings: Settings):
+    """The ordinary reply template the rules choose for a complaint (unlinking makes its reply ordinary again)."""
+    from rules.engine import RuleEngine  # the rules decide which ordinary reply a complaint gets
+
+    engine = RuleEngine(settings)
+
+    def rule_template(mention, score):
+        return engine.evaluate(mention, score).draft_template if score is not None else None
+
+    return rule_template
+
+
+@incident.command("cancel")
+@click.argument("incident_id", type=int)
+@click.option("--reason", default=None, help="Why it is cancelled (kept in the audit log, shown by `incident show`).")
+@click.option("--message", "correction", default=None,
+              help="A correction posted in the threads where its status posts are public already (required then,"
+                   " unless --no-correction), e.g. \"Please disregard: posted by mistake, there is no outage.\"")
+@click.option("--no-correction", is_flag=True,
+              help="Its public status posts get no correction from brandpulse: you correct or delete them yourself.")
+@actor_option
+@pass_ctx
+@handle_errors
+def cancel(ctx: Context, incident_id: int, reason: str | None, correction: str | None, no_correction: bool,
+           actor: str) -> None:
+    """Cancel an incident opened by mistake: its status posts not gone out
+    are withdrawn, its complaints unlinked (their replies ordinary drafts
+    again), it links nothing more; shown as cancelled."""
+    if correction is not None and no_correction:
+        raise UserError("give --message (a correction to post) or --no-correction, not both")
+    app = ctx.app()
+    now = app.clock.now()
+    try:
+        with app.Session.begin() as s:
+            result = cancel_incident(s, incident_id, settings=app.settings, templates=_templates(ctx),
+                                     renderer=TemplateRenderer(app.settings), rule_template=_rule_template(app.settings),
+                                     actor=actor, now=now, reason=reason, correction=correction,
+                                     without_correction=no_correction)
+            row = result.incident
+            click.echo(f"incident #{row.id} cancelled by {printable(actor)}" + (f": {printable(reason)}" if reason else "")
+                       + "; it links no complaint any more")
+            for line in _cancel_lines(s, result, correction_given=correction is not None, no_correction=no_correction):
+                click.echo(f"  {line}")
+            alert = s.scalars(select(AlertRow).where(
+                AlertRow.rule == POSSIBLE_INCIDENT_RULE, AlertRow.brand == row.brand, AlertRow.status == "resolved",
+                AlertRow.resolution_note == f"incident #{row.id} opened")).first()
+            if alert is not None:
+                click.echo(f"  possible-incident alert #{alert.id} was resolved when the incident opened:"
+                           f" `brandpulse alerts reopen {alert.id} --as {printable(actor)}` if its spike still needs a look")
+    except IncidentError as exc:
+        raise _fail(exc) from None
+
+
+def _cancel_lines(session, result, *, correction_given: bool, no_correction: bool) -> list[str]:
+    """What cancelling did with the incident's posts and complaints."""
+    lines = []
+    if result.withdrawn:
+        lines.append(f"status posts withdrawn (they had not gone out): {', '.join(f'#{i}' for i in result.withdrawn)}")
+    for post in result.public:
+        lines.append(f"already public, stays up: {_post_line(post)}")
+    if result.correction:
+        rows = list(session.scalars(select(OutboxRow).where(OutboxRow.id.in_(result.correction)).order_by(OutboxRow.id)))
+        when = ("approved: it goes out with the next send run" if all(r.status == "approved" for r in rows) else
+                "drafted: `brandpulse replies approve ID` sends it (incidents.status_posts.require_approval)")
+        lines.append(f"correction in those threads: {'; '.join(_post_line(r) for r in rows)} ({when})")
+    elif result.public and no_correction:
+        lines.append("no correction posted (--no-correction): correct or delete those posts on the platform yourself")
+    elif correction_given:
+        lines.append("--message not posted: none of its status posts is public")
+    for post_id, status in sorted(result.in_flight.items()):
+        lines.append(f"status post #{post_id} is {status} (it may be public already): left for the next send run to"
+                     " look for; if it is not there it is withdrawn then; if it is, it stays up: check"
+                     f" `brandpulse incident show {result.incident.id}` and correct it"
+                     + (" (the correction follows it in the thread)" if result.correction else " on the platform"))
+    unlinked = result.unlinked
+    if not unlinked:
+        lines.append("complaints: none was linked")
+        return lines
+    redrafted = sum(len(u.redrafted) for u in unlinked)
+    held = sum(len(u.held) for u in unlinked)
+    sent = sum(len(u.sent) for u in unlinked)
+    in_flight = sum(len(u.in_flight) for u in unlinked)
+    untagged = sum(1 for u in unlinked if u.alert_untagged)
+    lines.append(f"complaints unlinked: {len(unlinked)} (alerts untagged: {untagged}); their incident replies:"
+                 f" {redrafted} ordinary drafts again, {held} held for a person, {sent} already sent (left as they"
+                 f" are), {in_flight} on their way (left to reconciliation: held for a person if not posted)")
+    followups = [i for u in unlinked for i in u.followups_withdrawn]
+    if followups:
+        lines.append(f"follow-ups withdrawn: {', '.join(f'#{i}' for i in followups)}")
+    return lines
 
 
 @incident.command("link")
@@ -412,18 +500,18 @@ def resolve(ctx: Context, incident_id: int, message: str, actor: str) -> None:
 
 
 @incident.command("list")
-@click.option("--all", "all_", is_flag=True, help="Resolved incidents too.")
+@click.option("--all", "all_", is_flag=True, help="Resolved and cancelled incidents too.")
 @click.option("--brand", default=None, help="Only this brand id.")
 @limit_option
 @pass_ctx
 @handle_errors
 def list_(ctx: Context, all_: bool, brand: str | None, limit: int) -> None:
-    """Open incidents, newest first (--all: resolved ones too)."""
+    """Open incidents, newest first (--all: resolved and cancelled ones too)."""
     app = ctx.app()
     if brand is not None:
         brand_ids(app.settings, brand)  # an unknown brand is an error, not an empty list
     with app.Session() as s:
-        rows = list_incidents(s, statuses=STATUSES if all_ else OPEN_STATUSES, brand=brand, limit=limit)
+        rows = list_incidents(s, statuses=ALL_STATUSES if all_ else OPEN_STATUSES, brand=brand, limit=limit)
         if not rows:
             click.echo("no incidents" if all_ else "no open incidents")
             return
@@ -475,6 +563,8 @@ def _answered(post: AnsweredPost, r: IncidentRow) -> str:
 
 def _one_line(r: IncidentRow, linked: int) -> str:
     resolved = f", resolved {r.resolved_at:%Y-%m-%d %H:%M}" if r.resolved_at else ""
+    if r.status == CANCELLED:  # cancelling is its last change
+        resolved = f", cancelled {r.updated_at:%Y-%m-%d %H:%M} (opened by mistake: not an incident)"
     return (f"#{r.id:<4} {r.status:<13} {r.brand:<10} opened {r.opened_at:%Y-%m-%d %H:%M} UTC by {r.opened_by}{resolved};"
             f" {linked} linked  {printable(r.title)}")
 
@@ -495,6 +585,11 @@ def show(ctx: Context, incident_id: int) -> None:
         linked = v.linked_total
         click.echo(_one_line(r, linked))
         now = app.clock.now()
+        for e in v.events:
+            if e.action == "incident.cancelled":
+                why = f": {printable(e.details['reason'])}" if (e.details or {}).get("reason") else ""
+                click.echo(f"  cancelled by {printable(e.actor)} {e.at:%Y-%m-%d %H:%M} UTC{why}; its complaints were"
+                           " unlinked and its status posts not gone out withdrawn")
         click.echo(f"  components: {', '.join(r.components or []) or '-'}; keywords: {', '.join(r.keywords or []) or '-'}")
         if r.keywords:
             click.echo(f"  new negative mentions with a keyword are linked {_linking_until(r, app.settings, now=now)}")
@@ -502,7 +597,8 @@ def show(ctx: Context, incident_id: int) -> None:
                    f"Reddit: {r.reddit_root_url or r.reddit_root_id or 'not posted yet'}")
         click.echo("\nUpdates:")
         for u in v.updates:
-            click.echo(f"  {u.at:%Y-%m-%d %H:%M} {u.status:<13} by {u.actor}: {printable(u.message or '(template text)')}")
+            text = u.message or ("(nothing posted)" if u.status == CANCELLED else "(template text)")
+            click.echo(f"  {u.at:%Y-%m-%d %H:%M} {u.status:<13} by {u.actor}: {printable(text)}")
         click.echo("\nPosts:")
         if not v.posts:
             click.echo(f"  none (no networks under incidents.brands.{r.brand})")

@@ -36,6 +36,7 @@ from outreach.incidents import (
     MOVED_REASON,
     IncidentError,
     IncidentTemplates,
+    cancel_incident,
     incident_view,
     link_by_hand,
     link_earlier_mentions,
@@ -1992,3 +1993,47 @@ def test_a_moved_reply_held_for_a_person_stays_held_when_the_new_incidents_threa
         approve(s, reply.id, actor="ops-kim", now=clock.now())
     assert _send(Session, channels, clock, settings).sent == 1
     assert [p.text for p in channels["x"].posts if p.outbox_id == reply.id] == [row.text]
+
+
+def test_cancelling_leaves_posts_on_their_way_to_reconciliation_and_never_posts_them_afterwards(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """When the incident is cancelled, its X status post and ana's incident
+    reply are on their way (the platform's answer was lost): they may be
+    public, so cancelling leaves them alone and reports them. The next send
+    run finds neither posted: the status post is withdrawn at its claim and
+    the reply held for a person, instead of either going out for an incident
+    that is not one."""
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    clock.advance(60)
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    reply = _reply_of(Session, ana)
+    with Session() as s:
+        x_post, reddit_post = s.scalars(select(OutboxRow.id).where(OutboxRow.kind == "status").order_by(OutboxRow.platform.desc())).all()
+    with Session.begin() as s:
+        s.execute(update(OutboxRow).where(OutboxRow.id.in_([x_post, reply.id]))
+                  .values(status="unknown", claimed_at=clock.now()))
+    clock.advance(60)
+    with Session.begin() as s:
+        result = cancel_incident(s, incident_id, settings=isettings, templates=templates, renderer=renderer,
+                                 rule_template=_rule_template(pipeline), actor="ops-dana", now=clock.now(),
+                                 reason="opened by mistake")
+    assert (result.withdrawn, result.in_flight, result.public, result.correction) == (
+        [reddit_post], {x_post: "unknown"}, [], [])
+    [unlinked] = result.unlinked
+    assert unlinked.in_flight == {reply.id: "unknown"}
+    assert open_incidents(Session(), ["acme"]) == []
+    clock.advance(60)
+
+    report = _send(Session, channels, clock, isettings)
+    assert (report.reconciled, report.sent, report.held) == (2, 0, 1)
+    assert channels["x"].posts == [] and channels["reddit"].posts == []
+    with Session() as s:
+        assert s.get(OutboxRow, x_post).status == "rejected"
+        [withdrawn] = [e for e in audit.history(s, "outbox", x_post) if e.action == "reply.rejected"]
+        assert withdrawn.actor == audit.SYSTEM and f"incident #{incident_id} was cancelled" in withdrawn.details["reason"]
+        row = s.get(OutboxRow, reply.id)
+        assert (row.status, row.hold_code) == ("held", MOVED_HOLD)
+        assert row.hold_reason.startswith(f"unlinked from incident #{incident_id} by ops-dana")
+    assert _send(Session, channels, clock, isettings).sent == 0
