@@ -7,7 +7,7 @@ who and when, in the same transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Sequence
 
@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from brandpulse import audit
-from brandpulse.db.models import AlertMentionRow, AlertRow, MentionRow, OutboxRow, ScoreRow
+from brandpulse.db.models import AlertMentionRow, AlertRoundRow, AlertRow, MentionRow, OutboxRow, ScoreRow
 
 OPEN_STATES = ("open", "acknowledged")
 TRANSITIONS = {
@@ -149,6 +149,8 @@ class AlertContext:
     author_history: list[MentionView]  # the author's other mentions, on every network
     replies: list[OutboxRow]
     events: list
+    # The customer's earlier messages that were answered before they wrote again, oldest first.
+    rounds: list[AlertRoundRow] = field(default_factory=list)
 
 
 def _views(session: Session, rows: Sequence[MentionRow], alert_mention_ids: set[int]) -> list[MentionView]:
@@ -204,4 +206,6 @@ def alert_context(session: Session, alert_id: int, *, history_limit: int = 20) -
         author_history=_views(session, history, own_ids),
         replies=replies,
         events=audit.history(session, "alert", alert_id),
+        rounds=list(session.scalars(select(AlertRoundRow).where(AlertRoundRow.alert_id == alert_id)
+                                    .order_by(AlertRoundRow.round))),
     )

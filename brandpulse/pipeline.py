@@ -155,7 +155,7 @@ class Pipeline:
         # Replies the team wrote by hand on the platform count as first responses.
         own = [item.mention for item in stored if self.is_own(item.mention)]
         if own:
-            record_hand_replies(session, own, now=now)
+            record_hand_replies(session, own, now=now, settings=self.settings)
         t4 = perf_counter()
         seconds["opt-outs"] += t4 - t3
         if not decided:
@@ -165,7 +165,8 @@ class Pipeline:
         alert_ids = apply_decisions(session, decided, settings=self.settings, now=now)
         self.stats.alerts_touched += len(alert_ids)
         if alert_ids:  # a reply by hand may have been stored before the post it answers
-            credit_earlier_hand_replies(session, [m for row_id, m, _ in decided if row_id in alert_ids], now=now)
+            credit_earlier_hand_replies(session, [m for row_id, m, _ in decided if row_id in alert_ids], now=now,
+                                        settings=self.settings)
         t5 = perf_counter()
         seconds["alerts"] += t5 - t4
         requests = [

@@ -129,6 +129,15 @@ class DigestAlert:
     latest: DigestMention  # the same as opening when the alert has one mention
     reply: DigestReply | None
     note: str | None = None  # a possible incident's numbers, top terms and the command that opens one
+    # Which customer message the SLA is for: 2, 3, … when the customer wrote again after an answer
+    # (rules/alerts.py); round_opened_at is when they did.
+    round: int = 1
+    round_opened_at: datetime | None = None
+
+    @property
+    def wrote_again_after_answer(self) -> bool:
+        """Answered before, and the customer's newer message has a clock of its own, not answered yet."""
+        return self.round > 1 and self.first_response_at is None and self.round_opened_at is not None
 
     @property
     def wrote_again(self) -> bool:
@@ -348,6 +357,8 @@ def build_digest(
                     template=reply.template, hold_reason=reply.hold_reason,
                 ) if reply else None,
                 note=a.note,
+                round=a.round or 1,
+                round_opened_at=a.round_opened_at,
             )
         )
 
@@ -632,6 +643,8 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
             sla = f"OVERDUE by {format_duration(-a.sla_left)}"
         else:
             sla = f"{a.sla_left_text} left"
+        if a.wrote_again_after_answer:
+            sla += f", customer wrote again {format_time(a.round_opened_at)} after an answer"
         extra = [a.status]
         if a.assignee:
             extra.append(f"assigned to {printable(a.assignee)}")

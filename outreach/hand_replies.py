@@ -7,7 +7,9 @@ ingested (Reddit brand subreddits deliver every comment; on X, the
 
 * counts it as the **first response** of the alerts holding the post it
   answers (``first_response_at`` = when it was posted, if that is earlier than
-  what is recorded), so the KPIs measure what customers actually got, with an
+  what is recorded; when the customer has written again since and the alert
+  is in a later round (rules/alerts.py), the round it answered, in
+  ``alert_rounds``), so the KPIs measure what customers actually got, with an
   ``alert.answered_on_platform`` audit event naming the account and link —
   whichever of the two posts is stored first (:func:`record_hand_replies`
   when the reply comes last, :func:`credit_earlier_hand_replies` when the
@@ -27,12 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from brandpulse import audit
-from brandpulse.db.models import AlertMentionRow, AlertRow, MentionRow, OutboxRow
-from brandpulse.types import POSSIBLE_INCIDENT_RULE, Mention
+from brandpulse.db.models import AlertMentionRow, AlertRoundRow, AlertRow, MentionRow, OutboxRow
+from brandpulse.config import Settings
+from brandpulse.rounds import WROTE_AGAIN, Round, alert_values, restart
+from brandpulse.types import POSSIBLE_INCIDENT_RULE, Mention, Priority
 
 ANSWERED_ON_PLATFORM = "alert.answered_on_platform"
 
@@ -65,17 +69,21 @@ class _OwnPost:
     url: str | None
 
 
-def record_hand_replies(session: Session, own_posts: Sequence[Mention], *, now: datetime) -> list[int]:
+def record_hand_replies(session: Session, own_posts: Sequence[Mention], *, now: datetime,
+                        settings: Settings | None = None) -> list[int]:
     """Count the own accounts' replies among ``own_posts`` (mentions just
     stored) as first responses of the alerts they answer. Returns the ids of
-    the alerts whose first response this set or moved earlier."""
+    the alerts whose first response this set or moved earlier. With
+    ``settings`` (for the SLA), an alert whose customer has written again
+    since the reply starts a new round (:func:`_restart_if_wrote_again`)."""
     return _credit(session, [
         _OwnPost(m.platform, m.external_id, m.reply_to_id, m.author.handle, m.created_at, m.url)
         for m in own_posts if m.reply_to_id
-    ], now=now)
+    ], now=now, settings=settings)
 
 
-def credit_earlier_hand_replies(session: Session, alerted: Sequence[Mention], *, now: datetime) -> list[int]:
+def credit_earlier_hand_replies(session: Session, alerted: Sequence[Mention], *, now: datetime,
+                                settings: Settings | None = None) -> list[int]:
     """The other order: an own reply stored *before* the customer's post it
     answers (sources poll at their own pace). For mentions that have just
     joined an alert, find own replies to them already stored (one SELECT per
@@ -87,7 +95,7 @@ def credit_earlier_hand_replies(session: Session, alerted: Sequence[Mention], *,
     for platform, targets in by_platform.items():
         rows = session.execute(_EARLIER_OWN_REPLIES, {"platform": platform, "targets": sorted(targets)}).all()
         found.extend(_OwnPost(platform, *row) for row in rows)
-    return _credit(session, found, now=now)
+    return _credit(session, found, now=now, settings=settings)
 
 
 # Through the partial index ix_mentions_own_replies (own posts only); built once.
@@ -99,7 +107,8 @@ _EARLIER_OWN_REPLIES = (
 )
 
 
-def _credit(session: Session, replies: Sequence[_OwnPost], *, now: datetime) -> list[int]:
+def _credit(session: Session, replies: Sequence[_OwnPost], *, now: datetime,
+            settings: Settings | None = None) -> list[int]:
     if not replies:
         return []
     touched: list[int] = []
@@ -114,23 +123,29 @@ def _credit(session: Session, replies: Sequence[_OwnPost], *, now: datetime) -> 
         # The earliest own reply to each post.
         answered = {p.reply_to_id: p for p in sorted(by_hand, key=lambda p: p.created_at, reverse=True)}
         rows = session.execute(
-            select(AlertRow.id, AlertRow.first_response_at, AlertRow.author_handle, MentionRow.external_id)
+            select(AlertRow.id, AlertRow.first_response_at, AlertRow.author_handle, MentionRow.external_id,
+                   AlertRow.round_opened_at)
             .join(AlertMentionRow, AlertMentionRow.alert_id == AlertRow.id)
             .join(MentionRow, MentionRow.id == AlertMentionRow.mention_id)
             .where(MentionRow.platform == platform, MentionRow.external_id.in_(list(answered)),
                    MentionRow.is_own.is_(False), AlertRow.rule != POSSIBLE_INCIDENT_RULE)
         ).all()
-        for alert_id, first_response_at, author_handle, target in rows:
+        for alert_id, first_response_at, author_handle, target, round_opened_at in rows:
             post = answered[target]
-            if first_response_at is not None and first_response_at <= post.created_at:
+            current_round = round_opened_at is None or post.created_at >= round_opened_at
+            if not current_round:
+                # Written before the customer's latest message: it answered an earlier round.
+                done = session.execute(_credit_earlier_round(alert_id, post.created_at))
+            elif first_response_at is not None and first_response_at <= post.created_at:
                 continue
-            done = session.execute(
-                update(AlertRow)
-                .where(AlertRow.id == alert_id,
-                       (AlertRow.first_response_at.is_(None)) | (AlertRow.first_response_at > post.created_at))
-                .values(first_response_at=post.created_at)
-                .execution_options(synchronize_session=False)
-            )
+            else:
+                done = session.execute(
+                    update(AlertRow)
+                    .where(AlertRow.id == alert_id,
+                           (AlertRow.first_response_at.is_(None)) | (AlertRow.first_response_at > post.created_at))
+                    .values(first_response_at=post.created_at)
+                    .execution_options(synchronize_session=False)
+                )
             if done.rowcount != 1:
                 continue
             touched.append(alert_id)
@@ -140,7 +155,63 @@ def _credit(session: Session, replies: Sequence[_OwnPost], *, now: datetime) -> 
                 details={"post": post.external_id, "url": post.url, "posted_at": post.created_at.isoformat(),
                          "answered": target, "author": author_handle},
             )
+            if current_round and settings is not None:
+                _restart_if_wrote_again(session, alert_id, answered_at=post.created_at, settings=settings, now=now)
     return touched
+
+
+def _restart_if_wrote_again(session: Session, alert_id: int, *, answered_at: datetime, settings: Settings,
+                            now: datetime) -> None:
+    """A reply read after the customer's next post (sources poll at their own
+    pace): if the customer wrote again after ``answered_at``, that post starts
+    a new round, as it would have had the reply been read first
+    (rules/alerts.py), at the alert's priority. Two SELECTs; writes only then."""
+    a = session.execute(
+        select(AlertRow.round, AlertRow.round_mention_id, AlertRow.mention_id, AlertRow.opened_at,
+               AlertRow.round_opened_at, AlertRow.priority, AlertRow.sla_due_at, AlertRow.author_id,
+               AlertRow.last_mention_at)
+        .where(AlertRow.id == alert_id)
+    ).one()
+    if a.last_mention_at <= answered_at:
+        return
+    later = session.execute(
+        select(MentionRow.id, MentionRow.created_at)
+        .join(AlertMentionRow, AlertMentionRow.mention_id == MentionRow.id)
+        .where(AlertMentionRow.alert_id == alert_id, MentionRow.author_id == a.author_id,
+               MentionRow.created_at > answered_at)
+        .order_by(MentionRow.created_at, MentionRow.id)
+        .limit(1)
+    ).first()
+    if later is None:
+        return
+    priority = Priority(a.priority)
+    current = Round(a.round, a.round_mention_id if a.round > 1 else a.mention_id, a.round_opened_at or a.opened_at,
+                    priority, a.sla_due_at, answered_at)
+    kept, new, details = restart(current, mention_id=later.id, posted_at=later.created_at, priority=priority,
+                                 sla=settings.sla_for(priority))
+    session.execute(insert(AlertRoundRow), [{"alert_id": alert_id, **kept}])
+    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**alert_values(new))
+                    .execution_options(synchronize_session=False))
+    audit.record(session, at=now, actor=audit.SYSTEM, action=WROTE_AGAIN, entity_type="alert", entity_id=alert_id,
+                 details=details)
+
+
+def _credit_earlier_round(alert_id: int, posted_at: datetime):
+    """The UPDATE that makes a reply posted at ``posted_at`` the first response
+    of the alert's round it answers (the latest that had started by then), if
+    it is earlier than the one recorded."""
+    latest_started = (
+        select(func.max(AlertRoundRow.round))
+        .where(AlertRoundRow.alert_id == alert_id, AlertRoundRow.opened_at <= posted_at)
+        .scalar_subquery()
+    )
+    return (
+        update(AlertRoundRow)
+        .where(AlertRoundRow.alert_id == alert_id, AlertRoundRow.round == latest_started,
+               (AlertRoundRow.first_response_at.is_(None)) | (AlertRoundRow.first_response_at > posted_at))
+        .values(first_response_at=posted_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def hand_reply_in_thread(session: Session, *, platform: str, author_id: str, thread: str) -> HandReply | None:

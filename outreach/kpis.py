@@ -20,6 +20,16 @@ platform, per brand over all its platforms, and over everything:
   (otherwise a period ending now would always look worse than it is). Each
   share is given with its numerator and denominator.
 
+**The customer wrote again.** When a customer posts again in an alert
+after being answered, the alert's clock restarts for that message
+(rules/alerts.py: a new *round*), and each message gets a first response of
+its own. The numbers above stay those of each alert's *first* message (kept
+in ``alert_rounds`` when the clock restarts), so a follow-up never changes
+how fast the brand first answered. The follow-up messages are measured
+beside them, per group: how many there were, how many got a reply, and the
+time from the message to its first reply (mean, median, 90th percentile),
+for the alerts opened in the period like everything else.
+
 Dismissed alerts ("not a complaint") are left out: there was nothing to
 answer; so are the spike detector's possible-incident alerts (a signal for
 ops; the complaints they gather have alerts of their own). The median of an
@@ -39,7 +49,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from brandpulse.db.models import AlertRow
+from brandpulse.db.models import AlertRoundRow, AlertRow
 from brandpulse.durations import format_duration
 from brandpulse.types import POSSIBLE_INCIDENT_RULE
 from outreach.report_groups import ALL, GroupedReport
@@ -84,6 +94,10 @@ class KpiGroup:
     first_response: DurationStats
     resolution: DurationStats
     within: tuple[WithinShare, ...]
+    # Messages the customer wrote after being answered (each its own first response).
+    wrote_again: int = 0
+    wrote_again_answered: int = 0
+    wrote_again_response: DurationStats = DurationStats(0, None, None, None)
 
     @property
     def unanswered(self) -> int:
@@ -101,6 +115,11 @@ class KpiGroup:
             "resolution_seconds": self.resolution.to_dict(),
             "answered_within": {
                 w.label: {"answered": w.answered, "eligible": w.eligible, "share": w.share} for w in self.within
+            },
+            "wrote_again": {
+                "messages": self.wrote_again,
+                "answered": self.wrote_again_answered,
+                "first_response_seconds": self.wrote_again_response.to_dict(),
             },
         }
 
@@ -128,6 +147,16 @@ class _Alert:
     resolved_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """A message the customer wrote after being answered, and its first reply."""
+
+    brand: str
+    platform: str
+    written_at: datetime
+    first_response_at: datetime | None
+
+
 def percentile_nearest_rank(values: Sequence[float], pct: float) -> float:
     """The smallest value with at least ``pct`` % of ``values`` at or below it."""
     if not values:
@@ -150,8 +179,9 @@ def duration_stats(durations: Iterable[timedelta]) -> DurationStats:
 
 
 def _group(brand: str, platform: str, alerts: Sequence[_Alert], *, now: datetime,
-           thresholds: Sequence[timedelta]) -> KpiGroup:
+           thresholds: Sequence[timedelta], messages: Sequence[_Message] = ()) -> KpiGroup:
     responses = [max(a.first_response_at - a.opened_at, timedelta(0)) for a in alerts if a.first_response_at]
+    again = [max(m.first_response_at - m.written_at, timedelta(0)) for m in messages if m.first_response_at]
     resolutions = [max(a.resolved_at - a.opened_at, timedelta(0)) for a in alerts if a.resolved_at]
     within = []
     for t in thresholds:
@@ -174,6 +204,9 @@ def _group(brand: str, platform: str, alerts: Sequence[_Alert], *, now: datetime
         first_response=duration_stats(responses),
         resolution=duration_stats(resolutions),
         within=tuple(within),
+        wrote_again=len(messages),
+        wrote_again_answered=len(again),
+        wrote_again_response=duration_stats(again),
     )
 
 
@@ -190,29 +223,61 @@ def compute_kpis(
     if since <= timedelta(0):
         raise ValueError(f"the KPI period must be positive, got {format_duration(since)}")
     start = now - since
-    q = select(AlertRow.brand, AlertRow.platform, AlertRow.opened_at, AlertRow.first_response_at,
-               AlertRow.resolved_at, AlertRow.status).where(
-        AlertRow.opened_at >= start, AlertRow.opened_at <= now, AlertRow.status.not_in(EXCLUDED_STATUSES),
-        AlertRow.rule != POSSIBLE_INCIDENT_RULE,
+    # One row per alert and message of it kept in alert_rounds (one with NULLs for an alert without any).
+    q = (
+        select(AlertRow.id, AlertRow.brand, AlertRow.platform, AlertRow.opened_at, AlertRow.first_response_at,
+               AlertRow.resolved_at, AlertRow.status, AlertRow.round, AlertRow.round_opened_at,
+               AlertRoundRow.round, AlertRoundRow.opened_at, AlertRoundRow.first_response_at)
+        .outerjoin(AlertRoundRow, AlertRoundRow.alert_id == AlertRow.id)
+        .where(AlertRow.opened_at >= start, AlertRow.opened_at <= now, AlertRow.status.not_in(EXCLUDED_STATUSES),
+               AlertRow.rule != POSSIBLE_INCIDENT_RULE)
     )
     if brands is not None:
         q = q.where(AlertRow.brand.in_(list(brands)))
-    alerts = [
-        _Alert(b, p, opened, first if first is not None and first <= now else None,
-               resolved if status == "resolved" and resolved is not None and resolved <= now else None)
-        for b, p, opened, first, resolved, status in session.execute(q)
-    ]
+    alerts, messages = _alerts_and_messages(session.execute(q).all(), now=now)
     groups: list[KpiGroup] = []
-    keys = sorted({(a.brand, a.platform) for a in alerts})
+    keys = sorted({(a.brand, a.platform) for a in alerts} | {(m.brand, m.platform) for m in messages})
     for b, p in keys:
-        groups.append(_group(b, p, [a for a in alerts if (a.brand, a.platform) == (b, p)], now=now, thresholds=thresholds))
-    brands = sorted({a.brand for a in alerts})
+        groups.append(_group(b, p, [a for a in alerts if (a.brand, a.platform) == (b, p)], now=now, thresholds=thresholds,
+                             messages=[m for m in messages if (m.brand, m.platform) == (b, p)]))
+    brands = sorted({k[0] for k in keys})
     if len(keys) > 1:
         for b in brands:
             if sum(1 for k in keys if k[0] == b) > 1:
-                groups.append(_group(b, ALL, [a for a in alerts if a.brand == b], now=now, thresholds=thresholds))
-    groups.append(_group(ALL, ALL, alerts, now=now, thresholds=thresholds))
+                groups.append(_group(b, ALL, [a for a in alerts if a.brand == b], now=now, thresholds=thresholds,
+                                     messages=[m for m in messages if m.brand == b]))
+    groups.append(_group(ALL, ALL, alerts, now=now, thresholds=thresholds, messages=messages))
     return KpiReport(period_start=start, period_end=now, groups=tuple(groups))
+
+
+def _by(at: datetime | None, now: datetime) -> datetime | None:
+    """``at`` if it had happened by ``now`` (a report for an earlier moment ignores later replies)."""
+    return at if at is not None and at <= now else None
+
+
+def _alerts_and_messages(rows: Sequence[Any], *, now: datetime) -> tuple[list[_Alert], list[_Message]]:
+    """Each alert with its first message's first response (kept in
+    alert_rounds once the customer wrote again), and the messages its customer
+    wrote after being answered (round 2 and later: kept, or awaited now)."""
+    by_alert: dict[int, list[Any]] = {}
+    for row in rows:
+        by_alert.setdefault(row[0], []).append(row)
+    alerts: list[_Alert] = []
+    messages: list[_Message] = []
+    for group in by_alert.values():
+        (_id, b, p, opened, first, resolved, status, round_, round_opened_at, *_rest) = group[0]
+        kept = {r[9]: (r[10], r[11]) for r in group if r[9] is not None}
+        if (round_ or 1) > 1 and 1 in kept:
+            first_of_first_message = kept[1][1]
+        else:
+            first_of_first_message = first
+        alerts.append(_Alert(b, p, opened, _by(first_of_first_message, now),
+                             resolved if status == "resolved" and resolved is not None and resolved <= now else None))
+        later = [(written, answered) for n, (written, answered) in kept.items() if n > 1]
+        if (round_ or 1) > 1 and round_opened_at is not None:
+            later.append((round_opened_at, first))
+        messages.extend(_Message(b, p, written, _by(answered, now)) for written, answered in later if written <= now)
+    return alerts, messages
 
 
 # ---------------------------------------------------------------------------
@@ -254,12 +319,16 @@ def render_kpis_text(report: KpiReport, *, title: bool = True) -> str:
     header = ["brand", "platform", "alerts", "answered", "first reply mean/median/p90"]
     header += [f"≤{w.label}" for w in report.total.within]
     header += ["resolved", "resolution mean/median/p90"]
+    again = report.total.wrote_again > 0
+    if again:
+        header += ["wrote again", "answered", "its first reply mean/median/p90"]
     rows = [header]
     for g in report.groups:
         rows.append(
             [_name(g.brand, "all"), _name(g.platform, "all"), str(g.alerts), str(g.answered), _stats(g.first_response)]
             + [_share(w) for w in g.within]
             + [str(g.resolved), _stats(g.resolution)]
+            + ([str(g.wrote_again), str(g.wrote_again_answered), _stats(g.wrote_again_response)] if again else [])
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for r in rows:
@@ -268,6 +337,11 @@ def render_kpis_text(report: KpiReport, *, title: bool = True) -> str:
         "≤T: share of alerts whose first reply went out within T (answered/counted); an unanswered alert"
         " counts once T has passed since it opened."
     )
+    if again:
+        lines.append(
+            "wrote again: messages customers wrote after being answered (each gets its own first reply); the"
+            " columns before are those of each alert's first message."
+        )
     return "\n".join(lines) + "\n"
 
 

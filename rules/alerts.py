@@ -20,19 +20,39 @@ SLA of the new tier)``.
 Every alert lists all its mentions in ``alert_mentions``, the one that
 opened it included.
 
+The customer wrote again. An alert that has been answered (its
+``first_response_at`` is set: a reply sent by brandpulse, or one the team
+wrote by hand on the platform) is still open or acknowledged until a person
+resolves it, so the customer's next post in the thread joins it. A post
+written *after* that answer is a new message awaiting a reply, so it starts a
+new **round**: the answered one is kept in ``alert_rounds`` (its post, its
+priority, its deadline and its first response: the KPI of the first
+response is never lost), and the alert's clock restarts for the new post:
+``round`` + 1, ``round_opened_at`` / ``round_mention_id`` = the new post,
+``first_response_at`` cleared (the next reply, sent or by hand, is this
+round's first response), the priority becomes the more urgent of the
+alert's and the new post's (the score the higher of the two), and
+``sla_due_at = new post's time + SLA of that priority``. So the alert comes
+back to the inbox with time left or OVERDUE, not "answered". Further posts
+before the next answer join the round as above (an escalation moves the
+deadline to at most the round's start + the SLA of the new tier). A post
+written before the answer went out (it crossed it) just joins.
+
 SLA. ``sla_due_at = opened_at + settings.sla_for(priority)``, where
 ``opened_at`` is when the first mention was *posted*: the customer's clock
 starts when they post, not when brandpulse saw it.
 
 Audit. "alert.opened" (rule, priority, priority score, mention id),
-"alert.joined" (mention id, mention count) and "alert.escalated" (from,
-to, mention id, new deadline), by :data:`brandpulse.audit.SYSTEM` at
-``now``.
+"alert.joined" (mention id, mention count), "alert.escalated" (from,
+to, mention id, new deadline) and "alert.wrote_again" (mention id, round,
+when the previous message was answered, priority from and to, new
+deadline), by :data:`brandpulse.audit.SYSTEM` at ``now``.
 
 Cost per batch, whatever its size: one SELECT of the matching open alerts
 (per 300 keys), one INSERT ... RETURNING for new alerts, one executemany
-UPDATE for joined alerts, one INSERT for alert_mentions and one for the
-audit events, all through brandpulse.db.bulk (plain SQL on SQLite, Core on
+UPDATE for joined alerts (and one more, with one INSERT into alert_rounds,
+for those whose customer wrote again after an answer), one INSERT for
+alert_mentions and one for the audit events, all through brandpulse.db.bulk (plain SQL on SQLite, Core on
 PostgreSQL). It runs in the caller's transaction and never commits.
 
 Each mention must be given once (the pipeline hands over newly stored
@@ -50,7 +70,8 @@ from sqlalchemy.orm import Session
 from brandpulse.audit import SYSTEM, record_many
 from brandpulse.config import Settings
 from brandpulse.db.bulk import insert_rows, select_by_keys, update_rows
-from brandpulse.db.models import AlertMentionRow, AlertRow
+from brandpulse.db.models import AlertMentionRow, AlertRoundRow, AlertRow
+from brandpulse.rounds import WROTE_AGAIN, Round, restart
 from brandpulse.types import Decision, Mention, Priority
 
 ACTIVE_STATUSES = ("open", "acknowledged")
@@ -58,6 +79,8 @@ _KEYS_PER_SELECT = 300  # up to 4 parameters each: well inside every backend's l
 
 GroupKey = tuple[str, str, str, str]  # platform, thread id, author id, brand
 _UPDATE_COLUMNS = ("id", "mention_count", "last_mention_id", "last_mention_at", "priority", "priority_score", "sla_due_at", "tags")
+# An alert whose customer wrote again after an answer also moves to its new round.
+_ROUND_COLUMNS = (*_UPDATE_COLUMNS, "round", "round_opened_at", "round_mention_id", "first_response_at")
 
 
 @dataclass
@@ -73,6 +96,12 @@ class _AlertState:
     last_mention_at: datetime
     tags: list[str]
     mention_count: int = 1
+    opened_by: int | None = None  # the mention that opened the alert (existing alerts)
+    first_response_at: datetime | None = None  # of the round awaited
+    round: int = 1
+    round_opened_at: datetime | None = None  # round 2+: when its post was written
+    round_mention_id: int | None = None
+    finished_rounds: list[dict[str, Any]] = field(default_factory=list)  # alert_rounds rows to add
     added: int = 0  # mentions joined in this batch
     new_row: dict[str, Any] | None = None  # the row to insert, for new alerts
     mention_ids: list[int] = field(default_factory=list)  # alert_mentions to add
@@ -87,7 +116,8 @@ def _group_key(mention: Mention) -> GroupKey | None:
 
 _ACTIVE_COLUMNS = (
     "id", "platform", "thread_id", "author_id", "brand", "opened_at", "priority", "priority_score", "sla_due_at",
-    "last_mention_id", "last_mention_at", "mention_count", "tags",
+    "last_mention_id", "last_mention_at", "mention_count", "tags", "mention_id", "first_response_at", "round",
+    "round_opened_at", "round_mention_id",
 )
 
 
@@ -103,7 +133,8 @@ def _load_active(session: Session, keys: set[GroupKey]) -> dict[GroupKey, _Alert
         where_in={"status": ACTIVE_STATUSES}, order_by="id", chunk=_KEYS_PER_SELECT,
     )
     for (alert_id, platform, thread_id, author_id, brand, opened_at, priority, priority_score, sla_due_at,
-         last_mention_id, last_mention_at, mention_count, tags) in rows:
+         last_mention_id, last_mention_at, mention_count, tags, opened_by, first_response_at, round_,
+         round_opened_at, round_mention_id) in rows:
         key = (platform, thread_id, author_id, brand)
         if key not in keys:
             continue
@@ -117,6 +148,11 @@ def _load_active(session: Session, keys: set[GroupKey]) -> dict[GroupKey, _Alert
             last_mention_at=last_mention_at,
             tags=list(tags or []),
             mention_count=mention_count,
+            opened_by=opened_by,
+            first_response_at=first_response_at,
+            round=round_ or 1,
+            round_opened_at=round_opened_at,
+            round_mention_id=round_mention_id,
         )
     return found
 
@@ -140,10 +176,14 @@ def _join(
     state.events.append(
         {"action": "alert.joined", "details": {"mention_id": mention_id, "mention_count": state.mention_count}}
     )
+    if state.first_response_at is not None and mention.created_at > state.first_response_at:
+        _wrote_again(state, mention_id=mention_id, mention=mention, decision=decision, settings=settings)
+        return
     if alert.priority.rank < state.priority.rank:
         previous = state.priority
         state.priority = alert.priority
-        state.sla_due_at = min(state.sla_due_at, state.opened_at + settings.sla_for(alert.priority))
+        round_start = state.round_opened_at or state.opened_at
+        state.sla_due_at = min(state.sla_due_at, round_start + settings.sla_for(alert.priority))
         state.events.append(
             {
                 "action": "alert.escalated",
@@ -155,6 +195,25 @@ def _join(
                 },
             }
         )
+
+
+def _wrote_again(
+    state: _AlertState, *, mention_id: int, mention: Mention, decision: Decision, settings: Settings
+) -> None:
+    """The customer posted after being answered: keep the answered round,
+    restart the first-response clock for this post (module docstring)."""
+    alert = decision.alert
+    assert alert is not None and state.first_response_at is not None and state.opened_by is not None
+    current = Round(state.round, state.round_mention_id if state.round > 1 else state.opened_by,
+                    state.round_opened_at or state.opened_at, state.priority, state.sla_due_at,
+                    state.first_response_at)
+    priority = alert.priority if alert.priority.rank < state.priority.rank else state.priority
+    kept, new, details = restart(current, mention_id=mention_id, posted_at=mention.created_at, priority=priority,
+                                 sla=settings.sla_for(priority))
+    state.finished_rounds.append(kept)
+    state.round, state.round_opened_at, state.round_mention_id = new.number, new.opened_at, new.mention_id
+    state.priority, state.sla_due_at, state.first_response_at = new.priority, new.sla_due_at, None
+    state.events.append({"action": WROTE_AGAIN, "details": details})
 
 
 def _open(*, mention_id: int, mention: Mention, decision: Decision, settings: Settings, now: datetime) -> _AlertState:
@@ -271,15 +330,32 @@ def apply_decisions(
 
     if joined_existing:
         # mention_count is added to, not set: a count is never lost
-        update_rows(
-            session, AlertRow.__table__,
-            [
-                (alert_id, state.added, state.last_mention_id, state.last_mention_at, state.priority.value,
-                 state.priority_score, state.sla_due_at, state.tags)
-                for alert_id, state in joined_existing.items()
-            ],
-            columns=_UPDATE_COLUMNS, key=("id",), increment=("mention_count",),
-        )
+        same_round = {i: st for i, st in joined_existing.items() if not st.finished_rounds}
+        new_round = {i: st for i, st in joined_existing.items() if st.finished_rounds}
+        if same_round:
+            update_rows(
+                session, AlertRow.__table__,
+                [
+                    (alert_id, state.added, state.last_mention_id, state.last_mention_at, state.priority.value,
+                     state.priority_score, state.sla_due_at, state.tags)
+                    for alert_id, state in same_round.items()
+                ],
+                columns=_UPDATE_COLUMNS, key=("id",), increment=("mention_count",),
+            )
+        if new_round:
+            update_rows(
+                session, AlertRow.__table__,
+                [
+                    (alert_id, state.added, state.last_mention_id, state.last_mention_at, state.priority.value,
+                     state.priority_score, state.sla_due_at, state.tags, state.round, state.round_opened_at,
+                     state.round_mention_id, state.first_response_at)
+                    for alert_id, state in new_round.items()
+                ],
+                columns=_ROUND_COLUMNS, key=("id",), increment=("mention_count",),
+            )
+            insert_rows(session, AlertRoundRow.__table__,
+                        [{"alert_id": alert_id, **row} for alert_id, state in new_round.items()
+                         for row in state.finished_rounds])
 
     touched = [*new_alerts, *joined_existing.values()]
     insert_rows(

@@ -22,6 +22,8 @@ def _one_line(alert: AlertRow, now) -> str:
     if alert.first_response_at is not None:  # as the digest says: the SLA is met, whatever the deadline
         left = "answered" + (", then wrote again" if alert.last_mention_at > alert.first_response_at else "")
     overdue = " OVERDUE" if alert.sla_due_at < now and alert.status in ("open", "acknowledged") and alert.first_response_at is None else ""
+    if (alert.round or 1) > 1 and alert.first_response_at is None:  # answered before; this message is not
+        overdue += " wrote again"
     who = f" → {alert.assignee}" if alert.assignee else ""
     many = f" ({alert.mention_count} posts)" if alert.mention_count > 1 else ""
     if alert.rule == POSSIBLE_INCIDENT_RULE:  # the spike detector's: many authors, every network
@@ -42,6 +44,23 @@ def _mention_line(view: MentionView, *, marker: str = "") -> str:
                      community_members=m.community_members)
     who = f"{shown_handle(m.platform, printable(m.author_handle))} ({printable(shown_reach(reach))})"
     return f"  {marker}{m.created_at:%Y-%m-%d %H:%M} {m.platform} {who} [{label}]\n      {text}\n      {printable(m.url or '')}"
+
+
+def _round_lines(alert: AlertRow, rounds) -> list[str]:
+    """The customer's messages that each awaited a first reply: the answered
+    ones (alert_rounds) and the one the SLA is now for."""
+    def answered(at, opened) -> str:
+        return f"answered {at:%Y-%m-%d %H:%M} UTC ({format_duration(at - opened)})" if at else "not answered yet"
+
+    lines = [f"The customer wrote again after being answered: message {alert.round} is awaited"
+             f" (each message gets its own first-reply clock):"]
+    for r in rounds:
+        lines.append(f"  {r.round}. posted {r.opened_at:%Y-%m-%d %H:%M} UTC, {r.priority}, due"
+                     f" {r.sla_due_at:%H:%M}, {answered(r.first_response_at, r.opened_at)}")
+    opened = alert.round_opened_at or alert.opened_at
+    lines.append(f"  {alert.round}. posted {opened:%Y-%m-%d %H:%M} UTC, {alert.priority}, due"
+                 f" {alert.sla_due_at:%Y-%m-%d %H:%M} UTC, {answered(alert.first_response_at, opened)}")
+    return lines
 
 
 @click.group()
@@ -95,6 +114,8 @@ def show(ctx: Context, alert_id: int) -> None:
             click.echo("  " + "\n  ".join(printable(a.note).splitlines()))
         if a.resolution_note:
             click.echo(f"  note: {printable(a.resolution_note)}")
+        if c.rounds:
+            click.echo("\n" + "\n".join(_round_lines(a, c.rounds)))
         click.echo("\nThis alert's posts:")
         for v in c.mentions:
             click.echo(_mention_line(v))

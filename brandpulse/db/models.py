@@ -200,12 +200,38 @@ class AlertRow(Base):
     sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_mention_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first reply to the customer message now awaited (see round): a reply
+    # sent by brandpulse or written by hand on the platform.
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which of the customer's messages awaits a first response: 1 the post that
+    # opened the alert; 2, 3, … each time the customer wrote again after being
+    # answered (rules/alerts.py). Earlier rounds are kept in alert_rounds.
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    round_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # round 2+: when that post was written
+    # Round 2+: that post's mentions.id (no foreign key: SQLite adds none to an existing table in place).
+    round_mention_id: Mapped[int | None] = mapped_column(Id)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_note: Mapped[str | None] = mapped_column(Text)
     # What brandpulse wants the reader to know (e.g. a possible incident: the
     # top terms and the command that opens an incident).
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertRoundRow(Base):
+    """A customer message of an alert that was answered before the customer
+    wrote again (rules/alerts.py): its first-response KPI stays here when the
+    alert's clock restarts for the newer message."""
+
+    __tablename__ = "alert_rounds"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    round: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1: the post that opened the alert
+    mention_id: Mapped[int] = mapped_column(ForeignKey("mentions.id"))  # the post that started the round
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when that post was written
+    priority: Mapped[str] = mapped_column(String(4))
+    sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the customer's next message was written
 
 
 class AlertMentionRow(Base):

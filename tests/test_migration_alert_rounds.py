@@ -1,0 +1,57 @@
+"""Migration 0009 (alert rounds): matches the models, upgrades a database with
+alerts in it (each in its first round, its first response where it was), and
+downgrades without losing a row of the tables that reference ``alerts``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from brandpulse.db import make_engine, upgrade
+from brandpulse.db.engine import alembic_config, current_revision
+from brandpulse.db.models import Base
+
+T = datetime(2026, 3, 10, 14, 0)  # stored naive on SQLite, as UTCDateTime does
+
+
+def _differences(engine) -> list:
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    flat = [op for diff in diffs for op in (diff if isinstance(diff, list) else [diff])]
+    return [op for op in flat if "alert" in repr(op)]
+
+
+def test_0009_upgrades_an_older_database_and_downgrades(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    config = alembic_config(engine)
+    command.upgrade(config, "0008")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO mentions (id, platform, external_id, brand, author_id, author_handle, author_followers,"
+            " author_verified, text, addressed_handles, is_own, created_at, fetched_at)"
+            " VALUES (1, 'x', '1', 'acme', 'a', 'ana', 4, 0, 'acme air lost my bag', '[]', 0, :t, :t)"), {"t": T})
+        conn.execute(text(
+            "INSERT INTO alerts (id, brand, platform, author_id, author_handle, thread_id, mention_id, last_mention_id,"
+            " mention_count, rule, priority, priority_score, status, tags, opened_at, created_at, sla_due_at,"
+            " last_mention_at, first_response_at) VALUES (1, 'acme', 'x', 'a', 'ana', '1', 1, 1, 1, 'complaint',"
+            " 'P2', 0.5, 'open', '[]', :t, :t, :t, :t, :t)"), {"t": T})
+        conn.execute(text("INSERT INTO alert_mentions (alert_id, mention_id) VALUES (1, 1)"))
+    upgrade(engine)
+    assert current_revision(engine) >= "0009"
+    assert _differences(engine) == []
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT round, round_opened_at, round_mention_id, first_response_at FROM alerts")).one()
+        assert tuple(row)[:3] == (1, None, None) and row.first_response_at is not None
+    assert inspect(engine).get_pk_constraint("alert_rounds")["constrained_columns"] == ["alert_id", "round"]
+
+    command.downgrade(config, "0008")
+    insp = inspect(engine)
+    assert "alert_rounds" not in insp.get_table_names()
+    assert "round" not in {c["name"] for c in insp.get_columns("alerts")}
+    with engine.connect() as conn:  # nothing cascaded away
+        assert conn.execute(text("SELECT count(*) FROM alert_mentions")).scalar_one() == 1
+    engine.dispose()
