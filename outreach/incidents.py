@@ -1849,7 +1849,9 @@ def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings 
     if row.incident_id is None and links:
         return None  # still an incident's (which one its text gives was not recorded)
     if any(link.incident_id == row.incident_id for link in links):
-        return None  # the incident its text speaks for still holds the conversation
+        # The incident its text speaks for still holds the conversation,
+        # unless it was cancelled: a link made meanwhile (a batch that read it open).
+        return _cancelled_incident_hold(session, row)
     unlinks = session.scalars(select(IncidentUnlinkRow).where(unlinked_of)
                               .order_by(IncidentUnlinkRow.unlinked_at.desc())).all()
     if not unlinks:
@@ -2111,6 +2113,22 @@ def cancel_incident(session: Session, incident_id: int, *, settings: Settings, t
                      "mention_ids": list(mention_ids)})
     return Cancellation(incident=row, withdrawn=withdrawn, in_flight=in_flight, public=public,
                         correction=corrections, unlinked=unlinked)
+
+
+def _cancelled_incident_hold(session: Session, row: OutboxRow) -> str | None:
+    """Why an incident reply still linked to a cancelled incident is held
+    (None: its incident is not cancelled, or a person approved it since).
+    Cancelling unlinks every complaint; a batch that read the incident open
+    just before can still link one as it commits."""
+    incident = session.execute(select(IncidentRow.status, IncidentRow.updated_at)
+                               .where(IncidentRow.id == row.incident_id)).one_or_none()
+    if incident is None or incident.status != CANCELLED:
+        return None
+    if row.approved_at is not None and row.approved_by not in (None, POLICY_ACTOR) and row.approved_at > incident.updated_at:
+        return None  # a person approved it after the cancellation: their decision
+    return (f"incident #{row.incident_id} was cancelled {incident.updated_at:%Y-%m-%d %H:%M} UTC and this reply gives"
+            f" its link: `brandpulse incident unlink {row.incident_id} {row.mention_id}` makes it an ordinary draft;"
+            " or edit it, approve it as it is, or reject it")
 
 
 def cancelled_status_post(session: Session, row: OutboxRow) -> str | None:

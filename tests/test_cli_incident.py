@@ -139,6 +139,10 @@ def test_open_from_a_possible_incident_alert(config, since):
         assert "drafted replies now pointing to the status thread: 1 (drafted 1)" in out
     else:
         assert linked == [] and "earlier complaints: none linked" in out and "(--since 1h):" in out
+    # Opened from the wrong alert: cancelling it names the alert it resolved, to look at again.
+    out = invoke(config, "incident", "cancel", "1", "--as", "dana").output
+    assert (f"possible-incident alert #{alert_id} was resolved when the incident opened:"
+            f" `brandpulse alerts reopen {alert_id} --as dana` if its spike still needs a look") in out
 
 
 def test_a_too_long_message_is_refused_with_nothing_saved(config):

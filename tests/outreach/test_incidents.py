@@ -2037,3 +2037,35 @@ def test_cancelling_leaves_posts_on_their_way_to_reconciliation_and_never_posts_
         assert (row.status, row.hold_code) == ("held", MOVED_HOLD)
         assert row.hold_reason.startswith(f"unlinked from incident #{incident_id} by ops-dana")
     assert _send(Session, channels, clock, isettings).sent == 0
+
+
+def test_a_complaint_linked_to_an_incident_as_it_is_cancelled_is_held_not_answered_with_its_link(
+    Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
+):
+    """A batch that read the incident open commits its link just after the
+    cancellation (PostgreSQL: no lock orders them): the reply giving the
+    cancelled incident's link is held for a person at its claim; one a
+    person approved after the cancellation goes."""
+    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
+    with Session.begin() as s:
+        cancel_incident(s, incident_id, settings=isettings, templates=templates, renderer=renderer,
+                        rule_template=_rule_template(pipeline), actor="ops-dana", now=clock.now())
+        s.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(status="investigating"))
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [  # the batch that read it open
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    with Session.begin() as s:
+        s.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(status="cancelled"))
+    reply = _reply_of(Session, ana)
+    assert (reply.template, reply.incident_id) == (REPLY_TEMPLATE, incident_id)
+    clock.advance(60)
+    with Session.begin() as s:
+        s.execute(update(OutboxRow).where(OutboxRow.id == reply.id).values(status="approved", approved_by="policy",
+                                                                           approved_at=clock.now()))
+    assert _send(Session, channels, clock, isettings).held == 1
+    row = _reply_of(Session, ana)
+    assert (row.status, row.hold_code) == ("held", MOVED_HOLD)
+    assert row.hold_reason.startswith(f"incident #{incident_id} was cancelled") and "incident unlink" in row.hold_reason
+    clock.advance(60)
+    with Session.begin() as s:
+        approve(s, reply.id, actor="ops-kim", now=clock.now())
+    assert _send(Session, channels, clock, isettings).sent == 1
