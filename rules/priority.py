@@ -16,7 +16,15 @@ The score is a weighted mean of three parts, each in 0..1::
                     = reach_members_full (1,000 members -> 0.38, 100,000 ->
                     0.63, 10 million -> 0.88, 100 million -> 1.0: a member
                     sees far fewer of a subreddit's posts than a follower
-                    sees of an author's); 0 when the count is unknown
+                    sees of an author's); 0 when the count is unknown.
+                    A comment (a post that replies to another) gets half
+                    of that: Reddit shows a subreddit's readers its
+                    submissions, in their feeds and its listings, while a
+                    comment is read only by those who open its thread
+                    (deeper replies folded under "more replies"), so it
+                    counts as reaching sqrt(members) readers
+                    (COMMENT_REACH_SHARE; r/travel's 11.4M: 0.88 for a
+                    submission, 0.44 for a comment)
     urgency    = min(1, words + shouting)
                  words    = 0 with no urgent term, else 0.6 + 0.2 * (k - 1)
                             for k distinct terms from priority.urgent_words
@@ -50,6 +58,8 @@ from brandpulse.types import Mention, Priority, Score, mention_reach
 
 NEGATIVITY_EXPONENT = 0.7
 VERIFIED_BONUS = 0.1
+# A Reddit comment's reach part is this share of its subreddit's (module docstring).
+COMMENT_REACH_SHARE = 0.5
 FIRST_URGENT_TERM = 0.6
 EACH_MORE_URGENT_TERM = 0.2
 EXCLAMATIONS_BONUS = 0.15
@@ -160,7 +170,8 @@ class PriorityScorer:
     def mention_reach(self, mention: Mention) -> float:
         reach = mention_reach(mention)
         if reach.unit == "members":
-            return self.community_reach(reach.size)
+            value = self.community_reach(reach.size)
+            return value * COMMENT_REACH_SHARE if mention.reply_to_id else value
         return self.reach(reach.size or 0, mention.author.verified)
 
     def urgency(self, text: str) -> float:

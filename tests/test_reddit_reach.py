@@ -142,3 +142,31 @@ def test_reach_as_people_read_it_and_as_priority_weighs_it(settings):
     with_followers = Mention(**{**{f: getattr(comment, f) for f in comment.__slots__},
                                 "author": Author(platform="reddit", id="t2_1", handle="u", followers=50_000)})
     assert scorer.mention_reach(with_followers) == 0.0
+
+
+def test_a_comment_reaches_its_thread_not_the_whole_subreddit(settings):
+    """Reddit shows a subreddit's members its submissions (feeds, listings);
+    a comment only to those who open its thread: half the reach part, as if
+    sqrt(members) read it. Payloads shaped like Reddit's listings (the fake API)."""
+    import dataclasses
+
+    from listener.reddit import thing_to_mention
+    from rules.priority import COMMENT_REACH_SHARE, PriorityScorer
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = FakeRedditAPI(mock, now=_now)
+        fake.members["travel"] = 11_400_000
+        t = _now()
+        sub = fake.add_submission("travel", "Acme Air lost my bag", "", author="op", created_at=t)
+        top = fake.add_comment(sub["name"], "acme air lost my bag too", author="c1", created_at=t)
+        deep = fake.add_comment(top["name"], "same, acme air lost mine", author="c2", created_at=t)
+    scorer = PriorityScorer(brand=settings.brands[0], config=settings.priority)
+    submission = thing_to_mention("t3", sub, brand="acme", parent_authors={})
+    assert submission.community_members == 11_400_000 and submission.reply_to_id is None
+    assert round(scorer.mention_reach(submission), 2) == 0.88
+    for payload in (top, deep):  # a comment carries no count: it takes the subreddit's (communities.py)
+        comment = dataclasses.replace(thing_to_mention("t1", payload, brand="acme", parent_authors={}),
+                                      community_members=11_400_000)
+        assert comment.reply_to_id is not None
+        assert scorer.mention_reach(comment) == pytest.approx(COMMENT_REACH_SHARE * 0.882, abs=0.001)
+        assert round(scorer.mention_reach(comment), 2) == 0.44
