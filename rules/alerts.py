@@ -131,6 +131,9 @@ def _load_active(session: Session, keys: set[GroupKey]) -> dict[GroupKey, _Alert
         session, AlertRow.__table__, _ACTIVE_COLUMNS,
         key=("platform", "thread_id", "author_id"), keys=sorted({k[:3] for k in keys}),
         where_in={"status": ACTIVE_STATUSES}, order_by="id", chunk=_KEYS_PER_SELECT,
+        # Locked until the batch commits (PostgreSQL): an alert resolved or dismissed meanwhile is not
+        # read as open, so the post opens a new alert instead of being written into the closed one.
+        for_update=True,
     )
     for (alert_id, platform, thread_id, author_id, brand, opened_at, priority, priority_score, sla_due_at,
          last_mention_id, last_mention_at, mention_count, tags, opened_by, first_response_at, round_,

@@ -6,14 +6,18 @@ PostgreSQL when the server answers."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
 
 from brandpulse.db.models import AlertRoundRow, AlertRow
+from brandpulse.inbox import change_state
 from brandpulse.types import Author, Mention
 from outreach.hand_replies import record_hand_replies
 from outreach.kpis import compute_kpis, render_kpis_text
+from rules.alerts import apply_decisions
 from tests.rules.test_alerts import NOW, T0, alert_row, apply, audit, decision  # noqa: F401 (apply: a fixture)
 
 
@@ -138,3 +142,47 @@ def test_a_hand_reply_read_after_the_customers_next_post_still_restarts_the_cloc
     assert alert.sla_due_at == again.created_at + settings.sla_for("P2")
     assert [r[:2] + r[5:] for r in _rounds(any_Session, alert_id)] == [(1, mid1, replied, again.created_at)]
     assert [a for a, _, _ in audit(any_Session, alert_id)][-2:] == ["alert.answered_on_platform", "alert.wrote_again"]
+
+
+@pytest.mark.postgres
+def test_a_post_read_while_a_person_resolves_the_alert_opens_a_new_one(pg_Session, settings, store_mention,
+                                                                        make_mention):
+    """The poller reads the customer's open alert while `alerts resolve` is
+    committing: the resolved alert stays as the person left it (round 1, its
+    answer) and the new message gets an alert of its own, in the inbox."""
+    first = make_mention("acme lost my bag", handle="marisol", thread_id="t1", minutes=-300)
+    with pg_Session.begin() as s:
+        mid1 = store_mention(s, first)
+        alert_id = apply_decisions(s, [(mid1, first, decision("P3", 0.3))], settings=settings, now=NOW)[mid1]
+    _answer(pg_Session, alert_id, T0 - timedelta(minutes=270))
+    again = make_mention("still no bag, I'm switching airlines", handle="marisol", thread_id="t1", minutes=-60)
+    with pg_Session.begin() as s:
+        mid2 = store_mention(s, again)
+
+    person = pg_Session()
+    change_state(person, alert_id, "resolve", actor="ops-max", now=NOW, note="bag delivered")  # not committed yet
+    result: dict = {}
+
+    def poll() -> None:
+        with pg_Session.begin() as s:
+            result.update(apply_decisions(s, [(mid2, again, decision("P2", 0.5))], settings=settings, now=NOW))
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    with pg_Session() as watch:  # until the poller waits for the person's row lock
+        person_pid = person.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        while not watch.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                     " AND :pid = ANY(pg_blocking_pids(pid))"), {"pid": person_pid}).scalar_one():
+            assert poller.is_alive(), "the poller did not wait for the person's change"
+            watch.rollback()
+            threading.Event().wait(0.01)
+    person.commit()
+    person.close()
+    poller.join()
+
+    resolved = alert_row(pg_Session, alert_id)
+    assert (resolved.status, resolved.round, resolved.mention_count) == ("resolved", 1, 1)
+    assert resolved.first_response_at == T0 - timedelta(minutes=270) and _rounds(pg_Session, alert_id) == []
+    assert result[mid2] != alert_id
+    new = alert_row(pg_Session, result[mid2])
+    assert (new.status, new.priority, new.mention_id) == ("open", "P2", mid2)
