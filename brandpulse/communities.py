@@ -22,9 +22,9 @@ from datetime import datetime
 from typing import Sequence
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from brandpulse.db.bulk import dialect_insert
 from brandpulse.db.models import CommunityRow, MentionRow
 from brandpulse.types import Mention
 
@@ -32,12 +32,7 @@ from brandpulse.types import Mention
 @functools.lru_cache(maxsize=None)
 def _upsert(dialect: str):
     table = CommunityRow.__table__
-    if dialect == "sqlite":
-        stmt = sqlite.insert(table)
-    elif dialect == "postgresql":
-        stmt = postgresql.insert(table)
-    else:
-        raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+    stmt = dialect_insert(table, dialect)
     return stmt.on_conflict_do_update(
         index_elements=["platform", "name"],
         set_={"members": stmt.excluded.members, "counted_at": stmt.excluded.counted_at},

@@ -31,12 +31,11 @@ from time import perf_counter
 from typing import Any, Callable, Protocol, Sequence
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandpulse import audit
 from brandpulse.clock import Clock
-from brandpulse.db.bulk import insert_rows
+from brandpulse.db.bulk import dialect_insert, insert_rows
 from brandpulse.db.models import MentionRow, SourceStateRow, SourceUsageRow
 from brandpulse.types import FetchResult, Mention
 from listener.base import RateLimited, Source, SourceError
@@ -140,12 +139,7 @@ def _upsert_usage(dialect: str):
     """The usage upsert for ``dialect``, built once: building a statement costs
     SQLAlchemy ten times what executing a built one does."""
     table = SourceUsageRow.__table__
-    if dialect == "sqlite":
-        stmt = sqlite.insert(table)
-    elif dialect == "postgresql":
-        stmt = postgresql.insert(table)
-    else:
-        raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+    stmt = dialect_insert(table, dialect)
     return stmt.on_conflict_do_update(
         index_elements=["source", "month"],
         set_={

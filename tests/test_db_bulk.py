@@ -292,3 +292,16 @@ def test_postgresql_stores_reads_back_skips_conflicts_and_returns_ids(pg_Session
         assert s.get(MentionRow, by_external["1004"]).raw["nested"] == {"n": [1, 2.5, None]}
         assert s.scalar(select(OutboxRow.waived).where(OutboxRow.template == "thanks")) == ["cooldown"]
         assert s.scalar(select(AuditRow.details).where(AuditRow.entity_id == "1")) == {"rule": "complaint", "score": 0.25}
+
+
+def test_dialect_insert_is_the_dialects_own_upsert_and_names_an_unsupported_dialect():
+    from sqlalchemy.dialects import postgresql
+
+    from brandpulse.db.bulk import dialect_insert
+    from brandpulse.db.models import CommunityRow
+
+    table = CommunityRow.__table__
+    assert isinstance(dialect_insert(table, "sqlite"), sqlite.Insert)
+    assert isinstance(dialect_insert(table, "postgresql"), postgresql.Insert)
+    with pytest.raises(NotImplementedError, match="'mysql' is not supported"):
+        dialect_insert(table, "mysql")

@@ -427,6 +427,21 @@ def _variable_limit(dbapi_connection: Any) -> int:
 # -- other databases: SQLAlchemy Core ---------------------------------------
 
 
+def dialect_insert(table: Table, dialect: str):
+    """``INSERT INTO table`` in ``dialect``'s own form, which has ``on_conflict_do_update`` /
+    ``on_conflict_do_nothing`` (an upsert). SQLite and PostgreSQL only: another dialect is
+    refused by name."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
+
+
 def _insert_core(
     session: Session,
     dialect: Dialect,
