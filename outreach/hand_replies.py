@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from brandpulse import audit
 from brandpulse.db.models import AlertMentionRow, AlertRoundRow, AlertRow, MentionRow, OutboxRow
+from brandpulse.inbox import OPEN_STATES
 from brandpulse.config import Settings
 from brandpulse.rounds import WROTE_AGAIN, Round, alert_values, restart
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, Mention, Priority
@@ -165,14 +166,16 @@ def _restart_if_wrote_again(session: Session, alert_id: int, *, answered_at: dat
     """A reply read after the customer's next post (sources poll at their own
     pace): if the customer wrote again after ``answered_at``, that post starts
     a new round, as it would have had the reply been read first
-    (rules/alerts.py), at the alert's priority. Two SELECTs; writes only then."""
+    (rules/alerts.py), at the alert's priority. Not for an alert a person
+    resolved or dismissed meanwhile: it stays as they left it, as a post
+    never brings one back. Two SELECTs; writes only then."""
     a = session.execute(
         select(AlertRow.round, AlertRow.round_mention_id, AlertRow.mention_id, AlertRow.opened_at,
                AlertRow.round_opened_at, AlertRow.priority, AlertRow.sla_due_at, AlertRow.author_id,
                AlertRow.last_mention_at)
-        .where(AlertRow.id == alert_id)
-    ).one()
-    if a.last_mention_at <= answered_at:
+        .where(AlertRow.id == alert_id, AlertRow.status.in_(OPEN_STATES))
+    ).one_or_none()
+    if a is None or a.last_mention_at <= answered_at:
         return
     later = session.execute(
         select(MentionRow.id, MentionRow.created_at)

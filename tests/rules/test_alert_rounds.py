@@ -186,3 +186,27 @@ def test_a_post_read_while_a_person_resolves_the_alert_opens_a_new_one(pg_Sessio
     assert result[mid2] != alert_id
     new = alert_row(pg_Session, result[mid2])
     assert (new.status, new.priority, new.mention_id) == ("open", "P2", mid2)
+
+
+def test_a_late_hand_reply_credits_a_resolved_alert_without_bringing_it_back(
+        any_Session, apply, settings, make_mention):
+    """A person resolved the alert; the team's reply by hand, written before
+    the customer's second post, is read only afterwards: it is the alert's
+    first response, and the resolved alert stays as the person left it (no
+    new round, no clock), as a resolved alert is never reopened by a post."""
+    first = make_mention("acme lost my bag", handle="marisol", thread_id="t1", minutes=-300)
+    (mid1,), result = apply(any_Session, [(first, decision("P2", 0.5))])
+    alert_id = result[mid1]
+    apply(any_Session, [(make_mention("still nothing", handle="marisol", thread_id="t1", minutes=-60),
+                         decision("P3", 0.3))])
+    with any_Session.begin() as s:
+        change_state(s, alert_id, "resolve", actor="ops-max", now=NOW, note="sorted by DM")
+    before = alert_row(any_Session, alert_id)
+    replied = first.created_at + timedelta(minutes=40)
+    with any_Session.begin() as s:
+        assert record_hand_replies(s, [_own_reply("h1", first, at=replied)], now=NOW, settings=settings) == [alert_id]
+    alert = alert_row(any_Session, alert_id)
+    assert (alert.status, alert.round, alert.first_response_at) == ("resolved", 1, replied)
+    assert (alert.priority, alert.sla_due_at) == (before.priority, before.sla_due_at)
+    assert _rounds(any_Session, alert_id) == []
+    assert "alert.wrote_again" not in [a for a, _, _ in audit(any_Session, alert_id)]
