@@ -260,6 +260,13 @@ def test_several_replies_are_approved_at_once_and_one_that_cannot_be_is_named(co
     assert result.exit_code == 2 and "--text edits one reply: give one REPLY_ID with it" in result.output
 
 
+def test_a_reply_id_given_twice_is_approved_once_without_an_error(config):
+    first = next(line.split()[0].lstrip("#") for line in invoke(config, "replies", "list").output.splitlines()
+                 if line.startswith("#"))
+    result = invoke(config, "replies", "approve", first, first, "--as", "kim")  # exit 0
+    assert result.output.count(f"reply #{first} is now approved") == 1 and "error" not in result.output
+
+
 def test_demo_on_a_configuration_with_live_sources_says_how_to_run_the_bundled_day(tmp_path, monkeypatch):
     from brandpulse.app import DEMO_CONFIG
 

@@ -65,7 +65,9 @@ def _run(ctx: Context, fn, outbox_id: int, **kwargs) -> None:
 def _run_each(ctx: Context, fn, reply_ids: tuple[int, ...], **kwargs) -> None:
     """``fn`` on each reply in its own transaction (e.g. an outage's linked
     complaints approved at once): one that cannot change is named and the
-    others still change; the exit status says whether any failed."""
+    others still change; the exit status says whether any failed. An id
+    given twice is done once (its second turn would fail: already done)."""
+    reply_ids = tuple(dict.fromkeys(reply_ids))
     if len(reply_ids) == 1:
         return _run(ctx, fn, reply_ids[0], **kwargs)
     if kwargs.get("text") is not None:
