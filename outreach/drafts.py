@@ -39,7 +39,7 @@ from brandpulse.db.bulk import insert_rows, update_rows
 from brandpulse.db.models import MentionRow, OutboxRow
 from brandpulse.types import DraftRequest, Mention
 from outreach.channels.textlength import URL_WEIGHT
-from outreach.safeguards import TEMPLATE
+from outreach.safeguards import POLICY_ACTOR, TEMPLATE
 from outreach.templating import (
     PLATFORM_LIMITS,
     TemplateRenderer,
@@ -51,7 +51,6 @@ from outreach.templating import (
 log = logging.getLogger(__name__)
 
 AUDIT_ENTITY = "outbox"
-POLICY_ACTOR = "policy"  # approved_by for replies the reply policy lets go out alone
 # A reply row in one of these states has not gone out and can still be re-drafted.
 PENDING_STATUSES = ("drafted", "held", "approved")
 

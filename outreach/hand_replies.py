@@ -14,10 +14,11 @@ ingested (Reddit brand subreddits deliver every comment; on X, the
   whichever of the two posts is stored first (:func:`record_hand_replies`
   when the reply comes last, :func:`credit_earlier_hand_replies` when the
   customer's post does);
-* never answers that author again in that thread automatically: the
-  ``one_per_thread`` safeguard (outreach/safeguards.py) holds a reply to an
-  author whom an own account already answered there, see
-  :func:`hand_reply_in_thread`.
+* counts it as an answer in that thread for the ``one_per_thread``
+  safeguard (outreach/safeguards.py): brandpulse's reply to the post it
+  answers, or to an earlier post of that author there, is held; only a post
+  the customer writes after it may get a reply (approved by a person), see
+  :func:`hand_replies_in_thread`.
 
 Posts brandpulse sent itself come back through the sources too; they are
 recognised by their platform id in the outbox and are not "by hand".
@@ -50,6 +51,7 @@ class HandReply:
     account: str
     posted_at: datetime
     url: str | None
+    answers: str | None = None  # the external id of the author's post it answers
 
 
 def _sent_by_brandpulse(session: Session, platform: str, external_ids: Sequence[str]) -> set[str]:
@@ -217,24 +219,28 @@ def _credit_earlier_round(alert_id: int, posted_at: datetime):
     )
 
 
-def hand_reply_in_thread(session: Session, *, platform: str, author_id: str, thread: str) -> HandReply | None:
-    """The earliest post by one of the brand's own accounts, written outside
-    brandpulse, that answers a post of ``author_id`` in ``thread``. Three
+def hand_replies_in_thread(session: Session, *, platform: str, author_id: str, thread: str) -> list[HandReply]:
+    """The posts by the brand's own accounts, written outside brandpulse,
+    that answer a post of ``author_id`` in ``thread``, oldest first. Three
     index lookups: the author's posts in the thread (ix_mentions_author), own
     replies to them (ix_mentions_own_replies), brandpulse's posts among
     those (ix_outbox_posted)."""
     posts = session.scalars(_AUTHOR_POSTS_IN_THREAD, {"platform": platform, "author_id": author_id, "thread": thread}).all()
     if not posts:
-        return None
+        return []
     rows = session.execute(_EARLIER_OWN_REPLIES, {"platform": platform, "targets": sorted(posts)}).all()
     if not rows:
-        return None
+        return []
     ours = _sent_by_brandpulse(session, platform, [r[0] for r in rows])
-    by_hand = sorted((r for r in rows if r[0] not in ours), key=lambda r: r[3])
-    if not by_hand:
-        return None
-    external_id, _reply_to, account, posted_at, url = by_hand[0]
-    return HandReply(external_id=external_id, account=account, posted_at=posted_at, url=url)
+    return [HandReply(external_id=external_id, account=account, posted_at=posted_at, url=url, answers=reply_to)
+            for external_id, reply_to, account, posted_at, url in sorted((r for r in rows if r[0] not in ours),
+                                                                         key=lambda r: r[3])]
+
+
+def hand_reply_in_thread(session: Session, *, platform: str, author_id: str, thread: str) -> HandReply | None:
+    """The earliest of :func:`hand_replies_in_thread`, or None."""
+    found = hand_replies_in_thread(session, platform=platform, author_id=author_id, thread=thread)
+    return found[0] if found else None
 
 
 _AUTHOR_POSTS_IN_THREAD = select(MentionRow.external_id).where(

@@ -18,11 +18,19 @@ code               rule                                                        a
 ``blocklist``      never reply to an author on ``safeguards.blocklist``        stays held
 ``opt_out``        never reply to an author who answered the brand with an     stays held
                    opt-out word (``safeguards.opt_out_words``, any language)
-``one_per_thread`` one reply per author per thread (a follow-up is its own     stays held
-                   kind: one reply and one follow-up); a reply an own account
-                   wrote by hand on the platform counts (outreach/hand_replies)
+``one_per_thread`` one reply per customer message: never a second reply to    stays held
+                   one post; in a thread where the author already got a reply,
+                   another only to a post they wrote after our last reply
+                   there, approved by a person (a reply the policy approved
+                   goes out once per author per thread); a reply an own
+                   account wrote by hand on the platform counts
+                   (outreach/hand_replies). A follow-up is its own kind: one
+                   per author per thread
 ``cooldown``       at most one reply to an author per                          goes back to
-                   ``safeguards.per_author_cooldown`` (any thread)             approved by itself
+                   ``safeguards.per_author_cooldown`` (any thread; a reply     approved by itself
+                   a person approved to a post the author wrote after our
+                   last reply in that thread is a conversation: that
+                   thread's replies do not count)
 ``quiet_hours``    nothing goes out during ``safeguards.quiet_hours``          goes back to
                                                                                approved by itself
 ``hourly_cap``     at most ``safeguards.caps.per_hour`` posts per brand        goes back to
@@ -82,7 +90,7 @@ from brandpulse import audit
 from brandpulse.config import QuietHours, Safeguards, Settings, normalise_handle, normalise_text
 from brandpulse.db.models import MentionRow, OptOutRow, OutboxRow, OutreachControlRow
 from brandpulse.types import Mention
-from outreach.hand_replies import hand_reply_in_thread
+from outreach.hand_replies import hand_replies_in_thread
 
 OWN_ACCOUNT = "own_account"
 BLOCKLIST = "blocklist"
@@ -93,6 +101,7 @@ QUIET_HOURS = "quiet_hours"
 HOURLY_CAP = "hourly_cap"
 DAILY_CAP = "daily_cap"
 TEMPLATE = "template"  # held at drafting: the template failed, rendered empty or too long
+POLICY_ACTOR = "policy"  # approved_by for replies the reply policy lets go out alone (outreach/drafts.py)
 
 CODES = (OWN_ACCOUNT, BLOCKLIST, OPT_OUT, ONE_PER_THREAD, COOLDOWN, QUIET_HOURS, HOURLY_CAP, DAILY_CAP)
 # Held replies with these codes go back to "approved" when their window passes.
@@ -294,7 +303,8 @@ def check(
 
         out_at = func.coalesce(OutboxRow.sent_at, OutboxRow.claimed_at)
         earlier = session.execute(
-            select(OutboxRow.id, OutboxRow.kind, func.coalesce(MentionRow.thread_id, MentionRow.external_id), out_at)
+            select(OutboxRow.id, OutboxRow.kind, func.coalesce(MentionRow.thread_id, MentionRow.external_id), out_at,
+                   OutboxRow.in_reply_to)
             .join(MentionRow, MentionRow.id == OutboxRow.mention_id)
             .where(
                 MentionRow.platform == platform,
@@ -308,20 +318,26 @@ def check(
         ).all()
         thread = mention.thread_id or mention.external_id
         same_thread = [e for e in earlier if e[2] == thread and e[1] == row.kind]
-        if same_thread:
+        answers_newer_message = False
+        if row.kind == "reply":
+            answers = [_Answer(f"reply {e[0]}", e[3], e[4]) for e in same_thread] + [
+                _Answer(f"by hand on {platform}: @{h.account}", h.posted_at, h.answers, by_hand=True, url=h.url)
+                for h in hand_replies_in_thread(session, platform=platform, author_id=mention.author_id, thread=thread)
+            ]
+            why = _one_per_message(row, mention, answers, who=who)
+            if why is not None:
+                add(ONE_PER_THREAD, why)
+            answers_newer_message = bool(answers) and why is None
+        elif same_thread:
             first = same_thread[0]
-            what = "a follow-up" if row.kind == "followup" else "a reply"
-            add(ONE_PER_THREAD, f"{who} already got {what} in this thread (reply {first[0]}"
+            add(ONE_PER_THREAD, f"{who} already got a follow-up in this thread (reply {first[0]}"
                                 f"{', ' + _fmt(first[3]) if first[3] else ''}); one per author per thread")
-        elif row.kind == "reply":
-            by_hand = hand_reply_in_thread(session, platform=platform, author_id=mention.author_id, thread=thread)
-            if by_hand is not None:
-                add(ONE_PER_THREAD, f"{who} was already answered in this thread by hand on {platform}: @{by_hand.account}"
-                                    f" at {_fmt(by_hand.posted_at)}{' (' + by_hand.url + ')' if by_hand.url else ''};"
-                                    " one per author per thread")
         cooldown = config.cooldown_for(row.template)
         if cooldown > timedelta(0):
-            recent = [e for e in earlier if e[3] is not None and e[3] > now - cooldown]
+            # A person's answer to what the customer wrote after our last reply
+            # is a conversation: that thread's earlier replies do not count.
+            counted = [e for e in earlier if not (answers_newer_message and e[2] == thread)]
+            recent = [e for e in counted if e[3] is not None and e[3] > now - cooldown]
             if recent:
                 last = recent[-1]
                 until = last[3] + cooldown
@@ -361,6 +377,46 @@ def check(
         add(DAILY_CAP, f"cap of {config.caps.per_day} posts per day for {account} reached;"
                        f" may go from {_fmt(until)}", until)
     return Hold(tuple(found)) if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A reply the author already got in the thread: sent (or on its way) by brandpulse, or written by hand."""
+
+    what: str  # "reply 12", "by hand on x: @AcmeHelp"
+    at: datetime | None  # when it went out (None: claimed, time unknown)
+    answers: str | None  # the external id of the author's post it answers
+    by_hand: bool = False  # written on the platform by an own account (outreach/hand_replies.py)
+    url: str | None = None  # a reply by hand: its link
+
+    def __str__(self) -> str:
+        if self.by_hand:
+            return f"{self.what} at {_fmt(self.at)}{' (' + self.url + ')' if self.url else ''}"
+        return f"{self.what}{', ' + _fmt(self.at) if self.at else ''}"
+
+
+def _one_per_message(row: OutboxRow, mention: MentionRow, answers: Sequence[_Answer], *, who: str) -> str | None:
+    """Why ``row``, a reply to ``mention``, may not go out after ``answers``
+    (the author's replies in that thread), or None. One reply per customer
+    message: never a second reply to one post; another reply only to a post
+    the customer wrote after our last one there, and only with a person's
+    approval (a reply the policy approved, a thank-you, goes out once per
+    author per thread)."""
+    if not answers:
+        return None
+    same_post = [a for a in answers if a.answers == mention.external_id]
+    if same_post:
+        return (f"{who}'s post {mention.external_id} already got a reply ({same_post[0]});"
+                " never two replies to one post")
+    latest = max(answers, key=lambda a: (a.at is None, a.at or mention.created_at))
+    if latest.at is None or latest.at >= mention.created_at:
+        return (f"{who} already got a reply in this thread ({latest}) after the post this answers"
+                f" (written {_fmt(mention.created_at)}); one reply per customer message: only a post"
+                " they write after our last reply may get another")
+    if row.approved_by == POLICY_ACTOR:
+        return (f"{who} already got a reply in this thread ({latest}); a reply approved by policy goes out"
+                " once per author per thread: approve it yourself to answer their newer post")
+    return None
 
 
 def _span(delta: timedelta) -> str:

@@ -75,8 +75,8 @@ def test_a_reply_by_hand_is_the_first_response_and_holds_the_drafted_one(Session
     assert report == SendReport(held=1)
     held = the_draft(Session)
     assert (held.status, held.hold_code) == ("held", "one_per_thread")
-    assert held.hold_reason == ("@sam was already answered in this thread by hand on x: @AcmeHelp at 2026-03-10 08:50 UTC"
-                                " (https://x.com/AcmeHelp/status/101); one per author per thread")
+    assert held.hold_reason == ("@sam's post 100 already got a reply (by hand on x: @AcmeHelp at 2026-03-10 08:50 UTC"
+                                " (https://x.com/AcmeHelp/status/101)); never two replies to one post")
 
 
 def test_a_post_brandpulse_sent_itself_is_not_a_reply_by_hand(Session, make_settings, clock):

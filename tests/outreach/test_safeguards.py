@@ -142,7 +142,7 @@ def test_opted_out_author_is_held(Session, settings, clock, reply_to):
 def test_one_reply_per_author_per_thread(Session, make_settings, clock, reply_to):
     settings = make_settings(safeguards={"per_author_cooldown": "0s"})
     first = reply_to(handle="sam", thread="t1", status="sent", sent_at=clock.now() - timedelta(days=2))
-    second = reply_to(handle="sam", thread="t1")
+    second = reply_to(handle="sam", thread="t1", at=clock.now() - timedelta(days=3))  # written before the first went
     other_thread = reply_to(handle="sam", thread="t2")
     other_author = reply_to(handle="kim", thread="t1")
     followup = reply_to(handle="sam", thread="t1", kind="followup")  # its own kind: one follow-up per thread
@@ -150,14 +150,15 @@ def test_one_reply_per_author_per_thread(Session, make_settings, clock, reply_to
     assert (report.sent, report.held) == (3, 1)
     row = get(Session, second)
     assert (row.status, row.hold_code, row.not_before) == ("held", "one_per_thread", None)
-    assert row.hold_reason == (f"@sam already got a reply in this thread (reply {first}, 2026-03-08 09:00 UTC);"
-                               " one per author per thread")
+    assert row.hold_reason == (f"@sam already got a reply in this thread (reply {first}, 2026-03-08 09:00 UTC) after"
+                               " the post this answers (written 2026-03-07 09:00 UTC); one reply per customer message:"
+                               " only a post they write after our last reply may get another")
     assert {get(Session, i).status for i in (other_thread, other_author, followup)} == {"sent"}
 
 
 def test_several_reasons_are_all_given_and_the_first_is_the_code(Session, settings, clock, reply_to):
     reply_to(handle="sam", thread="t1", status="sent", sent_at=clock.now() - HOUR)
-    rid = reply_to(handle="sam", thread="t1")
+    rid = reply_to(handle="sam", thread="t1", at=clock.now() - 2 * HOUR)
     send(Session, clock, settings)
     row = get(Session, rid)
     assert row.hold_code == "one_per_thread"
@@ -333,7 +334,7 @@ def test_concurrent_senders_cannot_both_pass_a_cap(Session, make_settings, clock
 def test_waiving_one_per_thread_lets_a_person_send_a_second_reply(Session, make_settings, clock, reply_to):
     settings = make_settings(safeguards={"per_author_cooldown": "0s"})
     reply_to(handle="sam", thread="t1", status="sent", sent_at=clock.now() - HOUR)
-    rid = reply_to(handle="sam", thread="t1")
+    rid = reply_to(handle="sam", thread="t1", at=clock.now() - 2 * HOUR)
     send(Session, clock, settings)
     assert get(Session, rid).status == "held"
     with Session.begin() as s:
