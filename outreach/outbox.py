@@ -470,11 +470,22 @@ def _mark_sent(session: Session, post: OutboundPost, sent: SentPost, *, now: dat
     if result.rowcount != 1:
         log.error("outbox %s: posted as %s but the row was already marked sent", post.outbox_id, sent.external_id)
         return False
-    alert_id = session.execute(select(OutboxRow.alert_id).where(OutboxRow.id == post.outbox_id)).scalar_one()
+    alert_id, written_at = session.execute(
+        select(OutboxRow.alert_id, MentionRow.created_at)
+        .outerjoin(MentionRow, MentionRow.id == OutboxRow.mention_id)
+        .where(OutboxRow.id == post.outbox_id)
+    ).one()
     if alert_id is not None and post.kind == "reply":
+        # The first response of the customer message the alert awaits (its
+        # round, rules/alerts.py), unless the reply answers a post written
+        # before that message (a person waived one_per_thread): an earlier
+        # round, which was answered before it ended.
+        awaited = [AlertRow.id == alert_id, AlertRow.first_response_at.is_(None)]
+        if written_at is not None:
+            awaited.append(or_(AlertRow.round_opened_at.is_(None), AlertRow.round_opened_at <= written_at))
         session.execute(
             update(AlertRow)
-            .where(AlertRow.id == alert_id, AlertRow.first_response_at.is_(None))
+            .where(*awaited)
             .values(first_response_at=now)
             .execution_options(synchronize_session=False)
         )

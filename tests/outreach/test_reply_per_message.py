@@ -18,7 +18,8 @@ from brandpulse.types import Author, FetchResult, Mention
 from listener.poller import Poller
 from outreach.channels.dryrun import DryRunChannel
 from outreach.kpis import compute_kpis
-from outreach.outbox import approve, send_approved
+from outreach.outbox import approve, reject, send_approved
+from outreach.safeguards import waive
 from tests.conftest import T0
 from tests.test_pipeline_backends import Scripted
 
@@ -138,3 +139,29 @@ def test_a_reply_approved_by_policy_goes_out_once_per_thread(any_Session, make_s
         approve(s, second.id, actor="dana", now=clock.now())
     report = send_approved(any_Session, channels={"x": talk.channel}, now=clock.now(), settings=settings)
     assert report.sent == 1 and talk.alert().first_response_at == T0 + timedelta(minutes=40)
+
+
+def test_a_waived_reply_to_the_first_post_is_not_the_new_messages_first_response(any_Session, settings, clock):
+    talk = Conversation(any_Session, settings, clock)
+    talk.read(2, post(1, "@AcmeHelp you lost my bag, terrible service", minutes=1))
+    _, first = talk.approve_and_send(5)
+    talk.read(31, post(2, "@AcmeHelp no news, awful, horrible service", minutes=30, reply_to=first.external_id))
+    draft = talk.pending()
+    # A person sends one more reply to the first post, waiving one_per_thread (and the cooldown) for it.
+    with any_Session.begin() as s:
+        old = s.get(OutboxRow, first.id)
+        extra = OutboxRow(kind="reply", brand="acme", platform="x", alert_id=old.alert_id, mention_id=old.mention_id,
+                          in_reply_to="7001", account="AcmeHelp", template="apology", text="One more thing, @marisol",
+                          status="drafted", needs_approval=True, attempts=0, created_at=clock.now(),
+                          updated_at=clock.now())
+        s.add(extra)
+        s.flush()
+        extra_id = extra.id
+    with any_Session.begin() as s:
+        waive(s, extra_id, "one_per_thread", actor="dana", now=clock.now())
+        waive(s, extra_id, "cooldown", actor="dana", now=clock.now())
+        approve(s, extra_id, actor="dana", now=clock.now())
+        reject(s, draft.id, actor="dana", now=clock.now())
+    report = send_approved(any_Session, channels={"x": talk.channel}, now=clock.now(), settings=settings)
+    assert report.sent == 1, report
+    assert talk.alert().first_response_at is None  # the customer's new message is still unanswered
