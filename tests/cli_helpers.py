@@ -55,3 +55,13 @@ def invoke(config: Path, *args: str, ok: bool = True) -> Result:
 def db(config: Path):
     """A session factory on the configuration's database."""
     return session_factory(make_engine(load_settings(config).effective_database_url()))
+
+
+def config_after_one_run(tmp_path: Path, monkeypatch, posts: list[dict[str, Any]]) -> Path:
+    """A config replaying ``posts`` (no database or config taken from the
+    environment), after one ``brandpulse run --once`` has read them all."""
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    path = write_config(tmp_path, posts)
+    invoke(path, "run", "--once")
+    return path

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import select
 
 from brandpulse.db.models import AlertRow, AuditRow, MentionRow
-from tests.cli_helpers import db, invoke, write_config, x_post
+from tests.cli_helpers import config_after_one_run, db, invoke, write_config, x_post
 
 
 def reddit_post(i: int, text: str, *, handle: str, members: int, minutes: float) -> dict:
@@ -37,11 +37,7 @@ POSTS = [
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch) -> Path:
-    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
-    path = write_config(tmp_path, POSTS)
-    invoke(path, "run", "--once")
-    return path
+    return config_after_one_run(tmp_path, monkeypatch, POSTS)
 
 
 def test_handles_read_as_on_their_network_and_terminal_escapes_are_dropped(config):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import invoke, write_config, x_post
+from tests.cli_helpers import config_after_one_run, invoke, x_post
 
 POSTS = [
     x_post(1, "@AcmeAir lost my bag, terrible service", handle="marisol", minutes=1),
@@ -21,11 +21,7 @@ POSTS = [
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch) -> Path:
-    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
-    path = write_config(tmp_path, POSTS)
-    invoke(path, "run", "--once")
-    return path
+    return config_after_one_run(tmp_path, monkeypatch, POSTS)
 
 
 def test_the_alert_comes_back_with_a_clock_for_the_new_message(config):

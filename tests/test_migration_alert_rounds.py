@@ -7,22 +7,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from brandpulse.db import make_engine, upgrade
 from brandpulse.db.engine import alembic_config, current_revision
-from brandpulse.db.models import Base
+from tests.migration_helpers import schema_differences
 
 T = datetime(2026, 3, 10, 14, 0)  # stored naive on SQLite, as UTCDateTime does
 
-
-def _differences(engine) -> list:
-    with engine.connect() as conn:
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    flat = [op for diff in diffs for op in (diff if isinstance(diff, list) else [diff])]
-    return [op for op in flat if "alert" in repr(op)]
 
 
 def test_0009_upgrades_an_older_database_and_downgrades(tmp_path):
@@ -42,7 +34,7 @@ def test_0009_upgrades_an_older_database_and_downgrades(tmp_path):
         conn.execute(text("INSERT INTO alert_mentions (alert_id, mention_id) VALUES (1, 1)"))
     upgrade(engine)
     assert current_revision(engine) >= "0009"
-    assert _differences(engine) == []
+    assert schema_differences(engine, mentioning=("alert",)) == []
     with engine.connect() as conn:
         row = conn.execute(text("SELECT round, round_opened_at, round_mention_id, first_response_at FROM alerts")).one()
         assert tuple(row)[:3] == (1, None, None) and row.first_response_at is not None

@@ -7,22 +7,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from brandpulse.db import make_engine, upgrade
 from brandpulse.db.engine import alembic_config, current_revision
-from brandpulse.db.models import Base
+from tests.migration_helpers import schema_differences
 
 T = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
 
-
-def _differences(engine) -> list:
-    with engine.connect() as conn:
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    flat = [op for diff in diffs for op in (diff if isinstance(diff, list) else [diff])]
-    return [op for op in flat if "communit" in repr(op)]
 
 
 def test_0008_upgrades_an_older_database_and_downgrades(tmp_path):
@@ -39,7 +31,7 @@ def test_0008_upgrades_an_older_database_and_downgrades(tmp_path):
                           " VALUES (1, 'vader', '1', -0.6, 'negative', :t)"), {"t": T.replace(tzinfo=None)})
     upgrade(engine)
     assert current_revision(engine) >= "0008"
-    assert _differences(engine) == []
+    assert schema_differences(engine, mentioning=("communit",)) == []
     insp = inspect(engine)
     assert "community_members" in {c["name"] for c in insp.get_columns("mentions")}
     assert insp.get_pk_constraint("communities")["constrained_columns"] == ["platform", "name"]

@@ -6,23 +6,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from brandpulse.db import make_engine, upgrade
 from brandpulse.db.engine import alembic_config, current_revision
 from brandpulse.db.models import Base
+from tests.migration_helpers import schema_differences
 
 MINE = ("incident_mentions", "incident_unlinks")
 T = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
 
-
-def _differences(engine) -> list:
-    with engine.connect() as conn:
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    flat = [op for diff in diffs for op in (diff if isinstance(diff, list) else [diff])]
-    return [op for op in flat if any(name in repr(op) for name in MINE)]
 
 
 def _seed(conn) -> None:
@@ -51,7 +44,7 @@ def test_0007_matches_the_models_fills_how_and_downgrades(tmp_path):
         _seed(conn)
     upgrade(engine)
     assert current_revision(engine) >= "0007"
-    assert _differences(engine) == []
+    assert schema_differences(engine, mentioning=MINE) == []
     insp = inspect(engine)
     assert {"how", "keywords", "linked_by"} <= {c["name"] for c in insp.get_columns("incident_mentions")}
     assert insp.get_pk_constraint("incident_unlinks")["constrained_columns"] == ["incident_id", "mention_id"]
