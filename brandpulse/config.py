@@ -544,14 +544,18 @@ class Settings(_Model):
     def _account_credentials(self) -> "Settings":
         """Two accounts whose own credential variables would have one name
         (u/a-b and u/a_b: REDDIT_PASSWORD__A_B) cannot both post: refused."""
-        from brandpulse.netclients import account_credential_names, colliding_accounts  # it imports this module
+        from brandpulse.netclients import (  # it imports this module
+            account_credential_names,
+            bare_handle,
+            colliding_accounts,
+        )
 
         problems: list[str] = []
         for platform in PLATFORMS:
             brand_of: dict[str, str] = {}
             for brand in self.brands:
                 for handle in brand.accounts.for_platform(platform):
-                    brand_of.setdefault(handle.lower(), brand.id)
+                    brand_of.setdefault(bare_handle(handle).lower(), brand.id)  # as colliding_accounts names it
             for first, second in colliding_accounts(
                     h for brand in self.brands for h in brand.accounts.for_platform(platform)):
                 names = " and ".join(account_credential_names(platform, first))

@@ -140,3 +140,13 @@ def test_accounts_whose_credential_variables_would_collide_are_refused_at_load(c
     assert "ACME-care" not in message  # the same account as u/Acme-Care (handles are compared without case)
     config_dict["brands"][1]["accounts"]["reddit"] = ["ACME-care"]
     parse_settings(config_dict, path="cfg.yaml")  # one account, written twice: fine
+
+
+def test_colliding_accounts_written_with_a_slash_u_prefix_are_named_not_a_traceback(config_dict):
+    """'/u/acme-care' (Reddit's own way of writing a user) and 'acme_care'
+    collide too: the refusal names them; it was a KeyError traceback (the
+    brand of each account was looked up by the handle as written, the pair
+    by the handle without its prefix)."""
+    config_dict["brands"][0]["accounts"]["reddit"] = ["/u/acme-care", "acme_care"]
+    message = problems_of(config_dict)
+    assert "u/acme-care (brand acme) and u/acme_care (brand acme) would read their credentials" in message
