@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from jinja2 import TemplateNotFound
@@ -40,14 +40,10 @@ from sqlalchemy.orm import Session
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, SourceStateRow
 from brandpulse.durations import format_duration
-from brandpulse.netclients import REDDIT_USER_CREDENTIALS
 from brandpulse.resources import resource_dir
-from brandpulse.secrets import MissingSecretError, read_secrets
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, Reach, reach_of, shown_handle, shown_reach
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
-from outreach.channels.base import account_limit_key
-from outreach.channels.x import x_rate_limit_keys
-from outreach.outbox import current_waits, held_by
+from outreach.outbox import current_waits
 from outreach.templating import make_environment, printable
 from outreach.trends import TrendReport, compute_trends, pct, net, render_chart_svg, summary_line
 
@@ -287,13 +283,9 @@ def build_digest(
     now: datetime,
     since: timedelta,
     brand: str | None = None,
-    env: Mapping[str, str] | None = None,
 ) -> Digest:
     """Read the digest for the period ``[now - since, now]`` (all configured
-    brands, or only ``brand``). ``env`` (default: the process environment)
-    tells, by the names of the X posting credentials it sets, which accounts
-    share an access token and so a rate limit (no value is read), and by
-    REDDIT_USERNAME which Reddit account posts what names no account."""
+    brands, or only ``brand``)."""
     if since <= timedelta(0):
         raise ValueError(f"the digest period must be positive, got {format_duration(since)}")
     start = now - since
@@ -445,54 +437,28 @@ def build_digest(
         kpis=compute_kpis(session, now=now, since=since, brands=brand_ids),
         trends=compute_trends(session, now=now, since=TREND_PERIOD, by="day", brands=brand_ids),
         sources=_sources_needing_attention(session, settings=settings, brand_ids=brand_ids),
-        waits=_waits(session, now=now, settings=settings, brands=brands, approved_by_sender=approved_by_sender,
-                     env=env),
+        waits=_waits(session, now=now, brands=brands, approved_by_sender=approved_by_sender),
     )
 
 
-def _waits(session: Session, *, now: datetime, settings: Settings, brands: Sequence[Any],
-           approved_by_sender: Mapping[tuple[str, str | None], int],
-           env: Mapping[str, str] | None) -> tuple[DigestWait, ...]:
+def _waits(session: Session, *, now: datetime, brands: Sequence[Any],
+           approved_by_sender: Mapping[tuple[str, str | None], int]) -> tuple[DigestWait, ...]:
     """The senders waiting for a rate limit now (one query), each with the
     approved posts of these brands it holds back; a wait that holds none of
     theirs is shown only when it is one of their accounts' or the whole
-    platform's. Each sender's rate-limit key is the live channel's (X: its
-    token's variable; Reddit: the account's own, the default account's for a
-    post naming none)."""
+    platform's. Which accounts a wait holds is what the sending process
+    recorded with it (:meth:`outreach.outbox.SendWait.holds`), whatever this
+    process's environment says."""
     own = {(platform, handle.lstrip("@").lower()) for b in brands
            for platform, handles in (("x", b.accounts.x), ("reddit", b.accounts.reddit)) for handle in handles}
-    key_for = {"x": x_rate_limit_keys(settings, env=env), "reddit": _reddit_rate_limit_key(env)}
-    sender_keys = {(platform, account): key_for[platform](account) if platform in key_for else platform
-                   for platform, account in approved_by_sender}
     out = []
     for wait in current_waits(session, now=now):
-        held = sum(n for sender, n in approved_by_sender.items()
-                   if held_by(wait, sender[0], key=sender_keys[sender]))
+        held = sum(n for (platform, account), n in approved_by_sender.items() if wait.holds(platform, account))
         ours = wait.identity == wait.platform or (wait.platform, (wait.account or "").lstrip("@").lower()) in own
         if held or ours:
             out.append(DigestWait(platform=wait.platform, identity=wait.identity, account=wait.account,
                                   until=wait.until, reason=wait.reason, replies=held))
     return tuple(out)
-
-
-def _reddit_rate_limit_key(env: Mapping[str, str] | None) -> Callable[[str | None], str]:
-    """:meth:`~outreach.channels.reddit.RedditAccountsChannel.rate_limit_key`
-    without building the channel: an account's own key (``u/<name>``), and
-    for a post naming no account the default account's, REDDIT_USERNAME (or
-    its _FILE), as it posts it. That user name is read only when such a post
-    waits, and is no secret; without one such posts cannot go out at all."""
-    default: list[str | None] = []
-
-    def key(account: str | None) -> str:
-        if not account and not default:
-            name = REDDIT_USER_CREDENTIALS[0]
-            try:
-                default.append(read_secrets([name], env=env)[name].reveal())
-            except MissingSecretError:
-                default.append(None)
-        return account_limit_key("reddit", account or default[0])
-
-    return key
 
 
 def wait_line(wait: DigestWait, *, now: datetime) -> str:

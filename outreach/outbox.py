@@ -49,7 +49,9 @@ each brand account waits alone and accounts posting with the default token
 wait together; on Reddit the account; a channel that names none waits as a
 whole platform; an error may name a wider limit, as X's app-wide daily one
 or Reddit's per-app request limit) waits
-until then in ``send_waits``, in the same transaction. Every later run, in
+until then in ``send_waits``, in the same transaction, with the accounts
+whose posts it holds back as this process's channel knows them (for readers
+without channels: the digest, ``outreach status``). Every later run, in
 any process and after a restart, leaves the replies of a waiting sender
 approved and untouched (``waiting`` in the report; they are not counted
 against the run's ``limit``) and logs who waits until when; other senders
@@ -81,7 +83,8 @@ from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, SendWaitRow
 from brandpulse.types import shown_handle
 from outreach import incidents, safeguards
-from outreach.channels.base import Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, rate_limit_key
+from outreach.channels.base import (Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, limited_accounts,
+                                    rate_limit_key, waiting_account)
 from outreach.templating import length_problem
 
 log = logging.getLogger(__name__)
@@ -519,6 +522,24 @@ class SendWait:
     until: datetime
     account: str | None  # the account whose post got the answer
     reason: str | None  # the platform's answer
+    # the accounts whose posts wait with it (limited_accounts; None: recorded before migration 0010)
+    accounts: tuple[str, ...] | None = None
+
+    def holds(self, platform: str, account: str | None) -> bool:
+        """Whether this wait holds back a post as ``account`` (None: naming
+        none) on ``platform``: every post on it when the whole platform
+        waits, else the posts of the accounts recorded with it (a wait
+        recorded without them: the answered account's)."""
+        if platform != self.platform:
+            return False
+        covered = self.accounts if self.accounts is not None else (waiting_account(self.account),)
+        return self.identity == self.platform or waiting_account(account) in covered
+
+    def also_held(self) -> list[str]:
+        """The other accounts recorded as waiting with it, as people read
+        them (``@AcmeCargo``, ``posts naming no account``)."""
+        others = [a for a in self.accounts or () if a != waiting_account(self.account)]
+        return [shown_handle(self.platform, a) if a else "posts naming no account" for a in others]
 
     def who(self) -> str:
         """The waiting sender, for people: the account whose post got the
@@ -543,7 +564,8 @@ def current_waits(session: Session, *, now: datetime) -> list[SendWait]:
         select(SendWaitRow).where(SendWaitRow.until > now).order_by(SendWaitRow.until, SendWaitRow.platform,
                                                                      SendWaitRow.identity)
     ).all()
-    return [SendWait(r.platform, r.identity, r.until, r.account, r.reason) for r in rows]
+    return [SendWait(r.platform, r.identity, r.until, r.account, r.reason,
+                     None if r.accounts is None else tuple(r.accounts)) for r in rows]
 
 
 def forget_expired_waits(session: Session, *, now: datetime) -> int:
@@ -553,13 +575,6 @@ def forget_expired_waits(session: Session, *, now: datetime) -> int:
     return session.execute(
         delete(SendWaitRow).where(SendWaitRow.until <= now).execution_options(synchronize_session=False)
     ).rowcount or 0
-
-
-def held_by(wait: SendWait, platform: str, *, key: str) -> bool:
-    """Whether ``wait`` holds back a post on ``platform`` whose sender's
-    rate-limit key is ``key`` (:func:`outreach.channels.base.rate_limit_key`):
-    it is that sender's limit, or one every sender on the platform shares."""
-    return wait.platform == platform and wait.identity in (platform, key)
 
 
 def wait_until(session: Session, platform: str, *, key: str, now: datetime) -> datetime | None:
@@ -573,16 +588,18 @@ def wait_until(session: Session, platform: str, *, key: str, now: datetime) -> d
 
 
 def _record_wait(session: Session, *, platform: str, identity: str, until: datetime, account: str | None,
-                 reason: str, now: datetime) -> None:
+                 reason: str, now: datetime, accounts: list[str]) -> None:
     """Remember, for every sender (process) of this database, that
     ``identity`` may not post on ``platform`` before ``until`` (the latest
-    answer from the platform wins). Waits that are over are deleted once per
-    send run, at its start (:func:`send_approved`), not here."""
+    answer from the platform wins), holding back the posts of ``accounts``
+    (:func:`~outreach.channels.base.limited_accounts`). Waits that are over
+    are deleted once per send run, at its start (:func:`send_approved`), not
+    here."""
     dialect = session.get_bind().dialect.name
     make = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
     if make is None:
         raise NotImplementedError(f"database dialect {dialect!r} is not supported (use SQLite or PostgreSQL)")
-    values = {"until": until, "account": account, "reason": reason, "updated_at": now}
+    values = {"until": until, "account": account, "reason": reason, "updated_at": now, "accounts": accounts}
     stmt = make(SendWaitRow).values(platform=platform, identity=identity, **values)
     session.execute(stmt.on_conflict_do_update(index_elements=["platform", "identity"], set_=values))
 
@@ -626,7 +643,8 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
             # The limit is the sender's, whatever became of this reply meanwhile:
             # everything it posts waits, in every process, until the platform said.
             _record_wait(session, platform=post.platform, identity=waits, until=retry_at, account=post.account,
-                         reason=values["last_error"], now=now)
+                         reason=values["last_error"], now=now,
+                         accounts=limited_accounts(channel, waits, account=post.account))
         if _settle(session, post, claimed_at=now, values={**values, "updated_at": now}):
             details: dict[str, Any] = {"error": values["last_error"]}
             if manual_url is not None:

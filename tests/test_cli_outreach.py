@@ -101,7 +101,11 @@ def test_status_names_the_accounts_waiting_for_a_rate_limit(config):
                           reason="X: rate limited while posting (429)"))
         s.add(SendWaitRow(platform="x", identity="X_ACCESS_TOKEN", account="AcmeAir",
                           until=now - timedelta(minutes=1), updated_at=now, reason="X: rate limited (429)"))
+        s.add(SendWaitRow(platform="reddit", identity="u/acmeair_team", account="AcmeAir_Team",
+                          until=now + timedelta(minutes=9), updated_at=now, reason="Reddit: RATELIMIT",
+                          accounts=["", "acmeair_team"]))  # as the sender recorded it: its posts naming none too
     status = invoke(config, "outreach", "status").output
+    assert "  reddit u/AcmeAir_Team, with posts naming no account waits until" in status
     until = (now + timedelta(minutes=12)).strftime("%Y-%m-%d %H:%M UTC")
     assert (f"  x @AcmeHelp (token X_ACCESS_TOKEN__ACMEHELP) waits until {until}:"
             " X: rate limited while posting (429)") in status

@@ -18,7 +18,7 @@ def test_0006_matches_the_model_and_downgrades(tmp_path):
     assert schema_differences(engine, mentioning=("send_waits",)) == []
     insp = inspect(engine)
     assert {c["name"] for c in insp.get_columns("send_waits")} == {
-        "platform", "identity", "until", "account", "reason", "updated_at"}
+        "platform", "identity", "until", "account", "reason", "updated_at", "accounts"}  # accounts: 0010
     assert insp.get_pk_constraint("send_waits")["constrained_columns"] == ["platform", "identity"]
 
     command.downgrade(alembic_config(engine), "0005")

@@ -98,7 +98,8 @@ def status(ctx: Context) -> None:
         click.echo("  held by: " + ", ".join(f"{k} {v}" for k, v in sorted(st.held_by_code.items())))
     for wait in waits:  # the platform said "not now" (a rate limit): that sender's replies wait
         reason = f": {printable(wait.reason)}" if wait.reason else ""
-        click.echo(f"  {printable(wait.who())} waits until {_fmt(wait.until)}{reason}")
+        also = f", with {', '.join(wait.also_held())}" if wait.also_held() and wait.identity != wait.platform else ""
+        click.echo(f"  {printable(wait.who())}{printable(also)} waits until {_fmt(wait.until)}{reason}")
     click.echo(f"Caps per account: {config.caps.per_hour} per hour, {config.caps.per_day} per day")
     for a in st.accounts:
         who = shown_handle(a.platform, a.account) if a.account else "(no account)"

@@ -297,7 +297,11 @@ class SendWaitRow(Base):
     waits until ``until`` (outreach/outbox.py). ``identity`` is the channel's
     rate-limit key (on X the access token's variable name: handles without a
     token of their own share the default account's); ``account`` is the
-    account whose post got the answer, ``reason`` the platform's answer."""
+    account whose post got the answer, ``reason`` the platform's answer;
+    ``accounts`` the accounts whose posts wait with it, as the sending
+    process's channel knew them (bare lower-case handles, "" for posts naming
+    no account; NULL for a wait recorded before migration 0010: only
+    ``account``'s)."""
 
     __tablename__ = "send_waits"
 
@@ -307,6 +311,7 @@ class SendWaitRow(Base):
     account: Mapped[str | None] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accounts: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class OutreachControlRow(Base):

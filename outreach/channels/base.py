@@ -101,6 +101,26 @@ def rate_limit_key(channel: object, *, account: str | None) -> str:
     return str(key_for(account=account))
 
 
+def limited_accounts(channel: object, key: str, *, account: str | None) -> list[str]:
+    """The accounts whose posts wait while ``key`` waits, as
+    :func:`waiting_account` writes them: those the channel knows (its
+    ``brand_accounts`` and the accounts it holds credentials for, if it says)
+    and ``account`` (the post that met the limit), each whose
+    :func:`rate_limit_key` is ``key``; "" stands for posts naming no account.
+    Recorded with the wait, so a reader without channels (the digest,
+    ``outreach status``) need not rebuild the channel's credential logic from
+    its own environment."""
+    known = {*getattr(channel, "brand_accounts", ()), *getattr(channel, "accounts", {}), account or "", ""}
+    handles = {waiting_account(a) for a in known}
+    return sorted(h for h in handles if rate_limit_key(channel, account=h or None) == key)
+
+
+def waiting_account(account: str | None) -> str:
+    """An account as :func:`limited_accounts` lists it: bare, lower-case
+    (``acmehelp``, ``beta_care``); "" for a post naming no account."""
+    return bare_handle(account or "").lower()
+
+
 def account_limit_key(platform: str, account: str | None) -> str:
     """The rate-limit key of a limit that belongs to the account itself
     (Reddit's RATELIMIT): its handle as shown, lower-case (``u/acmeair_team``).

@@ -17,7 +17,8 @@
   ``x-user-limit-24hour-reset`` when the day's posts are used up; without a
   header, after :data:`DEFAULT_BACKOFF`) for the token that got it, which
   :meth:`XAccountsChannel.rate_limit_key` names (accounts without a token of
-  their own share the default account's). When the app's daily limit
+  their own share the default account's); the outbox records with the wait
+  which accounts post with that token. When the app's daily limit
   (``x-app-limit-24hour-remaining: 0``) is used up, every account waits: the
   error's ``limit_key`` is the platform.
 * **At most once**: a 429 is a clear "not now";
@@ -455,23 +456,3 @@ def build_x_channel(
 
 def _brand_x_accounts(settings: Any) -> list[str]:
     return [a for b in getattr(settings, "brands", []) for a in b.accounts.x]
-
-
-def x_rate_limit_keys(settings: Any, *, env: Mapping[str, str] | None = None) -> Callable[[str | None], str]:
-    """:meth:`XAccountsChannel.rate_limit_key` of the channel
-    :func:`build_x_channel` would build from ``settings`` and ``env``, for a
-    reader without channels (the digest): from the credential variables'
-    names alone (the same :func:`~brandpulse.netclients.x_posting_credentials`
-    plan), no secret read and no channel built. The returned function maps an
-    account (None: the default one) to its key."""
-    plan = x_posting_credentials(_brand_x_accounts(settings), os.environ if env is None else env)
-    own = {handle.lower(): pair[0] for handle, pair in plan.accounts.items()}
-    default = plan.default or not plan.accounts  # build_x_channel reads the default pair then
-
-    def key(account: str | None) -> str:
-        handle = (account or "").strip().lstrip("@").lower()
-        if handle in own:
-            return own[handle]
-        return X_USER_CREDENTIALS[0] if default else f"@{handle}"
-
-    return key

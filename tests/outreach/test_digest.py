@@ -234,11 +234,6 @@ def test_period_must_be_positive(Session, settings, clock):
         build(Session, settings, clock, since=timedelta(0))
 
 
-# The X posting credentials the environment names: @AcmeHelp has a token of its own, @AcmeAir posts with the default.
-HELP_OWN_TOKEN = {"X_ACCESS_TOKEN": "t", "X_ACCESS_TOKEN_SECRET": "s",
-                  "X_ACCESS_TOKEN__ACMEHELP_FILE": "/run/secrets/help", "X_ACCESS_TOKEN_SECRET__ACMEHELP": "s2"}
-
-
 @pytest.fixture
 def waits(Session, clock, make_outbox):
     """@AcmeHelp (own token) rate-limited for 40 more minutes with 2 approved replies waiting (and a
@@ -249,14 +244,16 @@ def waits(Session, clock, make_outbox):
         make_outbox(status=status, account=account)
     with Session.begin() as s:
         s.add(SendWaitRow(platform="x", identity="X_ACCESS_TOKEN__ACMEHELP", until=now + timedelta(minutes=40),
-                          account="AcmeHelp", reason="X: rate limited while posting (429)", updated_at=now))
+                          account="AcmeHelp", reason="X: rate limited while posting (429)", updated_at=now,
+                          accounts=["acmehelp"]))
         s.add(SendWaitRow(platform="x", identity="X_ACCESS_TOKEN", until=now - timedelta(minutes=5),
-                          account="AcmeAir", reason="X: rate limited while posting (429)", updated_at=now))
+                          account="AcmeAir", reason="X: rate limited while posting (429)", updated_at=now,
+                          accounts=["", "acmeair"]))
 
 
 def test_the_digest_names_senders_waiting_for_a_rate_limit(Session, settings, clock, world, waits):
     with Session() as s:
-        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24), env=HELP_OWN_TOKEN)
+        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24))
     [wait] = digest.waits  # the wait that is over is not shown
     assert (wait.platform, wait.who, wait.replies, wait.until) == ("x", "@AcmeHelp", 2, clock.now() + timedelta(minutes=40))
     text = render_text(digest)
@@ -265,16 +262,23 @@ def test_the_digest_names_senders_waiting_for_a_rate_limit(Session, settings, cl
     assert "Replies held by a rate limit" in html
     assert "replies held: X @AcmeHelp rate-limited until 09:40 UTC, 2 replies waiting" in html
 
-    # Without a token of its own, @AcmeHelp posts with the default token: @AcmeAir's reply waits with it.
+    # Recorded as shared (the sender posted @AcmeHelp with the default token): @AcmeAir's reply waits with it.
+    with Session.begin() as s:
+        s.get(SendWaitRow, ("x", "X_ACCESS_TOKEN__ACMEHELP")).accounts = ["acmeair", "acmehelp"]
     with Session() as s:
-        shared = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24),
-                              env={"X_ACCESS_TOKEN": "t", "X_ACCESS_TOKEN_SECRET": "s"})
-    assert [w.replies for w in shared.waits] == [0]  # the wait is X_ACCESS_TOKEN__ACMEHELP's, no reply posts with it
+        shared = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24))
+    assert [w.replies for w in shared.waits] == [3]
+    # A wait recorded before the accounts were (migration 0010) holds the answered account's posts only.
+    with Session.begin() as s:
+        s.get(SendWaitRow, ("x", "X_ACCESS_TOKEN__ACMEHELP")).accounts = None
+    with Session() as s:
+        legacy = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24))
+    assert [w.replies for w in legacy.waits] == [2]
 
     # Once it is over, nothing is said.
     clock.advance(timedelta(minutes=40))
     with Session() as s:
-        later = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24), env=HELP_OWN_TOKEN)
+        later = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24))
     assert later.waits == () and "replies held" not in render_text(later)
 
 
@@ -286,5 +290,5 @@ def test_a_wait_of_the_whole_platform_holds_every_account(Session, settings, clo
         s.add(SendWaitRow(platform="x", identity="x", until=clock.now() + timedelta(days=1, hours=2),
                           account="AcmeAir", reason="X: the app's daily limit", updated_at=clock.now()))
     with Session() as s:
-        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24), env=HELP_OWN_TOKEN)
+        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24))
     assert "replies held: X every account rate-limited until 2026-03-11 11:00 UTC, 2 replies waiting" in render_text(digest)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from outreach.digest import build_digest, write_digest
-from tests.outreach.test_digest import HELP_OWN_TOKEN, HOSTILE, build, waits, world  # noqa: F401  (fixtures)
+from tests.outreach.test_digest import HOSTILE, build, waits, world  # noqa: F401  (fixtures)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -85,7 +85,7 @@ def test_digest_trend_chart_is_drawn_and_visible(world, Session, settings, clock
 def test_digest_shows_the_senders_waiting_for_a_rate_limit(world, waits, Session, settings, clock, tmp_path,  # noqa: F811
                                                             browser_page):
     with Session() as s:
-        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24), env=HELP_OWN_TOKEN)
+        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24))
     path = write_digest(digest, settings=settings, directory=tmp_path)
     browser_page.goto(path.as_uri())
     heading = browser_page.get_by_role("heading", name="Replies held by a rate limit")

@@ -118,11 +118,10 @@ def test_a_ratelimit_on_one_account_holds_back_only_its_posts(Session, clock, rd
     assert wait.who() == "reddit u/Beta_Care"
     assert deferred.details["waits"] == "u/beta_care"
     assert (stored(Session, beta_1).not_before, stored(Session, beta_2).not_before) == (reset, None)
-    with Session() as s:  # the digest finds the account's key from its handle alone
+    with Session() as s:  # the digest reads the accounts recorded with the wait
         for brand, lines in (("beta", ["Reddit u/Beta_Care rate-limited until 09:09 UTC, 2 replies waiting"]),
                              ("acme", [])):
-            digest = build_digest(s, settings=two_brands, now=clock.now(), since=timedelta(hours=1), brand=brand,
-                                  env={})
+            digest = build_digest(s, settings=two_brands, now=clock.now(), since=timedelta(hours=1), brand=brand)
             assert [wait_line(w, now=clock.now()) for w in digest.waits] == lines
 
     clock.advance(timedelta(minutes=5))
@@ -276,6 +275,6 @@ def test_the_digest_counts_posts_naming_no_account_under_the_default_accounts_wa
     assert stored(Session, first).status == "approved"
     with Session() as s:
         [wait] = current_waits(s, now=clock.now())
-        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=1), brand="gamma", env=env)
-    assert wait.identity == "u/acmeair_team"
+        digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=1), brand="gamma")
+    assert (wait.identity, wait.accounts) == ("u/acmeair_team", ("", "acmeair_team"))  # recorded by the sender
     assert [w.replies for w in digest.waits] == [2]

@@ -21,7 +21,8 @@ from brandpulse.db import make_engine, session_factory, upgrade
 from brandpulse.db.models import OutboxRow, SendWaitRow
 from outreach.channels.base import OutboundPost, SendError, SentPost, rate_limit_key
 from outreach.channels.reddit import build_reddit_channel
-from outreach.channels.x import DEFAULT_BACKOFF, build_x_channel, x_rate_limit_keys
+from outreach.channels.x import DEFAULT_BACKOFF, build_x_channel
+from outreach.digest import build_digest, wait_line
 from outreach.outbox import SendReport, current_waits, forget_expired_waits, send_approved
 from tests.fakes import FakeRedditAPI, FakeXAPI, faults, reddit_env, serve_x
 from tests.outreach.test_x_accounts import APP, DEFAULT_SECRET, HELP_SECRET, both_env, default_env, help_env
@@ -112,6 +113,7 @@ def test_a_429_holds_back_only_that_accounts_replies_until_the_reset(
         deferred = [e for e in audit.history(s, "outbox", help_1) if e.action == "reply.deferred"]
     assert (wait.platform, wait.identity, wait.account, wait.until) == ("x", "X_ACCESS_TOKEN__ACMEHELP",
                                                                        "AcmeHelp", reset)
+    assert wait.accounts == ("acmehelp",)  # no other account posts with its token
     assert "429" in wait.reason
     assert deferred[-1].details["account"] == "AcmeHelp"
     assert deferred[-1].details["waits"] == "X_ACCESS_TOKEN__ACMEHELP"
@@ -208,6 +210,7 @@ def test_the_apps_daily_limit_holds_back_every_account(Session, clock, make_ment
     with Session() as s:
         [wait] = current_waits(s, now=clock.now())
     assert (wait.identity, wait.until) == ("x", until)
+    assert wait.holds("x", "AcmeAir") and wait.holds("x", None) and not wait.holds("reddit", "AcmeAir_Team")
     assert "app's 24-hour posting limit" in wait.reason
     assert wait.who() == "x, every account (answered to @AcmeHelp)"
     clock.advance(timedelta(hours=6))
@@ -268,15 +271,36 @@ def test_default_only_channel_keys(x, settings, clock):
     assert rate_limit_key(channel, account="AcmeHelp") == "X_ACCESS_TOKEN"  # posted (or refused) by the default
 
 
-@pytest.mark.parametrize("env_for", [both_env, default_env, lambda x: {"X_API_KEY": x.api_key, **APP, **help_env(x)}],
-                         ids=["both", "default only", "AcmeHelp only"])
-def test_keys_from_variable_names_are_the_live_channels(x, settings, clock, env_for):
-    """What the digest uses (no channel, no secret read) names every account's limit as the channel does."""
-    env = env_for(x)
-    channel = build_x_channel(settings, env=env, clock=clock)
-    key_for = x_rate_limit_keys(settings, env=env)
-    accounts = ("AcmeAir", "@acmehelp", "ACMEHELP", None, "AcmeCargo")
-    assert [key_for(a) for a in accounts] == [rate_limit_key(channel, account=a) for a in accounts]
+@pytest.mark.parametrize("env_for, shared", [
+    (both_env, ("", "acmeair")),
+    (default_env, ("", "acmeair", "acmehelp")),
+], ids=["AcmeHelp has its own token", "default token only"])
+def test_a_wait_records_the_accounts_posting_with_its_token_and_the_digest_reads_them(
+        Session, clock, make_mention, make_outbox, x, settings, env_for, shared, monkeypatch):
+    """The sending process knows which accounts share the token that met the
+    limit; the digest reads that, whatever its own environment says (here
+    one where every account has a token of its own, or none has any)."""
+    channel = build_x_channel(settings, env=env_for(x), clock=clock)
+    stored_reply(x, make_mention, make_outbox, clock, account="AcmeAir", author="c1")
+    for account in (None, "AcmeHelp", "AcmeHelp"):
+        make_outbox(status="approved", account=account, not_before=clock.now() + timedelta(hours=1))
+    x.limit_posting("AcmeAir", until=clock.now() + timedelta(minutes=10))
+    assert run(Session, channel, clock) == SendReport(deferred=1)
+    with Session() as s:
+        [wait] = current_waits(s, now=clock.now())
+    assert (wait.identity, wait.accounts) == ("X_ACCESS_TOKEN", shared)
+    assert sorted(a for a in ("", "acmeair", "acmehelp") if rate_limit_key(channel, account=a or None) == wait.identity) \
+        == list(shared)
+    waiting = {("", "acmeair"): 2, ("", "acmeair", "acmehelp"): 4}[shared]  # AcmeAir's, the unnamed one, AcmeHelp's 2
+    for digest_env in ({"X_ACCESS_TOKEN__ACMEAIR": "elsewhere", "X_ACCESS_TOKEN__ACMEHELP": "elsewhere"}, {}):
+        for name in ("X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "X_ACCESS_TOKEN__ACMEHELP"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in digest_env.items():
+            monkeypatch.setenv(name, value)
+        with Session() as s:
+            digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=1))
+        assert [wait_line(w, now=clock.now()) for w in digest.waits] == \
+            [f"X @AcmeAir rate-limited until 09:10 UTC, {waiting} replies waiting"]
 
 
 # ------------------------------------------------------------------ PostgreSQL
