@@ -209,7 +209,7 @@ class Pipeline:
         brands = sorted({item.mention.brand for item in negatives})
         if session.execute(_ANY_OPEN_INCIDENT, {"brands": brands}).first() is None:
             return {}  # the usual case, answered by one statement built once
-        incidents = open_incidents(session, brands, link_for=self.settings.incidents.link_for)
+        incidents = open_incidents(session, brands, link_for=self.settings.incidents.link_for, lock=True)
         if not incidents:
             return {}
         # A conversation another open incident holds is not linked to a second one.

@@ -1030,18 +1030,24 @@ class OpenIncident:
         return matched_keywords(self.snapshot.keywords, keyword_text(mention))
 
 
-def open_incidents(session: Session, brands: Iterable[str], *, link_for: timedelta | None = None) -> list[OpenIncident]:
+def open_incidents(session: Session, brands: Iterable[str], *, link_for: timedelta | None = None,
+                   lock: bool = False) -> list[OpenIncident]:
     """The brands' open incidents, newest first, each with its latest message
     (one SELECT; a second one only when there are open incidents). With
     ``link_for``, each links complaints posted up to that long after its
-    latest step (:func:`link_until`)."""
+    latest step (:func:`link_until`). With ``lock`` (a batch about to link
+    complaints to them), their rows are share-locked (FOR SHARE on
+    PostgreSQL) until the caller commits: an incident being cancelled or
+    resolved is waited for and then no longer read as open, and one read
+    open is cancelled only after the links are committed, which the
+    cancellation then unlinks."""
     brand_list = sorted(set(brands))
     if not brand_list:
         return []
-    rows = session.scalars(
-        select(IncidentRow).where(IncidentRow.brand.in_(brand_list), IncidentRow.status.in_(OPEN_STATUSES))
-        .order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc())
-    ).all()
+    query = (select(IncidentRow).where(IncidentRow.brand.in_(brand_list), IncidentRow.status.in_(OPEN_STATUSES))
+             .order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc()))
+    rows = session.scalars(query.with_for_update(read=True) if lock else query,
+                           execution_options={"populate_existing": True}).all()
     if not rows:
         return []
     latest: dict[int, str | None] = {}
@@ -1965,7 +1971,11 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
     linked already, or one whose conversation is another open incident's
     (a resolved incident's tag does not keep it, as on arrival and opening).
     Audited ``incident.linked`` with ``actor`` and ``reason``."""
-    row = get_incident(session, incident_id)
+    # Share-locked (PostgreSQL) as the poller's batch does (open_incidents):
+    # an incident being cancelled is waited for, then read cancelled.
+    row = session.get(IncidentRow, incident_id, with_for_update={"read": True}, populate_existing=True)
+    if row is None:
+        raise IncidentError(f"no incident with id {incident_id}")
     if row.status not in OPEN_STATUSES:
         raise IncidentError(f"incident {row.id} is {row.status}: link complaints to an open incident")
     # Locked before anything is checked: two people linking it at the same
