@@ -171,6 +171,7 @@ class Reach:
     size: int | None
     unit: str  # "followers" or "members"
     community: str | None = None  # "travel" for r/travel
+    comment: bool = False  # a Reddit comment: fewer of the community read it (rules.priority.COMMENT_REACH_SHARE)
 
     @property
     def known(self) -> bool:
@@ -178,16 +179,17 @@ class Reach:
 
 
 def reach_of(platform: str, *, followers: int | None, community: str | None,
-             community_members: int | None) -> Reach:
-    """The reach of a post by an author with ``followers`` in ``community``."""
+             community_members: int | None, reply_to_id: str | None = None) -> Reach:
+    """The reach of a post by an author with ``followers`` in ``community``;
+    on Reddit a post replying to another (``reply_to_id``) is a comment."""
     if platform == "reddit":
-        return Reach(community_members, "members", community)
+        return Reach(community_members, "members", community, comment=bool(reply_to_id))
     return Reach(followers or 0, "followers")
 
 
 def mention_reach(mention: Mention) -> Reach:
     return reach_of(mention.platform, followers=mention.author.followers, community=mention.community,
-                    community_members=mention.community_members)
+                    community_members=mention.community_members, reply_to_id=mention.reply_to_id)
 
 
 def _compact(n: int) -> str:
@@ -202,10 +204,14 @@ def _compact(n: int) -> str:
 
 def shown_reach(reach: Reach) -> str:
     """``4,760 followers``; ``r/travel, 120k members``; ``r/travel, members
-    unknown``: a post's reach as a community manager reads it."""
+    unknown``; ``comment in r/travel, 11.4M members`` (a comment counts for
+    less than a submission there): a post's reach as a community manager
+    reads it."""
     if reach.unit == "followers":
         return shown_followers(reach.size)
-    where = f"r/{reach.community}" if reach.community else "subreddit"
+    where = f"r/{reach.community}" if reach.community else ("a subreddit" if reach.comment else "subreddit")
+    if reach.comment:
+        where = f"comment in {where}"
     if reach.size is None:
         return f"{where}, members unknown"
     return f"{where}, {_compact(reach.size)} member{'' if reach.size == 1 else 's'}"

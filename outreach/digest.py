@@ -80,15 +80,17 @@ class DigestMention:
     compound: float | None = None
     community: str | None = None  # Reddit: the subreddit
     community_members: int | None = None  # Reddit: its members (None: unknown)
+    reply_to_id: str | None = None  # the post it answers (on Reddit: a comment)
 
     @property
     def reach(self) -> Reach:
         return reach_of(self.platform, followers=self.author_followers, community=self.community,
-                        community_members=self.community_members)
+                        community_members=self.community_members, reply_to_id=self.reply_to_id)
 
     @property
     def reach_text(self) -> str:
-        """``4,760 followers`` on X, ``r/travel, 11.4M members`` on Reddit."""
+        """``4,760 followers`` on X, ``r/travel, 11.4M members`` on Reddit
+        (``comment in r/travel, 11.4M members`` for a comment)."""
         return shown_reach(self.reach)
 
 
@@ -273,6 +275,7 @@ def _mention(row: MentionRow, scores: dict[int, tuple[str, float]]) -> DigestMen
         compound=compound,
         community=row.community,
         community_members=row.community_members,
+        reply_to_id=row.reply_to_id,
     )
 
 

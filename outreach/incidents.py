@@ -218,6 +218,7 @@ from brandpulse.types import Author, DraftRequest, Label, Mention, Priority, Sco
 from outreach.channels.base import SentPost
 from outreach.channels.textlength import length_problem
 from outreach.drafts import render_draft
+from outreach.safeguards import POLICY_ACTOR
 from outreach.safeguards import TEMPLATE as TEMPLATE_HOLD
 from outreach.templating import (
     VARIABLES as REPLY_VARIABLES,
@@ -255,7 +256,6 @@ TAG_PREFIX = "incident:"
 BUNDLED_TEMPLATES = resource_dir("templates")
 
 AUDIT_ENTITY = "incident"
-POLICY_ACTOR = "policy"
 # Platform limits checked before anything is queued (X is counted as X counts).
 REDDIT_TITLE_MAX = 300
 REDDIT_BODY_MAX = 40_000

@@ -171,7 +171,7 @@ class PriorityScorer:
         reach = mention_reach(mention)
         if reach.unit == "members":
             value = self.community_reach(reach.size)
-            return value * COMMENT_REACH_SHARE if mention.reply_to_id else value
+            return value * COMMENT_REACH_SHARE if reach.comment else value
         return self.reach(reach.size or 0, mention.author.verified)
 
     def urgency(self, text: str) -> float:

@@ -87,12 +87,15 @@ def test_reach_on_reddit_is_the_subreddits_members(reddit_world):
     assert alerts["redditor1"].priority_score > alerts["redditor3"].priority_score
 
     shown = _cli(path, "alerts", "show", str(alerts["redditor2"].id))
-    assert "u/redditor2 (r/travel, 1.2M members)" in shown and "follower" not in shown.split("Replies")[0]
+    # a comment says so: it gets half the reach part (rules.priority.COMMENT_REACH_SHARE)
+    assert "u/redditor2 (comment in r/travel, 1.2M members)" in shown and "follower" not in shown.split("Replies")[0]
     assert "u/redditor3 (r/AcmeFlyers, 950 members)" in _cli(path, "alerts", "show", str(alerts["redditor3"].id))
     digest = _cli(path, "digest")
     assert "u/redditor1 (r/travel, 1.2M members)" in digest and "0 followers" not in digest
+    assert "u/redditor2 (comment in r/travel, 1.2M members)" in digest
     html = next((path.parent / "data" / "digests").glob("*.html")).read_text()
     assert "r/travel, 1.2M members" in html and "0 followers" not in html
+    assert "· comment in r/travel, 1.2M members ·" in html
 
 
 def _comment(i: int, community: str, *, members: int | None = None, minutes: int = 0) -> Mention:
@@ -132,6 +135,8 @@ def test_reach_as_people_read_it_and_as_priority_weighs_it(settings):
     assert shown_reach(Reach(120_400, "members", "travel")) == "r/travel, 120k members"
     assert shown_reach(Reach(3_870, "members", "KestrelAir")) == "r/KestrelAir, 3.9k members"
     assert shown_reach(Reach(None, "members", "travel")) == "r/travel, members unknown"
+    assert shown_reach(Reach(11_400_000, "members", "travel", comment=True)) == "comment in r/travel, 11.4M members"
+    assert shown_reach(Reach(None, "members", None, comment=True)) == "comment in a subreddit, members unknown"
     scorer = PriorityScorer(brand=settings.brands[0], config=settings.priority)
     assert round(scorer.community_reach(1_000), 2) == 0.38
     assert round(scorer.community_reach(100_000), 2) == 0.63
@@ -150,6 +155,7 @@ def test_a_comment_reaches_its_thread_not_the_whole_subreddit(settings):
     sqrt(members) read it. Payloads shaped like Reddit's listings (the fake API)."""
     import dataclasses
 
+    from brandpulse.types import mention_reach, shown_reach
     from listener.reddit import thing_to_mention
     from rules.priority import COMMENT_REACH_SHARE, PriorityScorer
 
@@ -170,3 +176,5 @@ def test_a_comment_reaches_its_thread_not_the_whole_subreddit(settings):
         assert comment.reply_to_id is not None
         assert scorer.mention_reach(comment) == pytest.approx(COMMENT_REACH_SHARE * 0.882, abs=0.001)
         assert round(scorer.mention_reach(comment), 2) == 0.44
+        assert shown_reach(mention_reach(comment)) == "comment in r/travel, 11.4M members"  # as the inbox says it
+    assert shown_reach(mention_reach(submission)) == "r/travel, 11.4M members"

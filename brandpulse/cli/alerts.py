@@ -6,7 +6,7 @@ import click
 from sqlalchemy import select
 
 from brandpulse.cli.common import (
-    Context, UserError, actor_option, brand_ids, handle_errors, limit_option, more_line, pass_ctx,
+    RECORD_ID, Context, UserError, actor_option, brand_ids, handle_errors, limit_option, more_line, pass_ctx,
 )
 from brandpulse.db.models import AlertRow, OutboxRow
 from brandpulse.durations import format_duration
@@ -41,7 +41,7 @@ def _mention_line(view: MentionView, *, marker: str = "") -> str:
     label = f"{view.label} {view.compound:+.2f}" if view.label else "unscored"
     text = " ".join(printable((f"[{m.title}] " if m.title else "") + m.text).split())
     reach = reach_of(m.platform, followers=m.author_followers, community=m.community,
-                     community_members=m.community_members)
+                     community_members=m.community_members, reply_to_id=m.reply_to_id)
     who = f"{shown_handle(m.platform, printable(m.author_handle))} ({printable(shown_reach(reach))})"
     return f"  {marker}{m.created_at:%Y-%m-%d %H:%M} {m.platform} {who} [{label}]\n      {text}\n      {printable(m.url or '')}"
 
@@ -95,7 +95,7 @@ def list_(ctx: Context, statuses, brand, assignee, limit) -> None:
 
 
 @alerts.command()
-@click.argument("alert_id", type=int)
+@click.argument("alert_id", type=RECORD_ID)
 @pass_ctx
 @handle_errors
 def show(ctx: Context, alert_id: int) -> None:
@@ -183,7 +183,7 @@ def _unsent_reply_lines(session, alert_id: int) -> list[str]:
 
 
 def _transition(action: str, help_text: str, *, note_option: str | None = None):
-    @click.argument("alert_id", type=int)
+    @click.argument("alert_id", type=RECORD_ID)
     @actor_option
     @pass_ctx
     @handle_errors
