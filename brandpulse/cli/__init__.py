@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from brandpulse import __version__
-from brandpulse.cli.common import Context
+from brandpulse.cli.common import Context, IdsGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=IdsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "-c",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Callable
@@ -138,3 +139,53 @@ def _named_actor(_ctx: click.Context, _param: click.Parameter, value: str) -> st
     if not name:
         raise click.BadParameter("give a name: who acts is recorded in the audit log")
     return name
+
+
+class RecordId(click.ParamType):
+    """A stored record's id (an alert, a reply, an incident, a mention): a
+    whole number from 1. A negative one typed as an argument (``alerts show
+    -1``) would be read by click as an unknown option: :class:`IdsGroup`
+    names it as a bad id instead."""
+
+    name = "id"
+
+    def convert(self, value, param, ctx) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not an id: ids are whole numbers from 1", param, ctx)
+        if number < 1:
+            self.fail(f"{number} is not an id: ids are whole numbers from 1", param, ctx)
+        return number
+
+
+RECORD_ID = RecordId()
+_NEGATIVE_NUMBER = re.compile(r"-\d+")
+
+
+class IdsGroup(click.Group):
+    """The ``brandpulse`` group: a negative number given to a subcommand
+    that takes ids (:data:`RECORD_ID` arguments) is an error naming it, not
+    "No such option: -1"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["brandpulse.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            raise _negative_id_error(exc, ctx.meta.get("brandpulse.argv", ())) or exc
+
+
+def _negative_id_error(exc: click.NoSuchOption, args) -> click.BadParameter | None:
+    command = exc.ctx.command if exc.ctx is not None else None
+    ids = [p for p in getattr(command, "params", ()) if isinstance(p, click.Argument) and isinstance(p.type, RecordId)]
+    token = next((a for a in args if _NEGATIVE_NUMBER.fullmatch(a) and a.startswith(exc.option_name)), None)
+    if not ids or token is None:
+        return None
+    if len(ids) == 1:
+        return click.BadParameter(f"{token} is not an id: ids are whole numbers from 1", ctx=exc.ctx, param=ids[0])
+    names = ", ".join(p.human_readable_name for p in ids)
+    return click.BadParameter(f"{token} is not an id: {names} are whole numbers from 1", ctx=exc.ctx)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from brandpulse.cli.common import Context, UserError, actor_option, brand_ids, handle_errors, pass_ctx
+from brandpulse.cli.common import RECORD_ID, Context, UserError, actor_option, brand_ids, handle_errors, pass_ctx
 from brandpulse.config import Settings, load_settings
 
 _CSV = click.Path(path_type=Path, dir_okay=True)  # existence is checked by the reader, with a clear message
@@ -157,7 +157,7 @@ def feedback() -> None:
 
 
 @feedback.command("missed")
-@click.argument("mention_id", type=int)
+@click.argument("mention_id", type=RECORD_ID)
 @click.option("--note", default=None, help="Optional note (why it is a complaint).")
 @actor_option
 @pass_ctx

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 import click
 from sqlalchemy import func, select
 
-from brandpulse.cli.common import Context, UserError, actor_option, brand_ids, handle_errors, limit_option, pass_ctx
+from brandpulse.cli.common import (
+    RECORD_ID, Context, UserError, actor_option, brand_ids, handle_errors, limit_option, pass_ctx,
+)
 from brandpulse.clock import utc
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertMentionRow, AlertRow, IncidentMentionRow, IncidentRow, MentionRow, OutboxRow
@@ -163,7 +165,7 @@ def incident() -> None:
               help="Negative mentions containing one of these (earlier and new ones) are linked to the incident"
                    " (default: the components).")
 @click.option("--message", default=None, help="The first update's text (default: the template's).")
-@click.option("--from-alert", "alert_id", type=int, default=None,
+@click.option("--from-alert", "alert_id", type=RECORD_ID, default=None,
               help="The possible-incident alert this answers: it is resolved with a note pointing to the incident,"
                    " and complaints since its spike window began are linked.")
 @click.option("--since", "since", default=None, metavar="WHEN",
@@ -238,7 +240,7 @@ def open_(ctx: Context, title: str, brand: str | None, components, keywords, mes
 
 
 @incident.command("keywords")
-@click.argument("incident_id", type=int)
+@click.argument("incident_id", type=RECORD_ID)
 @click.argument("keywords", nargs=-1, required=True)
 @actor_option
 @pass_ctx
@@ -262,8 +264,8 @@ def keywords_(ctx: Context, incident_id: int, keywords: tuple[str, ...], actor: 
 
 
 @incident.command("unlink")
-@click.argument("incident_id", type=int)
-@click.argument("mention_id", type=int)
+@click.argument("incident_id", type=RECORD_ID)
+@click.argument("mention_id", type=RECORD_ID)
 @click.option("--reason", default=None, help="Why it is not about the incident (kept in the audit log).")
 @actor_option
 @pass_ctx
@@ -331,7 +333,7 @@ def _rule_template(settings: Settings):
 
 
 @incident.command("cancel")
-@click.argument("incident_id", type=int)
+@click.argument("incident_id", type=RECORD_ID)
 @click.option("--reason", default=None, help="Why it is cancelled (kept in the audit log, shown by `incident show`).")
 @click.option("--message", "correction", default=None,
               help="A correction posted in the threads where its status posts are public already (required then,"
@@ -411,8 +413,8 @@ def _cancel_lines(session, result, *, correction_given: bool, no_correction: boo
 
 
 @incident.command("link")
-@click.argument("incident_id", type=int)
-@click.argument("mention_id", type=int)
+@click.argument("incident_id", type=RECORD_ID)
+@click.argument("mention_id", type=RECORD_ID)
 @click.option("--reason", default=None, help="Why it is about the incident (kept in the audit log).")
 @actor_option
 @pass_ctx
@@ -445,7 +447,7 @@ def link(ctx: Context, incident_id: int, mention_id: int, reason: str | None, ac
 
 
 @incident.command("update")
-@click.argument("incident_id", type=int)
+@click.argument("incident_id", type=RECORD_ID)
 @click.option("--status", required=True, type=click.Choice(STATUSES),
               help="identified (cause found), monitoring (fix deployed), or investigating (still looking);"
                    " resolved is `brandpulse incident resolve`.")
@@ -473,7 +475,7 @@ def update(ctx: Context, incident_id: int, status: str, message: str, actor: str
 
 
 @incident.command("resolve")
-@click.argument("incident_id", type=int)
+@click.argument("incident_id", type=RECORD_ID)
 @click.option("--message", required=True, help="What was fixed.")
 @actor_option
 @pass_ctx
@@ -570,7 +572,7 @@ def _one_line(r: IncidentRow, linked: int) -> str:
 
 
 @incident.command()
-@click.argument("incident_id", type=int)
+@click.argument("incident_id", type=RECORD_ID)
 @pass_ctx
 @handle_errors
 def show(ctx: Context, incident_id: int) -> None:

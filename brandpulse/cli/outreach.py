@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from brandpulse.cli.common import Context, UserError, actor_option, brand_ids, handle_errors, pass_ctx
+from brandpulse.cli.common import RECORD_ID, Context, UserError, actor_option, brand_ids, handle_errors, pass_ctx
 from brandpulse.durations import format_duration
 from brandpulse.types import shown_handle
 from outreach.templating import printable
@@ -162,7 +162,7 @@ def clear_opt_out_cmd(ctx: Context, platform: str, handle: str, brand: str | Non
 
 
 @outreach.command()
-@click.argument("reply_id", type=int)
+@click.argument("reply_id", type=RECORD_ID)
 @click.argument("safeguard", type=click.Choice(["one_per_thread", "cooldown", "quiet_hours"]))
 @click.option("--reason", default=None, help="Why (recorded in the audit log).")
 @actor_option

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import func, select
 
-from brandpulse.cli.common import Context, UserError, actor_option, handle_errors, limit_option, more_line, pass_ctx
+from brandpulse.cli.common import RECORD_ID, Context, UserError, actor_option, handle_errors, limit_option, more_line, pass_ctx
 from brandpulse.db.models import OutboxRow
 from brandpulse.types import shown_handle
 from outreach.templating import printable
@@ -84,7 +84,7 @@ def _run_each(ctx: Context, fn, reply_ids: tuple[int, ...], **kwargs) -> None:
 
 
 @replies.command()
-@click.argument("reply_ids", metavar="REPLY_ID...", type=int, nargs=-1, required=True)
+@click.argument("reply_ids", metavar="REPLY_ID...", type=RECORD_ID, nargs=-1, required=True)
 @click.option("--text", default=None, help="Replace the text before approving (one reply).")
 @actor_option
 @pass_ctx
@@ -95,7 +95,7 @@ def approve(ctx: Context, reply_ids: tuple[int, ...], text: str | None, actor: s
 
 
 @replies.command()
-@click.argument("reply_ids", metavar="REPLY_ID...", type=int, nargs=-1, required=True)
+@click.argument("reply_ids", metavar="REPLY_ID...", type=RECORD_ID, nargs=-1, required=True)
 @click.option("--reason", default=None)
 @actor_option
 @pass_ctx
@@ -106,7 +106,7 @@ def reject(ctx: Context, reply_ids: tuple[int, ...], reason: str | None, actor: 
 
 
 @replies.command()
-@click.argument("reply_id", type=int)
+@click.argument("reply_id", type=RECORD_ID)
 @click.option("--text", required=True, help="The new text.")
 @actor_option
 @pass_ctx
