@@ -1377,6 +1377,9 @@ def _draft_followups(session: Session, incident: IncidentSnapshot, *, settings: 
     return ids
 
 
+_NEW_TEXT_PROBLEM = "; and the new text: "  # joins a moved reply's hold reason and its re-drafted text's problem
+
+
 def _redrafted_state(reply: OutboxRow, *, hold_reason: str | None, auto: bool, now: datetime) -> dict[str, Any]:
     """Status, hold and approval of a re-drafted reply. A person's approval
     was given to the old text: it never carries over; the reply policy
@@ -1387,7 +1390,8 @@ def _redrafted_state(reply: OutboxRow, *, hold_reason: str | None, auto: bool, n
     link it gives, not the fact that nobody has looked at it."""
     policy_approval = {"approved_by": POLICY_ACTOR if auto else None, "approved_at": now if auto else None}
     if reply.status == "held" and reply.hold_code == MOVED_HOLD:
-        reason = reply.hold_reason if not hold_reason else f"{reply.hold_reason}; and the new text: {hold_reason}"
+        moved = (reply.hold_reason or "").split(_NEW_TEXT_PROBLEM)[0]  # without an earlier text's problem
+        reason = f"{moved}{_NEW_TEXT_PROBLEM}{hold_reason}" if hold_reason else moved
         return {"status": "held", "hold_code": MOVED_HOLD, "hold_reason": reason, "approved_by": None,
                 "approved_at": None, "needs_approval": True}
     if hold_reason:

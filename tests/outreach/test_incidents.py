@@ -2069,3 +2069,20 @@ def test_a_complaint_linked_to_an_incident_as_it_is_cancelled_is_held_not_answer
     with Session.begin() as s:
         approve(s, reply.id, actor="ops-kim", now=clock.now())
     assert _send(Session, channels, clock, isettings).sent == 1
+
+
+def test_a_moved_replys_hold_names_only_the_latest_texts_problem(clock):
+    """A reply held because its complaint moved (incident_changed) keeps that
+    reason through re-drafts; a problem of a re-drafted text is added once,
+    for that text: it was appended again at every re-draft, and stayed after
+    a re-draft whose text was fine."""
+    from outreach.incidents import _redrafted_state
+
+    moved = "moved from incident #1 to #2 by ops-max while on its way"
+    reply = OutboxRow(status="held", hold_code=MOVED_HOLD, hold_reason=moved)
+    for _ in range(2):
+        reply.hold_reason = _redrafted_state(reply, hold_reason="312 characters, over X's 280", auto=True,
+                                             now=clock.now())["hold_reason"]
+    assert reply.hold_reason == f"{moved}; and the new text: 312 characters, over X's 280"
+    state = _redrafted_state(reply, hold_reason=None, auto=True, now=clock.now())
+    assert (state["status"], state["hold_code"], state["hold_reason"]) == ("held", MOVED_HOLD, moved)
