@@ -20,7 +20,7 @@ def db() -> None:
 @pass_ctx
 @handle_errors
 def upgrade(ctx: Context, revision: str) -> None:
-    """Apply the migrations up to REVISION (idempotent)."""
+    """Apply the migrations up to --revision (default: the newest; idempotent)."""
     from alembic.util import CommandError
 
     engine = open_database(ctx.settings)
