@@ -50,3 +50,16 @@ def test_two_ids_name_both_and_other_arguments_are_untouched(config):
     assert "no alert with id 1" in note.output and "is not an id" not in note.output
     from_alert = invoke(config, "incident", "open", "--from-alert", "-2", ok=False)
     assert "Invalid value for '--from-alert': -2 is not an id" in from_alert.output
+
+
+@pytest.mark.parametrize("command, name", ID_COMMANDS, ids=[" ".join(c) for c, _ in ID_COMMANDS])
+def test_an_id_beyond_what_the_database_stores_is_named_not_a_traceback(config, command, name):
+    """Ids are 64-bit integers (BIGINT; SQLite's INTEGER): a larger number is
+    no id either. It was an OverflowError traceback on SQLite."""
+    too_big = str(2**63)
+    result = invoke(config, *command, too_big, ok=False)
+    assert result.exit_code == 2, result.output
+    assert (f"Invalid value for '{name}': {too_big} is not an id: ids are whole numbers from 1 to {2**63 - 1}"
+            in result.output)
+    largest = invoke(config, *command, str(2**63 - 1), ok=False)  # an id: the command looks it up
+    assert "is not an id" not in largest.output

@@ -141,6 +141,9 @@ def _named_actor(_ctx: click.Context, _param: click.Parameter, value: str) -> st
     return name
 
 
+MAX_RECORD_ID = 2**63 - 1  # ids are 64-bit (BIGINT; SQLite's INTEGER)
+
+
 class RecordId(click.ParamType):
     """A stored record's id (an alert, a reply, an incident, a mention): a
     whole number from 1. A negative one typed as an argument (``alerts show
@@ -156,6 +159,8 @@ class RecordId(click.ParamType):
             self.fail(f"{value!r} is not an id: ids are whole numbers from 1", param, ctx)
         if number < 1:
             self.fail(f"{number} is not an id: ids are whole numbers from 1", param, ctx)
+        if number > MAX_RECORD_ID:  # no row has it, and SQLite cannot even compare it (OverflowError)
+            self.fail(f"{number} is not an id: ids are whole numbers from 1 to {MAX_RECORD_ID}", param, ctx)
         return number
 
 
