@@ -580,7 +580,7 @@ def forget_expired_waits(session: Session, *, now: datetime) -> int:
 def wait_until(session: Session, platform: str, *, key: str, now: datetime) -> datetime | None:
     """Until when a post on ``platform`` whose sender's rate-limit key is
     ``key`` waits, as the database says now (None: it may go): the latest
-    live wait that :func:`held_by` would say holds it."""
+    live wait recorded for that key or for the whole platform."""
     return session.scalar(
         select(func.max(SendWaitRow.until))
         .where(SendWaitRow.platform == platform, SendWaitRow.identity.in_((platform, key)), SendWaitRow.until > now)
