@@ -28,16 +28,11 @@ from brandpulse.types import Decision, DraftRequest, Label, Mention, Score
 from listener.poller import StoredMention
 from outreach.drafts import draft_replies
 from outreach.hand_replies import credit_earlier_hand_replies, record_hand_replies
-from outreach.incidents import (
-    OPEN_STATUSES,
-    REPLY_TEMPLATE,
-    IncidentTemplates,
-    OpenIncident,
-    link_mentions,
-    mark_incident_replies,
-    match_arrivals,
-    open_incidents,
-)
+from outreach.incident_links import link_mentions
+from outreach.incident_matching import OpenIncident, match_arrivals, open_incidents
+from outreach.incident_records import OPEN_STATUSES
+from outreach.incident_replies import mark_incident_replies
+from outreach.incident_templates import REPLY_TEMPLATE, IncidentTemplates
 from outreach.safeguards import record_opt_outs
 from outreach.templating import TemplateRenderer
 from rules.alerts import apply_decisions

@@ -10,7 +10,7 @@ from brandpulse.config import ConfigError, Settings
 from brandpulse.pipeline import Pipeline
 from listener.poller import Poller
 from listener.registry import build_sources, check_sources
-from outreach.incidents import IncidentTemplates
+from outreach.incident_templates import IncidentTemplates
 from outreach.templating import TemplateRenderer
 from rules.analyzers.registry import ANALYZERS, is_known
 

@@ -35,7 +35,7 @@ such a row is never sent again blindly. :func:`send_approved` first
 An incident reply whose complaint a person unlinked meanwhile
 (``incident unlink`` leaves replies on their way alone) is then held at its
 send claim rather than posted with the incident's text
-(:func:`outreach.incidents.unlinked_reply_hold`).
+(:func:`outreach.incident_replies.unlinked_reply_hold`).
 
 A row is considered abandoned once it has been ``sending`` longer than the
 grace period (:data:`SENDING_GRACE`); channels must bound their own network
@@ -82,7 +82,7 @@ from brandpulse import audit
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, SendWaitRow
 from brandpulse.types import shown_handle
-from outreach import incidents, safeguards
+from outreach import incident_replies, incidents, safeguards
 from outreach.channels.base import (Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, limited_accounts,
                                     rate_limit_key, waiting_account)
 from outreach.templating import length_problem
@@ -361,9 +361,9 @@ def claim_for_send(
             return ClaimResult()
         # An incident reply whose complaint was unlinked while it was on its
         # way (reconciliation found it not posted): not sent with the incident's text.
-        unlinked = incidents.unlinked_reply_hold(session, row, settings=settings, now=now)
+        unlinked = incident_replies.unlinked_reply_hold(session, row, settings=settings, now=now)
         if unlinked is not None:
-            verdict = safeguards.Hold((safeguards.Violation(incidents.MOVED_HOLD, unlinked),))
+            verdict = safeguards.Hold((safeguards.Violation(incident_replies.MOVED_HOLD, unlinked),))
             _hold_unlinked(session, row, verdict, now=now)
             return ClaimResult(hold=verdict)
         verdict = safeguards.check(session, row, mention, settings=settings, now=now)
@@ -396,7 +396,7 @@ def _withdraw(session: Session, row: OutboxRow, reason: str, *, now: datetime) -
 
 def _hold_unlinked(session: Session, row: OutboxRow, verdict: safeguards.Hold, *, now: datetime) -> None:
     """Hold an approved incident reply whose complaint was unlinked
-    (:func:`outreach.incidents.unlinked_reply_hold`), its approval withdrawn
+    (:func:`outreach.incident_replies.unlinked_reply_hold`), its approval withdrawn
     as an unlink's re-draft does: it was given to the incident's text, so a
     person decides. Audited ``reply.held``."""
     result = session.execute(

@@ -22,29 +22,26 @@ from brandpulse.db.models import AlertMentionRow, AlertRow, IncidentMentionRow, 
 from brandpulse.durations import format_duration, parse_duration
 from brandpulse.inbox import InboxError, change_state, get_alert
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, shown_handle
-from outreach.incidents import (
+from outreach.incident_links import EarlierLinks, link_by_hand, unlink_mention
+from outreach.incident_matching import AnsweredPost, keyword_text, link_until, matched_keywords
+from outreach.incident_records import (
     ALL_STATUSES,
     CANCELLED,
     LINKED_AT_OPENING,
     LINKED_BY_HAND,
     OPEN_STATUSES,
     STATUSES,
-    AnsweredPost,
-    EarlierLinks,
     IncidentError,
-    IncidentTemplates,
-    cancel_incident,
     get_incident,
+)
+from outreach.incident_templates import IncidentTemplates
+from outreach.incidents import (
+    cancel_incident,
     incident_view,
-    keyword_text,
-    link_by_hand,
-    link_until,
     list_incidents,
-    matched_keywords,
     open_incident,
     resolve_incident,
     set_keywords,
-    unlink_mention,
     update_incident,
 )
 from outreach.templating import TemplateRenderer, printable

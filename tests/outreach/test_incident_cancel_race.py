@@ -11,7 +11,10 @@ import pytest
 from sqlalchemy import select, text
 
 from brandpulse.db.models import IncidentMentionRow
-from outreach.incidents import REPLY_TEMPLATE, IncidentError, cancel_incident, link_by_hand
+from outreach.incident_links import link_by_hand
+from outreach.incident_records import IncidentError
+from outreach.incident_templates import REPLY_TEMPLATE
+from outreach.incidents import cancel_incident
 from tests.outreach.test_incidents import (  # noqa: F401 (isettings, templates, pipeline: fixtures)
     _ingest,
     _open,

@@ -29,26 +29,18 @@ from brandpulse.types import Label, Score
 from listener.poller import StoredMention
 from outreach import safeguards
 from outreach.channels.base import OutboundPost, SendError, SentPost
+from outreach.incident_links import link_by_hand, link_earlier_mentions, unlink_mention
+from outreach.incident_matching import match_arrivals, matched_keywords, open_incidents
+from outreach.incident_records import IncidentError
+from outreach.incident_replies import MOVED_HOLD, MOVED_REASON, unlinked_reply_hold
+from outreach.incident_templates import FOLLOWUP_TEMPLATE, REPLY_TEMPLATE, IncidentTemplates
 from outreach.incidents import (
-    FOLLOWUP_TEMPLATE,
-    REPLY_TEMPLATE,
-    MOVED_HOLD,
-    MOVED_REASON,
-    IncidentError,
-    IncidentTemplates,
     cancel_incident,
     incident_view,
-    link_by_hand,
-    link_earlier_mentions,
-    match_arrivals,
-    matched_keywords,
     open_incident,
-    open_incidents,
     resolve_incident,
     set_keywords,
     thread_values,
-    unlink_mention,
-    unlinked_reply_hold,
     update_incident,
 )
 from outreach.outbox import approve, edit, reject, send_approved
@@ -1015,13 +1007,13 @@ def test_a_failed_redraft_never_undoes_recording_the_post(monkeypatch, Session, 
         ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
     before = _reply_of(Session, ana)
 
-    real = incidents_module._redraft_replies
+    real = incidents_module.redraft_replies
 
     def broken(*args, **kwargs):  # fails after writing the new texts: they must be rolled back
         assert real(*args, **kwargs)
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(incidents_module, "_redraft_replies", broken)
+    monkeypatch.setattr(incidents_module, "redraft_replies", broken)  # as record_sent looks it up
     assert _send(Session, channels, clock, isettings).sent == 2
     with Session() as s:
         incident = s.get(IncidentRow, incident_id)
@@ -2076,7 +2068,7 @@ def test_a_moved_replys_hold_names_only_the_latest_texts_problem(clock):
     reason through re-drafts; a problem of a re-drafted text is added once,
     for that text: it was appended again at every re-draft, and stayed after
     a re-draft whose text was fine."""
-    from outreach.incidents import _redrafted_state
+    from outreach.incident_replies import _redrafted_state
 
     moved = "moved from incident #1 to #2 by ops-max while on its way"
     reply = OutboxRow(status="held", hold_code=MOVED_HOLD, hold_reason=moved)

@@ -10,7 +10,8 @@ from sqlalchemy import event, select
 
 from brandpulse.db import upgrade
 from brandpulse.db.models import IncidentMentionRow, MentionTagRow
-from outreach.incidents import IncidentError, link_by_hand
+from outreach.incident_links import link_by_hand
+from outreach.incident_records import IncidentError
 from tests.outreach.test_incidents import (  # noqa: F401  (fixtures and the tests to run again)
     _ingest,
     _links,

@@ -1,0 +1,369 @@
+"""Incidents: the replies to their complaints (re-drafts, follow-ups, holds at the send claim).
+
+Each incident reply records the incident whose link its text gives
+(``outbox.incident_id``: set when drafted on arrival,
+:func:`mark_incident_replies`, and by every re-draft; cleared when an unlink
+makes it ordinary). A complaint moved from incident A to B (unlinked, then
+linked by hand) while A's reply was on its way and not posted is therefore
+not sent with A's link: the send claim re-drafts it for B and holds it for a
+person (:func:`unlinked_reply_hold`).
+
+A reply drafted before the incident's first status post on a network is out
+(when the incident was opened, or for a complaint linked in the minutes
+before the post went out) can only give the status page or the account to
+follow. So when that first post is recorded as sent (:func:`outreach.incidents.record_sent`, in
+the transaction that marks it sent), the incident's linked replies still
+waiting to go out (drafted, held, approved) from the ``reply`` template whose
+text changes with the new link are re-drafted (reason ``status thread
+posted``): one SELECT, one bulk UPDATE, and one ``incident.thread_posted``
+audit event with the link and the re-drafted ids. The re-draft runs in a
+savepoint: if it fails, the post is still recorded as sent (and the failure
+logged and put in that event), since the post exists whatever happens.
+Without the settings (``send_approved`` called without them) nothing can be
+rendered: the replies keep their text, and the event lists them as
+``not_redrafted``.
+
+When the incident resolves, every linked author who *was* answered (a reply
+of ours sent to a linked mention or its alert) gets one follow-up (kind
+``followup``, the ``followup`` template) in answer to the post we answered,
+under the reply safeguards and ``incidents.followups.require_approval``
+(default: a person approves). Incident replies still waiting to go out are
+re-drafted from the same template with the incident resolved, so nobody is
+told "we're on it" after the fix.
+
+A re-draft (:func:`redraft_replies`, all three cases) withdraws an approval a
+person gave to the old text (an approved reply goes back to ``drafted``, a held
+one stays held without it, so a safeguard's window cannot release it); the
+reply policy decides for the new text as for a new draft; a text too long for
+the platform is held (``hold_code`` ``template``). Each is audited as
+``reply.redrafted`` with the previous text, template and status.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from brandpulse import audit
+from brandpulse.config import Settings
+from brandpulse.db.models import (
+    AlertMentionRow,
+    IncidentMentionRow,
+    IncidentRow,
+    IncidentUnlinkRow,
+    MentionRow,
+    OutboxRow,
+)
+from outreach.incident_records import CANCELLED, IncidentSnapshot, current_snapshot, linked_replies, mention_from_row
+from outreach.incident_templates import (
+    FOLLOWUP_TEMPLATE,
+    REPLY_TEMPLATE,
+    IncidentTemplates,
+    author_context,
+    author_text,
+)
+from outreach.safeguards import POLICY_ACTOR
+from outreach.safeguards import TEMPLATE as TEMPLATE_HOLD
+
+log = logging.getLogger(__name__)
+
+
+def mark_incident_replies(session: Session, reply_ids: Sequence[int], incident_id: int) -> None:
+    """Record on replies just drafted from the incident ``reply`` template
+    (the pipeline's, as complaints arrive) the incident their text speaks
+    for (``outbox.incident_id``; re-drafts record it themselves). The send
+    claim compares it with the incident that holds the conversation then
+    (:func:`unlinked_reply_hold`). One UPDATE."""
+    if reply_ids:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(sorted(set(reply_ids))),
+                                                OutboxRow.template == REPLY_TEMPLATE)
+                        .values(incident_id=incident_id).execution_options(synchronize_session=False))
+
+
+def draft_followups(session: Session, incident: IncidentSnapshot, *, settings: Settings,
+                     templates: IncidentTemplates, now: datetime) -> list[int]:
+    """One follow-up per linked author who was answered, in answer to the post
+    of theirs we answered last."""
+    latest: dict[tuple[str, str], tuple[OutboxRow, MentionRow]] = {}
+    for reply, mention in linked_replies(session, incident.id, ("sent",)):
+        latest[(mention.platform, mention.author_id)] = (reply, mention)  # ordered by sent_at: the last wins
+    if not latest:
+        return []
+    already = set(session.execute(
+        select(MentionRow.platform, MentionRow.author_id)
+        .join(OutboxRow, OutboxRow.mention_id == MentionRow.id)
+        .where(OutboxRow.kind == "followup", OutboxRow.incident_id == incident.id)
+    ).all())
+    needs_approval = settings.incidents.followups.require_approval
+    brand = settings.brand(incident.brand)
+    ids, events = [], []
+    for key, (reply, mention_row) in latest.items():
+        if key in already:
+            continue
+        mention = mention_from_row(mention_row)
+        context = author_context(incident, mention, alert_id=reply.alert_id, brand=brand, settings=settings)
+        text, hold_reason = author_text(templates, "followup", context)
+        if hold_reason:
+            status = "held"
+        else:
+            status = "drafted" if needs_approval else "approved"
+        values: dict[str, Any] = dict(
+            kind="followup", brand=incident.brand, platform=mention.platform, incident_id=incident.id,
+            alert_id=reply.alert_id, mention_id=reply.mention_id, in_reply_to=reply.in_reply_to,
+            account=reply.account, template=FOLLOWUP_TEMPLATE, text=text, status=status,
+            needs_approval=needs_approval, hold_reason=hold_reason,
+            approved_by=POLICY_ACTOR if status == "approved" else None,
+            approved_at=now if status == "approved" else None, attempts=0, created_at=now, updated_at=now,
+        )
+        if hold_reason:
+            values["hold_code"] = TEMPLATE_HOLD
+        outbox_id = session.execute(insert(OutboxRow).returning(OutboxRow.id).values(**values)).scalar_one()
+        ids.append(outbox_id)
+        details: dict[str, Any] = {"incident_id": incident.id, "template": FOLLOWUP_TEMPLATE, "status": status,
+                                   "answered_reply": reply.id, "mention_id": reply.mention_id}
+        if hold_reason:
+            details["hold_reason"] = hold_reason
+        events.append({"at": now, "actor": audit.SYSTEM, "action": "followup.drafted", "entity_type": "outbox",
+                       "entity_id": outbox_id, "details": details})
+        if status == "approved":
+            events.append({"at": now, "actor": audit.SYSTEM, "action": "followup.approved", "entity_type": "outbox",
+                           "entity_id": outbox_id, "details": {"by": POLICY_ACTOR}})
+    audit.record_many(session, events)
+    return ids
+
+
+_NEW_TEXT_PROBLEM = "; and the new text: "  # joins a moved reply's hold reason and its re-drafted text's problem
+
+
+def _redrafted_state(reply: OutboxRow, *, hold_reason: str | None, auto: bool, now: datetime) -> dict[str, Any]:
+    """Status, hold and approval of a re-drafted reply. A person's approval
+    was given to the old text: it never carries over; the reply policy
+    (``auto``) approves the new text as it would a new draft. A reply held
+    because its complaint moved to another incident while it was on its way
+    (:data:`MOVED_HOLD`) stays held for a person, whatever the policy: a
+    later re-draft (the new incident's thread posted, resolved) changes the
+    link it gives, not the fact that nobody has looked at it."""
+    policy_approval = {"approved_by": POLICY_ACTOR if auto else None, "approved_at": now if auto else None}
+    if reply.status == "held" and reply.hold_code == MOVED_HOLD:
+        moved = (reply.hold_reason or "").split(_NEW_TEXT_PROBLEM)[0]  # without an earlier text's problem
+        reason = f"{moved}{_NEW_TEXT_PROBLEM}{hold_reason}" if hold_reason else moved
+        return {"status": "held", "hold_code": MOVED_HOLD, "hold_reason": reason, "approved_by": None,
+                "approved_at": None, "needs_approval": True}
+    if hold_reason:
+        return {"status": "held", "hold_code": TEMPLATE_HOLD, "hold_reason": hold_reason,
+                "approved_by": None, "approved_at": None}
+    if reply.status == "held" and reply.hold_code not in (None, TEMPLATE_HOLD):
+        # A safeguard held it and will judge it again when it is claimed;
+        # without an approval, a window's end does not release it by itself.
+        return {"status": "held", "hold_code": reply.hold_code, "hold_reason": reply.hold_reason, **policy_approval}
+    return {"status": "approved" if auto else "drafted", "hold_code": None, "hold_reason": None, **policy_approval}
+
+
+def redraft_replies(session: Session, incident: IncidentSnapshot, replies: Sequence[tuple[OutboxRow, MentionRow]], *,
+                     reason: str, settings: Settings, templates: IncidentTemplates, now: datetime,
+                     actor: str = audit.SYSTEM) -> list[int]:
+    """Re-draft ``replies`` (not gone out yet, read with ``lock``) from the
+    incident ``reply`` template as the incident is now, in one UPDATE, each
+    audited as ``reply.redrafted`` with ``reason`` (by ``actor``: the person
+    whose action re-drafts them, else brandpulse). A reply whose new text
+    fails to render keeps its old one (logged)."""
+    brand = settings.brand(incident.brand)
+    policy = settings.reply_policy
+    auto = not policy.require_approval or REPLY_TEMPLATE in policy.auto_send_templates
+    changes: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    unchanged: list[int] = []
+    for reply, mention_row in replies:
+        context = author_context(incident, mention_from_row(mention_row), alert_id=reply.alert_id, brand=brand,
+                                  settings=settings)
+        text, hold_reason = author_text(templates, "reply", context)
+        if not text:
+            log.warning("incident %s: reply %s keeps its text, re-drafting it failed: %s",
+                        incident.id, reply.id, hold_reason)
+            continue
+        if text == reply.text and reply.template == REPLY_TEMPLATE:
+            if reply.incident_id != incident.id:
+                unchanged.append(reply.id)  # the same words (no status link yet): it is this incident's now
+            continue
+        change, event = redraft(reply, text=text, template=REPLY_TEMPLATE, hold_reason=hold_reason, auto=auto,
+                                 incident_id=incident.id, reason=reason, actor=actor, now=now)
+        changes.append(change)
+        events.append(event)
+    store_redrafts(session, changes, replies)
+    mark_incident_replies(session, unchanged, incident.id)
+    audit.record_many(session, events)
+    return [c["id"] for c in changes]
+
+
+def redraft(reply: OutboxRow, *, text: str, template: str, hold_reason: str | None, auto: bool, incident_id: int,
+             reason: str, actor: str, now: datetime,
+             details: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The UPDATE values that re-draft ``reply`` to ``text`` from ``template``
+    (status, hold and approval: :func:`_redrafted_state`; ``incident_id``, the
+    incident its text speaks for, when ``template`` is the incident reply's,
+    else none: :func:`mark_incident_replies`) and its
+    ``reply.redrafted`` audit event, with the previous text, template, status
+    and approver, ``reason`` and ``details``."""
+    state = _redrafted_state(reply, hold_reason=hold_reason, auto=auto, now=now)
+    change = {"id": reply.id, "text": text, "template": template, "needs_approval": not auto, "updated_at": now,
+              "incident_id": incident_id if template == REPLY_TEMPLATE else None, **state}
+    event_details: dict[str, Any] = {
+        "incident_id": incident_id, "reason": reason, "previous_text": reply.text,
+        "previous_template": reply.template, "previous_status": reply.status,
+        "previous_approved_by": reply.approved_by, **(details or {}), "status": state["status"],
+        "approved_by": state["approved_by"],
+    }
+    if hold_reason:
+        event_details["hold_reason"] = hold_reason
+    event = {"at": now, "actor": actor, "action": "reply.redrafted", "entity_type": "outbox", "entity_id": reply.id,
+             "details": event_details}
+    return change, event
+
+
+def store_redrafts(session: Session, changes: Sequence[Mapping[str, Any]],
+                    loaded: Sequence[tuple[OutboxRow, MentionRow]]) -> None:
+    """Write the re-drafts (:func:`redraft`) in one UPDATE; the ``loaded``
+    replies are stale then (expired: reloaded when next used)."""
+    if not changes:
+        return
+    session.execute(update(OutboxRow), changes, execution_options={"synchronize_session": False})
+    for reply, _ in loaded:
+        session.expire(reply)
+
+
+MOVED_REASON = "moved to another incident while on its way"  # the reason of the claim's re-draft
+# The hold code of an incident reply held at its send claim because its
+# complaint left the incident its text speaks for (unlinked, or moved to
+# another incident) while it was on its way: only a person releases it
+# (approve, edit or reject); re-drafts keep it held (_redrafted_state).
+MOVED_HOLD = "incident_changed"
+
+
+def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings | None = None,
+                        now: datetime | None = None) -> str | None:
+    """Why an incident reply about to be claimed for sending must be held for
+    a person instead (None: it may go). :func:`outreach.incident_links.unlink_mention` and
+    :func:`outreach.incident_links.link_by_hand` leave a reply being sent or of unknown outcome
+    alone, as it may be on the platform; when reconciliation finds it was not
+    posted it is approved again, still with the text of the incident it was
+    drafted for (``outbox.incident_id``). So at the send claim
+    (:func:`outreach.outbox.claim_for_send`), a reply from the incident
+    ``reply`` template whose conversation (its complaint, or another of its
+    alert's) is no longer linked to that incident is held:
+
+    * linked to no incident (unlinked): its text points to an incident the
+      complaint is not part of; a person edits, approves or rejects it;
+    * linked to another incident meanwhile (unlinked, then linked by hand):
+      with ``settings``, it is first re-drafted in place from the ``reply``
+      template for the incident that holds the conversation now (its status
+      link, as that incident is now), audited ``reply.redrafted`` (reason
+      :data:`MOVED_REASON`); the customer gets that one reply once a person
+      approves it. Without settings, or when the text cannot be rendered, it
+      keeps its text and the reason says to edit it.
+
+    A person who approved it after the unlink (and after the link to the
+    other incident) has decided: it may go. A reply that records no incident
+    (drafted before brandpulse recorded it) is held only when its
+    conversation is linked to no incident, as before."""
+    if row.kind != "reply" or row.template != REPLY_TEMPLATE or row.mention_id is None:
+        return None
+    of_conversation = IncidentMentionRow.mention_id == row.mention_id
+    unlinked_of = IncidentUnlinkRow.mention_id == row.mention_id
+    if row.alert_id is not None:
+        of_conversation = or_(of_conversation, IncidentMentionRow.alert_id == row.alert_id)
+        unlinked_of = or_(unlinked_of, IncidentUnlinkRow.mention_id.in_(
+            select(AlertMentionRow.mention_id).where(AlertMentionRow.alert_id == row.alert_id)))
+    links = session.scalars(select(IncidentMentionRow).where(of_conversation)
+                            .order_by(IncidentMentionRow.linked_at.desc())).all()
+    if row.incident_id is None and links:
+        return None  # still an incident's (which one its text gives was not recorded)
+    if any(link.incident_id == row.incident_id for link in links):
+        # The incident its text speaks for still holds the conversation,
+        # unless it was cancelled: a link made meanwhile (a batch that read it open).
+        return _cancelled_incident_hold(session, row)
+    unlinks = session.scalars(select(IncidentUnlinkRow).where(unlinked_of)
+                              .order_by(IncidentUnlinkRow.unlinked_at.desc())).all()
+    if not unlinks:
+        return None
+    moved_to = links[0] if links else None
+    decided_after = max(unlinks[0].unlinked_at, moved_to.linked_at) if moved_to is not None else unlinks[0].unlinked_at
+    if row.approved_at is not None and row.approved_by not in (None, POLICY_ACTOR) and row.approved_at > decided_after:
+        return None
+    # Named: the unlink from the incident whose link the text gives (moved A → B → C: A's, not B's).
+    unlink = next((u for u in unlinks if u.incident_id == row.incident_id), unlinks[0])
+    when = f"{unlink.unlinked_at:%Y-%m-%d %H:%M} UTC"
+    if moved_to is None:
+        return (f"unlinked from incident #{unlink.incident_id} by {unlink.unlinked_by} {when} while this reply was"
+                " on its way, and it was not posted: its text points to the incident; edit it into an ordinary reply,"
+                " approve it as it is, or reject it")
+    old, new = unlink.incident_id, moved_to.incident_id
+    by = f"by {moved_to.linked_by} " if moved_to.linked_by else ""
+    moved = (f"moved from incident #{old} (unlinked by {unlink.unlinked_by} {when}) to incident #{new} (linked {by}"
+             f"{moved_to.linked_at:%Y-%m-%d %H:%M} UTC) while this reply was on its way, and it was not posted")
+    if settings is None:
+        redrafted, problem = False, "the send run was given no settings to render it"
+    else:
+        outcome = _redraft_moved(session, row, new, settings=settings, now=now or moved_to.linked_at)
+        if outcome is None:
+            return None  # a person changed it meanwhile: theirs stands, and the claim's conditional update fails
+        redrafted, problem = outcome
+    if not redrafted:
+        return (f"{moved}: its text still points to incident #{old} and could not be re-drafted ({problem});"
+                f" edit it to give incident #{new}'s status link, or reject it")
+    return (f"{moved}: re-drafted with incident #{new}'s status link instead of #{old}'s"
+            + (f", but {problem}" if problem else "") + "; approve it, edit it or reject it")
+
+
+def _redraft_moved(session: Session, row: OutboxRow, incident_id: int, *, settings: Settings,
+                   now: datetime) -> tuple[bool, str | None] | None:
+    """Re-draft ``row`` (approved, under the send claim's lock) in place with
+    the incident ``reply`` text for ``incident_id`` as it is now, audited
+    ``reply.redrafted``; its status and approval are left to the claim, which
+    holds it. Returns whether it was re-drafted, and the text's problem
+    (it failed, or is too long for the platform) if any; None when the row
+    is no longer approved with the text the claim read: people's changes do
+    not take the claim lock (PostgreSQL), and an edit or rejection made
+    meanwhile is theirs to keep, so nothing is written."""
+    mention_row = session.get(MentionRow, row.mention_id)
+    snapshot = current_snapshot(session, incident_id)
+    try:
+        brand = settings.brand(snapshot.brand)
+    except KeyError:  # taken out of the configuration: held saying so, not a crash of every send run
+        return False, f"brand {snapshot.brand!r} is not configured"
+    context = author_context(snapshot, mention_from_row(mention_row), alert_id=row.alert_id, brand=brand,
+                              settings=settings)
+    text, problem = author_text(IncidentTemplates(settings), "reply", context)
+    if not text:
+        return False, problem
+    _, event = redraft(row, text=text, template=REPLY_TEMPLATE, hold_reason=problem or MOVED_REASON, auto=False,
+                        incident_id=incident_id, reason=MOVED_REASON, actor=audit.SYSTEM, now=now,
+                        details={"from_incident_id": row.incident_id})
+    changed = session.execute(
+        update(OutboxRow).where(OutboxRow.id == row.id, OutboxRow.status == "approved", OutboxRow.text == row.text)
+        .values(text=text, template=REPLY_TEMPLATE, incident_id=incident_id, needs_approval=True, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        return None
+    session.expire(row, ["text", "template", "incident_id", "needs_approval", "updated_at"])
+    audit.record_many(session, [event])
+    return True, problem
+
+
+def _cancelled_incident_hold(session: Session, row: OutboxRow) -> str | None:
+    """Why an incident reply still linked to a cancelled incident is held
+    (None: its incident is not cancelled, or a person approved it since).
+    Cancelling unlinks every complaint; a batch that read the incident open
+    just before can still link one as it commits."""
+    incident = session.execute(select(IncidentRow.status, IncidentRow.updated_at)
+                               .where(IncidentRow.id == row.incident_id)).one_or_none()
+    if incident is None or incident.status != CANCELLED:
+        return None
+    if row.approved_at is not None and row.approved_by not in (None, POLICY_ACTOR) and row.approved_at > incident.updated_at:
+        return None  # a person approved it after the cancellation: their decision
+    return (f"incident #{row.incident_id} was cancelled {incident.updated_at:%Y-%m-%d %H:%M} UTC and this reply gives"
+            f" its link: `brandpulse incident unlink {row.incident_id} {row.mention_id}` makes it an ordinary draft;"
+            " or edit it, approve it as it is, or reject it")
