@@ -4,23 +4,20 @@ downgrades without losing a row of the tables that reference ``alerts``."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from alembic import command
 from sqlalchemy import inspect, text
 
-from brandpulse.db import make_engine, upgrade
-from brandpulse.db.engine import alembic_config, current_revision
-from tests.migration_helpers import schema_differences
+from brandpulse.db import upgrade
+from brandpulse.db.engine import current_revision
+from tests.migration_helpers import database_at, schema_differences
 
 T = datetime(2026, 3, 10, 14, 0)  # stored naive on SQLite, as UTCDateTime does
 
 
-
 def test_0009_upgrades_an_older_database_and_downgrades(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    config = alembic_config(engine)
-    command.upgrade(config, "0008")
+    engine, config = database_at(tmp_path, "0008")
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO mentions (id, platform, external_id, brand, author_id, author_handle, author_followers,"

@@ -4,31 +4,28 @@ losing a row of the tables that reference ``mentions``."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from alembic import command
 from sqlalchemy import inspect, text
 
-from brandpulse.db import make_engine, upgrade
-from brandpulse.db.engine import alembic_config, current_revision
-from tests.migration_helpers import schema_differences
+from brandpulse.db import upgrade
+from brandpulse.db.engine import current_revision
+from tests.migration_helpers import database_at, schema_differences
 
-T = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
-
+T = datetime(2026, 3, 10, 14, 0)  # stored naive on SQLite, as UTCDateTime does
 
 
 def test_0008_upgrades_an_older_database_and_downgrades(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    config = alembic_config(engine)
-    command.upgrade(config, "0007")
+    engine, config = database_at(tmp_path, "0007")
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO mentions (id, platform, external_id, brand, author_id, author_handle, author_followers,"
             " author_verified, text, community, addressed_handles, is_own, created_at, fetched_at)"
             " VALUES (1, 'reddit', 't3_a', 'acme', 't2_a', 'ana', 4, 0, 'acme air lost my bag', 'travel', '[]', 0,"
-            " :t, :t)"), {"t": T.replace(tzinfo=None)})
+            " :t, :t)"), {"t": T})
         conn.execute(text("INSERT INTO scores (mention_id, analyzer, version, compound, label, scored_at)"
-                          " VALUES (1, 'vader', '1', -0.6, 'negative', :t)"), {"t": T.replace(tzinfo=None)})
+                          " VALUES (1, 'vader', '1', -0.6, 'negative', :t)"), {"t": T})
     upgrade(engine)
     assert current_revision(engine) >= "0008"
     assert schema_differences(engine, mentioning=("communit",)) == []

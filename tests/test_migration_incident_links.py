@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 from alembic import command
 from sqlalchemy import inspect, text
 
-from brandpulse.db import make_engine, upgrade
-from brandpulse.db.engine import alembic_config, current_revision
+from brandpulse.db import upgrade
+from brandpulse.db.engine import current_revision
 from brandpulse.db.models import Base
-from tests.migration_helpers import schema_differences
+from tests.migration_helpers import database_at, schema_differences
 
 MINE = ("incident_mentions", "incident_unlinks")
 T = datetime(2026, 3, 10, 14, 0, tzinfo=timezone.utc)
@@ -37,9 +37,7 @@ def _seed(conn) -> None:
 
 
 def test_0007_matches_the_models_fills_how_and_downgrades(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    config = alembic_config(engine)
-    command.upgrade(config, "0006")
+    engine, config = database_at(tmp_path, "0006")
     with engine.begin() as conn:
         _seed(conn)
     upgrade(engine)

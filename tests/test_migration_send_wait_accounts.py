@@ -10,17 +10,15 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from brandpulse.db import make_engine, session_factory, upgrade
-from brandpulse.db.engine import alembic_config, current_revision
+from brandpulse.db.engine import current_revision
 from outreach.outbox import current_waits
-from tests.migration_helpers import schema_differences
+from tests.migration_helpers import database_at, schema_differences
 
 T = datetime(2026, 3, 10, 14, 0)  # stored naive on SQLite, as UTCDateTime does
 
 
 def test_0010_upgrades_a_database_with_a_wait_and_downgrades(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    config = alembic_config(engine)
-    command.upgrade(config, "0009")
+    engine, config = database_at(tmp_path, "0009")
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO send_waits (platform, identity, until, account, reason, updated_at)"
                           " VALUES ('x', 'X_ACCESS_TOKEN', :until, 'AcmeAir', '429', :t)"),
