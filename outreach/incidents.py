@@ -748,9 +748,3 @@ def incident_view(session: Session, incident_id: int, *, linked_limit: int = 20)
         answered={i: post for i, m in by_context.items()
                   if (post := posts_answered.get((m.platform, str(m.reply_to_id)))) is not None},
     )
-
-
-def linked_count(session: Session, incident_id: int) -> int:
-    return session.scalar(
-        select(func.count()).select_from(IncidentMentionRow).where(IncidentMentionRow.incident_id == incident_id)
-    ) or 0
