@@ -73,6 +73,22 @@ def test_writing_again_after_an_answer_restarts_the_clock_and_keeps_the_first_an
     assert len(_rounds(any_Session, alert_id)) == 1
 
 
+def test_an_escalation_in_a_later_round_is_due_from_that_rounds_post(any_Session, apply, settings, make_mention):
+    first = make_mention("acme lost my bag", handle="ines", thread_id="t5", minutes=-300)
+    (mid1,), result = apply(any_Session, [(first, decision("P3", 0.3))])
+    alert_id = result[mid1]
+    _answer(any_Session, alert_id, T0 - timedelta(minutes=270))
+    again = make_mention("still no bag", handle="ines", thread_id="t5", minutes=-60)
+    apply(any_Session, [(again, decision("P2", 0.5))])
+    urgent = make_mention("my insulin is in that bag!!", handle="ines", thread_id="t5", minutes=-30)
+    apply(any_Session, [(urgent, decision("P1", 0.9))])
+    alert = alert_row(any_Session, alert_id)
+    assert (alert.round, alert.priority) == (2, "P1")
+    # the round's clock (its post, 60 minutes ago), not the alert's first post 300 minutes ago
+    assert alert.sla_due_at == again.created_at + settings.sla_for("P1")
+    assert [a for a, _, _ in audit(any_Session, alert_id)][-1] == "alert.escalated"
+
+
 def test_a_milder_message_keeps_the_priority_and_a_crossed_one_just_joins(any_Session, apply, settings, make_mention):
     first = make_mention("acme lost my bag, furious", handle="jo", thread_id="t2", minutes=-300)
     (mid1,), result = apply(any_Session, [(first, decision("P2", 0.5))])
