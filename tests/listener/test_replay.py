@@ -101,15 +101,19 @@ def test_converts_records_to_mentions(tmp_path, clock):
 
 
 def test_malformed_lines_are_reported_with_line_numbers_and_skipped(tmp_path, clock, caplog):
-    records = [_record(0, 0), {"platform": "x", "id": "9"}, _record(1, 1, created_at="yesterday")]
+    records = [_record(0, 0), {"platform": "x", "id": "9"}, _record(1, 1, created_at="yesterday"),
+               _record(2, 2, platform="reddit", subreddit="travel", subreddit_subscribers="1.2M"),
+               _record(3, 3, platform="reddit", subreddit="travel", subreddit_subscribers=1_240_000)]
     path = write_jsonl(tmp_path / "m.jsonl", records, raw_lines={1: "{not json"})
     mentions, bad = load_replay_file(path, brand="acme")
-    assert [m.external_id for m in mentions] == ["1000"]
+    assert [m.external_id for m in mentions] == ["1000", "1003"]
+    assert mentions[1].community_members == 1_240_000
     problems = {b.line: b.problem for b in bad}
-    assert set(problems) == {2, 3, 4}
+    assert set(problems) == {2, 3, 4, 5}
     assert "invalid JSON" in problems[2]
     assert "missing created_at, author, text" in problems[3]
     assert "yesterday" in problems[4]
+    assert problems[5] == "subreddit_subscribers is not a count: '1.2M'"
     assert f"{path}:2: skipped" in caplog.text
 
 
