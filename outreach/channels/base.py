@@ -101,6 +101,12 @@ def rate_limit_key(channel: object, *, account: str | None) -> str:
     return str(key_for(account=account))
 
 
+def configured_accounts(settings: object, platform: str) -> list[str]:
+    """The brands' accounts on ``platform`` (``brands[].accounts.<platform>``),
+    in configuration order; none without settings."""
+    return [a for brand in getattr(settings, "brands", ()) for a in brand.accounts.for_platform(platform)]
+
+
 def limited_accounts(channel: object, key: str, *, account: str | None) -> list[str]:
     """The accounts whose posts wait while ``key`` waits, as
     :func:`waiting_account` writes them: those the channel knows (its

@@ -61,7 +61,7 @@ from brandpulse.netclients import (
     reddit_user_agent,
 )
 from brandpulse.secrets import Secret, read_secrets
-from outreach.channels.base import OutboundPost, SendError, SentPost, account_limit_key
+from outreach.channels.base import OutboundPost, SendError, SentPost, account_limit_key, configured_accounts
 
 log = logging.getLogger(__name__)
 
@@ -338,10 +338,6 @@ class RedditAccountsChannel:
         return self.channel_for(post.account).find_sent(post)
 
 
-def _brand_reddit_accounts(settings: Any) -> list[str]:
-    return [a for b in getattr(settings, "brands", []) for a in b.accounts.reddit]
-
-
 def build_reddit_channel(
     settings: Any = None,
     *,
@@ -363,7 +359,7 @@ def build_reddit_channel(
     No request is made (each account logs in on first use). Raises
     MissingSecretError (a ConfigError) naming what is missing."""
     env = os.environ if env is None else env
-    brand_accounts = _brand_reddit_accounts(settings)
+    brand_accounts = configured_accounts(settings, PLATFORM)
     plan = reddit_posting_credentials(brand_accounts, env)
     secrets = read_secrets(plan.names_to_read(), env=env, purpose="posting on Reddit")
 

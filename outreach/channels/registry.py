@@ -42,43 +42,27 @@ from brandpulse.clock import Clock
 from brandpulse.config import ConfigError, Settings
 from brandpulse.netclients import (
     PostingCredentials,
-    reddit_account_password_name,
+    account_credential_names,
     reddit_posting_credentials,
     x_account_credential_names,
     x_posting_credentials,
 )
 from brandpulse.secrets import MissingSecretError
-from outreach.channels.base import Channel
+from outreach.channels.base import Channel, configured_accounts
 from outreach.channels.dryrun import DryRunChannel
 
 # What each platform allows, for the dry-run channel (plain character counts;
 # the live X channel counts as X does: URLs 23, CJK 2).
 DRY_RUN_LIMITS: dict[str, int | None] = {"x": 280, "reddit": 10_000, "replay": None}
 
-def _brand_x_accounts(settings: Settings) -> list[str]:
-    return [a for brand in settings.brands for a in brand.accounts.x]
-
-
-def _brand_reddit_accounts(settings: Settings) -> list[str]:
-    return [a for brand in settings.brands for a in brand.accounts.reddit]
-
-
-def _x_credentials(settings: Settings, env: Mapping[str, str]) -> PostingCredentials:
-    return x_posting_credentials(_brand_x_accounts(settings), env)
-
-
-def _reddit_credentials(settings: Settings, env: Mapping[str, str]) -> PostingCredentials:
-    return reddit_posting_credentials(_brand_reddit_accounts(settings), env)
-
-
 # Live posting, per network: which of its posting credentials the
 # environment holds (names only, also NAME_FILE: the app's, the default
 # account's and each brand account's own), and the module and factory that
 # build its channel (imported on use, so tweepy and praw load only when live
 # posting is configured).
-LIVE_PLATFORMS: dict[str, tuple[Callable[[Settings, Mapping[str, str]], PostingCredentials], str, str]] = {
-    "x": (_x_credentials, "outreach.channels.x", "build_x_channel"),
-    "reddit": (_reddit_credentials, "outreach.channels.reddit", "build_reddit_channel"),
+LIVE_PLATFORMS: dict[str, tuple[Callable[[list[str], Mapping[str, str]], PostingCredentials], str, str]] = {
+    "x": (x_posting_credentials, "outreach.channels.x", "build_x_channel"),
+    "reddit": (reddit_posting_credentials, "outreach.channels.reddit", "build_reddit_channel"),
 }
 _NAMES = {"x": "X", "reddit": "Reddit"}
 
@@ -92,7 +76,7 @@ def dry_run_channels(settings: Settings, *, out: TextIO | None = None, **_: Any)
 def _posting_credentials(platform: str, settings: Settings, env: Mapping[str, str]) -> PostingCredentials:
     """Which of ``platform``'s posting credentials ``env`` holds (names only)."""
     credentials, _module, _factory = LIVE_PLATFORMS[platform]
-    return credentials(settings, env)
+    return credentials(configured_accounts(settings, platform), env)
 
 
 def _missing_note(platform: str, settings: Settings, env: Mapping[str, str], missing: list[str]) -> str:
@@ -102,7 +86,7 @@ def _missing_note(platform: str, settings: Settings, env: Mapping[str, str], mis
     if plan.accounts or not set(plan.user) & set(missing):
         return ""
     handle = plan.without[0] if plan.without else "HANDLE"
-    own = x_account_credential_names(handle) if platform == "x" else (reddit_account_password_name(handle),)
+    own = account_credential_names(platform, handle)
     what = "pair" if platform == "x" else "password"
     return (f"; {' and '.join(plan.user)} are the default account's, or give each account its own {what}"
             f" ({' and '.join(own)})")
@@ -113,7 +97,7 @@ def x_account_warnings(settings: Settings, env: Mapping[str, str]) -> list[str]:
     accounts, when X can post at all: accounts that cannot post (they lack a
     token pair of their own, and the default pair is at most one account's),
     and per-account variables that name no brand account."""
-    plan = _x_credentials(settings, env)
+    plan = _posting_credentials("x", settings, env)
     warnings: list[str] = []
     uncovered = list(plan.without)
     if len(uncovered) > (1 if plan.default else 0):

@@ -50,7 +50,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import requests
 import tweepy
@@ -64,7 +64,7 @@ from brandpulse.netclients import (
     x_posting_credentials,
 )
 from brandpulse.secrets import read_secrets
-from outreach.channels.base import ManualReplyRequired, OutboundPost, SendError, SentPost
+from outreach.channels.base import ManualReplyRequired, OutboundPost, SendError, SentPost, configured_accounts
 from outreach.channels.textlength import MAX_WEIGHTED_LENGTH, length_problem
 
 log = logging.getLogger(__name__)
@@ -438,7 +438,7 @@ def build_x_channel(
     against its handle, on first use. Raises MissingSecretError (a
     ConfigError) naming what is missing, a pair set by half included."""
     env = os.environ if env is None else env
-    brand_accounts = _brand_x_accounts(settings)
+    brand_accounts = configured_accounts(settings, PLATFORM)
     plan = x_posting_credentials(brand_accounts, env)
     secrets = read_secrets(plan.names_to_read(), env=env, purpose="posting on X")
 
@@ -452,7 +452,3 @@ def build_x_channel(
     default = channel(account, X_USER_CREDENTIALS) if X_USER_CREDENTIALS[0] in secrets else None
     own = {handle: channel(handle, pair) for handle, pair in plan.accounts.items()}
     return XAccountsChannel(default=default, accounts=own, brand_accounts=brand_accounts)
-
-
-def _brand_x_accounts(settings: Any) -> list[str]:
-    return [a for b in getattr(settings, "brands", []) for a in b.accounts.x]

@@ -7,6 +7,7 @@ import pytest
 import responses
 
 from brandpulse.config import ConfigError
+from outreach.channels.base import configured_accounts
 from outreach.channels import reddit as reddit_channel
 from outreach.channels import x as x_channel
 from outreach.channels.reddit import RedditAccountsChannel
@@ -37,7 +38,7 @@ def test_credential_names_match_the_channel_modules(make_settings):
     settings = make_settings(brands=[{"id": "solo", "name": "Solo", "query": {"keywords": ["solo"]}}])
     for platform, module in (("x", x_channel), ("reddit", reddit_channel)):
         credentials, _, _ = LIVE_PLATFORMS[platform]
-        assert credentials(settings, {}).names_to_read() == list(module.CREDENTIALS)
+        assert credentials(configured_accounts(settings, platform), {}).names_to_read() == list(module.CREDENTIALS)
 
 
 def test_builds_a_channel_per_network_listened_to_without_touching_the_network(make_settings):
