@@ -156,9 +156,19 @@ def _minutes_ago(minutes: float) -> float:
     return (datetime.now(timezone.utc) - T0) / timedelta(minutes=1) - minutes
 
 
-def test_open_links_earlier_complaints_and_show_lists_them(tmp_path, monkeypatch):
+_X_STATUS = {"brands": {"acme": {"x": {"account": "AcmeAir"}}}}
+
+
+def _ran(tmp_path, monkeypatch, posts, incidents=_X_STATUS) -> Path:
+    """A config serving ``posts``, after one run (stored, alerts opened, apologies drafted, nothing approved)."""
     monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
     monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    config = write_config(tmp_path, posts, incidents=incidents)
+    invoke(config, "run", "--once")
+    return config
+
+
+def test_open_links_earlier_complaints_and_show_lists_them(tmp_path, monkeypatch):
     posts = [
         x_post(1, "@AcmeHelp the Acme Air app is down and I cannot check in. Terrible, useless.", handle="ana",
                minutes=_minutes_ago(30), base_id=7100),
@@ -167,8 +177,7 @@ def test_open_links_earlier_complaints_and_show_lists_them(tmp_path, monkeypatch
         x_post(3, "@AcmeHelp the Acme Air app is broken again, terrible and useless", handle="cai",
                minutes=_minutes_ago(180), base_id=7100),  # before the default lookback of 2 h
     ]
-    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {"x": {"account": "AcmeAir"}}}})
-    invoke(config, "run", "--once")  # stored, alerts opened, generic apologies drafted (nothing approved)
+    config = _ran(tmp_path, monkeypatch, posts)
 
     out = invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana").output
     assert "earlier complaints: 1 linked — posted since" in out
@@ -200,16 +209,13 @@ def test_open_links_earlier_complaints_and_show_lists_them(tmp_path, monkeypatch
 
 
 def test_until_bounds_the_earlier_complaints_and_ops_edit_the_keywords(tmp_path, monkeypatch):
-    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
     posts = [
         x_post(1, "@AcmeHelp the Acme Air app is down, terrible", handle="ana", minutes=_minutes_ago(90), base_id=7200),
         x_post(2, "@AcmeHelp Acme Air app down again, useless", handle="ben", minutes=_minutes_ago(50), base_id=7200),
         x_post(3, "@AcmeHelp the Acme Air app logs me out, awful", handle="cai", minutes=_minutes_ago(10),
                base_id=7200),
     ]
-    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {"x": {"account": "AcmeAir"}}}})
-    invoke(config, "run", "--once")
+    config = _ran(tmp_path, monkeypatch, posts)
     bad = invoke(config, "incident", "open", "--title", "x", "--since", "2h", "--until", "later", ok=False)
     assert bad.exit_code == 2 and "--until: not a duration or a time: 'later'" in bad.output
     bad = invoke(config, "incident", "open", "--title", "x", "--since", "1h", "--until", "2h", ok=False)
@@ -240,8 +246,6 @@ def test_until_bounds_the_earlier_complaints_and_ops_edit_the_keywords(tmp_path,
 
 
 def test_ops_unlink_a_complaint_linked_by_mistake_and_link_one_that_was_missed(tmp_path, monkeypatch):
-    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
     posts = [
         x_post(1, "@AcmeHelp the Acme Air app is down, terrible", handle="ana", minutes=_minutes_ago(20), base_id=7300),
         x_post(2, "@AcmeHelp the Acme Air app charged my card twice, awful, furious", handle="ben",
@@ -249,8 +253,7 @@ def test_ops_unlink_a_complaint_linked_by_mistake_and_link_one_that_was_missed(t
         x_post(3, "@AcmeHelp Acme Air gate scanners reject my boarding pass, terrible, useless", handle="cai",
                minutes=_minutes_ago(10), base_id=7300),
     ]
-    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {"x": {"account": "AcmeAir"}}}})
-    invoke(config, "run", "--once")
+    config = _ran(tmp_path, monkeypatch, posts)
     invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana")
     with db(config)() as s:
         ids = dict(s.execute(select(MentionRow.author_handle, MentionRow.id)).all())
@@ -290,16 +293,13 @@ def test_ops_unlink_a_complaint_linked_by_mistake_and_link_one_that_was_missed(t
 
 
 def test_unlink_reports_a_reply_on_its_way_and_one_to_be_posted_by_hand(tmp_path, monkeypatch):
-    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
     posts = [
         x_post(1, "@AcmeHelp the Acme Air app charged my card twice, awful, furious", handle="ana",
                minutes=_minutes_ago(20), base_id=7400),
         x_post(2, "@AcmeHelp the Acme Air app billed me for a seat I never got, terrible", handle="ben",
                minutes=_minutes_ago(15), base_id=7400),
     ]
-    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {"x": {"account": "AcmeAir"}}}})
-    invoke(config, "run", "--once")
+    config = _ran(tmp_path, monkeypatch, posts)
     invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana")
     with db(config).begin() as s:
         ids = dict(s.execute(select(MentionRow.author_handle, MentionRow.id)).all())
@@ -330,13 +330,10 @@ def test_a_complaint_moved_to_another_incident_while_its_reply_is_on_its_way(tmp
     (#1's link) has an unknown outcome: link says it drafts no second reply
     and why; the next run, finding it not posted, holds it re-drafted for #2
     instead of posting #1's link."""
-    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
     posts = [x_post(1, "@AcmeHelp the Acme Air app charged my card twice, awful, furious", handle="ana",
                     minutes=_minutes_ago(20), base_id=7500)]
-    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {
+    config = _ran(tmp_path, monkeypatch, posts, incidents={"brands": {"acme": {
         "x": {"account": "AcmeAir"}, "status_page": "https://status.acme.example"}}})
-    invoke(config, "run", "--once")
     invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana")
     invoke(config, "incident", "open", "--title", "Double charges", "--keywords", "billing", "--as", "dana")
     with db(config).begin() as s:
@@ -363,15 +360,12 @@ def test_a_complaint_moved_to_another_incident_while_its_reply_is_on_its_way(tmp
 
 
 def test_show_says_a_reply_was_linked_by_the_post_it_answers(tmp_path, monkeypatch):
-    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
     posts = [
         x_post(1, "@AcmeHelp the Acme Air app is down, terrible", handle="ana", minutes=_minutes_ago(20), base_id=7600),
         x_post(2, "@AcmeHelp Acme Air, can't check in either, awful, furious", handle="ben", minutes=_minutes_ago(15),
                thread="7601", reply_to="7601", base_id=7600),
     ]
-    config = write_config(tmp_path, posts, incidents={"brands": {"acme": {"x": {"account": "AcmeAir"}}}})
-    invoke(config, "run", "--once")
+    config = _ran(tmp_path, monkeypatch, posts)
     out = invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana").output
     assert "earlier complaints: 2 linked" in out
     with db(config)() as s:
@@ -382,8 +376,6 @@ def test_show_says_a_reply_was_linked_by_the_post_it_answers(tmp_path, monkeypat
 
 
 def _cancel_setup(tmp_path, monkeypatch):
-    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
     posts = [
         x_post(1, "@AcmeHelp the Acme Air app is down, terrible", handle="ana", minutes=_minutes_ago(20), base_id=7600),
         x_post(2, "@AcmeHelp Acme Air lost my bag, awful service, furious", handle="ben", minutes=_minutes_ago(15),
@@ -391,9 +383,7 @@ def _cancel_setup(tmp_path, monkeypatch):
     ]
     incidents = {"brands": {"acme": {"x": {"account": "AcmeAir"}, "reddit": {"subreddit": "AcmeAir",
                                                                              "account": "AcmeAir_Team"}}}}
-    config = write_config(tmp_path, posts, incidents=incidents)
-    invoke(config, "run", "--once")
-    return config
+    return _ran(tmp_path, monkeypatch, posts, incidents)
 
 
 def test_an_incident_opened_by_mistake_is_cancelled_before_anything_went_out(tmp_path, monkeypatch):
