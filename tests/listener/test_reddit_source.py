@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from brandpulse.config import SourceConfig
 from brandpulse.secrets import MissingSecretError
 from listener.base import RateLimited, SourceError
-from listener.reddit import RedditSource, build_reddit_source
+from listener.reddit import RedditSource, build_reddit_source, thing_to_mention
 from tests.conftest import T0
 from tests.fakes import faults, reddit_env, serve_reddit
 
@@ -181,3 +181,13 @@ def test_missing_credentials_are_named(settings):
     with pytest.raises(MissingSecretError) as err:
         build_reddit_source(config, brand=settings.brands[0], env={"REDDIT_CLIENT_ID": "x"})
     assert err.value.names == ["REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD"]
+
+
+@pytest.mark.parametrize(("given", "members"), [(1_240_000, 1_240_000), (None, None), (-5, None), (True, None),
+                                                 ("1.2M", None)])
+def test_a_submissions_members_are_its_subreddit_subscribers_when_a_count(given, members):
+    data = {"name": "t3_a", "author": "redditor1", "created_utc": T0.timestamp(), "title": "Acme Air lost my bag",
+            "subreddit": "travel", "subreddit_subscribers": given}
+    assert thing_to_mention("t3", data, brand="acme", parent_authors={}).community_members == members
+    comment = {**data, "name": "t1_b", "body": "same here", "link_id": "t3_a", "parent_id": "t3_a"}
+    assert thing_to_mention("t1", comment, brand="acme", parent_authors={}).community_members is None
