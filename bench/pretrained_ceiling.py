@@ -222,6 +222,9 @@ def fit_stack(blocks: dict, y: np.ndarray, *, names, folds: int = 5, soft=None, 
     per-post ``sample_weight`` (used by bench/label_cleaning.py), not both."""
     from sklearn.model_selection import StratifiedKFold
 
+    if soft is not None and sample_weight is not None:
+        raise ValueError("fit_stack takes soft labels or sample weights, not both (soft labels are weights already)")
+
     bases, log_probas = [], []
     for name in names:
         X = blocks[name]
