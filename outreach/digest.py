@@ -42,6 +42,7 @@ from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, Sour
 from brandpulse.durations import format_duration
 from brandpulse.resources import resource_dir
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, Reach, reach_of, shown_handle, shown_reach
+from outreach.channels.base import waiting_account
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
 from outreach.outbox import current_waits
 from outreach.templating import make_environment, printable
@@ -452,12 +453,12 @@ def _waits(session: Session, *, now: datetime, brands: Sequence[Any],
     platform's. Which accounts a wait holds is what the sending process
     recorded with it (:meth:`outreach.outbox.SendWait.holds`), whatever this
     process's environment says."""
-    own = {(platform, handle.lstrip("@").lower()) for b in brands
-           for platform, handles in (("x", b.accounts.x), ("reddit", b.accounts.reddit)) for handle in handles}
+    own = {(platform, waiting_account(handle)) for b in brands
+           for platform in ("x", "reddit") for handle in b.accounts.for_platform(platform)}
     out = []
     for wait in current_waits(session, now=now):
         held = sum(n for (platform, account), n in approved_by_sender.items() if wait.holds(platform, account))
-        ours = wait.identity == wait.platform or (wait.platform, (wait.account or "").lstrip("@").lower()) in own
+        ours = wait.identity == wait.platform or (wait.platform, waiting_account(wait.account)) in own
         if held or ours:
             out.append(DigestWait(platform=wait.platform, identity=wait.identity, account=wait.account,
                                   until=wait.until, reason=wait.reason, replies=held))
