@@ -454,6 +454,14 @@ def _reply_of(Session, mention_id):
         return s.scalars(select(OutboxRow).where(OutboxRow.mention_id == mention_id, OutboxRow.kind == "reply")).one()
 
 
+def _approve_and_send(Session, channels, clock, settings, mention_id, actor="kim"):
+    """A person approves the mention's reply and the next send run posts it; the reply as it is then."""
+    with Session.begin() as s:
+        approve(s, _reply_of(Session, mention_id).id, actor=actor, now=clock.now())
+    _send(Session, channels, clock, settings)
+    return _reply_of(Session, mention_id)
+
+
 def test_complaints_are_linked_and_answered_with_the_status_thread(
     Session, isettings, templates, clock, channels, pipeline, make_mention
 ):
@@ -540,9 +548,7 @@ def test_follow_ups_may_be_approved_by_policy(make_settings, Session, clock, mak
     _send(Session, channels, clock, settings)  # the thread is out first: ana's reply is drafted with its link
     [answered] = _ingest(Session, Pipeline(settings, renderer=renderer), make_mention, clock, [
         ({"text": "@AcmeHelp the app is down", "handle": "ana"}, -0.7)])
-    with Session.begin() as s:
-        approve(s, _reply_of(Session, answered).id, actor="lee", now=clock.now())
-    _send(Session, channels, clock, settings)
+    _approve_and_send(Session, channels, clock, settings, answered, actor="lee")
     result = _resolve(Session, settings, templates, clock, incident_id)
     with Session() as s:
         followup = s.get(OutboxRow, result.followups[0])
@@ -1149,10 +1155,7 @@ def test_unlinking_a_complaint_answered_with_the_status_link_leaves_the_sent_rep
     clock.advance(60)
     [cal] = _ingest(Session, pipeline, make_mention, clock, [  # drafted as an incident reply from the start
         ({"text": "@AcmeHelp the app lost my seat upgrade, awful", "handle": "cal", "thread_id": "t-cal"}, -0.7)])
-    with Session.begin() as s:
-        approve(s, _reply_of(Session, cal).id, actor="kim", now=clock.now())
-    _send(Session, channels, clock, isettings)
-    sent = _reply_of(Session, cal)
+    sent = _approve_and_send(Session, channels, clock, isettings, cal)
     assert (sent.status, sent.template) == ("sent", REPLY_TEMPLATE)
     clock.advance(60)
     [dee] = _ingest(Session, pipeline, make_mention, clock, [
@@ -1247,10 +1250,7 @@ def test_unlinking_withdraws_the_follow_up_to_an_earlier_post_of_the_same_conver
     clock.advance(60)
     [first] = _ingest(Session, pipeline, make_mention, clock, [  # no keyword: an ordinary reply, sent
         ({"text": "@AcmeHelp my seat upgrade vanished, awful", "handle": "gus", "thread_id": "t-gus"}, -0.7)])
-    with Session.begin() as s:
-        approve(s, _reply_of(Session, first).id, actor="kim", now=clock.now())
-    _send(Session, channels, clock, isettings)
-    assert _reply_of(Session, first).status == "sent"
+    assert _approve_and_send(Session, channels, clock, isettings, first).status == "sent"
     clock.advance(60)
     [linked] = _ingest(Session, pipeline, make_mention, clock, [  # the same conversation, with a keyword
         ({"text": "@AcmeHelp and now the app shows no seat at all", "handle": "gus", "thread_id": "t-gus"}, -0.7)])
@@ -1275,10 +1275,7 @@ def test_unlinking_one_complaint_keeps_the_follow_up_of_a_conversation_that_stay
     clock.advance(60)
     [first] = _ingest(Session, pipeline, make_mention, clock, [
         ({"text": "@AcmeHelp the app lost my booking, awful", "handle": "hal", "thread_id": "t-hal"}, -0.7)])
-    with Session.begin() as s:
-        approve(s, _reply_of(Session, first).id, actor="kim", now=clock.now())
-    _send(Session, channels, clock, isettings)
-    assert _reply_of(Session, first).status == "sent"
+    assert _approve_and_send(Session, channels, clock, isettings, first).status == "sent"
     clock.advance(60)
     [second] = _ingest(Session, pipeline, make_mention, clock, [
         ({"text": "@AcmeHelp still no booking in the app", "handle": "hal", "thread_id": "t-hal"}, -0.7)])
