@@ -113,11 +113,6 @@ class RedditChannel:
         is per account): ``u/<name>``, lower-case."""
         return account_limit_key(PLATFORM, self.username)
 
-    def _user_credentials(self) -> str:
-        names = (REDDIT_USER_CREDENTIALS[0], self.password_name) if self.password_name == REDDIT_USER_CREDENTIALS[1] \
-            else (self.password_name,)
-        return " and ".join(names)
-
     # -- sending --------------------------------------------------------------------
     def _check(self, post: OutboundPost) -> None:
         if post.platform != PLATFORM:
@@ -191,10 +186,12 @@ class RedditChannel:
             raise SendError(str(exc), permanent=exc.permanent, retry_at=exc.retry_at) from None
 
     # -- errors ------------------------------------------------------------------------
+    def _login_credentials(self) -> tuple[str, ...]:
+        """This account's login: REDDIT_USERNAME and REDDIT_PASSWORD (the default account) or its own password."""
+        return REDDIT_USER_CREDENTIALS if self.password_name == REDDIT_USER_CREDENTIALS[1] else (self.password_name,)
+
     def _credentials(self) -> tuple[str, ...]:
-        if self.password_name == REDDIT_USER_CREDENTIALS[1]:
-            return REDDIT_CREDENTIALS
-        return (*REDDIT_APP_CREDENTIALS, self.password_name)
+        return (*REDDIT_APP_CREDENTIALS, *self._login_credentials())
 
     def _call(self, action, doing: str, *, lookup: bool = False):
         now = self.clock.now()
@@ -227,7 +224,7 @@ class RedditChannel:
                             outcome_unknown=unknown) from None
         except prawcore.OAuthException as exc:
             raise SendError(f"Reddit refused the login of u/{self.username} while {doing} ({exc.error}); check"
-                            f" {self._user_credentials()}", permanent=True) from None
+                            f" {' and '.join(self._login_credentials())}", permanent=True) from None
         except (prawcore.InvalidToken, prawcore.InsufficientScope) as exc:
             raise SendError(f"Reddit rejected the access token while {doing} ({exc}); check {', '.join(self._credentials())}",
                             permanent=True) from None
