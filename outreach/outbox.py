@@ -58,7 +58,7 @@ against the run's ``limit``) and logs who waits until when; other senders
 go on. The send claim reads the waits again under the claim lock
 (:func:`claim_for_send`), so a wait another process records during a run
 holds this run's later posts of that sender too. A wait that is over is deleted at the start of the next send run
-(:func:`forget_expired_waits`) or when a new one is recorded.
+(:func:`forget_expired_waits`), or overwritten when the same limit is met again.
 
 People's changes (:func:`approve`, :func:`reject`, :func:`edit`) run in the
 caller's transaction, are conditional updates too (so they cannot overwrite a
