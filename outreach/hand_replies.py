@@ -237,12 +237,6 @@ def hand_replies_in_thread(session: Session, *, platform: str, author_id: str, t
                                                                          key=lambda r: r[3])]
 
 
-def hand_reply_in_thread(session: Session, *, platform: str, author_id: str, thread: str) -> HandReply | None:
-    """The earliest of :func:`hand_replies_in_thread`, or None."""
-    found = hand_replies_in_thread(session, platform=platform, author_id=author_id, thread=thread)
-    return found[0] if found else None
-
-
 _AUTHOR_POSTS_IN_THREAD = select(MentionRow.external_id).where(
     MentionRow.platform == bindparam("platform"),
     MentionRow.author_id == bindparam("author_id"),

@@ -13,7 +13,7 @@ from brandpulse.pipeline import Pipeline
 from brandpulse.types import Author, Mention
 from listener.poller import store_mentions
 from outreach.channels.dryrun import DryRunChannel
-from outreach.hand_replies import ANSWERED_ON_PLATFORM, hand_reply_in_thread
+from outreach.hand_replies import ANSWERED_ON_PLATFORM, hand_replies_in_thread
 from outreach.kpis import compute_kpis
 from outreach.outbox import SendReport, approve, send_approved
 
@@ -94,7 +94,7 @@ def test_a_post_brandpulse_sent_itself_is_not_a_reply_by_hand(Session, make_sett
     assert alert.first_response_at == clock.now() - 20 * MIN
     with Session() as s:
         assert [e for e in audit.history(s, "alert", alert.id) if e.action == ANSWERED_ON_PLATFORM] == []
-        assert hand_reply_in_thread(s, platform="x", author_id="u-sam", thread="c1") is None
+        assert hand_replies_in_thread(s, platform="x", author_id="u-sam", thread="c1") == []
 
 
 def test_an_earlier_reply_by_hand_moves_the_first_response_earlier_not_later(Session, make_settings, clock):
@@ -121,10 +121,10 @@ def test_other_threads_and_other_authors_are_not_affected(Session, make_settings
            post("420", CUSTOMER, "@AcmeHelp and the app is broken, terrible", clock.now() - 30 * MIN, thread="c5"))
     ingest(Session, pipeline, clock, post("401", TEAM, "@sam sorry, DM us", clock.now() - 5 * MIN, thread="c4", reply_to="400"))
     with Session() as s:
-        assert hand_reply_in_thread(s, platform="x", author_id="u-sam", thread="c4").external_id == "401"
-        assert hand_reply_in_thread(s, platform="x", author_id="u-kim", thread="c4") is None
-        assert hand_reply_in_thread(s, platform="x", author_id="u-sam", thread="c5") is None
-        assert hand_reply_in_thread(s, platform="reddit", author_id="u-sam", thread="c4") is None
+        assert [h.external_id for h in hand_replies_in_thread(s, platform="x", author_id="u-sam", thread="c4")] == ["401"]
+        assert hand_replies_in_thread(s, platform="x", author_id="u-kim", thread="c4") == []
+        assert hand_replies_in_thread(s, platform="x", author_id="u-sam", thread="c5") == []
+        assert hand_replies_in_thread(s, platform="reddit", author_id="u-sam", thread="c4") == []
         answered = {a.author_handle: a.first_response_at for a in s.scalars(select(AlertRow)).all() if a.thread_id == "c4"}
     assert answered == {"sam": clock.now() - 5 * MIN, "kim": None}
 
