@@ -272,7 +272,7 @@ def _alerts_and_messages(rows: Sequence[Any], *, now: datetime) -> tuple[list[_A
         else:
             first_of_first_message = first
         alerts.append(_Alert(b, p, opened, _by(first_of_first_message, now),
-                             resolved if status == "resolved" and resolved is not None and resolved <= now else None))
+                             _by(resolved, now) if status == "resolved" else None))
         later = [(written, answered) for n, (written, answered) in kept.items() if n > 1]
         if (round_ or 1) > 1 and round_opened_at is not None:
             later.append((round_opened_at, first))
