@@ -279,8 +279,8 @@ def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, 
             result = unlink_mention(s, incident_id, mention_id, actor=actor, now=app.clock.now(),
                                     settings=app.settings, renderer=TemplateRenderer(app.settings),
                                     rule_template=_rule_template(app.settings), reason=reason)
-            replies = {r.id: r for r in s.scalars(select(OutboxRow).where(
-                OutboxRow.id.in_([*result.redrafted, *result.held, *result.sent, *result.kept])))}
+            redrafted_status = dict(s.execute(select(OutboxRow.id, OutboxRow.status)
+                                              .where(OutboxRow.id.in_(result.redrafted))).all())
     except IncidentError as exc:
         raise _fail(exc) from None
     tag = f"incident:{incident_id}"
@@ -293,8 +293,7 @@ def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, 
                f" there, reject this one with `brandpulse replies reject {{id}}`; once approved it goes out, or comes back"
                " to be posted by hand, with the new text)")
     for reply_id, template in sorted(result.redrafted.items()):
-        r = replies[reply_id]
-        click.echo(f"  reply #{reply_id}: an ordinary draft again ({template}, {r.status})"
+        click.echo(f"  reply #{reply_id}: an ordinary draft again ({template}, {redrafted_status[reply_id]})"
                    + (by_hand.format(id=reply_id) if reply_id in result.by_hand else ""))
     for reply_id, why in sorted(result.held.items()):
         click.echo(f"  reply #{reply_id}: held for a person: {printable(why)}"
@@ -302,9 +301,8 @@ def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, 
     for reply_id in result.sent:
         click.echo(f"  reply #{reply_id}: already sent with the status link; it stays sent")
     for reply_id, status in sorted(result.in_flight.items()):
-        what = "being sent right now" if status == "sending" else "sent, but the platform's answer was lost"
-        click.echo(f"  reply #{reply_id}: {status}, {what}: the status-link reply may already be on the platform, so"
-                   " it is left as it is; the next send run reconciles it (posted: it stays; not posted: it is held"
+        click.echo(f"  reply #{reply_id}: {status}, {_in_flight(status)}: the status-link reply may already be on the"
+                   " platform, so it is left as it is; the next send run reconciles it (posted: it stays; not posted: it is held"
                    " for a person instead of being sent with the status link, re-drafted with the link of the"
                    " incident its complaint is linked to by then, if any)")
     for reply_id in result.kept:
@@ -315,6 +313,11 @@ def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, 
         click.echo(f"  follow-ups withdrawn (rejected): {', '.join(f'#{i}' for i in result.followups_withdrawn)}")
     click.echo(f"  it is not linked to incident #{incident_id} again by itself;"
                f" `brandpulse incident link {incident_id} {mention_id}` does it by hand")
+
+
+def _in_flight(status: str) -> str:
+    """What a reply of an in-flight status (``sending``, ``unknown``) is going through."""
+    return "being sent right now" if status == "sending" else "sent, but the platform's answer was lost"
 
 
 def _rule_template(settings: Settings):
@@ -436,9 +439,8 @@ def link(ctx: Context, incident_id: int, mention_id: int, reason: str | None, ac
                + (f" ({', '.join(f'#{i}' for i in result.redrafted)})" if result.redrafted else "")
                + f"; already answered: {len(result.answered)} (left as sent; they get the follow-up when it resolves)")
     for reply_id, status in sorted(result.in_flight.items()):
-        what = "being sent right now" if status == "sending" else "sent, but the platform's answer was lost"
-        click.echo(f"  reply #{reply_id}: {status}, {what}: it may already be on the platform, so it is left as it is"
-                   " and no second reply is drafted; the next send run reconciles it (posted: it is the answer, and"
+        click.echo(f"  reply #{reply_id}: {status}, {_in_flight(status)}: it may already be on the platform, so it is"
+                   " left as it is and no second reply is drafted; the next send run reconciles it (posted: it is the answer, and"
                    " the follow-up answers it when this incident resolves; not posted: if it gives another"
                    f" incident's link it is re-drafted with #{incident_id}'s and held for a person to approve)")
 
