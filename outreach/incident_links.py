@@ -85,11 +85,11 @@ from outreach.incident_records import (
     LINKED_ON_ARRIVAL,
     OPEN_STATUSES,
     PENDING_REPLY_STATUSES,
-    TAG_PREFIX,
     IncidentError,
     IncidentSnapshot,
     current_snapshot,
     get_incident,
+    incident_tag,
     mention_from_row,
     replies_to,
 )
@@ -346,7 +346,7 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
                                                      IncidentMentionRow.mention_id == mention_id))
     session.execute(insert(IncidentUnlinkRow).values(incident_id=incident_id, mention_id=mention_id, unlinked_at=now,
                                                      unlinked_by=actor, reason=reason))
-    tag = f"{TAG_PREFIX}{incident_id}"
+    tag = incident_tag(incident_id)
     session.execute(delete(MentionTagRow).where(MentionTagRow.mention_id == mention_id, MentionTagRow.tag == tag))
     alert_still_linked = alert_id is not None and session.scalar(
         select(func.count()).select_from(IncidentMentionRow)
@@ -523,7 +523,7 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
         raise IncidentError(f"mention {mention_id} is linked to incident #{other}; unlink it there first"
                             f" (brandpulse incident unlink {other} {mention_id})")
     alert = _author_alert(session, mention_row, lock=True)
-    tag = f"{TAG_PREFIX}{incident_id}"
+    tag = incident_tag(incident_id)
     if alert is not None:
         taken = sorted(open_incident_tags(session, [t for t in alert.tags or [] if t != tag]))
         if taken:

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from brandpulse.db.models import AlertRow, IncidentMentionRow, IncidentRow, IncidentUpdateRow, MentionRow, OutboxRow
 from brandpulse.types import Mention
-from outreach.incident_records import LINKABLE_ALERT_STATUSES, OPEN_STATUSES, TAG_PREFIX, IncidentSnapshot
+from outreach.incident_records import LINKABLE_ALERT_STATUSES, OPEN_STATUSES, TAG_PREFIX, IncidentSnapshot, incident_tag
 
 _APOSTROPHE = re.compile("['’]")
 
@@ -111,7 +111,7 @@ class OpenIncident:
 
     @property
     def tag(self) -> str:
-        return f"{TAG_PREFIX}{self.snapshot.id}"
+        return incident_tag(self.snapshot.id)
 
     def keywords_in(self, mention: Mention) -> list[str]:
         """The incident's keywords the mention's title or text contains (kept with its link)."""

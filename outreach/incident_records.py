@@ -37,6 +37,11 @@ LINKED_ON_ARRIVAL = "arrival"  # linked by the pipeline as it came in
 LINKED_BY_HAND = "hand"  # incident link
 
 
+def incident_tag(incident_id: int) -> str:
+    """The tag a linked complaint's mention and alert carry: ``incident:<id>``."""
+    return f"{TAG_PREFIX}{incident_id}"
+
+
 class IncidentError(Exception):
     """Something the person running the incident can fix: an unknown incident
     or brand, a step the lifecycle does not allow, a post that is too long."""

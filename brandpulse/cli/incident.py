@@ -33,6 +33,7 @@ from outreach.incident_records import (
     STATUSES,
     IncidentError,
     get_incident,
+    incident_tag,
 )
 from outreach.incident_templates import IncidentTemplates
 from outreach.incidents import (
@@ -283,7 +284,7 @@ def unlink(ctx: Context, incident_id: int, mention_id: int, reason: str | None, 
                                               .where(OutboxRow.id.in_(result.redrafted))).all())
     except IncidentError as exc:
         raise _fail(exc) from None
-    tag = f"incident:{incident_id}"
+    tag = incident_tag(incident_id)
     click.echo(f"mention {mention_id} unlinked from incident #{incident_id} by {actor}"
                + (f": {printable(reason)}" if reason else ""))
     if result.alert_id is not None:
