@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from brandpulse.db import make_engine, upgrade
 from brandpulse.db.engine import alembic_config, current_revision
-from brandpulse.db.models import Base
+from tests.migration_helpers import schema_differences
 
-MINE = {"source_usage", "source_state"}
-
-
-def _differences(engine) -> list:
-    with engine.connect() as conn:
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    out = []
-    for diff in diffs:
-        ops = diff if isinstance(diff, list) else [diff]
-        for op in ops:
-            table = next((getattr(x, "name", None) for x in op[1:] if hasattr(x, "columns")), None) or \
-                (op[2] if len(op) > 2 and isinstance(op[2], str) else None)
-            if table in MINE:
-                out.append(op)
-    return out
+MINE = ("source_usage", "source_state")
 
 
 def test_0004_matches_the_models_and_downgrades(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     upgrade(engine)
     assert current_revision(engine) >= "0004"
-    assert _differences(engine) == []
+    assert schema_differences(engine, mentioning=MINE) == []
     columns = {c["name"] for c in inspect(engine).get_columns("source_usage")}
     assert columns == {"source", "month", "polls", "posts_read", "users_read", "spend", "updated_at"}
 
