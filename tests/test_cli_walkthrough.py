@@ -59,7 +59,7 @@ def test_listings_say_what_their_limit_left_out(config):
     assert len(out) == 2 and out[1] == "… and 2 more alerts (--limit 3 shows them all)"
     assert "more alerts" not in invoke(config, "alerts", "list", "--limit", "3").output
     replies = invoke(config, "replies", "list", "--limit", "2").output
-    assert replies.endswith("… and 1 more replies (--limit 3 shows them all)\n")
+    assert replies.endswith("… and 1 more reply (--limit 3 shows them all)\n")
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -89,7 +89,7 @@ def list_(ctx: Context, statuses, brand, assignee, limit) -> None:
             click.echo("no alerts")
         for alert in rows:
             click.echo(_one_line(alert, now))
-    more = more_line(len(rows), total, what="alerts")
+    more = more_line(len(rows), total, one="alert", many="alerts")
     if more:
         click.echo(more)
 

@@ -119,11 +119,13 @@ def limit_option(func: Callable) -> Callable:
                         help="Show at most this many.")(func)
 
 
-def more_line(shown: int, total: int, *, what: str) -> str | None:
-    """``… and 181 more open alerts (--limit 231 shows them all)`` when a listing was cut."""
+def more_line(shown: int, total: int, *, one: str, many: str) -> str | None:
+    """``… and 181 more alerts (--limit 231 shows them all)`` when a listing was
+    cut (``one`` names a single left-out item, ``many`` several)."""
     if total <= shown:
         return None
-    return f"… and {total - shown} more {what} (--limit {total} shows them all)"
+    left = total - shown
+    return f"… and {left} more {one if left == 1 else many} (--limit {total} shows them all)"
 
 
 def actor_option(func: Callable) -> Callable:

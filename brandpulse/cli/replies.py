@@ -42,7 +42,7 @@ def list_(ctx: Context, statuses, limit) -> None:
             alert = f" alert #{r.alert_id}" if r.alert_id else ""
             account = shown_handle(r.platform, r.account) if r.account else "(no account)"
             click.echo(printable(f"#{r.id:<5} {r.status:<9}{alert} {r.platform} as {account} → {r.in_reply_to or 'new post'}{reason}\n       {_indented(r.text)}"))
-    more = more_line(len(rows), total, what="replies")
+    more = more_line(len(rows), total, one="reply", many="replies")
     if more:
         click.echo(more)
 
