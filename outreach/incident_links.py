@@ -92,6 +92,7 @@ from outreach.incident_records import (
     incident_tag,
     mention_from_row,
     replies_to,
+    withdraw,
 )
 from outreach.incident_replies import redraft, redraft_replies, store_redrafts
 from outreach.incident_templates import FOLLOWUP_TEMPLATE, REPLY_TEMPLATE, IncidentTemplates
@@ -428,12 +429,8 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
         .order_by(OutboxRow.id)
         .with_for_update()
     ))
-    if followups:
-        session.execute(update(OutboxRow).where(OutboxRow.id.in_(followups))
-                        .values(status="rejected", updated_at=now).execution_options(synchronize_session=False))
-        events += [{"at": now, "actor": actor, "action": "reply.rejected", "entity_type": "outbox", "entity_id": f,
-                    "details": {"reason": f"{UNLINKED_REASON} #{incident_id}", "incident_id": incident_id}}
-                   for f in followups]
+    events += withdraw(session, followups, reason=f"{UNLINKED_REASON} #{incident_id}", incident_id=incident_id,
+                       actor=actor, now=now)
     result = Unlinking(
         incident_id=incident_id, mention_id=mention_id, alert_id=alert_id,
         alert_untagged=alert_id is not None and not alert_still_linked, how=how,

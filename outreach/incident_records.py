@@ -4,16 +4,17 @@ The statuses and how a complaint was linked, :class:`IncidentError`, the
 :class:`IncidentSnapshot` posts and replies are written from, and reading an
 incident (:func:`get_incident`, :func:`current_snapshot`), a stored mention
 (:func:`mention_from_row`) and our replies to its complaints
-(:func:`replies_to`, :func:`linked_replies`).
+(:func:`replies_to`, :func:`linked_replies`), and withdrawing posts that have
+not gone out (:func:`withdraw`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from brandpulse.db.models import IncidentMentionRow, IncidentRow, IncidentUpdateRow, MentionRow, OutboxRow
@@ -122,6 +123,19 @@ def replies_to(session: Session, *, mentions, alerts, statuses: Sequence[str] | 
     if lock:
         query = query.with_for_update(of=OutboxRow)
     return session.execute(query).all()
+
+
+def withdraw(session: Session, outbox_ids: Sequence[int], *, reason: str, incident_id: int, actor: str,
+             now: datetime) -> list[dict[str, Any]]:
+    """Reject these outbox rows (not gone out: they never will), in one
+    UPDATE; their ``reply.rejected`` audit events, for the caller to record
+    with its own."""
+    if not outbox_ids:
+        return []
+    session.execute(update(OutboxRow).where(OutboxRow.id.in_(outbox_ids))
+                    .values(status="rejected", updated_at=now).execution_options(synchronize_session=False))
+    return [{"at": now, "actor": actor, "action": "reply.rejected", "entity_type": "outbox", "entity_id": i,
+             "details": {"reason": reason, "incident_id": incident_id}} for i in outbox_ids]
 
 
 def linked_replies(session: Session, incident_id: int, statuses: Sequence[str], *, template: str | None = None,

@@ -102,6 +102,7 @@ from outreach.incident_records import (
     linked_replies,
     mention_from_row,
     replies_to,
+    withdraw,
 )
 from outreach.incident_replies import draft_followups, redraft_replies
 from outreach.incident_templates import (
@@ -616,14 +617,8 @@ def cancel_incident(session: Session, incident_id: int, *, settings: Settings, t
     _set_status(session, row, status=CANCELLED, now=now, resolved_by=None)
     withdrawn = [post.id for post in posts if post.status in WITHDRAWABLE_POST_STATUSES]
     in_flight = {post.id: post.status for post in posts if post.status in IN_FLIGHT_STATUSES}
-    events: list[dict[str, Any]] = []
-    if withdrawn:
-        session.execute(update(OutboxRow).where(OutboxRow.id.in_(withdrawn)).values(status="rejected", updated_at=now)
-                        .execution_options(synchronize_session=False))
-        events += [{"at": now, "actor": actor, "action": "reply.rejected", "entity_type": "outbox", "entity_id": i,
-                    "details": {"reason": f"incident #{row.id} cancelled", "incident_id": row.id}}
-                   for i in withdrawn]
-    audit.record_many(session, events)
+    audit.record_many(session, withdraw(session, withdrawn, reason=f"incident #{row.id} cancelled", incident_id=row.id,
+                                        actor=actor, now=now))
     why = f"incident #{row.id} cancelled" + (f": {reason}" if reason else "")
     mention_ids = session.scalars(select(IncidentMentionRow.mention_id)
                                   .where(IncidentMentionRow.incident_id == row.id)
