@@ -49,6 +49,16 @@ def restart(current: Round, *, mention_id: int, posted_at: datetime, priority: P
     return kept, new, details
 
 
+def awaited_round(*, number: int, round_mention_id: int | None, round_opened_at: datetime | None,
+                  first_mention_id: int, opened_at: datetime, priority: Priority, sla_due_at: datetime,
+                  first_response_at: datetime | None) -> Round:
+    """The round an alert awaits, from its columns (the inverse of
+    :func:`alert_values`: round 1 is the alert's first post, whose time is the
+    alert's ``opened_at``)."""
+    return Round(number, round_mention_id if number > 1 else first_mention_id, round_opened_at or opened_at,
+                 priority, sla_due_at, first_response_at)
+
+
 def alert_values(r: Round) -> dict[str, Any]:
     """The alerts columns that describe the round ``r`` awaited."""
     return {"round": r.number, "round_opened_at": r.opened_at if r.number > 1 else None,

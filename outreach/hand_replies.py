@@ -37,7 +37,7 @@ from brandpulse import audit
 from brandpulse.db.models import AlertMentionRow, AlertRoundRow, AlertRow, MentionRow, OutboxRow
 from brandpulse.inbox import OPEN_STATES
 from brandpulse.config import Settings
-from brandpulse.rounds import WROTE_AGAIN, Round, alert_values, restart
+from brandpulse.rounds import WROTE_AGAIN, alert_values, awaited_round, restart
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, Mention, Priority
 
 ANSWERED_ON_PLATFORM = "alert.answered_on_platform"
@@ -190,8 +190,9 @@ def _restart_if_wrote_again(session: Session, alert_id: int, *, answered_at: dat
     if later is None:
         return
     priority = Priority(a.priority)
-    current = Round(a.round, a.round_mention_id if a.round > 1 else a.mention_id, a.round_opened_at or a.opened_at,
-                    priority, a.sla_due_at, answered_at)
+    current = awaited_round(number=a.round, round_mention_id=a.round_mention_id, round_opened_at=a.round_opened_at,
+                            first_mention_id=a.mention_id, opened_at=a.opened_at, priority=priority,
+                            sla_due_at=a.sla_due_at, first_response_at=answered_at)
     kept, new, details = restart(current, mention_id=later.id, posted_at=later.created_at, priority=priority,
                                  sla=settings.sla_for(priority))
     session.execute(insert(AlertRoundRow), [{"alert_id": alert_id, **kept}])

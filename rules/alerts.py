@@ -71,7 +71,7 @@ from brandpulse.audit import SYSTEM, record_many
 from brandpulse.config import Settings
 from brandpulse.db.bulk import insert_rows, select_by_keys, update_rows
 from brandpulse.db.models import AlertMentionRow, AlertRoundRow, AlertRow
-from brandpulse.rounds import WROTE_AGAIN, Round, restart
+from brandpulse.rounds import WROTE_AGAIN, awaited_round, restart
 from brandpulse.types import Decision, Mention, Priority
 
 ACTIVE_STATUSES = ("open", "acknowledged")
@@ -207,9 +207,10 @@ def _wrote_again(
     restart the first-response clock for this post (module docstring)."""
     alert = decision.alert
     assert alert is not None and state.first_response_at is not None and state.opened_by is not None
-    current = Round(state.round, state.round_mention_id if state.round > 1 else state.opened_by,
-                    state.round_opened_at or state.opened_at, state.priority, state.sla_due_at,
-                    state.first_response_at)
+    current = awaited_round(number=state.round, round_mention_id=state.round_mention_id,
+                            round_opened_at=state.round_opened_at, first_mention_id=state.opened_by,
+                            opened_at=state.opened_at, priority=state.priority, sla_due_at=state.sla_due_at,
+                            first_response_at=state.first_response_at)
     priority = alert.priority if alert.priority.rank < state.priority.rank else state.priority
     kept, new, details = restart(current, mention_id=mention_id, posted_at=mention.created_at, priority=priority,
                                  sla=settings.sla_for(priority))
