@@ -25,6 +25,7 @@ builders.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from typing import Any, Callable, Iterable, Mapping
 import requests
 
 import brandpulse
-from brandpulse.secrets import Secret, read_secrets, redact_in_logs
+from brandpulse.secrets import MissingSecretError, Secret, read_secrets, redact_in_logs
 
 X_API_HOST = "https://api.twitter.com"  # tweepy's hard-coded host
 REDDIT_OAUTH_URL = "https://oauth.reddit.com"
@@ -42,8 +43,9 @@ DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)  # (connect, read) seconds
 APP_ID = "brandpulse"
 # Reddit: one script app (client id and secret) and the accounts it logs in
 # as (password grant). REDDIT_USERNAME and REDDIT_PASSWORD are the default
-# account's (reading uses it too); another brand account's password is named
-# after its handle (see reddit_account_password_name).
+# account's (a source reads as it unless it names an ``account``); another
+# brand account's password is named after its handle (see
+# reddit_account_password_name), for posting and reading alike.
 REDDIT_APP_CREDENTIALS = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET")
 REDDIT_USER_CREDENTIALS = ("REDDIT_USERNAME", "REDDIT_PASSWORD")
 REDDIT_CREDENTIALS = (*REDDIT_APP_CREDENTIALS, *REDDIT_USER_CREDENTIALS)
@@ -387,35 +389,68 @@ def make_reddit_client(
     return reddit
 
 
+def reddit_login_names(account: str | None, env: Mapping[str, str]) -> tuple[str, ...]:
+    """The variables whose values log in as the Reddit account ``account``
+    (None: the default account), the app's first: REDDIT_USERNAME and
+    REDDIT_PASSWORD for the default account; for a named one its own
+    password (REDDIT_PASSWORD__<HANDLE>) when set, else the default pair when
+    REDDIT_USERNAME is that account (compared without 'u/' and case), as the
+    posting channel decides. Only names are looked at, and REDDIT_USERNAME
+    (not a secret: it is in every User-Agent). Raises MissingSecretError
+    naming the account's own variable when neither holds it."""
+    if account is None:
+        return REDDIT_CREDENTIALS
+    own = reddit_account_password_name(account)
+    if _is_set(own, env):
+        return (*REDDIT_APP_CREDENTIALS, own)
+    default_user = (env.get(REDDIT_USER_CREDENTIALS[0]) or "").strip()
+    if default_user and bare_handle(default_user).lower() == bare_handle(account).lower():
+        return REDDIT_CREDENTIALS
+    default = f"; {REDDIT_USER_CREDENTIALS[0]} is u/{bare_handle(default_user)}" if default_user else ""
+    raise MissingSecretError(
+        [f"environment variable {own} is not set (nor {own}_FILE): it holds the password of u/{bare_handle(account)},"
+         f" which logs in through the app of {REDDIT_APP_CREDENTIALS[0]}{default}"], names=[own])
+
+
 def reddit_client_from_env(
     *,
     purpose: str,
     env: Mapping[str, str] | None = None,
     app_id: str = APP_ID,
+    account: str | None = None,
     session: requests.Session | None = None,
     timeout: float = 30.0,
     oauth_url: str | None = None,
     reddit_url: str | None = None,
-) -> tuple[Any, str]:
+) -> tuple[Any, str, tuple[str, ...]]:
     """:func:`make_reddit_client` for the script app whose credentials are in
-    REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USERNAME, REDDIT_PASSWORD
-    (or their ``_FILE`` variants; ``env`` defaults to the process
-    environment), and the account's username. Raises MissingSecretError (a
-    ConfigError) naming every missing credential and ``purpose``."""
-    secrets = read_secrets(REDDIT_CREDENTIALS, env=env, purpose=purpose)
-    username = secrets["REDDIT_USERNAME"].reveal()
+    REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET, logged in as ``account`` (its
+    password in REDDIT_PASSWORD__<HANDLE>, or REDDIT_USERNAME/REDDIT_PASSWORD
+    when those are its own; see :func:`reddit_login_names`) or, without one,
+    as REDDIT_USERNAME with REDDIT_PASSWORD (each variable also readable from
+    NAME_FILE; ``env`` defaults to the process environment). Returns the
+    client, the account's username and the variables its login came from
+    (for error messages). Raises MissingSecretError (a ConfigError) naming
+    every missing credential and ``purpose``."""
+    env = os.environ if env is None else env
+    names = reddit_login_names(account, env)
+    secrets = read_secrets(names, env=env, purpose=purpose)
+    if REDDIT_USER_CREDENTIALS[0] in secrets:
+        username, password = secrets[REDDIT_USER_CREDENTIALS[0]].reveal(), secrets[REDDIT_USER_CREDENTIALS[1]]
+    else:
+        username, password = bare_handle(account or ""), secrets[names[-1]]
     client = make_reddit_client(
         client_id=secrets["REDDIT_CLIENT_ID"],
         client_secret=secrets["REDDIT_CLIENT_SECRET"],
         username=username,
-        password=secrets["REDDIT_PASSWORD"],
+        password=password,
         user_agent=reddit_user_agent(username, app_id=app_id),
         session=session,
         oauth_url=oauth_url or REDDIT_OAUTH_URL,
         reddit_url=reddit_url or REDDIT_URL,
         timeout=timeout,
     )
-    return client, username
+    return client, username, names
 
 
 def http_session_of(client: Any) -> HttpSession | None:

@@ -47,7 +47,13 @@ from praw.exceptions import PRAWException
 from pydantic import BaseModel, ConfigDict, Field
 
 from brandpulse.config import Brand, Query
-from brandpulse.netclients import http_session_of, reddit_client_from_env
+from brandpulse.netclients import (
+    REDDIT_APP_CREDENTIALS,
+    REDDIT_CREDENTIALS,
+    bare_handle,
+    http_session_of,
+    reddit_client_from_env,
+)
 from brandpulse.types import Author, FetchResult, Mention
 from listener.base import SourceError
 from listener.budget import SourceBudget
@@ -200,7 +206,12 @@ class RedditSource:
         default_backoff: timedelta = DEFAULT_BACKOFF,
         price_per_post: float = 0.0,
         monthly_budget: float | None = None,
+        account: str | None = None,
+        login: tuple[str, ...] = REDDIT_CREDENTIALS,
     ) -> None:
+        """``account``: the Reddit account the client reads as (None: the
+        default, REDDIT_USERNAME); ``login``: the variables its credentials
+        came from, named in error messages (never their values)."""
         if listing not in ("submissions", "comments"):
             raise ValueError(f"listing must be 'submissions' or 'comments', not {listing!r}")
         if not 1 <= page_size <= 100:
@@ -218,6 +229,8 @@ class RedditSource:
         self.brand = brand.id
         self.brand_config = brand
         self.client = client
+        self.account = account
+        self.login = login
         self.listing = listing
         self.subreddits = subs
         self.matcher = QueryMatcher(query or brand.query)
@@ -235,7 +248,9 @@ class RedditSource:
         )
 
     def __repr__(self) -> str:
-        return f"<RedditSource {self.name} ({self.brand}): {self.listing} in {', '.join('r/' + s for s in self.subreddits)}>"
+        as_ = f" as u/{self.account}" if self.account else ""
+        return (f"<RedditSource {self.name} ({self.brand}): {self.listing} in"
+                f" {', '.join('r/' + s for s in self.subreddits)}{as_}>")
 
     # -- the Source protocol ---------------------------------------------
     def fetch(self, cursor: dict[str, Any], *, now: datetime) -> FetchResult:
@@ -403,11 +418,11 @@ class RedditSource:
             raise SourceError(f"{what}: malformed JSON (HTTP {exc.response.status_code}, "
                               f"{body_excerpt(exc.response.content)}); skipped") from None
         except prawcore.OAuthException as exc:
-            raise SourceError(f"{what}: Reddit refused the login ({exc.error}); check REDDIT_USERNAME and"
-                              " REDDIT_PASSWORD", permanent=True) from None
+            raise SourceError(f"{what}: Reddit refused the login{self._as()} ({exc.error}); check"
+                              f" {' and '.join(self._user_login())}", permanent=True) from None
         except (prawcore.InvalidToken, prawcore.InsufficientScope) as exc:
-            raise SourceError(f"{what}: Reddit rejected the access token ({exc}); check REDDIT_CLIENT_ID,"
-                              " REDDIT_CLIENT_SECRET and that the app is a script app", permanent=True) from None
+            raise SourceError(f"{what}: Reddit rejected the access token{self._as()} ({exc}); check"
+                              f" {', '.join(self.login)} and that the app is a script app", permanent=True) from None
         except prawcore.Forbidden as exc:
             raise SourceError(f"{what}: forbidden (403: private, banned or quarantined subreddit, or an account"
                               f" without access): {exc}", permanent=True) from None
@@ -431,14 +446,20 @@ class RedditSource:
             # prawcore maps a 401/403 through the www-authenticate header; without one it raises KeyError.
             last = http.last_response if http is not None else None
             if last is not None and last.status_code in (401, 403):
-                raise SourceError(f"{what}: Reddit answered {last.status_code} without saying why; check"
-                                  " REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USERNAME and REDDIT_PASSWORD",
-                                  permanent=True) from None
+                raise SourceError(f"{what}: Reddit answered {last.status_code}{self._as()} without saying why;"
+                                  f" check {', '.join(self.login)}", permanent=True) from None
             raise SourceError(f"{what}: unexpected error inside praw (KeyError {exc})") from None
         except (PRAWException, prawcore.PrawcoreException) as exc:
             raise SourceError(f"{what}: {type(exc).__name__}: {exc}") from None
         headers = http.last_response.headers if http is not None and http.last_response is not None else {}
         return payload, reddit_rate_limit(headers, now=now)
+
+    def _as(self) -> str:
+        return f" (reading as u/{self.account})" if self.account else ""
+
+    def _user_login(self) -> tuple[str, ...]:
+        """The variables of the account's login (not the app's)."""
+        return tuple(n for n in self.login if n not in REDDIT_APP_CREDENTIALS)
 
 
 # ----------------------------------------------------------------- factory
@@ -453,6 +474,12 @@ class RedditSourceOptions(BaseModel):
     max_pages: int = Field(default=3, ge=1, le=10)
     match_thread_title: bool = True
     resolve_parent_authors: bool = True
+    account: str | None = Field(
+        default=None,
+        description="the brand's Reddit account to read as (one of brands[].accounts.reddit; its password in"
+                    " REDDIT_PASSWORD__<HANDLE>, or REDDIT_USERNAME/REDDIT_PASSWORD when it is that account);"
+                    " default: REDDIT_USERNAME",
+    )
     app_id: str = Field(default="brandpulse", pattern=r"^[A-Za-z0-9_.-]+$")
     timeout: float = Field(default=30.0, gt=0, le=300)
     price_per_post: float = Field(default=0.0, ge=0, description="USD per post read (free tier: 0)")
@@ -472,13 +499,19 @@ def build_reddit_source(
     """Build a source of kind ``reddit`` from its configuration (a
     :class:`~brandpulse.config.SourceConfig`). Credentials come from
     REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET, REDDIT_USERNAME, REDDIT_PASSWORD
-    (or their ``_FILE`` variants). Raises pydantic's ValidationError or
-    ValueError for bad options (the source registry words them with the key
-    path) and MissingSecretError (a ConfigError) for missing credentials."""
+    (or their ``_FILE`` variants); a source with an ``account`` reads as
+    that account, with its own password (REDDIT_PASSWORD__<HANDLE>), or the
+    default login when REDDIT_USERNAME is that account. Raises pydantic's
+    ValidationError or ValueError for bad options (the source registry words
+    them with the key path) and MissingSecretError (a ConfigError) for
+    missing credentials, naming the variables, never a value."""
     opts = RedditSourceOptions.model_validate(config.options)
-    client, _ = reddit_client_from_env(purpose=f"source {config.name!r} reads Reddit", env=env, app_id=opts.app_id,
-                                       session=session, timeout=opts.timeout, oauth_url=oauth_url, reddit_url=reddit_url)
-    return _source(config, opts, brand=brand, client=client)
+    account = _own_account(brand, opts.account)
+    as_ = f" as u/{account}" if account else ""
+    client, _, login = reddit_client_from_env(
+        purpose=f"source {config.name!r} reads Reddit{as_}", env=env, app_id=opts.app_id, account=account,
+        session=session, timeout=opts.timeout, oauth_url=oauth_url, reddit_url=reddit_url)
+    return _source(config, opts, brand=brand, client=client, account=account, login=login)
 
 
 def check_reddit_source(config: Any, *, brand: Brand, settings: Any = None) -> SourceBudget:
@@ -486,10 +519,30 @@ def check_reddit_source(config: Any, *, brand: Brand, settings: Any = None) -> S
     credentials or network; return its budget. Raises like
     :func:`build_reddit_source`, except for credentials."""
     opts = RedditSourceOptions.model_validate(config.options)
-    return _source(config, opts, brand=brand, client=None).budget
+    return _source(config, opts, brand=brand, client=None, account=_own_account(brand, opts.account)).budget
 
 
-def _source(config: Any, opts: RedditSourceOptions, *, brand: Brand, client: Any) -> RedditSource:
+def _own_account(brand: Brand, account: str | None) -> str | None:
+    """``account`` as the brand lists it in ``brands[].accounts.reddit``
+    (compared without 'u/' and case); None stays None (the default login).
+    Raises ValueError naming the brand's accounts when it is not one."""
+    if account is None:
+        return None
+    wanted = bare_handle(account)
+    if not wanted:
+        raise ValueError("account: empty; name one of the brand's Reddit accounts, or leave it out to read as"
+                         " REDDIT_USERNAME")
+    for own in brand.accounts.reddit:
+        if bare_handle(own).lower() == wanted.lower():
+            return bare_handle(own)
+    known = ", ".join(f"u/{bare_handle(a)}" for a in brand.accounts.reddit) or "none"
+    raise ValueError(f"account: u/{wanted} is not a Reddit account of brand {brand.id!r} (brands[].accounts.reddit:"
+                     f" {known}); a source reads as one of the brand's accounts, or as REDDIT_USERNAME without"
+                     " 'account'")
+
+
+def _source(config: Any, opts: RedditSourceOptions, *, brand: Brand, client: Any, account: str | None,
+            login: tuple[str, ...] = REDDIT_CREDENTIALS) -> RedditSource:
     return RedditSource(
         name=config.name,
         brand=brand,
@@ -502,4 +555,6 @@ def _source(config: Any, opts: RedditSourceOptions, *, brand: Brand, client: Any
         resolve_parent_authors=opts.resolve_parent_authors,
         price_per_post=opts.price_per_post,
         monthly_budget=opts.monthly_budget,
+        account=account,
+        login=login,
     )

@@ -3,16 +3,18 @@ addressed handles, same-second cursor, auth failures, options."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
 
-from brandpulse.config import SourceConfig
+from brandpulse.config import ConfigError, SourceConfig, parse_settings
 from brandpulse.secrets import MissingSecretError
 from listener.base import RateLimited, SourceError
 from listener.reddit import RedditSource, build_reddit_source, thing_to_mention
+from listener.registry import check_sources
 from tests.conftest import T0
 from tests.fakes import faults, reddit_env, serve_reddit
 
@@ -191,3 +193,70 @@ def test_a_submissions_members_are_its_subreddit_subscribers_when_a_count(given,
     assert thing_to_mention("t3", data, brand="acme", parent_authors={}).community_members == members
     comment = {**data, "name": "t1_b", "body": "same here", "link_id": "t3_a", "parent_id": "t3_a"}
     assert thing_to_mention("t1", comment, brand="acme", parent_authors={}).community_members is None
+
+
+# ------------------------------------------------------- reading as a brand account
+def two_accounts(settings):
+    """acme with a second Reddit account, u/Acme_Care."""
+    brand = settings.brands[0]
+    return brand.model_copy(update={"accounts": brand.accounts.model_copy(update={"reddit": ["AcmeAir_Team", "Acme_Care"]})})
+
+
+def test_a_source_with_an_account_reads_as_that_account(rd, settings, clock, caplog):
+    caplog.set_level(logging.DEBUG)
+    rd.add_account("Acme_Care", "care-password-1")
+    rd.add_submission("travel", "Acme Air lost my bag", created_at=ago(5))
+    env = {**reddit_env(rd), "REDDIT_PASSWORD__ACME_CARE": "care-password-1"}
+    config = SourceConfig(name="care", kind="reddit", brand="acme", listing="submissions", account="u/acme_care")
+    src = build_reddit_source(config, brand=two_accounts(settings), env=env)
+    result = src.fetch({}, now=clock.now())
+    assert len(result.mentions) == 1 and src.account == "Acme_Care"
+    assert rd.calls_to("token")[0].form["username"] == "Acme_Care"
+    call = rd.calls_to("new")[0]
+    assert call.acting_user == "Acme_Care" and "(by /u/Acme_Care)" in call.headers["User-Agent"]
+    assert "care-password-1" not in caplog.text and "test-reddit-password" not in caplog.text
+    # Without 'account' the same environment reads as the default account.
+    default = source(rd, two_accounts(settings))
+    default.fetch({}, now=clock.now())
+    assert rd.calls_to("new")[-1].acting_user == "AcmeAir_Team" and default.account is None
+
+
+def test_the_default_account_named_reads_with_the_default_login(rd, settings, clock):
+    src = source(rd, settings.brands[0], account="AcmeAir_Team")
+    src.fetch({}, now=clock.now())
+    assert rd.calls_to("new")[0].acting_user == "AcmeAir_Team"
+    assert src.login == ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD")
+
+
+def test_an_account_without_credentials_is_named_not_read_as_the_default(rd, settings):
+    config = SourceConfig(name="care", kind="reddit", brand="acme", listing="comments", account="Acme_Care")
+    with pytest.raises(MissingSecretError) as err:
+        build_reddit_source(config, brand=two_accounts(settings), env=reddit_env(rd))
+    assert err.value.names == ["REDDIT_PASSWORD__ACME_CARE"]
+    message = str(err.value)
+    assert "u/Acme_Care" in message and "REDDIT_USERNAME is u/AcmeAir_Team" in message
+    assert rd.password not in message and not rd.calls
+
+
+def test_an_account_the_brand_does_not_own_is_refused_at_load(settings, config_dict):
+    config_dict["sources"] = [{"name": "care", "kind": "reddit", "brand": "acme", "listing": "comments",
+                               "account": "u/SomeoneElse"}]
+    loaded = parse_settings(config_dict, path=settings.source_path)
+    with pytest.raises(ConfigError) as err:
+        check_sources(loaded)  # no credentials, no network: as any command loads the configuration
+    assert str(err.value).endswith(
+        "sources[0]: account: u/SomeoneElse is not a Reddit account of brand 'acme' (brands[].accounts.reddit:"
+        " u/AcmeAir_Team); a source reads as one of the brand's accounts, or as REDDIT_USERNAME without 'account'")
+
+
+def test_a_refused_login_names_the_accounts_own_variable(rd, settings, clock):
+    rd.add_account("Acme_Care", "care-password-1")
+    env = {**reddit_env(rd), "REDDIT_PASSWORD__ACME_CARE": "an-old-password"}
+    config = SourceConfig(name="care", kind="reddit", brand="acme", listing="comments", account="Acme_Care")
+    src = build_reddit_source(config, brand=two_accounts(settings), env=env)
+    with pytest.raises(SourceError) as err:
+        src.fetch({}, now=clock.now())
+    message = str(err.value)
+    assert err.value.permanent and "reading as u/Acme_Care" in message
+    assert "check REDDIT_PASSWORD__ACME_CARE" in message and "REDDIT_USERNAME" not in message
+    assert "an-old-password" not in message
