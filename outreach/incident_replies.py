@@ -8,6 +8,14 @@ linked by hand) while A's reply was on its way and not posted is therefore
 not sent with A's link: the send claim re-drafts it for B and holds it for a
 person (:func:`unlinked_reply_hold`).
 
+A reply whose text gives the link of an incident that was cancelled is never
+sent as it is (:func:`cancelled_incident_reply`): the send claim holds it
+(hold code ``incident_cancelled``) whoever approved it and whenever, and a
+person cannot approve it without giving it a text of their own (which must
+not give the cancelled incident's status link either). A reply on its way
+when its incident resolved, found not posted, is re-drafted at its claim as
+"it's fixed" (:func:`resolved_incident_redraft`).
+
 A reply drafted before the incident's first status post on a network is out
 (when the incident was opened, or for a complaint linked in the minutes
 before the post went out) can only give the status page or the account to
@@ -52,9 +60,11 @@ from brandpulse import audit
 from brandpulse.config import Settings
 from brandpulse.db.models import (
     AlertMentionRow,
+    AuditRow,
     IncidentMentionRow,
     IncidentRow,
     IncidentUnlinkRow,
+    IncidentUpdateRow,
     MentionRow,
     OutboxRow,
 )
@@ -282,9 +292,9 @@ def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings 
     if row.incident_id is None and links:
         return None  # still an incident's (which one its text gives was not recorded)
     if any(link.incident_id == row.incident_id for link in links):
-        # The incident its text speaks for still holds the conversation,
-        # unless it was cancelled: a link made meanwhile (a batch that read it open).
-        return _cancelled_incident_hold(session, row)
+        # The incident its text speaks for still holds the conversation (one
+        # cancelled meanwhile is cancelled_incident_reply's, checked first).
+        return None
     unlinks = session.scalars(select(IncidentUnlinkRow).where(unlinked_of)
                               .order_by(IncidentUnlinkRow.unlinked_at.desc())).all()
     if not unlinks:
@@ -353,17 +363,146 @@ def _redraft_moved(session: Session, row: OutboxRow, incident_id: int, *, settin
     return True, problem
 
 
-def _cancelled_incident_hold(session: Session, row: OutboxRow) -> str | None:
-    """Why an incident reply still linked to a cancelled incident is held
-    (None: its incident is not cancelled, or a person approved it since).
-    Cancelling unlinks every complaint; a batch that read the incident open
-    just before can still link one as it commits."""
-    incident = session.execute(select(IncidentRow.status, IncidentRow.updated_at)
-                               .where(IncidentRow.id == row.incident_id)).one_or_none()
+CANCELLED_HOLD = "incident_cancelled"  # the hold code of a reply giving a cancelled incident's link
+RESOLVED_REASON = "incident resolved while on its way"  # the reason of the claim's re-draft as "it's fixed"
+
+
+def cancelled_incident_reply(session: Session, row: OutboxRow) -> str | None:
+    """Why ``row`` must never go out as it is (None: this does not stop it):
+    an incident reply (the ``reply`` template) whose text gives the title and
+    link of an incident that was cancelled, and that no person has rewritten
+    since the cancellation. Cancelling makes the replies of its complaints
+    ordinary drafts, but some keep the incident's text: one no rule drafts an
+    ordinary reply for (held), one on its way then and found not posted, one
+    linked by a batch that read the incident open as it was cancelled. The
+    send claim holds it (:data:`CANCELLED_HOLD`) whoever approved it, and
+    :func:`outreach.outbox.approve` refuses to approve it unless given a new
+    text. A reply that records no incident (drafted before brandpulse
+    recorded it) counts as a cancelled incident's when its conversation was
+    linked to or unlinked from one and is now linked to no other incident."""
+    if row.kind != "reply" or row.template != REPLY_TEMPLATE or row.mention_id is None:
+        return None
+    incident = _incident_of_text(session, row)
     if incident is None or incident.status != CANCELLED:
         return None
-    if row.approved_at is not None and row.approved_by not in (None, POLICY_ACTOR) and row.approved_at > incident.updated_at:
-        return None  # a person approved it after the cancellation: their decision
-    return (f"incident #{row.incident_id} was cancelled {incident.updated_at:%Y-%m-%d %H:%M} UTC and this reply gives"
-            f" its link: `brandpulse incident unlink {row.incident_id} {row.mention_id}` makes it an ordinary draft;"
-            " or edit it, approve it as it is, or reject it")
+    if _rewritten_since(session, row.id, incident.updated_at):
+        return None  # a person's own text, written after the cancellation
+    who = session.scalar(select(IncidentUpdateRow.actor).where(IncidentUpdateRow.incident_id == incident.id,
+                                                              IncidentUpdateRow.status == CANCELLED)
+                         .order_by(IncidentUpdateRow.id.desc()).limit(1))
+    by = f" by {who}" if who else ""
+    still_linked = session.scalar(select(IncidentMentionRow.mention_id).where(
+        IncidentMentionRow.incident_id == incident.id, IncidentMentionRow.mention_id == row.mention_id))
+    fix = (f"`brandpulse incident unlink {incident.id} {row.mention_id}` makes it an ordinary draft, or give it"
+           if still_linked is not None else "give it")
+    return (f"incident #{incident.id} ({incident.title}) was cancelled {incident.updated_at:%Y-%m-%d %H:%M} UTC{by}"
+            " and this reply points the customer to it; it never goes out as it is: "
+            f"{fix} an ordinary text (`brandpulse replies approve {row.id} --text ...` or `replies edit`), or reject it")
+
+
+def cancelled_link_in(session: Session, row: OutboxRow, text: str) -> str | None:
+    """Why ``text``, a person's new text for ``row``, is refused (None: it
+    may be used): ``row`` gives a cancelled incident's link
+    (:func:`cancelled_incident_reply` would hold it as it is) and ``text``
+    still contains that incident's status thread link."""
+    if row.kind != "reply" or row.template != REPLY_TEMPLATE or row.mention_id is None:
+        return None
+    incident = _incident_of_text(session, row)
+    if incident is None or incident.status != CANCELLED:
+        return None
+    for url in (incident.x_root_url, incident.reddit_root_url):
+        if url and url in text:
+            return (f"it still gives the status link of incident #{incident.id} ({url}), which was cancelled;"
+                    " leave the link out")
+    return None
+
+
+def _incident_of_text(session: Session, row: OutboxRow) -> IncidentRow | None:
+    """The incident whose link ``row``'s text gives: the one it records; for
+    a reply that records none, a cancelled incident that linked or unlinked
+    its conversation, unless another incident holds the conversation now."""
+    if row.incident_id is not None:
+        return session.get(IncidentRow, row.incident_id)
+    of_conversation = IncidentMentionRow.mention_id == row.mention_id
+    unlinked_of = IncidentUnlinkRow.mention_id == row.mention_id
+    if row.alert_id is not None:
+        of_conversation = or_(of_conversation, IncidentMentionRow.alert_id == row.alert_id)
+        unlinked_of = or_(unlinked_of, IncidentUnlinkRow.mention_id.in_(
+            select(AlertMentionRow.mention_id).where(AlertMentionRow.alert_id == row.alert_id)))
+    linked = set(session.scalars(select(IncidentMentionRow.incident_id).where(of_conversation)))
+    unlinked = set(session.scalars(select(IncidentUnlinkRow.incident_id).where(unlinked_of)))
+    if not linked | unlinked:
+        return None
+    incidents = session.scalars(select(IncidentRow).where(IncidentRow.id.in_(sorted(linked | unlinked)))
+                                .order_by(IncidentRow.updated_at.desc(), IncidentRow.id.desc())).all()
+    if any(i.status != CANCELLED for i in incidents if i.id in linked):
+        return None  # the conversation is another incident's now (unlinked_reply_hold judges that)
+    return next((i for i in incidents if i.status == CANCELLED), None)
+
+
+def _rewritten_since(session: Session, outbox_id: int, since: datetime) -> bool:
+    """Whether a person changed ``outbox_id``'s text at or after ``since``
+    (a ``reply.edited`` event: ``replies edit``, or ``approve --text``)."""
+    return session.scalar(select(AuditRow.id).where(
+        AuditRow.entity_type == "outbox", AuditRow.entity_id == str(outbox_id), AuditRow.action == "reply.edited",
+        AuditRow.at >= since, AuditRow.actor.not_in((audit.SYSTEM, POLICY_ACTOR))).limit(1)) is not None
+
+
+def resolved_incident_redraft(session: Session, row: OutboxRow, *, settings: Settings | None,
+                              now: datetime) -> tuple[str, str | None] | None:
+    """An approved incident reply about to be claimed whose incident was
+    resolved after its text was written ("we're working on it"): it was on
+    its way when the incident resolved (resolving re-drafts only the replies
+    waiting), and reconciliation found it not posted. The customer should
+    read that it is fixed, with the thread's link (where the resolution is
+    posted). So it is re-drafted in place as the incident is now, audited
+    ``reply.redrafted`` (reason :data:`RESOLVED_REASON`); the approval of the
+    old text does not carry over: the reply policy decides for the new one
+    as for any re-draft (approved by policy: it goes in this claim; else
+    back to ``drafted`` for a person). Returns None when it may go as it is
+    (not an incident reply, its incident not resolved, its text already the
+    resolved one, or a person approved it after the resolution: their
+    decision), else (what happened: ``"redrafted"``, or ``"hold"``, and the
+    hold reason when it cannot be re-drafted, or ``"changed"`` when a person
+    changed it meanwhile)."""
+    if row.kind != "reply" or row.template != REPLY_TEMPLATE or row.mention_id is None or row.incident_id is None:
+        return None
+    incident = session.get(IncidentRow, row.incident_id)
+    if incident is None or incident.status != "resolved" or incident.resolved_at is None:
+        return None
+    if row.approved_at is not None and row.approved_by not in (None, POLICY_ACTOR) and row.approved_at > incident.resolved_at:
+        return None
+    when = f"{incident.resolved_at:%Y-%m-%d %H:%M} UTC"
+    if settings is None:
+        text, problem = None, "the send run was given no settings to render it"
+    else:
+        snapshot = current_snapshot(session, incident.id)
+        try:
+            brand = settings.brand(snapshot.brand)
+        except KeyError:
+            text, problem = None, f"brand {snapshot.brand!r} is not configured"
+        else:
+            mention_row = session.get(MentionRow, row.mention_id)
+            context = author_context(snapshot, mention_from_row(mention_row), alert_id=row.alert_id, brand=brand,
+                                      settings=settings)
+            text, problem = author_text(IncidentTemplates(settings), "reply", context)
+    if text == row.text:
+        return None
+    if not text:
+        return "hold", (f"incident #{incident.id} was resolved {when} while this reply (written before) was on its"
+                        f" way, and it was not posted; it could not be re-drafted ({problem}): edit it to say it is"
+                        " fixed, approve it as it is, or reject it")
+    policy = settings.reply_policy
+    auto = not policy.require_approval or REPLY_TEMPLATE in policy.auto_send_templates
+    change, event = redraft(row, text=text, template=REPLY_TEMPLATE, hold_reason=problem, auto=auto,
+                            incident_id=incident.id, reason=RESOLVED_REASON, actor=audit.SYSTEM, now=now,
+                            details={"resolved_at": incident.resolved_at.isoformat()})
+    values = {k: v for k, v in change.items() if k != "id"}
+    changed = session.execute(
+        update(OutboxRow).where(OutboxRow.id == row.id, OutboxRow.status == "approved", OutboxRow.text == row.text)
+        .values(**values).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        return "changed", None
+    session.refresh(row)
+    audit.record_many(session, [event])
+    return "redrafted", None

@@ -35,7 +35,13 @@ such a row is never sent again blindly. :func:`send_approved` first
 An incident reply whose complaint a person unlinked meanwhile
 (``incident unlink`` leaves replies on their way alone) is then held at its
 send claim rather than posted with the incident's text
-(:func:`outreach.incident_replies.unlinked_reply_hold`).
+(:func:`outreach.incident_replies.unlinked_reply_hold`). An incident reply
+giving the link of an incident cancelled since is held there whoever
+approved it (``incident_cancelled``), and :func:`approve` refuses it unless
+given a text of the person's own
+(:func:`outreach.incident_replies.cancelled_incident_reply`); one written
+before its incident resolved is re-drafted as "it's fixed"
+(:func:`outreach.incident_replies.resolved_incident_redraft`).
 
 A row is considered abandoned once it has been ``sending`` longer than the
 grace period (:data:`SENDING_GRACE`); channels must bound their own network
@@ -197,6 +203,21 @@ def _check_text(row: OutboxRow, text: str) -> None:
         raise OutboxError(f"reply {row.id}: the text is {problem}; shorten it (nothing was changed)")
 
 
+def _check_incident_text(session: Session, row: OutboxRow, verb: str, text: str | None) -> None:
+    """A reply giving a cancelled incident's link is never approved as it is
+    (:func:`outreach.incident_replies.cancelled_incident_reply`): the person
+    gives it a text of their own (``text``: ``approve --text``, or edited
+    first), which must not give that incident's status link either."""
+    if text is None or text == row.text:
+        problem = incident_replies.cancelled_incident_reply(session, row) if verb == "approve" else None
+        if problem is not None:
+            raise OutboxError(f"cannot approve reply {row.id}: {problem} (nothing was changed)")
+        return
+    problem = incident_replies.cancelled_link_in(session, row, text)
+    if problem is not None:
+        raise OutboxError(f"cannot {verb} reply {row.id}: {problem} (nothing was changed)")
+
+
 def approve(session: Session, outbox_id: int, *, actor: str, now: datetime, text: str | None = None) -> OutboxRow:
     """Approve a reply for sending; with ``text``, edit it first (both
     recorded). A text too long for its network is refused
@@ -224,6 +245,7 @@ def approve(session: Session, outbox_id: int, *, actor: str, now: datetime, text
         reason = f" ({row.hold_reason})" if row.hold_reason else ""
         raise OutboxError(f"cannot approve reply {row.id}: it has no text{reason}; give the text to approve")
     _check_text(row, values.get("text", previous_text))
+    _check_incident_text(session, row, "approve", values.get("text"))
     _change(session, row, "approve", values)
     if edited:
         audit.record(
@@ -260,6 +282,7 @@ def edit(session: Session, outbox_id: int, *, actor: str, now: datetime, text: s
         raise _refuse(row, "edit", EDITABLE)
     new_text = _clean_text(text)
     _check_text(row, new_text)
+    _check_incident_text(session, row, "edit", new_text)
     previous_status, previous_text = row.status, row.text
     status = "held" if previous_status == "held" else "drafted"
     _change(
@@ -359,6 +382,13 @@ def claim_for_send(
         thread = incidents.thread_values(session, outbox_id)
         if thread is None:
             return ClaimResult()
+        # An incident reply giving the link of an incident cancelled since:
+        # never sent as it is, whoever approved it, whenever.
+        cancelled_reply = incident_replies.cancelled_incident_reply(session, row)
+        if cancelled_reply is not None:
+            verdict = safeguards.Hold((safeguards.Violation(incident_replies.CANCELLED_HOLD, cancelled_reply),))
+            _hold_unlinked(session, row, verdict, now=now, details={"cancelled": True, "incident_id": row.incident_id})
+            return ClaimResult(hold=verdict)
         # An incident reply whose complaint was unlinked while it was on its
         # way (reconciliation found it not posted): not sent with the incident's text.
         unlinked = incident_replies.unlinked_reply_hold(session, row, settings=settings, now=now)
@@ -366,6 +396,18 @@ def claim_for_send(
             verdict = safeguards.Hold((safeguards.Violation(incident_replies.MOVED_HOLD, unlinked),))
             _hold_unlinked(session, row, verdict, now=now)
             return ClaimResult(hold=verdict)
+        # An incident reply written before its incident resolved ("we're on
+        # it"), on its way then: re-drafted as "it's fixed"; the reply policy
+        # decides whether the new text goes now.
+        resolved = incident_replies.resolved_incident_redraft(session, row, settings=settings, now=now)
+        if resolved is not None:
+            what, reason = resolved
+            if what == "hold":
+                verdict = safeguards.Hold((safeguards.Violation(incident_replies.MOVED_HOLD, reason),))
+                _hold_unlinked(session, row, verdict, now=now, details={"resolved": True})
+                return ClaimResult(hold=verdict)
+            if what == "changed" or row.status != "approved":
+                return ClaimResult()  # a person changed it meanwhile, or the new text waits for one
         verdict = safeguards.check(session, row, mention, settings=settings, now=now)
         if verdict is not None:
             safeguards.hold(session, row, verdict, now=now)
@@ -394,11 +436,14 @@ def _withdraw(session: Session, row: OutboxRow, reason: str, *, now: datetime) -
                      entity_id=row.id, details={"previous_status": "approved", "reason": reason})
 
 
-def _hold_unlinked(session: Session, row: OutboxRow, verdict: safeguards.Hold, *, now: datetime) -> None:
+def _hold_unlinked(session: Session, row: OutboxRow, verdict: safeguards.Hold, *, now: datetime,
+                   details: Mapping[str, Any] | None = None) -> None:
     """Hold an approved incident reply whose complaint was unlinked
-    (:func:`outreach.incident_replies.unlinked_reply_hold`), its approval withdrawn
-    as an unlink's re-draft does: it was given to the incident's text, so a
-    person decides. Audited ``reply.held``."""
+    (:func:`outreach.incident_replies.unlinked_reply_hold`), or whose incident
+    was cancelled (:func:`outreach.incident_replies.cancelled_incident_reply`),
+    its approval withdrawn as an unlink's re-draft does: it was given to the
+    incident's text, so a person decides. Audited ``reply.held`` (with
+    ``details``; default ``unlinked``)."""
     result = session.execute(
         update(OutboxRow)
         .where(OutboxRow.id == row.id, OutboxRow.status == "approved")
@@ -411,7 +456,7 @@ def _hold_unlinked(session: Session, row: OutboxRow, verdict: safeguards.Hold, *
     audit.record(session, at=now, actor=audit.SYSTEM, action="reply.held", entity_type=AUDIT_ENTITY,
                  entity_id=row.id, details={"code": verdict.code, "reason": verdict.reason, "codes": [verdict.code],
                                             "previous_status": "approved", "previous_approved_by": row.approved_by,
-                                            "unlinked": True})
+                                            **(details or {"unlinked": True})})
 
 
 def claim(

@@ -32,7 +32,7 @@ from outreach.channels.base import OutboundPost, SendError, SentPost
 from outreach.incident_links import link_by_hand, link_earlier_mentions, unlink_mention
 from outreach.incident_matching import match_arrivals, matched_keywords, open_incidents
 from outreach.incident_records import IncidentError
-from outreach.incident_replies import MOVED_HOLD, MOVED_REASON, unlinked_reply_hold
+from outreach.incident_replies import CANCELLED_HOLD, MOVED_HOLD, MOVED_REASON, unlinked_reply_hold
 from outreach.incident_templates import FOLLOWUP_TEMPLATE, REPLY_TEMPLATE, IncidentTemplates
 from outreach.incidents import (
     cancel_incident,
@@ -43,7 +43,7 @@ from outreach.incidents import (
     thread_values,
     update_incident,
 )
-from outreach.outbox import approve, edit, reject, send_approved
+from outreach.outbox import OutboxError, approve, edit, reject, send_approved
 
 INCIDENTS = {
     "brands": {
@@ -2023,8 +2023,8 @@ def test_cancelling_leaves_posts_on_their_way_to_reconciliation_and_never_posts_
         [withdrawn] = [e for e in audit.history(s, "outbox", x_post) if e.action == "reply.rejected"]
         assert withdrawn.actor == audit.SYSTEM and f"incident #{incident_id} was cancelled" in withdrawn.details["reason"]
         row = s.get(OutboxRow, reply.id)
-        assert (row.status, row.hold_code) == ("held", MOVED_HOLD)
-        assert row.hold_reason.startswith(f"unlinked from incident #{incident_id} by ops-dana")
+        assert (row.status, row.hold_code) == ("held", CANCELLED_HOLD)
+        assert row.hold_reason.startswith(f"incident #{incident_id} (Check-in errors in the app) was cancelled")
     assert _send(Session, channels, clock, isettings).sent == 0
 
 
@@ -2033,8 +2033,8 @@ def test_a_complaint_linked_to_an_incident_as_it_is_cancelled_is_held_not_answer
 ):
     """A batch that read the incident open commits its link just after the
     cancellation (PostgreSQL: no lock orders them): the reply giving the
-    cancelled incident's link is held for a person at its claim; one a
-    person approved after the cancellation goes."""
+    cancelled incident's link is held for a person at its claim; a person
+    cannot approve it as it is, only with a text of their own."""
     incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
     with Session.begin() as s:
         cancel_incident(s, incident_id, settings=isettings, templates=templates, renderer=renderer,
@@ -2052,11 +2052,14 @@ def test_a_complaint_linked_to_an_incident_as_it_is_cancelled_is_held_not_answer
                                                                            approved_at=clock.now()))
     assert _send(Session, channels, clock, isettings).held == 1
     row = _reply_of(Session, ana)
-    assert (row.status, row.hold_code) == ("held", MOVED_HOLD)
-    assert row.hold_reason.startswith(f"incident #{incident_id} was cancelled") and "incident unlink" in row.hold_reason
+    assert (row.status, row.hold_code) == ("held", CANCELLED_HOLD)
+    assert row.hold_reason.startswith(f"incident #{incident_id} (Check-in errors in the app) was cancelled")
+    assert "incident unlink" in row.hold_reason
     clock.advance(60)
-    with Session.begin() as s:
+    with Session.begin() as s, pytest.raises(OutboxError, match="was cancelled"):
         approve(s, reply.id, actor="ops-kim", now=clock.now())
+    with Session.begin() as s:
+        approve(s, reply.id, actor="ops-kim", now=clock.now(), text="Hi @ana, sorry: DM us and we'll look into it.")
     assert _send(Session, channels, clock, isettings).sent == 1
 
 
