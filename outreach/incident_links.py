@@ -36,7 +36,9 @@ person with the text kept), replies already sent stay sent, replies being
 sent or of unknown outcome are left to reconciliation and reported (one it
 finds not posted is held for a person at its send claim rather than sent with
 the status link: :func:`outreach.incident_replies.unlinked_reply_hold`), and a
-follow-up not sent yet is withdrawn. :func:`link_by_hand` (``incident link``) links a
+follow-up not sent yet is withdrawn. :func:`unlink_mentions` unlinks many at
+once exactly so (``incident cancel``: all of them), in a fixed number of
+statements. :func:`link_by_hand` (``incident link``) links a
 complaint the keywords missed, as opening links the earlier ones (its replies
 on their way are listed and left alone, nothing drafted beside them). Both are
 audited with who and why.
@@ -56,6 +58,7 @@ from brandpulse.config import Brand, Settings
 from brandpulse.db.models import (
     AlertMentionRow,
     AlertRow,
+    AuditRow,
     IncidentMentionRow,
     IncidentRow,
     IncidentUnlinkRow,
@@ -281,27 +284,6 @@ class Unlinking:
     by_hand: list[int] = field(default_factory=list)  # of ``redrafted``/``held``: were ``manual`` (a person posts them)
 
 
-def _template_before_incident(session: Session, reply_id: int, incident_id: int) -> str | None:
-    """The template a reply was drafted from before this incident re-drafted
-    it (the latest such re-draft), if it was."""
-    for event in reversed(audit.history(session, "outbox", reply_id)):
-        details = event.details or {}
-        if (event.action == "reply.redrafted" and details.get("incident_id") == incident_id
-                and details.get("previous_template") not in (None, REPLY_TEMPLATE, FOLLOWUP_TEMPLATE)):
-            return str(details["previous_template"])
-    return None
-
-
-def _latest_score(session: Session, mention_id: int) -> Score | None:
-    row = session.scalars(
-        select(ScoreRow).where(ScoreRow.mention_id == mention_id).order_by(ScoreRow.scored_at.desc(), ScoreRow.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    return Score(analyzer=row.analyzer, version=row.version, compound=row.compound, label=Label(row.label), lang=row.lang)
-
-
 def _ordinary_text(renderer: Any, template: str, mention: Mention, *, mention_id: int, alert: AlertRow | None,
                    score: Score | None, brand: Brand) -> tuple[str, str | None]:
     """``template`` rendered for ``mention`` (stored as ``mention_id``) as a
@@ -336,117 +318,243 @@ def unlink_mention(session: Session, incident_id: int, mention_id: int, *, actor
     settle. A follow-up not sent yet to it, or to an
     earlier post of its conversation when that leaves the incident too, is
     withdrawn (rejected); one of a conversation that stays linked is kept. Audited ``incident.unlinked`` with ``actor`` and ``reason``."""
+    [result] = unlink_mentions(session, incident_id, [mention_id], actor=actor, now=now, settings=settings,
+                               renderer=renderer, rule_template=rule_template, reason=reason)
+    return result
+
+
+def _template_before(session: Session, reply_ids: Sequence[int], incident_id: int) -> dict[int, str]:
+    """For each reply, the template it was drafted from before this incident
+    re-drafted it (the latest such re-draft), if it was: one SELECT."""
+    found: dict[int, str] = {}
+    if not reply_ids:
+        return found
+    events = session.execute(
+        select(AuditRow.entity_id, AuditRow.details)
+        .where(AuditRow.entity_type == "outbox", AuditRow.action == "reply.redrafted",
+               AuditRow.entity_id.in_([str(i) for i in reply_ids]))
+        .order_by(AuditRow.at, AuditRow.id)
+    ).all()
+    for entity_id, details in events:  # oldest first: the latest wins
+        details = details or {}
+        if (details.get("incident_id") == incident_id
+                and details.get("previous_template") not in (None, REPLY_TEMPLATE, FOLLOWUP_TEMPLATE)):
+            found[int(entity_id)] = str(details["previous_template"])
+    return found
+
+
+def _latest_scores(session: Session, mention_ids: Sequence[int]) -> dict[int, Score]:
+    """Each mention's latest score: one SELECT."""
+    scores: dict[int, Score] = {}
+    if not mention_ids:
+        return scores
+    rows = session.scalars(
+        select(ScoreRow).where(ScoreRow.mention_id.in_(sorted(set(mention_ids))))
+        .order_by(ScoreRow.mention_id, ScoreRow.scored_at.desc(), ScoreRow.id.desc())
+    ).all()
+    for row in rows:
+        if row.mention_id not in scores:
+            scores[row.mention_id] = Score(analyzer=row.analyzer, version=row.version, compound=row.compound,
+                                           label=Label(row.label), lang=row.lang)
+    return scores
+
+
+def unlink_mentions(session: Session, incident_id: int, mention_ids: Sequence[int], *, actor: str, now: datetime,
+                    settings: Settings, renderer: Any,
+                    rule_template: Callable[[Mention, Score | None], str | None] | None = None,
+                    reason: str | None = None) -> list[Unlinking]:
+    """Unlink these complaints of the incident, in this order, each exactly
+    as :func:`unlink_mention` describes (the same re-drafts, holds,
+    withdrawn follow-ups, results and audit events, in the same order), with
+    a fixed number of statements whatever their number: the links, mentions,
+    alerts, replies, scores, earlier templates and follow-ups are each read
+    in one SELECT, and the deletes, inserts, tag changes, re-drafts,
+    withdrawals and audit events written in one statement each. A reply is
+    dealt with by the first complaint of its conversation whose unlink
+    leaves its alert unlinked (as one at a time: while another complaint of
+    its alert stays linked, it is kept). ``incident cancel`` unlinks all
+    the incident's complaints this way. A mention not linked to the
+    incident: :class:`IncidentError`, nothing changed."""
     incident_row = get_incident(session, incident_id)
-    link = session.get(IncidentMentionRow, (incident_id, mention_id), with_for_update=True)
-    if link is None:
-        raise IncidentError(_not_linked(session, incident_id, mention_id))
-    mention_row = session.get(MentionRow, mention_id)
-    alert_id, how, linked_at = link.alert_id, link.how, link.linked_at
-    keywords = list(link.keywords) if link.keywords is not None else None
+    ids = list(dict.fromkeys(mention_ids))
+    if not ids:
+        return []
+    links = {link.mention_id: link for link in session.scalars(
+        select(IncidentMentionRow).where(IncidentMentionRow.incident_id == incident_id,
+                                         IncidentMentionRow.mention_id.in_(ids))
+        .with_for_update())}
+    missing = next((m for m in ids if m not in links), None)
+    if missing is not None:
+        raise IncidentError(_not_linked(session, incident_id, missing))
+    alert_ids = sorted({link.alert_id for link in links.values() if link.alert_id is not None})
+    # How many of the incident's complaints each alert holds: it stays tagged until its last one goes.
+    remaining: dict[int, int] = dict(session.execute(
+        select(IncidentMentionRow.alert_id, func.count()).where(IncidentMentionRow.incident_id == incident_id,
+                                                                 IncidentMentionRow.alert_id.in_(alert_ids))
+        .group_by(IncidentMentionRow.alert_id)).all()) if alert_ids else {}
+    mention_rows = {row.id: row for row in session.scalars(select(MentionRow).where(MentionRow.id.in_(ids))
+                                                           .options(defer(MentionRow.raw)))}
+    alerts = {row.id: row for row in session.scalars(select(AlertRow).where(AlertRow.id.in_(alert_ids)))}
     session.execute(delete(IncidentMentionRow).where(IncidentMentionRow.incident_id == incident_id,
-                                                     IncidentMentionRow.mention_id == mention_id))
-    session.execute(insert(IncidentUnlinkRow).values(incident_id=incident_id, mention_id=mention_id, unlinked_at=now,
-                                                     unlinked_by=actor, reason=reason))
+                                                     IncidentMentionRow.mention_id.in_(ids)))
+    session.execute(insert(IncidentUnlinkRow), [
+        {"incident_id": incident_id, "mention_id": m, "unlinked_at": now, "unlinked_by": actor, "reason": reason}
+        for m in ids])
     tag = incident_tag(incident_id)
-    session.execute(delete(MentionTagRow).where(MentionTagRow.mention_id == mention_id, MentionTagRow.tag == tag))
-    alert_still_linked = alert_id is not None and session.scalar(
-        select(func.count()).select_from(IncidentMentionRow)
-        .where(IncidentMentionRow.incident_id == incident_id, IncidentMentionRow.alert_id == alert_id)
-    ) > 0
-    if alert_id is not None and not alert_still_linked:
-        _tag_alert(session, alert_id, tag, add=False)
-    alert = session.get(AlertRow, alert_id) if alert_id is not None else None
+    session.execute(delete(MentionTagRow).where(MentionTagRow.mention_id.in_(ids), MentionTagRow.tag == tag))
 
     # ``manual``: the platform would not take it from the bot and a person is
     # to post it by hand; it has not gone out, so it is re-drafted like a
     # drafted one (a person approves the ordinary text, and posts it by hand
     # if the platform refuses it again).
-    replies = replies_to(session, mentions=[mention_id], alerts=[alert_id] if alert_id else [],
+    replies = replies_to(session, mentions=ids, alerts=alert_ids,
                           statuses=(*PENDING_REPLY_STATUSES, "manual", "sent"), template=REPLY_TEMPLATE, lock=True)
     # Claimed by a sender (``sending``) or outcome unknown: maybe posted
     # already. Read without a lock and never changed here, as a claimed row
     # belongs to its sender; reconciliation decides (outreach/outbox.py).
-    on_the_way = [reply for reply, _ in replies_to(session, mentions=[mention_id],
-                                                    alerts=[alert_id] if alert_id else [],
+    on_the_way = [reply for reply, _ in replies_to(session, mentions=ids, alerts=alert_ids,
                                                     statuses=IN_FLIGHT_STATUSES, template=REPLY_TEMPLATE)]
-    brand = settings.brand(incident_row.brand)
-    policy = settings.reply_policy
-    scores: dict[int, Score | None] = {}
-    redrafted: dict[int, str] = {}
-    held: dict[int, str] = {}
-    sent: list[int] = []
-    # A reply of a conversation still linked stays the incident's, on its way or not.
-    kept: list[int] = [r.id for r in on_the_way if alert_still_linked and r.alert_id == alert_id]
-    in_flight = {r.id: r.status for r in on_the_way if r.id not in kept}
-    by_hand: list[int] = []
-    changes: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    for reply, answered_row in replies:
-        if alert_still_linked and reply.alert_id == alert_id:
-            kept.append(reply.id)  # its conversation is still the incident's
-            continue
-        if reply.status == "sent":
-            sent.append(reply.id)
-            continue
-        answered = mention_from_row(answered_row)
-        if answered_row.id not in scores:
-            scores[answered_row.id] = _latest_score(session, answered_row.id)
-        score = scores[answered_row.id]
-        template = _template_before_incident(session, reply.id, incident_id)
-        if template is None and rule_template is not None:
-            template = rule_template(answered, score)
-        if template is None:
-            text, hold_reason = reply.text, (f"unlinked from incident #{incident_id}: no rule drafts an ordinary reply"
-                                             " to it; edit the text or reject it")
-        else:
-            text, hold_reason = _ordinary_text(renderer, template, answered, mention_id=answered_row.id, alert=alert,
-                                                  score=score, brand=brand)
-            if not text:
-                text = reply.text  # nothing to put instead: a person decides
-                hold_reason = f"unlinked from incident #{incident_id}: {hold_reason}"
-        auto = template is not None and (not policy.require_approval or template in policy.auto_send_templates)
-        change, event = redraft(reply, text=text, template=template or reply.template, hold_reason=hold_reason,
-                                 auto=auto, incident_id=incident_id, reason=UNLINKED_REASON, actor=actor, now=now,
-                                 details={"template": template})
-        (held if change["status"] == "held" and hold_reason else redrafted)[reply.id] = hold_reason or template or ""
-        if reply.status == "manual":
-            by_hand.append(reply.id)
-        changes.append(change)
-        events.append(event)
-    store_redrafts(session, changes, replies)
-
     # The follow-up answers the post of theirs we answered last: maybe an
     # earlier post of the conversation, which leaves the incident with it;
     # a conversation that stays linked keeps its follow-up (as its replies).
-    of_this = OutboxRow.mention_id == mention_id
-    if alert_id is not None and not alert_still_linked:
-        of_this = or_(of_this, OutboxRow.alert_id == alert_id)
-    elif alert_id is not None:
-        of_this = and_(of_this, or_(OutboxRow.alert_id.is_(None), OutboxRow.alert_id != alert_id))
-    followups = list(session.scalars(
-        select(OutboxRow.id).where(OutboxRow.kind == "followup", OutboxRow.incident_id == incident_id, of_this,
-                                   OutboxRow.status.in_(PENDING_REPLY_STATUSES))
+    followups = list(session.execute(
+        select(OutboxRow.id, OutboxRow.mention_id, OutboxRow.alert_id)
+        .where(OutboxRow.kind == "followup", OutboxRow.incident_id == incident_id,
+               OutboxRow.status.in_(PENDING_REPLY_STATUSES),
+               or_(OutboxRow.mention_id.in_(ids), OutboxRow.alert_id.in_(alert_ids)))
         .order_by(OutboxRow.id)
         .with_for_update()
-    ))
-    events += withdraw(session, followups, reason=f"{UNLINKED_REASON} #{incident_id}", incident_id=incident_id,
-                       actor=actor, now=now)
-    result = Unlinking(
-        incident_id=incident_id, mention_id=mention_id, alert_id=alert_id,
-        alert_untagged=alert_id is not None and not alert_still_linked, how=how,
-        keywords=keywords, redrafted=redrafted, held=held,
-        sent=sent, kept=sorted(kept), followups_withdrawn=followups, in_flight=in_flight, by_hand=by_hand,
-    )
-    events.append({"at": now, "actor": actor, "action": "incident.unlinked", "entity_type": AUDIT_ENTITY,
-                   "entity_id": incident_id, "details": {
-                       "mention_id": mention_id, "reason": reason, "author": mention_row.author_handle if mention_row else None,
-                       "alert_id": alert_id, "alert_untagged": result.alert_untagged, "how": how,
-                       "keywords": result.keywords, "linked_at": linked_at.isoformat(),
-                       "redrafted": sorted(redrafted), "held": sorted(held), "sent": sent, "kept": result.kept,
-                       "followups_withdrawn": followups, "by_hand": by_hand,
-                       "in_flight": [{"id": i, "status": status} for i, status in sorted(in_flight.items())]}})
+    ).all())
+
+    # Each complaint in turn, as if unlinked one at a time.
+    still: dict[int, bool] = {}  # mention id -> its alert stays linked after it
+    mine: dict[int, list[tuple[OutboxRow, MentionRow]]] = {}  # mention id -> the replies its unlink deals with
+    kept: dict[int, list[int]] = {}
+    in_flight: dict[int, dict[int, str]] = {}
+    followups_of: dict[int, list[int]] = {}
+    taken_replies: set[int] = set()
+    taken_flight: set[int] = set()
+    taken_followups: set[int] = set()
+    for mention_id in ids:
+        alert_id = links[mention_id].alert_id
+        if alert_id is not None:
+            remaining[alert_id] = remaining.get(alert_id, 1) - 1
+        alert_still_linked = still[mention_id] = alert_id is not None and remaining[alert_id] > 0
+
+        def of_conversation(reply_mention: int | None, reply_alert: int | None) -> bool:
+            return reply_mention == mention_id or (alert_id is not None and reply_alert == alert_id)
+
+        kept[mention_id] = []
+        in_flight[mention_id] = {}
+        # A reply of a conversation still linked stays the incident's, on its way or not.
+        for reply in on_the_way:
+            if reply.id in taken_flight or not of_conversation(reply.mention_id, reply.alert_id):
+                continue
+            if alert_still_linked and reply.alert_id == alert_id:
+                kept[mention_id].append(reply.id)
+            else:
+                in_flight[mention_id][reply.id] = reply.status
+                taken_flight.add(reply.id)
+        mine[mention_id] = []
+        for reply, answered_row in replies:
+            if reply.id in taken_replies or not of_conversation(reply.mention_id, reply.alert_id):
+                continue
+            if alert_still_linked and reply.alert_id == alert_id:
+                kept[mention_id].append(reply.id)  # its conversation is still the incident's
+                continue
+            taken_replies.add(reply.id)
+            mine[mention_id].append((reply, answered_row))
+        followups_of[mention_id] = []
+        for followup_id, f_mention, f_alert in followups:
+            if followup_id in taken_followups:
+                continue
+            if alert_id is not None and not alert_still_linked:
+                ours = f_mention == mention_id or f_alert == alert_id
+            elif alert_id is not None:
+                ours = f_mention == mention_id and (f_alert is None or f_alert != alert_id)
+            else:
+                ours = f_mention == mention_id
+            if ours:
+                taken_followups.add(followup_id)
+                followups_of[mention_id].append(followup_id)
+
+    to_redraft = [(reply, row) for m in ids for reply, row in mine[m] if reply.status != "sent"]
+    before = _template_before(session, [reply.id for reply, _ in to_redraft], incident_id)
+    scores = _latest_scores(session, [row.id for _, row in to_redraft])
+    brand = settings.brand(incident_row.brand)
+    policy = settings.reply_policy
+    changes: list[dict[str, Any]] = []
+    withdrawn_events = {e["entity_id"]: e for e in withdraw(
+        session, sorted(taken_followups), reason=f"{UNLINKED_REASON} #{incident_id}", incident_id=incident_id,
+        actor=actor, now=now)}
+    events: list[dict[str, Any]] = []
+    results: list[Unlinking] = []
+    for mention_id in ids:
+        link, mention_row = links[mention_id], mention_rows.get(mention_id)
+        alert_id = link.alert_id
+        alert = alerts.get(alert_id) if alert_id is not None else None
+        redrafted: dict[int, str] = {}
+        held: dict[int, str] = {}
+        sent: list[int] = []
+        by_hand: list[int] = []
+        for reply, answered_row in mine[mention_id]:
+            if reply.status == "sent":
+                sent.append(reply.id)
+                continue
+            answered = mention_from_row(answered_row)
+            score = scores.get(answered_row.id)
+            template = before.get(reply.id)
+            if template is None and rule_template is not None:
+                template = rule_template(answered, score)
+            if template is None:
+                text, hold_reason = reply.text, (f"unlinked from incident #{incident_id}: no rule drafts an ordinary"
+                                                 " reply to it; edit the text or reject it")
+            else:
+                text, hold_reason = _ordinary_text(renderer, template, answered, mention_id=answered_row.id,
+                                                      alert=alert, score=score, brand=brand)
+                if not text:
+                    text = reply.text  # nothing to put instead: a person decides
+                    hold_reason = f"unlinked from incident #{incident_id}: {hold_reason}"
+            auto = template is not None and (not policy.require_approval or template in policy.auto_send_templates)
+            change, event = redraft(reply, text=text, template=template or reply.template, hold_reason=hold_reason,
+                                     auto=auto, incident_id=incident_id, reason=UNLINKED_REASON, actor=actor, now=now,
+                                     details={"template": template})
+            (held if change["status"] == "held" and hold_reason else redrafted)[reply.id] = hold_reason or template or ""
+            if reply.status == "manual":
+                by_hand.append(reply.id)
+            changes.append(change)
+            events.append(event)
+        events += [withdrawn_events[f] for f in followups_of[mention_id]]
+        result = Unlinking(
+            incident_id=incident_id, mention_id=mention_id, alert_id=alert_id,
+            alert_untagged=alert_id is not None and not still[mention_id], how=link.how,
+            keywords=list(link.keywords) if link.keywords is not None else None, redrafted=redrafted, held=held,
+            sent=sent, kept=sorted(kept[mention_id]), followups_withdrawn=followups_of[mention_id],
+            in_flight=in_flight[mention_id], by_hand=by_hand,
+        )
+        results.append(result)
+        events.append({"at": now, "actor": actor, "action": "incident.unlinked", "entity_type": AUDIT_ENTITY,
+                       "entity_id": incident_id, "details": {
+                           "mention_id": mention_id, "reason": reason,
+                           "author": mention_row.author_handle if mention_row else None,
+                           "alert_id": alert_id, "alert_untagged": result.alert_untagged, "how": link.how,
+                           "keywords": result.keywords, "linked_at": link.linked_at.isoformat(),
+                           "redrafted": sorted(redrafted), "held": sorted(held), "sent": sent, "kept": result.kept,
+                           "followups_withdrawn": result.followups_withdrawn, "by_hand": by_hand,
+                           "in_flight": [{"id": i, "status": status}
+                                         for i, status in sorted(result.in_flight.items())]}})
+    store_redrafts(session, changes, replies)
+    untagged = [alert for alert_id, alert in alerts.items() if remaining.get(alert_id, 0) <= 0]
+    retagged = [(alert, [t for t in alert.tags or [] if t != tag]) for alert in untagged]
+    retagged = [(alert, tags) for alert, tags in retagged if tags != list(alert.tags or [])]
+    if retagged:
+        table = AlertRow.__table__
+        session.execute(update(table).where(table.c.id == bindparam("b_id")).values(tags=bindparam("b_tags")),
+                        [{"b_id": alert.id, "b_tags": tags} for alert, tags in retagged])
+        for alert, _ in retagged:
+            session.expire(alert, ["tags"])
     audit.record_many(session, events)
-    return result
+    return results
 
 
 def _not_linked(session: Session, incident_id: int, mention_id: int) -> str:

@@ -17,7 +17,8 @@ An incident opened by mistake is cancelled (:func:`cancel_incident`,
 either. It is not an incident any more: its status posts that have not gone
 out are withdrawn (one on its way is withdrawn at its send claim if
 reconciliation finds it was not posted: :func:`cancelled_status_post`), every
-complaint it held is unlinked as :func:`outreach.incident_links.unlink_mention` does, it links no new
+complaint it held is unlinked as :func:`outreach.incident_links.unlink_mention` does (all at
+once, in a fixed number of statements: :func:`outreach.incident_links.unlink_mentions`), it links no new
 complaint and holds no conversation, and the spike detector no longer takes
 it for an open incident. Status posts already sent are public: a careful
 team does not leave "we're investigating an outage" standing, so the
@@ -84,7 +85,7 @@ from brandpulse.db.models import (
 from brandpulse.types import Mention, Score
 from outreach.channels.base import SentPost
 from outreach.channels.textlength import length_problem
-from outreach.incident_links import EarlierLinks, Unlinking, link_earlier_mentions, unlink_mention
+from outreach.incident_links import EarlierLinks, Unlinking, link_earlier_mentions, unlink_mentions
 from outreach.incident_matching import AnsweredPost, answered_posts
 from outreach.incident_records import (
     AUDIT_ENTITY,
@@ -623,8 +624,8 @@ def cancel_incident(session: Session, incident_id: int, *, settings: Settings, t
     mention_ids = session.scalars(select(IncidentMentionRow.mention_id)
                                   .where(IncidentMentionRow.incident_id == row.id)
                                   .order_by(IncidentMentionRow.mention_id)).all()
-    unlinked = [unlink_mention(session, row.id, mention_id, actor=actor, now=now, settings=settings, renderer=renderer,
-                               rule_template=rule_template, reason=why) for mention_id in mention_ids]
+    unlinked = unlink_mentions(session, row.id, mention_ids, actor=actor, now=now, settings=settings,
+                               renderer=renderer, rule_template=rule_template, reason=why)
     corrections: list[int] = []
     if correction is not None:
         corrections = _step(session, row, status=CANCELLED, message=correction, actor=actor, now=now,
