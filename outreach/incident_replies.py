@@ -3,7 +3,8 @@
 Each incident reply records the incident whose link its text gives
 (``outbox.incident_id``: set when drafted on arrival,
 :func:`mark_incident_replies`, and by every re-draft; cleared when an unlink
-makes it ordinary). A complaint moved from incident A to B (unlinked, then
+makes it ordinary; replies drafted before it was recorded got it from
+migration 0013 where one incident is certain). A complaint moved from incident A to B (unlinked, then
 linked by hand) while A's reply was on its way and not posted is therefore
 not sent with A's link: the send claim re-drafts it for B and holds it for a
 person (:func:`unlinked_reply_hold`).
