@@ -3,9 +3,11 @@ awaits a first response of its own (rules/alerts.py explains when a round
 starts; outreach/hand_replies.py starts one when a reply by hand is read
 after the customer's next post).
 
-A round ends when the customer writes again after its first response; it is
-then kept as an ``alert_rounds`` row and the alert's clock restarts:
-``round`` + 1, ``round_opened_at`` / ``round_mention_id`` = the new post,
+A round ends when the customer writes again after its first response, or
+after a person resolved the alert (answered or not: the post then reopens
+it); it is then kept as an ``alert_rounds`` row (with ``resolved_at`` when it
+had been resolved) and the alert's clock restarts: ``round`` + 1,
+``round_opened_at`` / ``round_mention_id`` = the new post,
 ``first_response_at`` cleared, ``sla_due_at`` = the post's time + the SLA of
 the alert's priority.
 """
@@ -19,6 +21,9 @@ from typing import Any
 from brandpulse.types import Priority
 
 WROTE_AGAIN = "alert.wrote_again"
+# The customer's post reopened a resolved alert (rules/alerts.py); a person's
+# `alerts reopen` is audited "alert.open".
+REOPENED = "alert.reopened"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +39,24 @@ class Round:
 
 
 def restart(current: Round, *, mention_id: int, posted_at: datetime, priority: Priority, sla: timedelta,
+            reopening: bool = False, resolved_at: datetime | None = None,
             ) -> tuple[dict[str, Any], Round, dict[str, Any]]:
     """The customer wrote ``mention_id`` at ``posted_at`` after ``current``
-    was answered. Returns the ``alert_rounds`` row that keeps ``current``
-    (without ``alert_id``), the new round (at ``priority``, due ``sla`` after
-    the post) and the details of its audit event."""
-    assert current.first_response_at is not None, "only an answered round ends"
+    was answered, or after a person resolved the alert (``reopening``;
+    ``resolved_at`` when, if known), answered or not. Returns the
+    ``alert_rounds`` row that keeps ``current`` (without ``alert_id``), the new
+    round (at ``priority``, due ``sla`` after the post) and the details of its
+    audit event."""
+    assert current.first_response_at is not None or reopening, "only an answered or resolved round ends"
     kept = {"round": current.number, "mention_id": current.mention_id, "opened_at": current.opened_at,
             "priority": current.priority.value, "sla_due_at": current.sla_due_at,
-            "first_response_at": current.first_response_at, "closed_at": posted_at}
+            "first_response_at": current.first_response_at, "closed_at": posted_at, "resolved_at": resolved_at}
     new = Round(current.number + 1, mention_id, posted_at, priority, posted_at + sla, None)
-    details = {"mention_id": mention_id, "round": new.number, "answered_at": current.first_response_at.isoformat(),
-               "from": current.priority.value, "to": priority.value, "sla_due_at": new.sla_due_at.isoformat()}
+    answered = current.first_response_at.isoformat() if current.first_response_at else None
+    details: dict[str, Any] = {"mention_id": mention_id, "round": new.number, "answered_at": answered}
+    if reopening:
+        details["resolved_at"] = resolved_at.isoformat() if resolved_at else None
+    details.update({"from": current.priority.value, "to": priority.value, "sla_due_at": new.sla_due_at.isoformat()})
     return kept, new, details
 
 
@@ -59,8 +70,9 @@ def awaited_round(*, number: int, round_mention_id: int | None, round_opened_at:
                  priority, sla_due_at, first_response_at)
 
 
-def alert_values(r: Round) -> dict[str, Any]:
-    """The alerts columns that describe the round ``r`` awaited."""
+def alert_values(r: Round, *, reopened_at: datetime | None = None) -> dict[str, Any]:
+    """The alerts columns that describe the round ``r`` awaited (``reopened_at``:
+    when its post reopened the resolved alert, None when it did not)."""
     return {"round": r.number, "round_opened_at": r.opened_at if r.number > 1 else None,
             "round_mention_id": r.mention_id if r.number > 1 else None, "priority": r.priority.value,
-            "sla_due_at": r.sla_due_at, "first_response_at": r.first_response_at}
+            "sla_due_at": r.sla_due_at, "first_response_at": r.first_response_at, "reopened_at": reopened_at}

@@ -132,11 +132,24 @@ class DigestAlert:
     # (rules/alerts.py); round_opened_at is when they did.
     round: int = 1
     round_opened_at: datetime | None = None
+    # When the customer's post reopened the resolved alert (rules/alerts.py); None if it was not.
+    reopened_at: datetime | None = None
 
     @property
     def wrote_again_after_answer(self) -> bool:
         """Answered before, and the customer's newer message has a clock of its own, not answered yet."""
         return self.round > 1 and self.first_response_at is None and self.round_opened_at is not None
+
+    @property
+    def wrote_again_after(self) -> str:
+        """What the customer's newer message came after: "it was resolved" when
+        it reopened the alert, else "an answer"."""
+        return "it was resolved" if self.reopened_at is not None else "an answer"
+
+    @property
+    def reopened_in_same_round(self) -> bool:
+        """Reopened by a post written before the resolved message's answer (still answered)."""
+        return self.reopened_at is not None and self.first_response_at is not None
 
     @property
     def wrote_again(self) -> bool:
@@ -355,6 +368,7 @@ def build_digest(
                 note=a.note,
                 round=a.round or 1,
                 round_opened_at=a.round_opened_at,
+                reopened_at=a.reopened_at,
             )
         )
 
@@ -614,7 +628,9 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
         else:
             sla = f"{a.sla_left_text} left"
         if a.wrote_again_after_answer:
-            sla += f", customer wrote again {format_time(a.round_opened_at)} after an answer"
+            sla += f", customer wrote again {format_time(a.round_opened_at)} after {a.wrote_again_after}"
+        elif a.reopened_in_same_round:
+            sla += f", reopened {format_time(a.reopened_at)} by a post read after it was resolved"
         extra = [a.status]
         if a.assignee:
             extra.append(f"assigned to {printable(a.assignee)}")

@@ -169,8 +169,9 @@ def _restart_if_wrote_again(session: Session, alert_id: int, *, answered_at: dat
     pace): if the customer wrote again after ``answered_at``, that post starts
     a new round, as it would have had the reply been read first
     (rules/alerts.py), at the alert's priority. Not for an alert a person
-    resolved or dismissed meanwhile: it stays as they left it, as a post
-    never brings one back. Two SELECTs; writes only then."""
+    resolved or dismissed meanwhile: that post was in the alert when they
+    closed it, so it stays as they left it (only a post read after the
+    resolution reopens an alert). Two SELECTs; writes only then."""
     a = session.execute(
         select(AlertRow.round, AlertRow.round_mention_id, AlertRow.mention_id, AlertRow.opened_at,
                AlertRow.round_opened_at, AlertRow.priority, AlertRow.sla_due_at, AlertRow.author_id,

@@ -10,8 +10,11 @@ platform, per brand over all its platforms, and over everything:
   (``outreach.hand_replies``, when a source delivers that post). Mean,
   median and 90th percentile over the alerts that were answered; how many
   were not is given beside them.
-* **resolution time** — ``resolved_at - opened_at`` over the alerts that were
-  resolved.
+* **resolution time** — from ``opened_at`` to the first time a person
+  resolved the alert, over the alerts that were resolved. An alert the
+  customer's next post reopened (rules/alerts.py) keeps that first resolution
+  (``alert_rounds.resolved_at``) and still counts as resolved while it is open
+  again.
 * **answered within 1 h, 6 h, 12 h, 24 h** — the share of alerts whose first
   reply went out within that time. *Unanswered alerts count in the
   denominator*, as not answered in time, once that much time has passed since
@@ -28,7 +31,11 @@ in ``alert_rounds`` when the clock restarts), so a follow-up never changes
 how fast the brand first answered. The follow-up messages are measured
 beside them, per group: how many there were, how many got a reply, and the
 time from the message to its first reply (mean, median, 90th percentile),
-for the alerts opened in the period like everything else.
+for the alerts opened in the period like everything else. Among them, the
+messages that **reopened** a resolved alert are counted apart too: how many,
+how many a person resolved again, and the time from the message to that
+resolution (a post that crossed the resolved message's answer reopens the
+alert without a message of its own, so it is not among them).
 
 Dismissed alerts ("not a complaint") are left out: there was nothing to
 answer; so are the spike detector's possible-incident alerts (a signal for
@@ -98,6 +105,10 @@ class KpiGroup:
     wrote_again: int = 0
     wrote_again_answered: int = 0
     wrote_again_response: DurationStats = DurationStats(0, None, None, None)
+    # Of those, the messages that reopened a resolved alert, and their resolution.
+    reopened: int = 0
+    reopened_resolved: int = 0
+    reopened_resolution: DurationStats = DurationStats(0, None, None, None)
 
     @property
     def unanswered(self) -> int:
@@ -120,6 +131,11 @@ class KpiGroup:
                 "messages": self.wrote_again,
                 "answered": self.wrote_again_answered,
                 "first_response_seconds": self.wrote_again_response.to_dict(),
+            },
+            "reopened": {
+                "messages": self.reopened,
+                "resolved": self.reopened_resolved,
+                "resolution_seconds": self.reopened_resolution.to_dict(),
             },
         }
 
@@ -149,12 +165,16 @@ class _Alert:
 
 @dataclass(frozen=True, slots=True)
 class _Message:
-    """A message the customer wrote after being answered, and its first reply."""
+    """A message the customer wrote after being answered (or after the alert
+    was resolved: ``reopened``), its first reply, and, for one that reopened
+    the alert, when a person resolved it again."""
 
     brand: str
     platform: str
     written_at: datetime
     first_response_at: datetime | None
+    reopened: bool = False
+    resolved_at: datetime | None = None
 
 
 def percentile_nearest_rank(values: Sequence[float], pct: float) -> float:
@@ -183,6 +203,8 @@ def _group(brand: str, platform: str, alerts: Sequence[_Alert], *, now: datetime
     responses = [max(a.first_response_at - a.opened_at, timedelta(0)) for a in alerts if a.first_response_at]
     again = [max(m.first_response_at - m.written_at, timedelta(0)) for m in messages if m.first_response_at]
     resolutions = [max(a.resolved_at - a.opened_at, timedelta(0)) for a in alerts if a.resolved_at]
+    reopened = [m for m in messages if m.reopened]
+    re_resolved = [max(m.resolved_at - m.written_at, timedelta(0)) for m in reopened if m.resolved_at]
     within = []
     for t in thresholds:
         answered = sum(
@@ -207,6 +229,9 @@ def _group(brand: str, platform: str, alerts: Sequence[_Alert], *, now: datetime
         wrote_again=len(messages),
         wrote_again_answered=len(again),
         wrote_again_response=duration_stats(again),
+        reopened=len(reopened),
+        reopened_resolved=len(re_resolved),
+        reopened_resolution=duration_stats(re_resolved),
     )
 
 
@@ -227,7 +252,8 @@ def compute_kpis(
     q = (
         select(AlertRow.id, AlertRow.brand, AlertRow.platform, AlertRow.opened_at, AlertRow.first_response_at,
                AlertRow.resolved_at, AlertRow.status, AlertRow.round, AlertRow.round_opened_at,
-               AlertRoundRow.round, AlertRoundRow.opened_at, AlertRoundRow.first_response_at)
+               AlertRoundRow.round, AlertRoundRow.opened_at, AlertRoundRow.first_response_at,
+               AlertRoundRow.resolved_at)
         .outerjoin(AlertRoundRow, AlertRoundRow.alert_id == AlertRow.id)
         .where(AlertRow.opened_at >= start, AlertRow.opened_at <= now, AlertRow.status.not_in(EXCLUDED_STATUSES),
                AlertRow.rule != POSSIBLE_INCIDENT_RULE)
@@ -257,8 +283,9 @@ def _by(at: datetime | None, now: datetime) -> datetime | None:
 
 def _alerts_and_messages(rows: Sequence[Any], *, now: datetime) -> tuple[list[_Alert], list[_Message]]:
     """Each alert with its first message's first response (kept in
-    alert_rounds once the customer wrote again), and the messages its customer
-    wrote after being answered (round 2 and later: kept, or awaited now)."""
+    alert_rounds once the customer wrote again) and its first resolution, and
+    the messages its customer wrote after being answered or after it was
+    resolved (round 2 and later: kept, or awaited now)."""
     by_alert: dict[int, list[Any]] = {}
     for row in rows:
         by_alert.setdefault(row[0], []).append(row)
@@ -266,17 +293,23 @@ def _alerts_and_messages(rows: Sequence[Any], *, now: datetime) -> tuple[list[_A
     messages: list[_Message] = []
     for group in by_alert.values():
         (_id, b, p, opened, first, resolved, status, round_, round_opened_at, *_rest) = group[0]
-        kept = {r[9]: (r[10], r[11]) for r in group if r[9] is not None}
-        if (round_ or 1) > 1 and 1 in kept:
-            first_of_first_message = kept[1][1]
-        else:
-            first_of_first_message = first
-        alerts.append(_Alert(b, p, opened, _by(first_of_first_message, now),
-                             _by(resolved, now) if status == "resolved" else None))
-        later = [(written, answered) for n, (written, answered) in kept.items() if n > 1]
-        if (round_ or 1) > 1 and round_opened_at is not None:
-            later.append((round_opened_at, first))
-        messages.extend(_Message(b, p, written, _by(answered, now)) for written, answered in later if written <= now)
+        round_ = round_ or 1
+        # round -> (written, first response, resolved while awaited)
+        kept = {r[9]: (r[10], r[11], _by(r[12], now)) for r in group if r[9] is not None}
+        resolved_now = _by(resolved, now) if status == "resolved" else None
+        first_of_first_message = kept[1][1] if round_ > 1 and 1 in kept else first
+        resolutions = [at for _, _, at in kept.values() if at is not None]
+        if resolved_now is not None:
+            resolutions.append(resolved_now)
+        alerts.append(_Alert(b, p, opened, _by(first_of_first_message, now), min(resolutions, default=None)))
+        later = [(n, written, answered, at) for n, (written, answered, at) in kept.items() if n > 1]
+        if round_ > 1 and round_opened_at is not None:
+            later.append((round_, round_opened_at, first, resolved_now))
+        for n, written, answered, at in later:
+            if written > now:
+                continue
+            reopened = n - 1 in kept and kept[n - 1][2] is not None  # the message before was resolved
+            messages.append(_Message(b, p, written, _by(answered, now), reopened, at if reopened else None))
     return alerts, messages
 
 
@@ -320,8 +353,11 @@ def render_kpis_text(report: KpiReport, *, title: bool = True) -> str:
     header += [f"≤{w.label}" for w in report.total.within]
     header += ["resolved", "resolution mean/median/p90"]
     again = report.total.wrote_again > 0
+    reopened = report.total.reopened > 0
     if again:
         header += ["wrote again", "answered", "its first reply mean/median/p90"]
+    if reopened:
+        header += ["reopened", "resolved again", "its resolution mean/median/p90"]
     rows = [header]
     for g in report.groups:
         rows.append(
@@ -329,6 +365,7 @@ def render_kpis_text(report: KpiReport, *, title: bool = True) -> str:
             + [_share(w) for w in g.within]
             + [str(g.resolved), _stats(g.resolution)]
             + ([str(g.wrote_again), str(g.wrote_again_answered), _stats(g.wrote_again_response)] if again else [])
+            + ([str(g.reopened), str(g.reopened_resolved), _stats(g.reopened_resolution)] if reopened else [])
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for r in rows:
@@ -339,8 +376,14 @@ def render_kpis_text(report: KpiReport, *, title: bool = True) -> str:
     )
     if again:
         lines.append(
-            "wrote again: messages customers wrote after being answered (each gets its own first reply); the"
-            " columns before are those of each alert's first message."
+            "wrote again: messages customers wrote after being answered or after the alert was resolved (each"
+            " gets its own first reply); the columns before are those of each alert's first message (resolution:"
+            " the first time it was resolved)."
+        )
+    if reopened:
+        lines.append(
+            "reopened: of those, the messages that reopened a resolved alert; resolved again and the time from"
+            " the message to that resolution."
         )
     return "\n".join(lines) + "\n"
 

@@ -38,20 +38,43 @@ before the next answer join the round as above (an escalation moves the
 deadline to at most the round's start + the SLA of the new tier). A post
 written before the answer went out (it crossed it) just joins.
 
+The customer wrote again after it was resolved. A post that would join an
+alert a person has *resolved* (the newest alert of that author in that
+thread, none of them open) brings it back instead of opening a second alert
+for the same conversation: the alert is ``open`` again (``resolved_at`` and
+``resolution_note`` cleared, the note stays in the audit trail; the assignee
+is kept: whoever handled the conversation knows it), ``reopened_at`` = now,
+and the post starts a new round as above, whether or not the resolved
+message had been answered; the kept round carries ``resolved_at``, so the
+KPIs keep the first resolution. A post written before the resolved round's
+answer (it crossed it, and was read only after the resolution) reopens the
+alert in the same round: still answered, back in the inbox for a person to
+read. Only a post the rules raise an alert for does this, as only such posts
+join an open alert: a "thanks!" after the resolution leaves it resolved.
+The brand's own posts never do (they raise nothing), nor do other authors in
+the thread (their posts have alerts of their own). A *dismissed* alert
+(not a complaint, spam) is never reopened by a post: the person judged that
+post, not the author's next one, so an alert-worthy post opens a new alert
+as it would for a stranger; ``alerts reopen`` brings a dismissed alert back
+by hand.
+
 SLA. ``sla_due_at = opened_at + settings.sla_for(priority)``, where
 ``opened_at`` is when the first mention was *posted*: the customer's clock
 starts when they post, not when brandpulse saw it.
 
 Audit. "alert.opened" (rule, priority, priority score, mention id),
 "alert.joined" (mention id, mention count), "alert.escalated" (from,
-to, mention id, new deadline) and "alert.wrote_again" (mention id, round,
+to, mention id, new deadline), "alert.wrote_again" (mention id, round,
 when the previous message was answered, priority from and to, new
-deadline), by :data:`brandpulse.audit.SYSTEM` at ``now``.
+deadline) and "alert.reopened" (the same, with when it was resolved, and
+``written_before_answer`` for a post that crossed the answer), by
+:data:`brandpulse.audit.SYSTEM` at ``now``.
 
 Cost per batch, whatever its size: one SELECT of the matching open alerts
 (per 300 keys), one INSERT ... RETURNING for new alerts, one executemany
-UPDATE for joined alerts (and one more, with one INSERT into alert_rounds,
-for those whose customer wrote again after an answer), one INSERT for
+UPDATE for joined alerts (and one more each, with one INSERT into
+alert_rounds, for those whose customer wrote again after an answer and for
+those reopened), one INSERT for
 alert_mentions and one for the audit events, all through brandpulse.db.bulk (plain SQL on SQLite, Core on
 PostgreSQL). It runs in the caller's transaction and never commits.
 
@@ -71,16 +94,20 @@ from brandpulse.audit import SYSTEM, record_many
 from brandpulse.config import Settings
 from brandpulse.db.bulk import insert_rows, select_by_keys, update_rows
 from brandpulse.db.models import AlertMentionRow, AlertRoundRow, AlertRow
-from brandpulse.rounds import WROTE_AGAIN, awaited_round, restart
+from brandpulse.rounds import REOPENED, WROTE_AGAIN, awaited_round, restart
 from brandpulse.types import Decision, Mention, Priority
 
 ACTIVE_STATUSES = ("open", "acknowledged")
+# Read with the active ones: a resolved alert is reopened by its customer's next post, a dismissed one is not.
+_CLOSED_STATUSES = ("resolved", "dismissed")
 _KEYS_PER_SELECT = 300  # up to 4 parameters each: well inside every backend's limit
 
 GroupKey = tuple[str, str, str, str]  # platform, thread id, author id, brand
 _UPDATE_COLUMNS = ("id", "mention_count", "last_mention_id", "last_mention_at", "priority", "priority_score", "sla_due_at", "tags")
 # An alert whose customer wrote again after an answer also moves to its new round.
-_ROUND_COLUMNS = (*_UPDATE_COLUMNS, "round", "round_opened_at", "round_mention_id", "first_response_at")
+_ROUND_COLUMNS = (*_UPDATE_COLUMNS, "round", "round_opened_at", "round_mention_id", "first_response_at", "reopened_at")
+# A resolved alert the customer's post reopened.
+_REOPEN_COLUMNS = (*_ROUND_COLUMNS, "status", "resolved_at", "resolution_note")
 
 
 @dataclass
@@ -102,6 +129,10 @@ class _AlertState:
     round_opened_at: datetime | None = None  # round 2+: when its post was written
     round_mention_id: int | None = None
     finished_rounds: list[dict[str, Any]] = field(default_factory=list)  # alert_rounds rows to add
+    status: str = "open"
+    round_resolved_at: datetime | None = None  # when a person resolved the round awaited
+    reopened_at: datetime | None = None  # when a post reopened the alert for the round awaited
+    reopened: bool = False  # by a post of this batch
     added: int = 0  # mentions joined in this batch
     new_row: dict[str, Any] | None = None  # the row to insert, for new alerts
     mention_ids: list[int] = field(default_factory=list)  # alert_mentions to add
@@ -117,31 +148,34 @@ def _group_key(mention: Mention) -> GroupKey | None:
 _ACTIVE_COLUMNS = (
     "id", "platform", "thread_id", "author_id", "brand", "opened_at", "priority", "priority_score", "sla_due_at",
     "last_mention_id", "last_mention_at", "mention_count", "tags", "mention_id", "first_response_at", "round",
-    "round_opened_at", "round_mention_id",
+    "round_opened_at", "round_mention_id", "status", "resolved_at", "reopened_at",
 )
 
 
 def _load_active(session: Session, keys: set[GroupKey]) -> dict[GroupKey, _AlertState]:
-    """Alerts still open or acknowledged for the batch's (platform, thread,
-    author, brand) keys; when several exist for one key, the newest. One
+    """The alert each of the batch's (platform, thread, author, brand) keys
+    joins: the newest still open or acknowledged, else the newest if a person
+    resolved it (to be reopened); none when the newest was dismissed. One
     SELECT per few hundred keys, searching ix_alerts_thread_author
     (brandpulse.db.bulk.select_by_keys)."""
-    found: dict[GroupKey, _AlertState] = {}
+    active: dict[GroupKey, _AlertState] = {}
+    closed: dict[GroupKey, _AlertState] = {}
     rows = select_by_keys(
         session, AlertRow.__table__, _ACTIVE_COLUMNS,
         key=("platform", "thread_id", "author_id"), keys=sorted({k[:3] for k in keys}),
-        where_in={"status": ACTIVE_STATUSES}, order_by="id", chunk=_KEYS_PER_SELECT,
-        # Locked until the batch commits (PostgreSQL): an alert resolved or dismissed meanwhile is not
-        # read as open, so the post opens a new alert instead of being written into the closed one.
+        where_in={"status": (*ACTIVE_STATUSES, *_CLOSED_STATUSES)}, order_by="id", chunk=_KEYS_PER_SELECT,
+        # Locked until the batch commits (PostgreSQL): an alert a person resolves meanwhile is read as
+        # resolved once they commit (and reopened by the post), never written into as if still open; a
+        # person's change waits for the batch.
         for_update=True,
     )
     for (alert_id, platform, thread_id, author_id, brand, opened_at, priority, priority_score, sla_due_at,
          last_mention_id, last_mention_at, mention_count, tags, opened_by, first_response_at, round_,
-         round_opened_at, round_mention_id) in rows:
+         round_opened_at, round_mention_id, status, resolved_at, reopened_at) in rows:
         key = (platform, thread_id, author_id, brand)
         if key not in keys:
             continue
-        found[key] = _AlertState(  # later (newer) rows replace earlier ones
+        (active if status in ACTIVE_STATUSES else closed)[key] = _AlertState(  # newer rows replace earlier ones
             alert_id=alert_id,
             opened_at=opened_at,
             priority=Priority(priority),
@@ -156,12 +190,17 @@ def _load_active(session: Session, keys: set[GroupKey]) -> dict[GroupKey, _Alert
             round=round_ or 1,
             round_opened_at=round_opened_at,
             round_mention_id=round_mention_id,
+            status=status,
+            round_resolved_at=resolved_at if status == "resolved" else None,
+            reopened_at=reopened_at,
         )
+    found = {key: state for key, state in closed.items() if state.status == "resolved"}
+    found.update(active)
     return found
 
 
 def _join(
-    state: _AlertState, *, mention_id: int, mention: Mention, decision: Decision, settings: Settings
+    state: _AlertState, *, mention_id: int, mention: Mention, decision: Decision, settings: Settings, now: datetime
 ) -> None:
     alert = decision.alert
     assert alert is not None
@@ -179,9 +218,20 @@ def _join(
     state.events.append(
         {"action": "alert.joined", "details": {"mention_id": mention_id, "mention_count": state.mention_count}}
     )
-    if state.first_response_at is not None and mention.created_at > state.first_response_at:
-        _wrote_again(state, mention_id=mention_id, mention=mention, decision=decision, settings=settings)
+    reopening = state.status == "resolved"
+    if reopening:
+        state.status, state.reopened, state.reopened_at = "open", True, now
+    if (reopening and state.first_response_at is None) or (
+            state.first_response_at is not None and mention.created_at > state.first_response_at):
+        _wrote_again(state, mention_id=mention_id, mention=mention, decision=decision, settings=settings,
+                     reopening=reopening)
         return
+    if reopening:  # written before the answer, read after the resolution: back in the inbox, same round
+        state.events.append({"action": REOPENED, "details": {
+            "mention_id": mention_id, "round": state.round,
+            "answered_at": state.first_response_at.isoformat() if state.first_response_at else None,
+            "resolved_at": state.round_resolved_at.isoformat() if state.round_resolved_at else None,
+            "written_before_answer": True}})
     if alert.priority.rank < state.priority.rank:
         previous = state.priority
         state.priority = alert.priority
@@ -201,23 +251,29 @@ def _join(
 
 
 def _wrote_again(
-    state: _AlertState, *, mention_id: int, mention: Mention, decision: Decision, settings: Settings
+    state: _AlertState, *, mention_id: int, mention: Mention, decision: Decision, settings: Settings,
+    reopening: bool = False,
 ) -> None:
-    """The customer posted after being answered: keep the answered round,
-    restart the first-response clock for this post (module docstring)."""
+    """The customer posted after being answered, or after a person resolved
+    the alert (``reopening``): keep the round, restart the first-response
+    clock for this post (module docstring)."""
     alert = decision.alert
-    assert alert is not None and state.first_response_at is not None and state.opened_by is not None
+    assert alert is not None and state.opened_by is not None and (state.first_response_at is not None or reopening)
     current = awaited_round(number=state.round, round_mention_id=state.round_mention_id,
                             round_opened_at=state.round_opened_at, first_mention_id=state.opened_by,
                             opened_at=state.opened_at, priority=state.priority, sla_due_at=state.sla_due_at,
                             first_response_at=state.first_response_at)
     priority = alert.priority if alert.priority.rank < state.priority.rank else state.priority
     kept, new, details = restart(current, mention_id=mention_id, posted_at=mention.created_at, priority=priority,
-                                 sla=settings.sla_for(priority))
+                                 sla=settings.sla_for(priority), reopening=reopening,
+                                 resolved_at=state.round_resolved_at)
     state.finished_rounds.append(kept)
     state.round, state.round_opened_at, state.round_mention_id = new.number, new.opened_at, new.mention_id
     state.priority, state.sla_due_at, state.first_response_at = new.priority, new.sla_due_at, None
-    state.events.append({"action": WROTE_AGAIN, "details": details})
+    state.round_resolved_at = None
+    if not reopening:
+        state.reopened_at = None
+    state.events.append({"action": REOPENED if reopening else WROTE_AGAIN, "details": details})
 
 
 def _open(*, mention_id: int, mention: Mention, decision: Decision, settings: Settings, now: datetime) -> _AlertState:
@@ -262,6 +318,12 @@ def _open(*, mention_id: int, mention: Mention, decision: Decision, settings: Se
     return state
 
 
+def _round_values(alert_id: int, state: _AlertState) -> tuple[Any, ...]:
+    return (alert_id, state.added, state.last_mention_id, state.last_mention_at, state.priority.value,
+            state.priority_score, state.sla_due_at, state.tags, state.round, state.round_opened_at,
+            state.round_mention_id, state.first_response_at)
+
+
 def apply_decisions(
     session: Session,
     items: Sequence[tuple[int, Mention, Decision]],
@@ -297,7 +359,7 @@ def apply_decisions(
         if key is not None:
             state = existing.get(key) or pending.get(key)
         if state is not None:
-            _join(state, mention_id=mention_id, mention=mention, decision=decision, settings=settings)
+            _join(state, mention_id=mention_id, mention=mention, decision=decision, settings=settings, now=now)
             if state.alert_id is not None:
                 joined_existing[state.alert_id] = state
         else:
@@ -334,8 +396,9 @@ def apply_decisions(
 
     if joined_existing:
         # mention_count is added to, not set: a count is never lost
-        same_round = {i: st for i, st in joined_existing.items() if not st.finished_rounds}
-        new_round = {i: st for i, st in joined_existing.items() if st.finished_rounds}
+        reopened = {i: st for i, st in joined_existing.items() if st.reopened}
+        same_round = {i: st for i, st in joined_existing.items() if not st.finished_rounds and not st.reopened}
+        new_round = {i: st for i, st in joined_existing.items() if st.finished_rounds and not st.reopened}
         if same_round:
             update_rows(
                 session, AlertRow.__table__,
@@ -350,16 +413,22 @@ def apply_decisions(
             update_rows(
                 session, AlertRow.__table__,
                 [
-                    (alert_id, state.added, state.last_mention_id, state.last_mention_at, state.priority.value,
-                     state.priority_score, state.sla_due_at, state.tags, state.round, state.round_opened_at,
-                     state.round_mention_id, state.first_response_at)
+                    (*_round_values(alert_id, state), state.reopened_at)
                     for alert_id, state in new_round.items()
                 ],
                 columns=_ROUND_COLUMNS, key=("id",), increment=("mention_count",),
             )
-            insert_rows(session, AlertRoundRow.__table__,
-                        [{"alert_id": alert_id, **row} for alert_id, state in new_round.items()
-                         for row in state.finished_rounds])
+        if reopened:
+            update_rows(
+                session, AlertRow.__table__,
+                [(*_round_values(alert_id, state), state.reopened_at, "open", None, None)
+                 for alert_id, state in reopened.items()],
+                columns=_REOPEN_COLUMNS, key=("id",), increment=("mention_count",),
+            )
+        finished = [{"alert_id": alert_id, **row} for alert_id, state in joined_existing.items()
+                    for row in state.finished_rounds]
+        if finished:
+            insert_rows(session, AlertRoundRow.__table__, finished)
 
     touched = [*new_alerts, *joined_existing.values()]
     insert_rows(

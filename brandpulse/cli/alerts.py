@@ -22,8 +22,10 @@ def _one_line(alert: AlertRow, now) -> str:
     if alert.first_response_at is not None:  # as the digest says: the SLA is met, whatever the deadline
         left = "answered" + (", then wrote again" if alert.last_mention_at > alert.first_response_at else "")
     overdue = " OVERDUE" if alert.sla_due_at < now and alert.status in ("open", "acknowledged") and alert.first_response_at is None else ""
-    if (alert.round or 1) > 1 and alert.first_response_at is None:  # answered before; this message is not
-        overdue += " wrote again"
+    if (alert.round or 1) > 1 and alert.first_response_at is None:  # answered or resolved before; this message is not
+        overdue += " wrote again" + (" after it was resolved" if alert.reopened_at else "")
+    elif alert.reopened_at is not None and alert.status in ("open", "acknowledged"):
+        overdue += " reopened"  # by a post written before the answer, read after the resolution
     who = f" → {alert.assignee}" if alert.assignee else ""
     many = f" ({alert.mention_count} posts)" if alert.mention_count > 1 else ""
     if alert.rule == POSSIBLE_INCIDENT_RULE:  # the spike detector's: many authors, every network
@@ -50,16 +52,19 @@ def _round_lines(alert: AlertRow, rounds) -> list[str]:
     """The customer's messages that each awaited a first reply: the answered
     ones (alert_rounds) and the one the SLA is now for."""
     def answered(at, opened) -> str:
-        return f"answered {at:%Y-%m-%d %H:%M} UTC ({format_duration(at - opened)})" if at else "not answered yet"
+        return f"answered {at:%Y-%m-%d %H:%M} UTC ({format_duration(at - opened)})" if at else "not answered"
 
-    lines = [f"The customer wrote again after being answered: message {alert.round} is awaited"
+    after = "it was resolved" if alert.reopened_at and alert.round > 1 and rounds[-1].resolved_at else "being answered"
+    lines = [f"The customer wrote again after {after}: message {alert.round} is awaited"
              f" (each message gets its own first-reply clock):"]
     for r in rounds:
+        resolved = f", resolved {r.resolved_at:%Y-%m-%d %H:%M} UTC (then reopened by the next)" if r.resolved_at else ""
         lines.append(f"  {r.round}. posted {r.opened_at:%Y-%m-%d %H:%M} UTC, {r.priority}, due"
-                     f" {r.sla_due_at:%H:%M}, {answered(r.first_response_at, r.opened_at)}")
+                     f" {r.sla_due_at:%H:%M}, {answered(r.first_response_at, r.opened_at)}{resolved}")
     opened = alert.round_opened_at or alert.opened_at
     lines.append(f"  {alert.round}. posted {opened:%Y-%m-%d %H:%M} UTC, {alert.priority}, due"
-                 f" {alert.sla_due_at:%Y-%m-%d %H:%M} UTC, {answered(alert.first_response_at, opened)}")
+                 f" {alert.sla_due_at:%Y-%m-%d %H:%M} UTC,"
+                 f" {answered(alert.first_response_at, opened) if alert.first_response_at else 'not answered yet'}")
     return lines
 
 

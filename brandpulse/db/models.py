@@ -210,6 +210,9 @@ class AlertRow(Base):
     round_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # round 2+: when that post was written
     # Round 2+: that post's mentions.id (no foreign key: SQLite adds none to an existing table in place).
     round_mention_id: Mapped[int | None] = mapped_column(Id)
+    # When the customer's post reopened the resolved alert for the message now
+    # awaited (rules/alerts.py); None when the awaited message did not reopen it.
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_note: Mapped[str | None] = mapped_column(Text)
     # What brandpulse wants the reader to know (e.g. a possible incident: the
@@ -232,6 +235,9 @@ class AlertRoundRow(Base):
     sla_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the customer's next message was written
+    # When a person resolved the alert while this message was awaited (None: the
+    # customer wrote again before anyone resolved it); the next message reopened it.
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AlertMentionRow(Base):

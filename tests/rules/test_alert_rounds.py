@@ -10,7 +10,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 from brandpulse.db.models import AlertRoundRow, AlertRow
 from brandpulse.inbox import change_state
@@ -161,11 +161,13 @@ def test_a_hand_reply_read_after_the_customers_next_post_still_restarts_the_cloc
 
 
 @pytest.mark.postgres
-def test_a_post_read_while_a_person_resolves_the_alert_opens_a_new_one(pg_Session, settings, store_mention,
-                                                                        make_mention):
+def test_a_post_read_while_a_person_resolves_the_alert_reopens_it_after_they_commit(
+        pg_Session, settings, store_mention, make_mention):
     """The poller reads the customer's open alert while `alerts resolve` is
-    committing: the resolved alert stays as the person left it (round 1, its
-    answer) and the new message gets an alert of its own, in the inbox."""
+    committing: it waits for the person's row lock, then reads the alert as
+    resolved and reopens it for the new message (round 2, its own clock), the
+    person's resolution kept in round 1; it never writes into the alert as if
+    it were still open, and no second alert opens."""
     first = make_mention("acme lost my bag", handle="marisol", thread_id="t1", minutes=-300)
     with pg_Session.begin() as s:
         mid1 = store_mention(s, first)
@@ -196,12 +198,18 @@ def test_a_post_read_while_a_person_resolves_the_alert_opens_a_new_one(pg_Sessio
     person.close()
     poller.join()
 
-    resolved = alert_row(pg_Session, alert_id)
-    assert (resolved.status, resolved.round, resolved.mention_count) == ("resolved", 1, 1)
-    assert resolved.first_response_at == T0 - timedelta(minutes=270) and _rounds(pg_Session, alert_id) == []
-    assert result[mid2] != alert_id
-    new = alert_row(pg_Session, result[mid2])
-    assert (new.status, new.priority, new.mention_id) == ("open", "P2", mid2)
+    alert = alert_row(pg_Session, alert_id)
+    assert result[mid2] == alert_id
+    assert (alert.status, alert.round, alert.round_mention_id, alert.mention_count) == ("open", 2, mid2, 2)
+    assert (alert.resolved_at, alert.resolution_note, alert.first_response_at) == (None, None, None)
+    assert alert.sla_due_at == again.created_at + settings.sla_for("P2")
+    assert _rounds(pg_Session, alert_id) == [
+        (1, mid1, first.created_at, "P3", first.created_at + settings.sla_for("P3"), T0 - timedelta(minutes=270),
+         again.created_at)]
+    with pg_Session() as s:
+        assert s.scalar(select(AlertRoundRow.resolved_at)) == NOW  # the person's resolution, kept for the KPIs
+        assert s.scalar(select(func.count()).select_from(AlertRow)) == 1
+    assert [a for a, _, _ in audit(pg_Session, alert_id)][-3:] == ["alert.resolved", "alert.joined", "alert.reopened"]
 
 
 def test_a_late_hand_reply_credits_a_resolved_alert_without_bringing_it_back(
@@ -209,7 +217,8 @@ def test_a_late_hand_reply_credits_a_resolved_alert_without_bringing_it_back(
     """A person resolved the alert; the team's reply by hand, written before
     the customer's second post, is read only afterwards: it is the alert's
     first response, and the resolved alert stays as the person left it (no
-    new round, no clock), as a resolved alert is never reopened by a post."""
+    new round, no clock): the customer's post was already in the alert when
+    the person resolved it (only a post read after the resolution reopens it)."""
     first = make_mention("acme lost my bag", handle="marisol", thread_id="t1", minutes=-300)
     (mid1,), result = apply(any_Session, [(first, decision("P2", 0.5))])
     alert_id = result[mid1]
