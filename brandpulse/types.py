@@ -113,6 +113,11 @@ class FetchResult:
     not_before: datetime | None = None
     # User objects the platform returned (X bills them like posts; listener/budget.py).
     users_read: int = 0
+    # The ids of the posts and users read, for a platform that bills a resource
+    # once per UTC day (X): a re-read that day is not billed again. None: every
+    # read is billed; a read without an id here (posts_read beyond them) is too.
+    post_ids: tuple[str, ...] | None = None
+    user_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

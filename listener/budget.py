@@ -7,8 +7,9 @@ day. Reddit's free tier bills nothing. A source that costs money declares a
 UTC month (in the poll's own transaction) and, before a poll, refuses one
 that could take the month's estimated spend over ``monthly_budget``.
 
-The estimate is an upper bound: re-reading a post the same UTC day is billed
-once by X but counted at each read here.
+A source that lists the ids it read has a re-read the same UTC day billed
+once, as X does (listener/poller.py, ``billed_reads``); a source that does not
+has every read billed. Either way the estimate is an upper bound.
 
 "Could take over": the source states the most one poll can cost
 (``max_spend_per_poll``: its page budget times its page size times the
@@ -39,6 +40,11 @@ class SourceBudget:
     @property
     def limited(self) -> bool:
         return self.monthly_budget is not None
+
+
+def day_key(moment: datetime) -> str:
+    """The UTC day of ``moment``: ``"2026-03-10"``."""
+    return utc(moment).strftime("%Y-%m-%d")
 
 
 def month_key(moment: datetime) -> str:

@@ -17,6 +17,14 @@ monthly budget (:class:`listener.budget.SourceBudget`) is not polled once the
 next poll could take the month's estimated spend over it: its status becomes
 ``over_budget`` with a note saying so, until the month ends or the budget is
 raised.
+
+X bills a post or user once per UTC day however often the app reads it, so a
+source whose result lists the ids it read (``FetchResult.post_ids`` /
+``user_ids``) has a read billed only when that resource is new that day for
+the platform's app (``billed_reads``, shared by all its sources, pruned to
+today and yesterday); a poll that straddles midnight bills a resource in both
+days, which keeps the estimate an upper bound. The month's reads and billed
+reads are kept side by side in ``source_usage``.
 """
 
 from __future__ import annotations
@@ -36,10 +44,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from brandpulse import audit
 from brandpulse.clock import Clock
 from brandpulse.db.bulk import dialect_insert, insert_rows
-from brandpulse.db.models import MentionRow, SourceStateRow, SourceUsageRow
+from brandpulse.db.models import BilledReadRow, MentionRow, SourceStateRow, SourceUsageRow
 from brandpulse.types import FetchResult, Mention
 from listener.base import RateLimited, Source, SourceError
-from listener.budget import SourceBudget, month_key, over_budget
+from listener.budget import SourceBudget, day_key, month_key, over_budget
 
 log = logging.getLogger(__name__)
 
@@ -146,19 +154,62 @@ def _upsert_usage(dialect: str):
             "polls": table.c.polls + stmt.excluded.polls,
             "posts_read": table.c.posts_read + stmt.excluded.posts_read,
             "users_read": table.c.users_read + stmt.excluded.users_read,
+            "posts_billed": table.c.posts_billed + stmt.excluded.posts_billed,
+            "users_billed": table.c.users_billed + stmt.excluded.users_billed,
             "spend": table.c.spend + stmt.excluded.spend,
             "updated_at": stmt.excluded.updated_at,
         },
     )
 
 
-def record_usage(session: Session, *, source: str, result: FetchResult, budget: SourceBudget | None, now: datetime) -> None:
-    """Add one poll's reads (and their estimated cost) to the source's month, in the caller's transaction."""
-    spend = budget.spend(posts=result.posts_read, users=result.users_read) if budget is not None else 0.0
+_BILLED = BilledReadRow.__table__
+_BILLED_KEY = ("platform", "day", "kind", "resource_id")
+
+
+def billed_reads(session: Session, *, platform: str, result: FetchResult, started: datetime,
+                 ended: datetime | None = None) -> tuple[int, int]:
+    """The posts and users of ``result`` the spend estimate bills: of a kind
+    without ids every read; with them, each id not yet read that UTC day by
+    the platform's app, plus the reads without an id. Its ids are recorded as
+    read (one batched insert, the new rows returned, in the caller's
+    transaction) on the day the poll started and, when it ended on the next,
+    that day too: a read at the boundary is billed in whichever day X saw it."""
+    days = list(dict.fromkeys([day_key(started), day_key(ended or started)]))
+    billed = {"post": result.posts_read, "user": result.users_read}
+    keys: list[tuple[str, str]] = []
+    for kind, ids, read in (("post", result.post_ids, result.posts_read), ("user", result.user_ids, result.users_read)):
+        if ids is None:
+            continue
+        billed[kind] = max(0, read - len(ids))  # reads without an id
+        keys += [(kind, str(i)) for i in dict.fromkeys(ids)]
+    if keys:
+        rows = [(platform, day, kind, resource) for day in days for kind, resource in keys]
+        for (kind,) in insert_rows(session, _BILLED, rows, columns=_BILLED_KEY, returning=("kind",),
+                                   on_conflict_do_nothing=_BILLED_KEY):
+            billed[kind] += 1
+    return billed["post"], billed["user"]
+
+
+def prune_billed_reads(session: Session, *, platform: str, now: datetime) -> int:
+    """Forget the resources read before yesterday (UTC): no later read can
+    be on their day. Returns how many rows went."""
+    cutoff = day_key(now - timedelta(days=1))
+    return session.execute(
+        _BILLED.delete().where(_BILLED.c.platform == platform, _BILLED.c.day < cutoff)
+    ).rowcount
+
+
+def record_usage(session: Session, *, source: str, result: FetchResult, budget: SourceBudget | None, now: datetime,
+                 billed: tuple[int, int] | None = None) -> None:
+    """Add one poll's reads, billed reads (default: every read) and their
+    estimated cost to the source's month, in the caller's transaction."""
+    posts, users = billed if billed is not None else (result.posts_read, result.users_read)
+    spend = budget.spend(posts=posts, users=users) if budget is not None else 0.0
     session.execute(
         _upsert_usage(session.get_bind().dialect.name),
         {"source": source, "month": month_key(now), "polls": 1, "posts_read": result.posts_read,
-         "users_read": result.users_read, "spend": spend, "updated_at": now},
+         "users_read": result.users_read, "posts_billed": posts, "users_billed": users, "spend": spend,
+         "updated_at": now},
     )
 
 
@@ -254,6 +305,8 @@ class Poller:
         # prepare = scoring, store, apply = the handler, commit = cursor, state,
         # usage and COMMIT); bench/pipeline_throughput.py prints them.
         self.seconds: dict[str, float] = defaultdict(float)
+        self.platform = str(getattr(source, "platform", source.kind))
+        self._pruned_day: str | None = None  # billed_reads pruned on this UTC day
 
     def cursor(self) -> dict[str, Any]:
         with self.Session() as session:
@@ -301,6 +354,7 @@ class Poller:
         except SourceError as exc:
             return self._record_failure(str(exc), permanent=exc.permanent, retry_at=exc.retry_at)
 
+        fetched_at = self.clock.now()
         t1 = perf_counter()
         prepared = self.handler.prepare(result.mentions) if self.handler and result.mentions else None
         t2 = perf_counter()
@@ -311,7 +365,13 @@ class Poller:
                 self.handler.apply(session, stored, prepared, now=now)
             t4 = perf_counter()
             record_success(session, self.source, result, stored=len(stored), now=now)
-            record_usage(session, source=self.source.name, result=result, budget=self.budget, now=now)
+            billed = None
+            if result.post_ids is not None or result.user_ids is not None:
+                billed = billed_reads(session, platform=self.platform, result=result, started=now, ended=fetched_at)
+                if self._pruned_day != day_key(now):
+                    prune_billed_reads(session, platform=self.platform, now=now)
+                    self._pruned_day = day_key(now)
+            record_usage(session, source=self.source.name, result=result, budget=self.budget, now=now, billed=billed)
         if stored:
             seconds = self.seconds
             seconds["fetch"] += t1 - t0

@@ -257,6 +257,8 @@ class _Walk:
     not_before: datetime | None = None
     posts_read: int = 0
     users_read: int = 0
+    post_ids: list[str] = field(default_factory=list)  # of the posts read (data and included), for billing
+    user_ids: list[str] = field(default_factory=list)
 
 
 class XSource:
@@ -327,17 +329,25 @@ class XSource:
     # -- the Source protocol ---------------------------------------------
     def fetch(self, cursor: dict[str, Any], *, now: datetime) -> FetchResult:
         state = _Cursor.load(cursor)
+        posts_read = users_read = 0
+        post_ids: list[str] = []
+        user_ids: list[str] = []
         if self.endpoint in TIMELINES and (state.user_id is None or state.account != self.account):
+            looked_up = not (self.account or "").isdigit()
             state.user_id, state.account = self._resolve_account(now=now), self.account
+            if looked_up:  # the user lookup returns (and X bills) one user object
+                users_read += 1
+                user_ids.append(state.user_id)
         # A new source starts from the newest page; it does not backfill.
         pages_left = [1 if state.since_id is None and not state.gaps else self.max_pages]
         mentions: dict[str, Mention] = {}
-        posts_read = users_read = 0
 
         # 1. The head: everything newer than since_id.
         head = self._walk(state, since_id=state.since_id, until_id=None, pages_left=pages_left, now=now, first=True)
         posts_read += head.posts_read
         users_read += head.users_read
+        post_ids += head.post_ids
+        user_ids += head.user_ids
         wait: datetime | None = head.not_before
         self._collect(head, mentions, state, since_id=state.since_id, until_id=None)
         new_gaps: list[_Gap] = []
@@ -358,6 +368,8 @@ class XSource:
             walk = self._walk(state, since_id=gap.since_id, until_id=gap.until_id, pages_left=pages_left, now=now)
             posts_read += walk.posts_read
             users_read += walk.users_read
+            post_ids += walk.post_ids
+            user_ids += walk.user_ids
             self._collect(walk, mentions, state, since_id=gap.since_id, until_id=gap.until_id)
             if walk.not_before is not None:
                 wait = walk.not_before
@@ -377,7 +389,7 @@ class XSource:
         state.since_id, state.gaps = new_since, gaps
         ordered = sorted(mentions.values(), key=lambda m: int(m.external_id))
         return FetchResult(mentions=ordered, cursor=state.dump(), posts_read=posts_read, not_before=wait,
-                           users_read=users_read)
+                           users_read=users_read, post_ids=tuple(post_ids), user_ids=tuple(user_ids))
 
     # -- internals -------------------------------------------------------
     def _collect(self, walk: _Walk, into: dict[str, Mention], state: _Cursor, *, since_id: int | None,
@@ -459,6 +471,9 @@ class XSource:
             tweets = {str(t.get("id")): t for t in included}
             walk.posts_read += len(data) + len(included)
             walk.users_read += len(users)
+            # A post without an id is billed at each read (posts_read counts it; its id is not listed).
+            walk.post_ids += [str(t["id"]) for t in (*data, *included) if isinstance(t, dict) and t.get("id")]
+            walk.user_ids += [i for i in users if i != "None"]
             ids = []
             for tweet in data:
                 if isinstance(tweet, dict):

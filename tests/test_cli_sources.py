@@ -62,7 +62,7 @@ def test_over_budget_is_shown_with_its_reason_and_in_the_digest(config):
                              mentions_stored=40, consecutive_failures=0, last_success_at=now - timedelta(hours=1),
                              note="over budget: estimated spend $9.50 of $10.00 this month", updated_at=now))
         s.add(SourceUsageRow(source="x-search", month=month_key(now), polls=19, posts_read=1000, users_read=450,
-                             spend=9.5, updated_at=now))
+                             posts_billed=1000, users_billed=450, spend=9.5, updated_at=now))
         s.add(SourceUsageRow(source="x-search", month="1999-01", polls=1, posts_read=900, users_read=0,
                              spend=4.5, updated_at=now))
         s.add(SourceStateRow(source="x-mentions", kind="x", cursor={}, status="failing", posts_read=10,
@@ -77,6 +77,7 @@ def test_over_budget_is_shown_with_its_reason_and_in_the_digest(config):
     assert f"{next_month_start(now):%Y-%m-%d} 00:00 UTC (a new month)" in block
     assert "1,900 in all" in block and f"1,000 in {month_key(now)}, 450 user objects, 19 polls" in block
     assert "~$9.50 of $10.00 budget this month (95%)" in block
+    assert f"  billed reads  1,000 posts, 450 user objects in {month_key(now)}\n" in block
     mentions = out.split("x-mentions (x, brand acme): ")[1].split("\n\n")[0]
     assert mentions.startswith("failing") and "check X_BEARER_TOKEN" in mentions
     assert "brandpulse sources reset x-mentions" in mentions
@@ -88,6 +89,22 @@ def test_over_budget_is_shown_with_its_reason_and_in_the_digest(config):
     rows = {r["name"]: r for r in map(json.loads, cli(config, "sources", "--json").output.splitlines())}
     assert rows["x-search"]["status"] == "over_budget" and rows["x-search"]["spend_month"] == 9.5
     assert rows["x-old"]["status"] == "disabled"
+
+
+def test_billed_reads_beside_posts_read_when_re_reads_were_not_billed(config):
+    Session = database(config)
+    now = datetime.now(timezone.utc)
+    with Session.begin() as s:
+        s.add(SourceUsageRow(source="x-search", month=month_key(now), polls=30, posts_read=1200, users_read=900,
+                             posts_billed=1100, users_billed=150, spend=7.0, updated_at=now))
+    block = cli(config, "sources").output.split("x-search (x, brand acme): ")[1].split("\n\n")[0]
+    assert f"1,200 in {month_key(now)}, 900 user objects, 30 polls" in block
+    assert (f"  billed reads  1,100 posts, 150 user objects in {month_key(now)} (the rest were re-read the same"
+            " UTC day, which X does not bill again)") in block
+    assert "~$7.00 of $10.00 budget this month (70%)" in block
+    rows = {r["name"]: r for r in map(json.loads, cli(config, "sources", "--json").output.splitlines())}
+    assert (rows["x-search"]["posts_read_month"], rows["x-search"]["posts_billed_month"],
+            rows["x-search"]["users_read_month"], rows["x-search"]["users_billed_month"]) == (1200, 1100, 900, 150)
 
 
 def test_a_raised_budget_or_a_new_month_shows_ok_again(config):

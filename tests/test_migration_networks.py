@@ -18,7 +18,8 @@ def test_0004_matches_the_models_and_downgrades(tmp_path):
     assert current_revision(engine) >= "0004"
     assert schema_differences(engine, mentioning=MINE) == []
     columns = {c["name"] for c in inspect(engine).get_columns("source_usage")}
-    assert columns == {"source", "month", "polls", "posts_read", "users_read", "spend", "updated_at"}
+    assert columns == {"source", "month", "polls", "posts_read", "users_read", "spend", "updated_at",
+                       "posts_billed", "users_billed"}  # posts_billed, users_billed: 0012
 
     command.downgrade(alembic_config(engine), "0003")
     insp = inspect(engine)

@@ -36,6 +36,8 @@ class SourceHealth:
     month: str
     posts_read_month: int
     users_read_month: int
+    posts_billed_month: int  # of the month's reads, those the spend estimate bills
+    users_billed_month: int
     polls_month: int
     spend_month: float
     monthly_budget: float | None
@@ -95,6 +97,8 @@ def source_health(
         month=month_key(now),
         posts_read_month=posts_month,
         users_read_month=usage.users_read if usage else 0,
+        posts_billed_month=(usage.posts_billed or 0) if usage else 0,
+        users_billed_month=(usage.users_billed or 0) if usage else 0,
         polls_month=usage.polls if usage else 0,
         spend_month=spent,
         monthly_budget=budget.monthly_budget if budget else None,
@@ -102,8 +106,12 @@ def source_health(
     )
 
 
+def _free(h: SourceHealth) -> bool:
+    return h.monthly_budget is None and h.spend_month == 0 and h.price_per_post == 0
+
+
 def _spend_line(h: SourceHealth) -> str:
-    if h.monthly_budget is None and h.spend_month == 0 and h.price_per_post == 0:
+    if _free(h):
         return "free (no price configured)"
     spend = f"~{money(h.spend_month)}"
     if h.monthly_budget is None:
@@ -125,6 +133,12 @@ def render(h: SourceHealth) -> str:
         f"  posts read    {h.posts_read_total:,} in all ({h.mentions_stored_total:,} new mentions stored);"
         f" {h.posts_read_month:,} in {h.month}{users}, {h.polls_month:,} polls"
     )
+    if not _free(h):
+        users = f", {h.users_billed_month:,} user objects" if h.users_billed_month or h.users_read_month else ""
+        again = ""
+        if (h.posts_billed_month, h.users_billed_month) != (h.posts_read_month, h.users_read_month):
+            again = " (the rest were re-read the same UTC day, which X does not bill again)"
+        lines.append(f"  billed reads  {h.posts_billed_month:,} posts{users} in {h.month}{again}")
     lines.append(f"  spend         {_spend_line(h)}")
     return "\n".join(lines)
 

@@ -169,8 +169,25 @@ class SourceUsageRow(Base):
     polls: Mapped[int] = mapped_column(Integer, default=0)
     posts_read: Mapped[int] = mapped_column(BigInteger, default=0)
     users_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Of those, the reads the estimate bills: on X a resource is billed once per
+    # UTC day (billed_reads), so a re-read that day is not; elsewhere every read.
+    posts_billed: Mapped[int] = mapped_column(BigInteger, default=0)
+    users_billed: Mapped[int] = mapped_column(BigInteger, default=0)
     spend: Mapped[float] = mapped_column(Float, default=0.0)  # USD, at the prices configured when read
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BilledReadRow(Base):
+    """A resource (post or user) an app read on one UTC day: X bills each
+    once per day, so the spend estimate bills a read only when it adds a row
+    here (listener/poller.py). Rows older than yesterday are pruned."""
+
+    __tablename__ = "billed_reads"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)  # the app: one per platform
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # "2026-03-10" (UTC)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # post | user
+    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class AlertRow(Base):

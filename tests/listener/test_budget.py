@@ -10,7 +10,7 @@ import responses
 from sqlalchemy import select
 
 from brandpulse.config import SourceConfig
-from brandpulse.db.models import AuditRow, SourceStateRow, SourceUsageRow
+from brandpulse.db.models import AuditRow, BilledReadRow, SourceStateRow, SourceUsageRow
 from brandpulse.types import FetchResult
 from listener.budget import SourceBudget, money, month_key, next_month_start, over_budget
 from listener.poller import Poller, reset_failing
@@ -126,6 +126,82 @@ def test_failing_is_reset_with_an_audit_record(Session, clock):
     assert events == [("alice", "source.reset", "scripted")]
 
 
+
+# ------------------------------------------------ billed once per UTC day (X)
+def billed(Session, source: str = "scripted") -> dict[str, tuple[int, int, int, int, float]]:
+    """month -> (posts read, users read, posts billed, users billed, spend)."""
+    with Session() as s:
+        return {r.month: (r.posts_read, r.users_read, r.posts_billed, r.users_billed, round(r.spend, 6))
+                for r in s.scalars(select(SourceUsageRow).where(SourceUsageRow.source == source))}
+
+
+class SteppingClock:
+    """A clock that moves on by ``step`` at each reading (a fetch that takes time)."""
+
+    def __init__(self, start: datetime, step: timedelta) -> None:
+        self.at, self.step = start, step
+
+    def now(self) -> datetime:
+        at, self.at = self.at, self.at + self.step
+        return at
+
+
+PRICES = SourceBudget(price_per_post=0.005, price_per_user=0.01)
+
+
+def test_a_resource_is_billed_once_per_utc_day_across_the_apps_sources(any_Session, clock):
+    Session = any_Session
+    mentions_src = ScriptedSource(
+        FetchResult([mention(1)], {}, posts_read=3, users_read=2, post_ids=("1", "2", "2"), user_ids=("u1", "u2")),
+        FetchResult([], {}, posts_read=2, users_read=1, post_ids=("2", "3"), user_ids=("u1",)),
+    )
+    mentions_src.platform = "x"
+    search = ScriptedSource(FetchResult([], {}, posts_read=4, users_read=2, post_ids=("1", "3", "4"), user_ids=("u2", "u3")))
+    search.name, search.platform = "search", "x"
+    first = Poller(source=mentions_src, Session=Session, clock=clock, budget=PRICES)
+    first.poll_once()  # 1, 2 (twice in one poll: once) and u1, u2
+    assert billed(Session) == {"2026-03": (3, 2, 2, 2, 0.03)}
+    first.poll_once()  # 2 and u1 again: only 3 is new
+    assert billed(Session) == {"2026-03": (5, 3, 3, 2, 0.035)}
+    # Another source of the same app: 1, 3, u2 were read today; 4, u3 and one post without an id are billed.
+    Poller(source=search, Session=Session, clock=clock, budget=PRICES).poll_once()
+    assert billed(Session, "search") == {"2026-03": (4, 2, 2, 1, 0.02)}
+    # Another platform's app keeps its own days.
+    other = ScriptedSource(FetchResult([], {}, posts_read=1, post_ids=("1",)))
+    other.name, other.platform = "other", "elsewhere"
+    Poller(source=other, Session=Session, clock=clock, budget=PRICES).poll_once()
+    assert billed(Session, "other") == {"2026-03": (1, 0, 1, 0, 0.005)}
+
+
+def test_a_source_without_ids_has_every_read_billed(Session, clock):
+    source = ScriptedSource(*(FetchResult([], {}, posts_read=10, users_read=4) for _ in range(2)))
+    poller = Poller(source=source, Session=Session, clock=clock, budget=PRICES)
+    poller.poll_once()
+    poller.poll_once()
+    assert billed(Session) == {"2026-03": (20, 8, 20, 8, 0.18)}
+
+
+def test_the_next_utc_day_bills_again_and_a_poll_across_midnight_bills_both_days(any_Session, clock):
+    Session = any_Session
+    again = FetchResult([], {}, posts_read=1, users_read=1, post_ids=("1",), user_ids=("u1",))
+    source = ScriptedSource(*(again for _ in range(4)))
+    source.platform = "x"
+    Poller(source=source, Session=Session, clock=clock, budget=PRICES).poll_once()
+    # Started 23:59:59 on the 10th, answered after midnight: X saw it on one of the two days.
+    late = SteppingClock(datetime(2026, 3, 10, 23, 59, 59, tzinfo=timezone.utc), timedelta(seconds=2))
+    Poller(source=source, Session=Session, clock=late, budget=PRICES).poll_once()
+    assert billed(Session) == {"2026-03": (2, 2, 2, 2, 0.03)}  # billed on the 11th, not again on the 10th
+    clock.set(datetime(2026, 3, 11, 8, tzinfo=timezone.utc))
+    Poller(source=source, Session=Session, clock=clock, budget=PRICES).poll_once()
+    assert billed(Session)["2026-03"][2:] == (2, 2, 0.03)  # read on the 11th already
+    clock.set(datetime(2026, 3, 12, 8, tzinfo=timezone.utc))
+    Poller(source=source, Session=Session, clock=clock, budget=PRICES).poll_once()
+    assert billed(Session)["2026-03"][2:] == (3, 3, 0.045)
+    with Session() as s:  # pruned to today and yesterday
+        days = set(s.scalars(select(BilledReadRow.day)))
+    assert days == {"2026-03-11", "2026-03-12"}
+
+
 # ------------------------------------------------------- X, end to end (fake)
 def test_x_source_reads_are_billed_and_stopped_by_the_budget(Session, clock, settings):
     from listener.x import build_x_source
@@ -145,15 +221,28 @@ def test_x_source_reads_are_billed_and_stopped_by_the_budget(Session, clock, set
         # 10 posts and their 4 distinct authors: 10 x $0.005 + 4 x $0.010
         assert usage(Session, "x-search") == {"2026-03": (1, 10, 4, 0.09)}
         polls = []
-        for round_ in range(5):  # ten new posts before each poll
+        for round_ in range(7):  # ten new posts by the same four authors before each poll
             for i in range(10):
                 fake.add_tweet(f"Acme Air lost my bag (round {round_}, {i})", author=f"flyer{i % 4}",
                                created_at=clock.now() + timedelta(seconds=i + 1))
             clock.advance(timedelta(minutes=5))
             polls.append(poller.poll_once().status)
-        # $0.09 a poll; once at $0.36 the next could cost $0.15 and pass $0.50
-        assert polls == ["ok", "ok", "ok", "over_budget", "over_budget"]
-        assert usage(Session, "x-search") == {"2026-03": (4, 40, 16, 0.36)}
+        # The authors were billed today already: $0.05 a poll after the first; once at $0.39 the
+        # next could cost $0.15 (all new posts and authors) and pass $0.50
+        assert polls == ["ok"] * 6 + ["over_budget"]
+        assert usage(Session, "x-search") == {"2026-03": (7, 70, 28, 0.39)}
+        with Session() as s:
+            row = s.get(SourceUsageRow, ("x-search", "2026-03"))
+            assert (row.posts_billed, row.users_billed) == (70, 4)
+        # The next UTC day bills the authors again.
+        clock.set(T0.replace(hour=0) + timedelta(days=1, minutes=1))
+        for i in range(10):
+            fake.add_tweet(f"Acme Air next day ({i})", author=f"flyer{i % 4}", created_at=clock.now() - timedelta(seconds=30 - i))
+        poller.budget = SourceBudget(price_per_post=0.005, price_per_user=0.01, monthly_budget=1.0,
+                                      max_spend_per_poll=source.budget.max_spend_per_poll)
+        assert poller.poll_once().status == "ok"
+        assert usage(Session, "x-search") == {"2026-03": (8, 80, 32, 0.48)}
+        poller.budget = source.budget
         calls = len(fake.calls_to("search"))
         poller.poll_once()
         assert len(fake.calls_to("search")) == calls  # no request once over budget

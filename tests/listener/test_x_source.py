@@ -286,7 +286,13 @@ def test_own_replies_returns_only_replies_to_other_people_and_bills_every_post_r
     # Read and billed: the 5 own posts X returned (the retweet is excluded by X),
     # plus the posts they reference that X includes (asked, news, sibling).
     assert result.posts_read == 5 + 3
-    assert result.users_read == 3  # AcmeHelp, jane, AcmeAir
+    # The first poll looks the account up (one user object), then the pages' users: AcmeHelp, jane, AcmeAir.
+    assert result.users_read == 1 + 3
+    # Their ids, for a resource billed once per UTC day: AcmeHelp is read twice.
+    assert sorted(result.user_ids) == sorted([x.user("AcmeHelp")["id"]] * 2 + [x.user(u)["id"] for u in ("jane", "AcmeAir")])
+    assert len(result.post_ids) == 8 and {answer["id"], asked["id"], news["id"]} <= set(result.post_ids)
+    again = own_replies(brand).fetch(result.cursor, now=clock.now())  # the user id is in the cursor: no lookup
+    assert (again.users_read, again.user_ids, again.posts_read) == (0, (), 0)
     assert {own_thread["id"], to_sibling["id"], quote["id"], news["id"]}.isdisjoint(m.external_id for m in result.mentions)
 
 
