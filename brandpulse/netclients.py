@@ -392,24 +392,19 @@ def make_reddit_client(
 def reddit_login_names(account: str | None, env: Mapping[str, str]) -> tuple[str, ...]:
     """The variables whose values log in as the Reddit account ``account``
     (None: the default account), the app's first: REDDIT_USERNAME and
-    REDDIT_PASSWORD for the default account; for a named one its own
-    password (REDDIT_PASSWORD__<HANDLE>) when set, else the default pair when
-    REDDIT_USERNAME is that account (compared without 'u/' and case), as the
-    posting channel decides. Only names are looked at, and REDDIT_USERNAME
-    (not a secret: it is in every User-Agent). Raises MissingSecretError
-    naming the account's own variable when neither holds it."""
+    REDDIT_PASSWORD for the default account; for a named one REDDIT_USERNAME
+    and REDDIT_PASSWORD when REDDIT_USERNAME is that account (compared without
+    'u/' and case) and it has no password of its own, else its own password
+    (REDDIT_PASSWORD__<HANDLE>), as the posting channel decides. Only names
+    are looked at, and REDDIT_USERNAME's value (not a secret: it is in every
+    User-Agent)."""
     if account is None:
         return REDDIT_CREDENTIALS
     own = reddit_account_password_name(account)
-    if _is_set(own, env):
-        return (*REDDIT_APP_CREDENTIALS, own)
     default_user = (env.get(REDDIT_USER_CREDENTIALS[0]) or "").strip()
-    if default_user and bare_handle(default_user).lower() == bare_handle(account).lower():
+    if not _is_set(own, env) and default_user and bare_handle(default_user).lower() == bare_handle(account).lower():
         return REDDIT_CREDENTIALS
-    default = f"; {REDDIT_USER_CREDENTIALS[0]} is u/{bare_handle(default_user)}" if default_user else ""
-    raise MissingSecretError(
-        [f"environment variable {own} is not set (nor {own}_FILE): it holds the password of u/{bare_handle(account)},"
-         f" which logs in through the app of {REDDIT_APP_CREDENTIALS[0]}{default}"], names=[own])
+    return (*REDDIT_APP_CREDENTIALS, own)
 
 
 def reddit_client_from_env(
@@ -434,7 +429,18 @@ def reddit_client_from_env(
     every missing credential and ``purpose``."""
     env = os.environ if env is None else env
     names = reddit_login_names(account, env)
-    secrets = read_secrets(names, env=env, purpose=purpose)
+    try:
+        secrets = read_secrets(names, env=env, purpose=purpose)
+    except MissingSecretError as exc:
+        own = reddit_account_password_name(account) if account is not None else None
+        if own not in exc.names:
+            raise
+        default_user = (env.get(REDDIT_USER_CREDENTIALS[0]) or "").strip()
+        hint = (f": the password of u/{bare_handle(account or '')}, which logs in through the app of"
+                f" {REDDIT_APP_CREDENTIALS[0]}" + (f" ({REDDIT_USER_CREDENTIALS[0]} is u/{bare_handle(default_user)})"
+                                                  if default_user else ""))
+        problems = [p + hint if n == own else p for n, p in zip(exc.names, exc.problems)]
+        raise MissingSecretError(problems, names=exc.names) from None
     if REDDIT_USER_CREDENTIALS[0] in secrets:
         username, password = secrets[REDDIT_USER_CREDENTIALS[0]].reveal(), secrets[REDDIT_USER_CREDENTIALS[1]]
     else:

@@ -233,9 +233,15 @@ def test_an_account_without_credentials_is_named_not_read_as_the_default(rd, set
     with pytest.raises(MissingSecretError) as err:
         build_reddit_source(config, brand=two_accounts(settings), env=reddit_env(rd))
     assert err.value.names == ["REDDIT_PASSWORD__ACME_CARE"]
-    message = str(err.value)
-    assert "u/Acme_Care" in message and "REDDIT_USERNAME is u/AcmeAir_Team" in message
-    assert rd.password not in message and not rd.calls
+    assert str(err.value) == (
+        "environment variable REDDIT_PASSWORD__ACME_CARE is not set (nor REDDIT_PASSWORD__ACME_CARE_FILE) (source"
+        " 'care' reads Reddit as u/Acme_Care): the password of u/Acme_Care, which logs in through the app of"
+        " REDDIT_CLIENT_ID (REDDIT_USERNAME is u/AcmeAir_Team)")
+    assert not rd.calls
+    # With the app's credentials missing too, every missing variable is named at once.
+    with pytest.raises(MissingSecretError) as err:
+        build_reddit_source(config, brand=two_accounts(settings), env={"REDDIT_USERNAME": "AcmeAir_Team"})
+    assert err.value.names == ["REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_PASSWORD__ACME_CARE"]
 
 
 def test_an_account_the_brand_does_not_own_is_refused_at_load(settings, config_dict):
