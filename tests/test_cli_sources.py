@@ -130,3 +130,20 @@ def test_reset(config):
         assert st.status == "ok" and st.consecutive_failures == 0
     not_failing = cli(config, "sources", "reset", "x-search", ok=False)
     assert not_failing.exit_code == 2 and "not failing (status: never polled)" in not_failing.output
+
+
+def test_a_reddit_source_says_which_account_it_reads_as(tmp_path, monkeypatch):
+    for name in ("BRANDPULSE_DATABASE_URL", "BRANDPULSE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    data = json.loads(json.dumps(BASE_CONFIG))
+    data["data_dir"] = "data"
+    data["brands"][0]["accounts"]["reddit"] = ["AcmeAir_Team", "Acme_Care"]
+    data["sources"] = [{"name": "r-care", "kind": "reddit", "brand": "acme", "listing": "comments", "account": "acme_care"},
+                       {"name": "r-default", "kind": "reddit", "brand": "acme", "listing": "submissions"}]
+    path = tmp_path / "brandpulse.yaml"
+    path.write_text(yaml.safe_dump(data))
+    out = cli(path, "sources").output  # no Reddit credentials needed to list
+    assert "r-care (reddit, brand acme, reads as u/acme_care): never polled" in out
+    assert "r-default (reddit, brand acme): never polled" in out
+    rows = {r["name"]: r for r in map(json.loads, cli(path, "sources", "--json").output.splitlines())}
+    assert (rows["r-care"]["account"], rows["r-default"]["account"]) == ("acme_care", None)

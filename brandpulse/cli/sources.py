@@ -13,6 +13,7 @@ from brandpulse.cli.common import Context, UserError, actor_option, handle_error
 from brandpulse.config import SourceConfig
 from brandpulse.db.models import SourceStateRow, SourceUsageRow
 from brandpulse.durations import format_duration
+from brandpulse.netclients import bare_handle
 from listener.budget import SourceBudget, money, month_key, next_month_start, over_budget
 from listener.poller import reset_failing
 from listener.registry import check_sources
@@ -22,6 +23,7 @@ class SourceHealth:
     name: str
     kind: str
     brand: str
+    account: str | None  # the account a Reddit source reads as (None: the default, REDDIT_USERNAME); X: whose timeline
     enabled: bool
     status: str
     message: str | None  # why: the error, the budget note
@@ -83,6 +85,7 @@ def source_health(
         name=config.name,
         kind=config.kind,
         brand=config.brand,
+        account=str(config.options["account"]) if config.options.get("account") else None,
         enabled=config.enabled,
         status=status,
         message=message,
@@ -121,7 +124,8 @@ def _spend_line(h: SourceHealth) -> str:
 
 
 def render(h: SourceHealth) -> str:
-    lines = [f"{h.name} ({h.kind}, brand {h.brand}): {h.status}"]
+    as_ = f", reads as u/{bare_handle(h.account)}" if h.kind == "reddit" and h.account else ""
+    lines = [f"{h.name} ({h.kind}, brand {h.brand}{as_}): {h.status}"]
     if h.message and h.status in ("over_budget", "failing"):
         lines.append(f"  why           {h.message}")
     lines.append(f"  last success  {_time(h.last_success_at)}")
