@@ -147,3 +147,25 @@ def test_a_reddit_source_says_which_account_it_reads_as(tmp_path, monkeypatch):
     assert "r-default (reddit, brand acme): never polled" in out
     rows = {r["name"]: r for r in map(json.loads, cli(path, "sources", "--json").output.splitlines())}
     assert (rows["r-care"]["account"], rows["r-default"]["account"]) == ("acme_care", None)
+
+
+def test_deferred_while_the_platforms_wait_holds_then_ok(config):
+    Session = database(config)
+    now = datetime.now(timezone.utc)
+    limited = "X search: rate limited (429); not before the reset"
+    with Session.begin() as s:
+        s.add(SourceStateRow(source="x-search", kind="x", cursor={}, status="deferred", posts_read=10,
+                             mentions_stored=2, consecutive_failures=1, last_error_at=now - timedelta(minutes=1),
+                             last_error=limited, next_poll_at=now + timedelta(minutes=14, seconds=30)))
+        s.add(SourceStateRow(source="x-mentions", kind="x", cursor={}, status="deferred", posts_read=10,
+                             mentions_stored=2, consecutive_failures=1, last_error_at=now - timedelta(minutes=30),
+                             last_error=limited, next_poll_at=now - timedelta(minutes=15)))
+    out = cli(config, "sources").output
+    search = out.split("x-search (x, brand acme): ")[1].split("\n\n")[0]
+    assert search.startswith("deferred") and "(in 14m; the platform's rate limit)" in search
+    # Its wait is over: it polls at its next run, so it is not shown as held back (the last error stays listed).
+    mentions = out.split("x-mentions (x, brand acme): ")[1].split("\n\n")[0]
+    assert mentions.startswith("ok\n") and "next poll     at its next scheduled run (every " in mentions
+    assert f"last error    {(now - timedelta(minutes=30)):%Y-%m-%d %H:%M} UTC: {limited}" in mentions
+    rows = {r["name"]: r for r in map(json.loads, cli(config, "sources", "--json").output.splitlines())}
+    assert (rows["x-search"]["status"], rows["x-mentions"]["status"]) == ("deferred", "ok")

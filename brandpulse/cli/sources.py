@@ -74,6 +74,8 @@ def source_health(
     else:
         if status == "over_budget":  # a new month, or a raised budget: polls again at its next run
             status = "ok"
+        if status == "deferred" and (next_at is None or next_at <= now):  # the platform's wait is over
+            status, message = "ok", None
         if next_at is not None and next_at > now:
             why = "the platform's rate limit" if status in ("deferred", "ok") else "backing off after an error"
             next_poll = f"{_time(next_at)} (in {format_duration(next_at - now)}; {why})"
