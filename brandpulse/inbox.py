@@ -119,9 +119,11 @@ def change_state(session: Session, alert_id: int, action: str, *, actor: str, no
     if changed != 1:
         raise InboxError(f"alert {alert_id} is {alert.status}; '{action}' needs it to be {' or '.join(allowed_from)}")
     session.refresh(alert)
+    # "alert.reopened", as when the customer's post reopens one (rules/alerts.py), not "alert.open",
+    # which read like "alert.opened" in `alerts show`.
     audit.record(
-        session, at=now, actor=actor, action=f"alert.{target}", entity_type="alert", entity_id=alert_id,
-        details={"note": note} if note else None,
+        session, at=now, actor=actor, action="alert.reopened" if action == "reopen" else f"alert.{target}",
+        entity_type="alert", entity_id=alert_id, details={"note": note} if note else None,
     )
     return alert
 

@@ -21,8 +21,8 @@ from typing import Any
 from brandpulse.types import Priority
 
 WROTE_AGAIN = "alert.wrote_again"
-# The customer's post reopened a resolved alert (rules/alerts.py); a person's
-# `alerts reopen` is audited "alert.open".
+# The customer's post reopened a resolved alert (rules/alerts.py), by
+# brandpulse; a person's `alerts reopen` is audited the same, by them.
 REOPENED = "alert.reopened"
 
 

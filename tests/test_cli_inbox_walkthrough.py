@@ -1,0 +1,34 @@
+"""What a community manager meets working the inbox from the command line:
+each test is a fix found by walking through `alerts` and `replies` after a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import config_after_one_run, invoke, x_post
+
+POSTS = [
+    x_post(1, "@AcmeAir lost my bag, terrible service", handle="marisol", minutes=1),
+    x_post(2, "@AcmeAir your app charged me twice, awful", handle="carla", minutes=40),
+]
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch) -> Path:
+    return config_after_one_run(tmp_path, monkeypatch, POSTS)
+
+
+def _alert_id(config: Path, handle: str) -> str:
+    out = invoke(config, "alerts", "list", "--status", "open", "--status", "acknowledged", "--status", "resolved",
+                 "--status", "dismissed").output
+    return next(line for line in out.splitlines() if f"@{handle} " in line).split()[0].lstrip("#")
+
+
+def test_a_reopen_by_hand_is_audited_as_reopened_not_as_opened(config):
+    alert = _alert_id(config, "marisol")
+    invoke(config, "alerts", "resolve", alert, "--as", "alice")
+    invoke(config, "alerts", "reopen", alert, "--as", "bob")
+    history = invoke(config, "alerts", "show", alert).output.split("History:")[1]
+    assert "bob: alert.reopened" in history and "alert.open\n" not in history + "\n"
