@@ -18,6 +18,7 @@ from brandpulse.app import DEMO_CONFIG, App
 from brandpulse.clock import AcceleratedClock, SystemClock
 from brandpulse.cli.common import Context, UserError, handle_errors, pass_ctx
 from brandpulse.config import ConfigError, Settings
+from brandpulse.heap import startup_objects_frozen
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow
 from brandpulse.pipeline import Pipeline
 from brandpulse.wiring import build_pollers
@@ -92,15 +93,16 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     scheduler = Scheduler(jobs)
-    scheduler.start()
-    click.echo(f"brandpulse is listening on {len(pollers)} source(s): {', '.join(p.source.name for p in pollers)}. Ctrl-C stops.")
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        click.echo("stopping: waiting for running polls to finish…")
-        scheduler.shutdown(wait=True)
-        click.echo(_summary_line(app))
+    with startup_objects_frozen():  # what is built so far lives as long as the process (brandpulse.heap)
+        scheduler.start()
+        click.echo(f"brandpulse is listening on {len(pollers)} source(s): {', '.join(p.source.name for p in pollers)}. Ctrl-C stops.")
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            click.echo("stopping: waiting for running polls to finish…")
+            scheduler.shutdown(wait=True)
+            click.echo(_summary_line(app))
 
 
 def _summary_line(app: App) -> str:
@@ -163,16 +165,17 @@ def demo(ctx: Context, seconds: float, keep_db: bool, verbose: bool) -> None:
     jobs = _jobs(app, pollers, out=sys.stdout)
     scheduler = Scheduler(jobs, time_scale=speed)
     wall0 = time.monotonic()
-    scheduler.start()
-    try:
-        while True:
-            time.sleep(0.05)
-            if clock.now() > end and all(p.source.exhausted(p.cursor()) for p in pollers):
-                break
-            if time.monotonic() - wall0 > seconds * 4 + 30:
-                raise UserError("the demo replay did not finish in time (is the machine overloaded?)")
-    finally:
-        scheduler.shutdown(wait=True)
+    with startup_objects_frozen():  # as in run (brandpulse.heap)
+        scheduler.start()
+        try:
+            while True:
+                time.sleep(0.05)
+                if clock.now() > end and all(p.source.exhausted(p.cursor()) for p in pollers):
+                    break
+                if time.monotonic() - wall0 > seconds * 4 + 30:
+                    raise UserError("the demo replay did not finish in time (is the machine overloaded?)")
+        finally:
+            scheduler.shutdown(wait=True)
     for job in jobs:  # one last pass so the final state is complete
         job.func()
     elapsed = time.monotonic() - wall0
