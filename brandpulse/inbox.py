@@ -117,7 +117,7 @@ def change_state(session: Session, alert_id: int, action: str, *, actor: str, no
     ).rowcount
     alert = get_alert(session, alert_id)
     if changed != 1:
-        raise InboxError(f"alert {alert_id} is {alert.status}; '{action}' needs it to be {' or '.join(allowed_from)}")
+        raise InboxError(f"alert {alert_id} is {_state(alert)}; '{action}' needs it to be {' or '.join(allowed_from)}")
     session.refresh(alert)
     # "alert.reopened", as when the customer's post reopens one (rules/alerts.py), not "alert.open",
     # which read like "alert.opened" in `alerts show`.
@@ -126,6 +126,16 @@ def change_state(session: Session, alert_id: int, action: str, *, actor: str, no
         entity_type="alert", entity_id=alert_id, details={"note": note} if note else None,
     )
     return alert
+
+
+def _state(alert: AlertRow) -> str:
+    """``acknowledged (assigned to alice)``, ``resolved 2026-03-10 09:40 UTC``: who has it, or since when it is closed."""
+    text = alert.status
+    if alert.status in ("resolved", "dismissed") and alert.resolved_at is not None:
+        text += f" {alert.resolved_at:%Y-%m-%d %H:%M} UTC"
+    if alert.assignee:
+        text += f" (assigned to {alert.assignee})"
+    return text
 
 
 def assign(session: Session, alert_id: int, *, assignee: str | None, actor: str, now: datetime) -> AlertRow:

@@ -32,3 +32,14 @@ def test_a_reopen_by_hand_is_audited_as_reopened_not_as_opened(config):
     invoke(config, "alerts", "reopen", alert, "--as", "bob")
     history = invoke(config, "alerts", "show", alert).output.split("History:")[1]
     assert "bob: alert.reopened" in history and "alert.open\n" not in history + "\n"
+
+
+def test_a_refused_change_says_who_has_the_alert_or_since_when_it_is_closed(config):
+    alert = _alert_id(config, "marisol")
+    invoke(config, "alerts", "ack", alert, "--as", "alice")
+    refused = invoke(config, "alerts", "ack", alert, "--as", "bob", ok=False)
+    assert refused.exit_code == 2
+    assert f"error: alert {alert} is acknowledged (assigned to alice); 'ack' needs it to be open" in refused.output
+    invoke(config, "alerts", "resolve", alert, "--as", "alice")
+    refused = invoke(config, "alerts", "dismiss", alert, "--as", "bob", ok=False).output
+    assert f"error: alert {alert} is resolved 20" in refused and " UTC (assigned to alice); 'dismiss' needs" in refused
