@@ -81,7 +81,9 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "x"
 BEARER_ENV = "X_BEARER_TOKEN"
-EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id", "entities.mentions.username"]
+# Not "entities.mentions.username": a post's entities already name the users it
+# @mentions, and each user object X includes is billed.
+EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id"]
 # own_replies also expands the user replied to, so a reply whose parent post is
 # gone (deleted, protected) can still be told apart from a reply to a brand account.
 OWN_REPLIES_EXPANSIONS = [*EXPANSIONS, "in_reply_to_user_id"]

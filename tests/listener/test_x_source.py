@@ -65,7 +65,7 @@ def test_requests_ask_for_what_a_mention_needs(x, brand, clock):
     first, second = x.calls_to("search")
     assert first.params["query"] == src.query
     assert set(first.params["expansions"].split(",")) == {
-        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id", "entities.mentions.username"}
+        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id"}
     assert {"created_at", "lang", "conversation_id", "referenced_tweets", "entities", "author_id",
             "public_metrics"} <= set(first.params["tweet.fields"].split(","))
     assert {"username", "name", "verified", "public_metrics"} <= set(first.params["user.fields"].split(","))
@@ -254,7 +254,7 @@ def test_own_replies_asks_the_user_timeline_for_what_a_mention_needs(x, brand, c
     assert first.params["exclude"] == "retweets"
     assert first.params["max_results"] == "10"
     assert set(first.params["expansions"].split(",")) == {
-        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id", "entities.mentions.username",
+        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id",
         "in_reply_to_user_id"}
     assert {"created_at", "lang", "conversation_id", "referenced_tweets", "entities", "author_id", "public_metrics",
             "in_reply_to_user_id"} <= set(first.params["tweet.fields"].split(","))
@@ -295,6 +295,16 @@ def test_own_replies_returns_only_replies_to_other_people_and_bills_every_post_r
     assert (again.users_read, again.user_ids, again.posts_read) == (0, (), 0)
     assert {own_thread["id"], to_sibling["id"], quote["id"], news["id"]}.isdisjoint(m.external_id for m in result.mentions)
 
+
+
+def test_users_a_post_mentions_are_addressed_from_its_entities_not_bought_as_user_objects(x, brand, clock):
+    """X bills each user object it includes: the @mentioned users come from the
+    post's entities, so they are not expanded (read and billed) too."""
+    x.add_tweet("@AcmeAir @jane acme air lost both our bags", author="bob", created_at=ago(3))
+    result = source(brand).fetch({}, now=clock.now())
+    [m] = result.mentions
+    assert set(m.addressed_handles) == {"acmeair", "jane"}
+    assert (result.users_read, result.user_ids) == (1, (x.user("bob")["id"],))  # the author only
 
 def test_own_replies_to_a_deleted_post_are_judged_by_the_user_replied_to(x, brand, clock):
     gone_customer = x.add_tweet("@AcmeHelp awful", author="jane", created_at=ago(30))
