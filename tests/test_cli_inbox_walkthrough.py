@@ -43,3 +43,11 @@ def test_a_refused_change_says_who_has_the_alert_or_since_when_it_is_closed(conf
     invoke(config, "alerts", "resolve", alert, "--as", "alice")
     refused = invoke(config, "alerts", "dismiss", alert, "--as", "bob", ok=False).output
     assert f"error: alert {alert} is resolved 20" in refused and " UTC (assigned to alice); 'dismiss' needs" in refused
+
+
+def test_a_closed_alert_is_listed_with_when_it_was_closed_not_an_sla_countdown(config):
+    alert = _alert_id(config, "carla")
+    invoke(config, "alerts", "dismiss", alert, "--as", "alice", "--reason", "not a complaint")
+    line = invoke(config, "alerts", "list", "--status", "dismissed").output.splitlines()[0]
+    assert line.startswith(f"#{alert} ") and " dismissed    20" in line and " UTC  x      @carla" in line
+    assert "SLA" not in line and "OVERDUE" not in line

@@ -32,8 +32,11 @@ def _one_line(alert: AlertRow, now) -> str:
         source = f"{'all':<6} spike of negative mentions"
     else:
         source = f"{alert.platform:<6} {shown_handle(alert.platform, printable(alert.author_handle))}"
+    clock = f"SLA {left:>7}{overdue}"
+    if alert.status in ("resolved", "dismissed") and alert.resolved_at is not None:
+        clock = f"{alert.resolved_at:%Y-%m-%d %H:%M} UTC"  # when it was closed: its SLA countdown means nothing now
     return (
-        f"#{alert.id:<5} {alert.priority} {alert.status:<12} SLA {left:>7}{overdue}  "
+        f"#{alert.id:<5} {alert.priority} {alert.status:<12} {clock}  "
         f"{source}{many}  [{alert.rule}]{printable(who)}"
     )
 
