@@ -51,3 +51,11 @@ def test_a_closed_alert_is_listed_with_when_it_was_closed_not_an_sla_countdown(c
     line = invoke(config, "alerts", "list", "--status", "dismissed").output.splitlines()[0]
     assert line.startswith(f"#{alert} ") and " dismissed    20" in line and " UTC  x      @carla" in line
     assert "SLA" not in line and "OVERDUE" not in line
+
+
+def test_an_empty_listing_says_what_it_looked_for(config):
+    assert invoke(config, "alerts", "list", "--mine", "nobody").output == (
+        "no open or acknowledged alerts assigned to nobody\n")
+    assert invoke(config, "alerts", "list", "--status", "resolved", "--brand", "acme").output == (
+        "no resolved alerts of brand acme\n")
+    assert invoke(config, "replies", "list", "--status", "sent").output == "no sent replies\n"

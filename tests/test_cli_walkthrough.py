@@ -250,7 +250,7 @@ def test_several_replies_are_approved_at_once_and_one_that_cannot_be_is_named(co
     assert f"reply #{ids[1]} is now approved" in result.output and f"reply #{ids[2]} is now approved" in result.output
     assert f"error: cannot approve reply {ids[0]}" in result.output
     assert f"error: 1 of 3 replies unchanged: #{ids[0]}" in result.output
-    assert "no replies" in invoke(config, "replies", "list").output
+    assert "no drafted or held replies" in invoke(config, "replies", "list").output
     assert len(invoke(config, "replies", "list", "--status", "approved").output.split("approved")) == 3
     result = invoke(config, "replies", "approve", ids[1], ids[2], "--text", "Hi", ok=False)
     assert result.exit_code == 2 and "--text edits one reply: give one REPLY_ID with it" in result.output

@@ -93,8 +93,9 @@ def list_(ctx: Context, statuses, brand, assignee, limit) -> None:
     with app.Session() as s:
         rows = list_alerts(s, **where, limit=limit)
         total = count_alerts(s, **where) if len(rows) == limit else len(rows)
-        if not rows:
-            click.echo("no alerts")
+        if not rows:  # say what was looked for: `--mine alce` is not "inbox zero"
+            click.echo(f"no {' or '.join(where['statuses'])} alerts" + (f" of brand {brand}" if brand else "")
+                       + (f" assigned to {printable(assignee)}" if assignee else ""))
         for alert in rows:
             click.echo(_one_line(alert, now))
     more = more_line(len(rows), total, one="alert", many="alerts")

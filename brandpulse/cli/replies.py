@@ -32,7 +32,7 @@ def list_(ctx: Context, statuses, limit) -> None:
         rows = s.scalars(select(OutboxRow).where(wanted).order_by(OutboxRow.created_at, OutboxRow.id).limit(limit)).all()
         total = s.scalar(select(func.count()).select_from(OutboxRow).where(wanted)) if len(rows) == limit else len(rows)
         if not rows:
-            click.echo("no replies")
+            click.echo(f"no {' or '.join(statuses or ('drafted', 'held'))} replies")
         for r in rows:
             reason = f" held: {r.hold_reason}" if r.hold_reason else ""
             if r.status == "manual" and r.last_error:  # "reply by hand: <link> (why)"
