@@ -59,3 +59,21 @@ def test_an_empty_listing_says_what_it_looked_for(config):
     assert invoke(config, "alerts", "list", "--status", "resolved", "--brand", "acme").output == (
         "no resolved alerts of brand acme\n")
     assert invoke(config, "replies", "list", "--status", "sent").output == "no sent replies\n"
+
+
+def test_approving_the_reply_of_a_dismissed_alert_says_so(config):
+    from sqlalchemy import select
+
+    from brandpulse.db.models import OutboxRow
+    from tests.cli_helpers import db
+
+    alert = _alert_id(config, "carla")
+    with db(config)() as s:
+        reply = s.scalar(select(OutboxRow.id).where(OutboxRow.alert_id == int(alert)))
+    invoke(config, "alerts", "dismiss", alert, "--as", "alice", "--reason", "not a complaint")
+    out = invoke(config, "replies", "approve", str(reply), "--as", "bob").output
+    assert f"note: its alert #{alert} is dismissed; the reply still goes out" in out
+    other = _alert_id(config, "marisol")
+    with db(config)() as s:
+        open_reply = s.scalar(select(OutboxRow.id).where(OutboxRow.alert_id == int(other)))
+    assert "note:" not in invoke(config, "replies", "approve", str(open_reply), "--as", "bob").output

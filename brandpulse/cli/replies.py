@@ -6,7 +6,7 @@ import click
 from sqlalchemy import func, select
 
 from brandpulse.cli.common import RECORD_ID, Context, UserError, actor_option, handle_errors, limit_option, more_line, pass_ctx
-from brandpulse.db.models import OutboxRow
+from brandpulse.db.models import AlertRow, OutboxRow
 from brandpulse.types import shown_handle
 from outreach.templating import printable
 from outreach.outbox import OutboxError, approve as approve_reply, edit as edit_reply, reject as reject_reply
@@ -58,6 +58,12 @@ def _run(ctx: Context, fn, outbox_id: int, **kwargs) -> None:
         with app.Session.begin() as s:
             row = fn(s, outbox_id, now=app.clock.now(), **kwargs)
             click.echo(printable(f"reply #{row.id} is now {row.status}: {row.text}"))
+            if row.status == "approved" and row.alert_id is not None:
+                closed = s.scalar(select(AlertRow.status).where(AlertRow.id == row.alert_id,
+                                                                AlertRow.status.in_(("resolved", "dismissed"))))
+                if closed:  # e.g. dismissed as not a complaint: approving it may be a slip
+                    click.echo(f"  note: its alert #{row.alert_id} is {closed}; the reply still goes out"
+                               f" (`brandpulse replies reject {row.id}` if it should not)")
     except OutboxError as exc:
         raise UserError(str(exc)) from None
 
