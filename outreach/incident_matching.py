@@ -18,8 +18,9 @@ the rule's: it points the author to the status thread on their network (else
 the other network's, else ``status_page``, else the X account to follow).
 
 Keywords match as whole words or phrases, case-insensitive, either
-apostrophe, the last word in its singular or plural
-(:func:`keywords_pattern`); :func:`keyword_text` is what they are looked for
+apostrophe, the last word in its singular or plural, and a keyword in a
+script written without spaces (Japanese, Chinese, Korean, Thai) inside the
+text's words (:func:`keywords_pattern`); :func:`keyword_text` is what they are looked for
 in (a Reddit submission's title and the text).
 """
 
@@ -57,19 +58,36 @@ def _plural(word: str) -> str:
     return re.escape(word) + "(?:e?s)?"
 
 
+# Scripts written without spaces between words (Japanese, Chinese; Korean
+# and Thai attach particles to words): a keyword's edge in one of them is not
+# a word boundary, so it matches there anywhere ("アプリ" in "航空のアプリが").
+_UNSPACED = re.compile("[\u0e00-\u0e7f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+                       "\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]")
+
+
+def _alternative(phrase: str) -> str:
+    """One keyword as a pattern: its words with any white space between them,
+    either apostrophe for one, the last word in its singular or plural
+    (:func:`_plural`; not in an unspaced script), a whole word at each edge
+    unless that edge is in an unspaced script (:data:`_UNSPACED`)."""
+    words = phrase.split()
+    last = words[-1]
+    body = _APOSTROPHE.sub(_APOSTROPHE.pattern, r"\s+".join(
+        [*(re.escape(w) for w in words[:-1]), re.escape(last) if _UNSPACED.match(last[-1]) else _plural(last)]))
+    before = "" if _UNSPACED.match(phrase.strip()[0]) else r"(?<!\w)"
+    after = "" if _UNSPACED.match(phrase.strip()[-1]) else r"(?!\w)"
+    return f"{before}{body}{after}"
+
+
 def keywords_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
     """Any of ``phrases`` as whole words, case-insensitive, any white space
     between words, either apostrophe (' or ’) for one; the last word in its
-    singular or plural (:func:`_plural`)."""
-    alternatives = sorted(
-        {_APOSTROPHE.sub(_APOSTROPHE.pattern, r"\s+".join([*(re.escape(w) for w in p.split()[:-1]),
-                                                           _plural(p.split()[-1])]))
-         for p in phrases if p.split()},
-        key=len, reverse=True,
-    )
+    singular or plural (:func:`_plural`). A keyword in Japanese, Chinese,
+    Korean or Thai matches inside the text's words (:func:`_alternative`)."""
+    alternatives = sorted({_alternative(p) for p in phrases if p.split()}, key=len, reverse=True)
     if not alternatives:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+    return re.compile("(?:" + "|".join(alternatives) + ")", re.IGNORECASE)
 
 
 def matched_keywords(keywords: Iterable[str], text: str) -> list[str]:

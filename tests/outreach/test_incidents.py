@@ -630,6 +630,18 @@ def test_a_keyword_matches_its_plural_or_singular_and_phrases_as_phrases():
     assert matched_keywords(["check"], "a checkup") == []  # whole words only
 
 
+def test_a_keyword_in_a_script_without_spaces_matches_inside_the_texts_words():
+    """Japanese, Chinese, Korean and Thai write no space between words (or
+    attach particles to them): a keyword there is found inside the text's
+    words; it could never match as a whole word, and takes no English plural."""
+    japanese = "ケストレル航空のアプリが全然開かない。搭乗券が出せない。"
+    assert matched_keywords(["アプリ", "搭乗券", "ダウン"], japanese) == ["アプリ", "搭乗券"]
+    assert matched_keywords(["应用"], "国航的应用打不开") == ["应用"]
+    assert matched_keywords(["앱"], "케스트럴 앱이 안 열려요") == ["앱"]
+    assert matched_keywords(["アプリ down"], "アプリ down again") == ["アプリ down"]  # a mixed phrase: its edges decide
+    assert matched_keywords(["down"], "ダウンロード is downtime") == []  # Latin keywords stay whole words
+
+
 def test_ops_replace_the_keywords_of_an_open_incident(Session, isettings, templates, clock, pipeline, make_mention):
     incident_id = _open(Session, isettings, templates, clock, keywords=["check"])
     [first] = _ingest(Session, pipeline, make_mention, clock, [
