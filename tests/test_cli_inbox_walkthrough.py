@@ -77,3 +77,14 @@ def test_approving_the_reply_of_a_dismissed_alert_says_so(config):
     with db(config)() as s:
         open_reply = s.scalar(select(OutboxRow.id).where(OutboxRow.alert_id == int(other)))
     assert "note:" not in invoke(config, "replies", "approve", str(open_reply), "--as", "bob").output
+
+
+def test_alerts_show_says_which_post_each_reply_answers(tmp_path, monkeypatch):
+    """The draft follows the customer's newest post; the manager sees which one it answers."""
+    config = config_after_one_run(tmp_path, monkeypatch, [
+        x_post(1, "@AcmeAir lost my bag, terrible service", handle="ana", minutes=1),
+        x_post(2, "@AcmeAir still no bag, awful", handle="ana", minutes=90, thread="5001", reply_to="5001"),
+    ])
+    alert = _alert_id(config, "ana")
+    replies = invoke(config, "alerts", "show", alert).output.split("Replies:")[1]
+    assert "[drafted] to the post of 2026-03-10 10:30 UTC via x as @AcmeAir: " in replies

@@ -139,10 +139,13 @@ def show(ctx: Context, alert_id: int) -> None:
         click.echo("\nReplies:")
         if not c.replies:
             click.echo("  none drafted")
+        posted = {v.mention.external_id: v.mention.created_at for v in (*c.mentions, *c.thread)}
         for r in c.replies:
             reason = f" — held: {r.hold_reason}" if r.hold_reason else ""
             account = shown_handle(r.platform, r.account) if r.account else "(no account)"
-            click.echo(printable(f"  reply #{r.id} [{r.status}{reason}] via {r.platform} as {account}: {r.text}"))
+            # Which of the customer's posts it answers: a draft moves to their newest post as they write again.
+            answers = f" to the post of {posted[r.in_reply_to]:%Y-%m-%d %H:%M} UTC" if r.in_reply_to in posted else ""
+            click.echo(printable(f"  reply #{r.id} [{r.status}{reason}]{answers} via {r.platform} as {account}: {r.text}"))
         click.echo("\nHistory:")
         for e in c.events:
             click.echo(printable(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor}: {e.action}{' — ' + _details(e.details) if e.details else ''}"))
