@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from brandpulse.durations import parse_duration
+from brandpulse.durations import format_duration, parse_duration
 from brandpulse.types import Priority, shown_handle
 
 PLATFORMS = ("x", "reddit")
@@ -95,6 +95,9 @@ class Brand(_Model):
     analyzer: str | None = None  # overrides the default analyzer for this brand
 
 
+MIN_POLL_INTERVAL = timedelta(seconds=1)
+
+
 class SourceConfig(BaseModel):
     """Common fields of every source; the rest are the kind's own options,
     validated by that kind (see ``listener.registry``)."""
@@ -108,6 +111,16 @@ class SourceConfig(BaseModel):
     enabled: bool = True
 
     _poll = field_validator("poll_interval", mode="before")(classmethod(lambda cls, v: _duration(v)))
+
+    @field_validator("poll_interval")
+    @classmethod
+    def _often_enough(cls, interval: timedelta) -> timedelta:
+        # 0s would poll as fast as the scheduler runs (every 50 ms): a platform's
+        # rate limit and, on X, the budget would go in minutes.
+        if interval < MIN_POLL_INTERVAL:
+            raise ValueError(f"at least {format_duration(MIN_POLL_INTERVAL)} between polls, got"
+                             f" {format_duration(interval)}")
+        return interval
 
     @property
     def options(self) -> dict[str, Any]:

@@ -150,3 +150,11 @@ def test_colliding_accounts_written_with_a_slash_u_prefix_are_named_not_a_traceb
     config_dict["brands"][0]["accounts"]["reddit"] = ["/u/acme-care", "acme_care"]
     message = problems_of(config_dict)
     assert "u/acme-care (brand acme) and u/acme_care (brand acme) would read their credentials" in message
+
+def test_a_source_must_wait_at_least_a_second_between_polls(config_dict):
+    config_dict["sources"] = [{"name": "s", "kind": "replay", "brand": "acme", "poll_interval": "0s", "path": "x"},
+                              {"name": "t", "kind": "replay", "brand": "acme", "poll_interval": 0.2, "path": "x"}]
+    message = problems_of(config_dict)
+    assert "sources[0].poll_interval: at least 1s between polls, got 0s" in message
+    assert "sources[1].poll_interval: at least 1s between polls, got 0s" in message
+
