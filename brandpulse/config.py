@@ -550,7 +550,7 @@ class Settings(_Model):
                     f"safeguards.templates.{name}: unknown template {name!r} (known: {', '.join(known_templates)})"
                 )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise _Problems(problems)
         return self
 
     @model_validator(mode="after")
@@ -579,7 +579,7 @@ class Settings(_Model):
                     " of them (the other cannot post through brandpulse)"
                 )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise _Problems(problems)
         return self
 
     @model_validator(mode="after")
@@ -610,7 +610,7 @@ class Settings(_Model):
                         f" ({', '.join(brand.accounts.reddit) or 'none configured'})"
                     )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise _Problems(problems)
         return self
 
     # -- derived values -------------------------------------------------
@@ -663,9 +663,22 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+class _Problems(ValueError):
+    """Several problems found by a check across the file, each starting with
+    its own key path: reported one per line, not as one "(top level)" line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 def validation_problems(exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors():
+        found = (err.get("ctx") or {}).get("error")
+        if isinstance(found, _Problems):
+            problems.extend(found.problems)
+            continue
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":

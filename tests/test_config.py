@@ -151,6 +151,7 @@ def test_colliding_accounts_written_with_a_slash_u_prefix_are_named_not_a_traceb
     message = problems_of(config_dict)
     assert "u/acme-care (brand acme) and u/acme_care (brand acme) would read their credentials" in message
 
+
 def test_a_source_must_wait_at_least_a_second_between_polls(config_dict):
     config_dict["sources"] = [{"name": "s", "kind": "replay", "brand": "acme", "poll_interval": "0s", "path": "x"},
                               {"name": "t", "kind": "replay", "brand": "acme", "poll_interval": 0.2, "path": "x"}]
@@ -158,3 +159,13 @@ def test_a_source_must_wait_at_least_a_second_between_polls(config_dict):
     assert "sources[0].poll_interval: at least 1s between polls, got 0s" in message
     assert "sources[1].poll_interval: at least 1s between polls, got 0s" in message
 
+
+def test_problems_across_the_file_are_each_named_by_their_key_path(config_dict):
+    config_dict["sources"] = [{"name": "s", "kind": "replay", "brand": "nope", "path": "x"}]
+    config_dict["rules"][0]["then"]["draft"] = "missing"
+    with pytest.raises(ConfigError) as err:
+        parse_settings(config_dict, path="brandpulse.yaml")
+    assert err.value.problems == [
+        "sources[0].brand: unknown brand 'nope' (known: acme)",
+        "rules[0].then.draft: unknown template 'missing' (known: apology, thanks)",
+    ]
