@@ -87,7 +87,18 @@ class WithinShare:
     share: float | None  # answered / eligible; None when nothing is eligible
 
     @property
+    def key(self) -> str:
+        """Its key in ``--json`` (``answered_within``): ``1h00m``, ``1d00h``; kept stable for dashboards."""
+        return format_duration(self.threshold)
+
+    @property
     def label(self) -> str:
+        """For people: ``1h``, ``24h``, ``90m`` (the README's 1h/6h/12h/24h)."""
+        seconds = int(self.threshold.total_seconds())
+        if seconds > 0 and seconds % 3600 == 0:
+            return f"{seconds // 3600}h"
+        if seconds > 0 and seconds % 60 == 0:
+            return f"{seconds // 60}m"
         return format_duration(self.threshold)
 
 
@@ -125,7 +136,7 @@ class KpiGroup:
             "first_response_seconds": self.first_response.to_dict(),
             "resolution_seconds": self.resolution.to_dict(),
             "answered_within": {
-                w.label: {"answered": w.answered, "eligible": w.eligible, "share": w.share} for w in self.within
+                w.key: {"answered": w.answered, "eligible": w.eligible, "share": w.share} for w in self.within
             },
             "wrote_again": {
                 "messages": self.wrote_again,

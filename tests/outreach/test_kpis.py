@@ -63,7 +63,7 @@ def kpis(Session, clock, **kw):
 
 
 def shares(group):
-    return {w.label: (w.answered, w.eligible, w.share) for w in group.within}
+    return {w.key: (w.answered, w.eligible, w.share) for w in group.within}
 
 
 def test_per_brand_and_platform(Session, clock, world):
@@ -142,7 +142,10 @@ def test_text_and_json(Session, clock, world):
     x = next(g for g in data["groups"] if (g["brand"], g["platform"]) == ("acme", "x"))
     assert x["first_response_seconds"] == {"count": 3, "mean": 13800.0, "median": 10800.0, "p90": 28800.0}
     assert x["answered_within"]["1h00m"] == {"answered": 1, "eligible": 5, "share": 0.2}
+    assert list(x["answered_within"]) == data["thresholds"] == ["1h00m", "6h00m", "12h00m", "1d00h"]  # stable keys
     assert data["groups"][-1]["brand"] == "*"
+    # For people the thresholds read as the README names them, not "≤1h00m … ≤1d00h".
+    assert all(f"≤{t}" in lines[1] for t in ("1h", "6h", "12h", "24h")) and "00m" not in lines[1] and "1d" not in lines[1]
 
 
 def test_digest_includes_the_kpis(Session, settings, clock, world):
