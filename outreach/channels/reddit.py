@@ -33,7 +33,14 @@
   :meth:`RedditChannel.find_sent` — the account's comment (or submission)
   history — before it may send again. praw also documents that a reply can
   return nothing although the comment was created; that is an unknown outcome
-  too.
+  too. A 408 is among the statuses prawcore would retry: for a post it is an
+  unknown outcome like a 5xx, not a refusal.
+* **Logging in**: praw logs in (``POST /api/v1/access_token``) before an
+  account's first post and whenever its token expires, inside the same call.
+  When that request fails nothing was posted: a 429 is the app's request
+  limit (every account waits until its reset), a 5xx, 408 or a network
+  failure is tried again after :data:`LOGIN_RETRY`; neither is a refusal of
+  the post nor an unknown outcome.
 """
 
 from __future__ import annotations
@@ -43,10 +50,12 @@ import os
 import re
 from datetime import timedelta
 from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
 
 import prawcore
 import requests
 from praw.exceptions import PRAWException, RedditAPIException
+from prawcore.const import ACCESS_TOKEN_PATH
 
 from brandpulse.clock import Clock, SystemClock
 from brandpulse.netclients import (
@@ -73,6 +82,7 @@ MAX_TITLE = 300
 MAX_SELFTEXT = 40_000
 DEFAULT_RATELIMIT_WAIT = timedelta(minutes=10)
 FIND_LIMIT = 100  # find_sent looks through the account's latest 100 comments or submissions
+LOGIN_RETRY = timedelta(minutes=1)  # after a failed login (5xx, 408, no answer): nothing was posted
 _WAIT = re.compile(r"(\d{1,4})\s*(milliseconds?|seconds?|minutes?|hours?)", re.IGNORECASE)
 _UNITS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600}
 
@@ -88,6 +98,29 @@ def ratelimit_wait(message: str | None) -> timedelta | None:
 
 def _normalise(text: str) -> str:
     return " ".join(text.split())
+
+
+def _login_request(exc: prawcore.PrawcoreException) -> bool:
+    """Whether ``exc`` came from the token request (praw's login), which
+    prawcore raises as a plain ResponseException or RequestException."""
+    if isinstance(exc, prawcore.ResponseException):
+        url = getattr(exc.response, "url", None) or ""
+    elif isinstance(exc, prawcore.RequestException):
+        args = exc.request_args or ()
+        url = str(args[1]) if len(args) > 1 else str((exc.request_kwargs or {}).get("url", ""))
+    else:
+        return False
+    return urlsplit(url).path.rstrip("/") == ACCESS_TOKEN_PATH
+
+
+def _app_limit_wait(response: Any) -> timedelta:
+    """How long a 429 asks every account to wait: ``retry-after``, else
+    ``x-ratelimit-reset``, else :data:`DEFAULT_RATELIMIT_WAIT` (at least 1 s)."""
+    retry_after = response.headers.get("retry-after") or response.headers.get("x-ratelimit-reset")
+    try:
+        return timedelta(seconds=max(1.0, float(retry_after))) if retry_after else DEFAULT_RATELIMIT_WAIT
+    except ValueError:
+        return DEFAULT_RATELIMIT_WAIT
 
 
 class RedditChannel:
@@ -208,11 +241,7 @@ class RedditChannel:
             codes = ", ".join(f"{i.error_type}: {i.message}" for i in exc.items)
             raise SendError(f"Reddit refused while {doing} ({codes})", permanent=True) from None
         except prawcore.TooManyRequests as exc:
-            retry_after = exc.response.headers.get("retry-after") or exc.response.headers.get("x-ratelimit-reset")
-            try:
-                wait = timedelta(seconds=max(1.0, float(retry_after))) if retry_after else DEFAULT_RATELIMIT_WAIT
-            except ValueError:
-                wait = DEFAULT_RATELIMIT_WAIT
+            wait = _app_limit_wait(exc.response)
             raise SendError(f"Reddit: the app's request limit is used up (429 while {doing}); no account may post"
                             f" before {(now + wait).isoformat()}", retry_at=now + wait, limit_key=PLATFORM) from None
         except prawcore.BadJSON as exc:
@@ -235,6 +264,11 @@ class RedditChannel:
             raise SendError(f"Reddit: not found while {doing} ({exc})", permanent=True) from None
         except prawcore.ResponseException as exc:
             status = exc.response.status_code
+            if _login_request(exc) and (status in (408, 429) or status >= 500):
+                raise self._login_failed(f"HTTP {status}", doing, now, response=exc.response) from None
+            if status == 408:  # prawcore retries it: transient, and after a POST the outcome is unknown
+                raise SendError(f"Reddit: request timeout while {doing} (HTTP 408)"
+                                + ("; it may have been created" if unknown else ""), outcome_unknown=unknown) from None
             if status == 401:
                 raise SendError(f"Reddit refused the app credentials while {doing} (401); check REDDIT_CLIENT_ID and"
                                 " REDDIT_CLIENT_SECRET", permanent=True) from None
@@ -242,6 +276,8 @@ class RedditChannel:
                             permanent=400 <= status < 500, outcome_unknown=unknown and status >= 500) from None
         except prawcore.RequestException as exc:
             original = exc.original_exception
+            if _login_request(exc):
+                raise self._login_failed(type(original).__name__, doing, now) from None
             if isinstance(original, requests.ConnectTimeout):
                 raise SendError(f"Reddit: could not connect while {doing}; nothing was sent",
                                 retry_at=now + timedelta(minutes=1)) from None
@@ -258,6 +294,20 @@ class RedditChannel:
                             outcome_unknown=unknown) from None
         except (PRAWException, prawcore.PrawcoreException) as exc:
             raise SendError(f"Reddit: {type(exc).__name__} while {doing}: {exc}", outcome_unknown=unknown) from None
+
+    def _login_failed(self, what: str, doing: str, now, *, response: Any = None) -> SendError:
+        """The token request before a post failed (``what``: the status or
+        the network error): nothing was posted. A 429 is the app's request
+        limit, which every account waits for; anything else is tried again
+        after :data:`LOGIN_RETRY`."""
+        if response is not None and response.status_code == 429:
+            until = now + _app_limit_wait(response)
+            return SendError(f"Reddit: the app's request limit is used up (429 logging in as u/{self.username} while"
+                             f" {doing}; nothing was sent); no account may post before {until.isoformat()}",
+                             retry_at=until, limit_key=PLATFORM)
+        until = now + LOGIN_RETRY
+        return SendError(f"Reddit: could not log in as u/{self.username} while {doing} ({what}); nothing was sent;"
+                         f" not before {until.isoformat()}", retry_at=until)
 
 
 def credentials_hint(handle: str) -> str:

@@ -76,3 +76,29 @@ def test_a_reply_without_its_mention_is_not_sent_on_x(Session, clock, make_outbo
     with Session() as s:
         assert s.scalar(select(OutboxRow.status).where(OutboxRow.id == rid)) == "manual"
     assert fake.calls_to("create") == []
+
+
+def test_a_rate_limited_reddit_login_holds_the_reply_until_the_reset_then_sends_it_once(Session, clock, make_outbox,
+                                                                                       settings):
+    """A 429 on the login that precedes a post is the app's request limit, not a refusal of
+    the reply: it waits (approved) until the reset and then goes out, once."""
+    from outreach.channels.reddit import build_reddit_channel
+    from tests.fakes import faults, reddit_env, serve_reddit
+
+    with serve_reddit(now=clock.now) as rd:
+        channel = build_reddit_channel(settings, env=reddit_env(rd), clock=clock)
+        thread = rd.add_submission("travel", "Acme Air lost my bag", created_at=clock.now() - timedelta(hours=1))
+        rid = make_outbox(platform="reddit", in_reply_to=thread["name"], account=None,
+                          text="Sorry about your bag! Please DM us your booking reference.")
+        rd.fail(faults.rate_limit(reset_after=timedelta(minutes=2)), endpoint="token")
+        report = send_approved(Session, channels={"reddit": channel}, now=clock.now())
+        assert report.deferred == 1 and report.failed == 0 and report.unknown == 0
+        with Session() as s:
+            row = s.get(OutboxRow, rid)
+            assert row.status == "approved" and row.not_before == clock.now() + timedelta(minutes=2)
+        clock.advance(timedelta(minutes=1))
+        assert send_approved(Session, channels={"reddit": channel}, now=clock.now()).sent == 0
+        assert rd.calls_to("comment") == []
+        clock.advance(timedelta(minutes=1, seconds=1))
+        assert send_approved(Session, channels={"reddit": channel}, now=clock.now()).sent == 1
+        assert len(rd.comments_by(rd.username)) == 1 and len(rd.calls_to("comment")) == 1

@@ -108,3 +108,43 @@ def test_bad_password_is_permanent_and_named(rd, channel, thread):
     with pytest.raises(SendError) as err:
         channel.send(post("hello", in_reply_to=thread["name"]))
     assert err.value.permanent and "REDDIT_PASSWORD" in str(err.value)
+
+
+# -- the login (token request) that precedes a post -----------------------------------------
+# praw logs in lazily: the first post of an account (and the first after its token expires)
+# starts with POST /api/v1/access_token. Nothing is posted when that request fails, and
+# prawcore raises a plain ResponseException for it (TooManyRequests and ServerError are
+# only raised for API requests).
+
+
+def test_a_429_on_the_login_waits_for_the_apps_limit_instead_of_failing(rd, channel, thread, clock):
+    rd.fail(faults.rate_limit(reset_after=timedelta(seconds=120)), endpoint="token")
+    with pytest.raises(SendError) as err:
+        channel.send(post("Sorry about your bag!", in_reply_to=thread["name"]))
+    assert not err.value.permanent and not err.value.outcome_unknown
+    assert err.value.retry_at == clock.now() + timedelta(seconds=120)
+    assert err.value.limit_key == "reddit"  # the app's request limit: every account waits
+    assert "429" in str(err.value) and "logging in" in str(err.value)
+    assert rd.calls_to("comment") == []
+
+
+@pytest.mark.parametrize("fault", [faults.server_error(503), faults.TIMEOUT, faults.CONNECTION])
+def test_a_failed_login_is_retried_later_not_reconciled(rd, channel, thread, clock, fault):
+    rd.fail(fault, endpoint="token")
+    with pytest.raises(SendError) as err:
+        channel.send(post("Sorry about your bag!", in_reply_to=thread["name"]))
+    assert not err.value.permanent and not err.value.outcome_unknown
+    assert err.value.retry_at == clock.now() + timedelta(minutes=1)
+    assert "nothing was sent" in str(err.value) and "u/AcmeAir_Team" in str(err.value)
+    assert rd.calls_to("comment") == []
+    sent = channel.send(post("Sorry about your bag!", in_reply_to=thread["name"]))  # a minute later: it goes
+    assert sent.external_id == rd.comments_by(rd.username)[0]["name"]
+
+
+def test_a_408_on_the_post_may_have_created_it(rd, channel, thread):
+    # prawcore counts 408 among the statuses to retry (a transient answer), so it is not a
+    # refusal: the comment may exist and is looked for before any resend.
+    rd.fail(faults.server_error(408), endpoint="comment")
+    with pytest.raises(SendError) as err:
+        channel.send(post("Sorry about your bag!", in_reply_to=thread["name"]))
+    assert err.value.outcome_unknown and not err.value.permanent
