@@ -42,6 +42,11 @@ or now + a default backoff without it) unless some pages were already read, in
 which case they are returned with ``not_before``; a window used up
 (``x-rate-limit-remaining: 0``) also sets ``not_before``. 5xx, timeouts and
 malformed bodies are temporary; 401/403 are permanent and name the credential.
+A ``since_id`` or ``until_id`` X refuses as older than it serves (recent search
+reaches back 7 days: a source that stood still for longer, e.g. over budget
+until the next month) is not an error: the range is read without the refused
+``since_id`` (what X still serves of it), or given up, logged, when its
+``until_id`` is refused too.
 tweepy's own rate-limit waiting is off; this module never sleeps.
 """
 
@@ -461,6 +466,20 @@ class XSource:
             except StopForNow as stop:
                 walk.not_before = stop.retry_at
                 return walk
+            except _OutOfReach as refused:
+                if refused.bound == "until_id":  # the whole range is older than X serves
+                    log.error("source %s: X can no longer serve posts older than id %s (%s); the unread posts"
+                              " between ids %s and %s are not read", self.name, until_id, refused.reason,
+                              since_id, until_id)
+                    walk.complete = True
+                    return walk
+                # Read what X still serves of the range; the caller drops what is
+                # at or below the old since_id, so nothing read twice is returned.
+                log.warning("source %s: X can no longer serve posts older than id %s (%s); reading the posts it"
+                            " still serves%s", self.name, since_id, refused.reason,
+                            f" below id {until_id}" if until_id is not None else "")
+                since_id = None
+                continue
             pages_left[0] -= 1
             page_no += 1
             data = payload.get("data") or []
@@ -542,11 +561,9 @@ class XSource:
             raise exception_for_429(x_rate_limit(headers), headers, now=now, default=self.default_backoff, what=what,
                                     network="X", raise_rate_limit=raise_rate_limit) from None
         except tweepy.BadRequest as exc:
-            if since_id is not None and "since_id" in str(exc).lower() and until_id is None:
-                # since_id too old (recent search reaches back 7 days): start afresh.
-                log.warning("source %s: X refused since_id %s (%s); reading from the newest posts", self.name, since_id, exc)
-                return self._request(state, since_id=None, until_id=None, token=token, now=now,
-                                     raise_rate_limit=raise_rate_limit)
+            refused = _refused_bound(exc, since_id=since_id, until_id=until_id)
+            if refused is not None:  # an id older than X still serves (recent search: 7 days)
+                raise _OutOfReach(refused, _reason(exc)) from None
             raise SourceError(f"{what}: X refused the request (400): {_reason(exc)}", permanent=True) from None
         except tweepy.Unauthorized as exc:
             raise SourceError(
@@ -608,6 +625,32 @@ class XSource:
         if not isinstance(data, dict) or not data.get("id"):
             raise SourceError(f"{what}: X has no such account ({str(payload)[:200]})", permanent=True)
         return str(data["id"])
+
+
+class _OutOfReach(Exception):
+    """X refused a ``since_id`` or ``until_id`` (``bound``) as older than it
+    serves: recent search reaches back 7 days."""
+
+    def __init__(self, bound: str, reason: str) -> None:
+        super().__init__(bound)
+        self.bound = bound
+        self.reason = reason
+
+
+def _refused_bound(exc: tweepy.BadRequest, *, since_id: int | None, until_id: int | None) -> str | None:
+    """Which id bound of the request X's 400 refuses, ``until_id`` before
+    ``since_id`` (without an until_id the range is out of reach), or None when
+    it refuses something else. X names the parameter in each error."""
+    named: set[str] = set()
+    for error in exc.api_errors:
+        if isinstance(error, dict):
+            named.update(error.get("parameters") or {})
+            named.update(b for b in ("since_id", "until_id") if f"'{b}'" in str(error.get("message") or ""))
+    if until_id is not None and "until_id" in named:
+        return "until_id"
+    if since_id is not None and "since_id" in named:
+        return "since_id"
+    return None
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -4,7 +4,8 @@ Written from X's public API reference; payloads have the real shapes
 (``data`` / ``includes`` / ``meta``, string ids, ``edit_history_tweet_ids``),
 and the fake honours what a client asks for: ``expansions``, ``tweet.fields``
 and ``user.fields`` decide what is in a response, ``since_id`` / ``until_id``
-bound the ids, ``max_results`` is checked against the endpoint's range, and
+bound the ids (recent search refuses, with X's 400, a ``since_id`` or
+``until_id`` older than its 7 days), ``max_results`` is checked against the endpoint's range, and
 pages follow ``next_token`` (search) or ``pagination_token`` (timelines).
 The user timeline (``GET /2/users/:id/tweets``) honours ``exclude``
 (``retweets``, ``replies``); a reply carries ``in_reply_to_user_id`` (when
@@ -60,6 +61,11 @@ _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
 _OAUTH_PARAM = re.compile(r'(oauth_\w+)="([^"]*)"')
 DEFAULT_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
 DEFAULT_USER_FIELDS = ("id", "name", "username")
+
+
+def snowflake_time(post_id: int) -> datetime:
+    """When a post id was made: its top bits are milliseconds since X's epoch."""
+    return datetime.fromtimestamp(((post_id >> 22) + 1288834974657) / 1000, tz=timezone.utc)
 
 
 def _iso(dt: datetime) -> str:
@@ -622,6 +628,14 @@ class FakeXAPI:
             return self._json(400, {"errors": [{"message": "query too long"}], "title": "Invalid Request",
                                     "type": PROBLEM + "invalid-request"})
         week_ago = self.now() - timedelta(days=7)
+        too_old = [{"parameters": {bound: [value]},
+                    "message": f"Invalid '{bound}':'{value}'. '{bound}' must be a tweet id created after {_iso(week_ago)}."}
+                   for bound, value in ((b, params.get(b, "")) for b in ("since_id", "until_id"))
+                   if value.isdigit() and snowflake_time(int(value)) < week_ago]
+        if too_old:  # recent search refuses ids older than it serves, naming each
+            return self._json(400, {"errors": too_old, "title": "Invalid Request",
+                                    "detail": "One or more parameters to your request was invalid.",
+                                    "type": PROBLEM + "invalid-request"})
         rows = [t for t in self.tweets.values()
                 if datetime.fromisoformat(t["created_at"].replace("Z", "+00:00")) >= week_ago
                 and query.matches(t, self.users.get(t["author_id"], {}))]

@@ -168,6 +168,34 @@ def test_a_rate_limit_mid_poll_keeps_what_was_read(x, brand, clock):
     assert len(x.calls_to("search")) > calls_before
 
 
+def test_a_search_source_back_after_a_week_reads_what_x_still_serves_instead_of_failing(x, brand, clock, caplog):
+    """Recent search refuses (400) a since_id or until_id older than its 7 days.
+    A search source that stood still longer (over budget until the next month,
+    the app stopped) must not become 'failing' for good on its stored cursor:
+    it reads what X still serves and gives up only on what X cannot."""
+    x.add_tweet("acme air first", author="jane", created_at=ago(60))
+    src = source(brand, max_pages=2)
+    cursor = src.fetch({}, now=clock.now()).cursor
+    for i in range(25):
+        x.add_tweet(f"acme air {i}", author="jane", created_at=ago(50 - i))
+    cursor = src.fetch(cursor, now=clock.now()).cursor
+    assert cursor["gaps"]  # 20 of 25 read; the 5 oldest wait in a gap
+    clock.advance(timedelta(days=8))
+    fresh = [x.add_tweet(f"acme air again {i}", author="jane", created_at=clock.now() - timedelta(minutes=30 - i))["id"]
+             for i in range(25)]  # more than one poll's pages: a new gap, above the old since_id
+    read: list[str] = []
+    for _ in range(4):
+        result = src.fetch(cursor, now=clock.now())
+        read += [m.external_id for m in result.mentions]
+        cursor = result.cursor
+    assert sorted(read) == sorted(fresh)
+    assert "gaps" not in cursor and cursor["since_id"] == fresh[-1]
+    assert "X can no longer serve" in caplog.text  # the 5 posts of the old gap are out of reach, and it says so
+    before = len(x.calls_to("search"))
+    assert src.fetch(cursor, now=clock.now()).mentions == []
+    assert len(x.calls_to("search")) == before + 1  # back to one request a poll, no refused one
+
+
 def test_window_used_up_stops_paging_and_says_when_to_come_back(x, brand, clock):
     x.add_tweet("acme air first", author="jane", created_at=ago(60))
     src = source(brand)
