@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -88,6 +89,20 @@ class MissingSecretError(ConfigError):
         self.names = names
 
 
+def _control_characters(value: str) -> str | None:
+    """What is wrong with a credential that holds a control character (a line
+    break, a tab, NUL) once surrounding whitespace is stripped, else None. No
+    credential holds one; handed on, it fails deep in the HTTP layer, whose
+    error quotes the header value, the credential in clear. The value itself
+    is never part of the answer."""
+    lines = len(value.splitlines())
+    if lines > 1:
+        return f"holds {lines} lines: a line break (a control character) inside; a credential is one line"
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return "holds a control character (a tab, NUL, ...) inside: a credential is one line of printable text"
+    return None
+
+
 def _read_one(name: str, env: Mapping[str, str], purpose: str | None) -> tuple[Secret | None, str | None]:
     why = f" ({purpose})" if purpose else ""
     value = env.get(name)
@@ -95,6 +110,8 @@ def _read_one(name: str, env: Mapping[str, str], purpose: str | None) -> tuple[S
         value = value.strip()
         if not value:
             return None, f"environment variable {name} is empty{why}"
+        if (wrong := _control_characters(value)) is not None:
+            return None, f"environment variable {name} {wrong}{why}"
         return Secret(name, value), None
     file_var = f"{name}_FILE"
     file_name = env.get(file_var)
@@ -104,8 +121,12 @@ def _read_one(name: str, env: Mapping[str, str], purpose: str | None) -> tuple[S
             text = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             return None, f"{file_var} names {str(path)!r}, which cannot be read: {exc.strerror or exc}{why}"
+        except UnicodeDecodeError:
+            return None, f"{file_var} names {str(path)!r}, which is not UTF-8 text (save it as UTF-8){why}"
         if not text:
             return None, f"{file_var} names {str(path)!r}, which is empty{why}"
+        if (wrong := _control_characters(text)) is not None:
+            return None, f"{file_var} names {str(path)!r}, which {wrong}{why}"
         return Secret(name, text), None
     return None, f"environment variable {name} is not set (nor {file_var}){why}"
 

@@ -81,3 +81,46 @@ def test_redaction_filter_on_a_library_logger(caplog):
 def test_short_values_are_not_redacted_into_noise():
     f = RedactSecrets([Secret("X", "ab")])
     assert f.redact("abcab") == "abcab"
+
+
+@pytest.mark.parametrize("content", ["first-half\nsecond-half\n", "first-half\r\nsecond-half", "first-half\tsecond-half\x00"])
+def test_a_file_with_a_line_break_inside_is_refused_naming_the_variable_not_the_value(tmp_path, content):
+    # A token split over two lines reached the HTTP layer, whose error
+    # ("Invalid ... character(s) in header value: 'Bearer first-half\nsecond-half'")
+    # was stored as the source's last error and logged: the value in clear.
+    path = tmp_path / "token"
+    path.write_bytes(content.encode())
+    with pytest.raises(MissingSecretError) as err:
+        read_secret("X_BEARER_TOKEN", env={"X_BEARER_TOKEN_FILE": str(path)}, purpose="reading X")
+    message = str(err.value)
+    assert "X_BEARER_TOKEN_FILE" in message and str(path) in message and "control character" in message
+    assert "reading X" in message
+    assert "first-half" not in message and "second-half" not in message
+    assert err.value.names == ["X_BEARER_TOKEN"]
+
+
+def test_a_variable_with_a_line_break_inside_is_refused_without_its_value():
+    with pytest.raises(MissingSecretError) as err:
+        read_secret("REDDIT_PASSWORD", env={"REDDIT_PASSWORD": "hunter2\nhunter3"})
+    message = str(err.value)
+    assert "environment variable REDDIT_PASSWORD" in message and "control character" in message
+    assert "hunter" not in message
+
+
+def test_spaces_inside_a_value_are_kept():
+    # A Reddit password may contain spaces; only control characters are refused.
+    assert read_secret("REDDIT_PASSWORD", env={"REDDIT_PASSWORD": " correct horse battery \n"}).reveal() == "correct horse battery"
+
+
+def test_a_file_that_is_not_utf8_text_is_named(tmp_path):
+    path = tmp_path / "token.bin"
+    path.write_bytes(b"\xff\xfe" + "secret-token".encode("utf-16-le"))
+    with pytest.raises(MissingSecretError) as err:
+        read_secret("X_API_KEY", env={"X_API_KEY_FILE": str(path)})
+    message = str(err.value)
+    assert "X_API_KEY_FILE" in message and "not UTF-8 text" in message and str(path) in message
+
+
+def test_a_directory_named_by_NAME_FILE(tmp_path):
+    with pytest.raises(MissingSecretError, match="X_API_KEY_FILE names .*, which cannot be read: Is a directory"):
+        read_secret("X_API_KEY", env={"X_API_KEY_FILE": str(tmp_path)})
