@@ -35,9 +35,16 @@ _priority_rank = case(
 )
 
 
+# An answered alert (its first reply went out; it waits only to be resolved) has no clock running: its
+# deadline is the one its reply met, often long past, which must not put it before the tier's alerts
+# still waiting for a reply.
+_answered_last = case((AlertRow.first_response_at.is_(None), 0), else_=1)
+
+
 def urgency_order():
-    """Most important first: priority tier, then the earliest SLA deadline."""
-    return (_priority_rank, AlertRow.sla_due_at, AlertRow.id)
+    """Most important first: priority tier, then the alerts still waiting for
+    a reply before the answered ones, then the earliest SLA deadline."""
+    return (_priority_rank, _answered_last, AlertRow.sla_due_at, AlertRow.id)
 
 
 def list_alerts(

@@ -9,7 +9,9 @@ sandboxed environment with autoescaping on, so a post containing
 a post cannot send escape sequences to the terminal).
 
 Open alerts are those ``open`` or ``acknowledged``, whatever their age,
-ordered by priority (P1 first) then SLA deadline. An alert whose first reply
+ordered as ``brandpulse alerts list`` orders them (:func:`brandpulse.inbox.urgency_order`):
+by priority (P1 first), those still waiting for a reply before the answered
+ones, then SLA deadline. An alert whose first reply
 went out is "answered" rather than overdue. Counts by sentiment and platform
 cover mentions posted in the period, each once with its latest score, and
 leave out the brand's own posts. The response KPIs (:mod:`outreach.kpis`)
@@ -40,6 +42,7 @@ from sqlalchemy.orm import Session
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, SourceStateRow
 from brandpulse.durations import format_duration
+from brandpulse.inbox import urgency_order
 from brandpulse.resources import resource_dir
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, Reach, reach_of, shown_handle, shown_reach
 from outreach.channels.base import waiting_account
@@ -317,7 +320,7 @@ def build_digest(
         session.scalars(
             select(AlertRow)
             .where(AlertRow.status.in_(OPEN_STATUSES), AlertRow.brand.in_(brand_ids))
-            .order_by(AlertRow.priority, AlertRow.sla_due_at, AlertRow.id)
+            .order_by(*urgency_order())  # as `alerts list` and `alerts next`
         )
     )
     mention_ids = sorted({a.mention_id for a in alert_rows} | {a.last_mention_id for a in alert_rows})

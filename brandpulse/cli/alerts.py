@@ -84,7 +84,7 @@ def alerts() -> None:
 @pass_ctx
 @handle_errors
 def list_(ctx: Context, statuses, brand, assignee, limit) -> None:
-    """Alerts, most urgent first (priority, then SLA deadline)."""
+    """Alerts, most urgent first (priority; within it, those waiting for a reply before answered ones; then SLA deadline)."""
     app = ctx.app()
     if brand is not None:
         brand_ids(app.settings, brand)  # an unknown brand is an error, not an empty inbox
