@@ -118,6 +118,9 @@ class FetchResult:
     # read is billed; a read without an id here (posts_read beyond them) is too.
     post_ids: tuple[str, ...] | None = None
     user_ids: tuple[str, ...] | None = None
+    # What could not be read in a poll that read the rest (a subreddit Reddit
+    # refuses): the poller records it as the source's last error.
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

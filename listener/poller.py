@@ -243,14 +243,26 @@ _USAGE_CHECK = select(_USAGE.c.spend, _USAGE.c.posts_read).where(
 )
 
 
+_RECORD_PROBLEM = (
+    update(_STATE)
+    .where(_STATE.c.source == bindparam("b_source"))
+    .values(last_error=bindparam("b_error"), last_error_at=bindparam("b_now"))
+)
+
+
 def record_success(session: Session, source: Source, result: FetchResult, *, stored: int, now: datetime) -> None:
-    """Save the new cursor and the source's health in the caller's transaction."""
+    """Save the new cursor and the source's health in the caller's transaction.
+    What the poll could not read (``result.problems``) becomes the source's
+    last error, though the poll succeeded."""
+    problem = "; ".join(result.problems) or None
     updated = session.execute(
         _RECORD_SUCCESS,
         {"b_source": source.name, "b_cursor": result.cursor, "b_now": now, "b_next": result.not_before,
          "b_read": result.posts_read, "b_stored": stored},
     ).rowcount
     if updated == 1:
+        if problem is not None:
+            session.execute(_RECORD_PROBLEM, {"b_source": source.name, "b_error": problem, "b_now": now})
         return
     state = load_state(session, source)  # no row yet (the first transaction creates it; only a race removes it)
     state.cursor = result.cursor
@@ -263,6 +275,8 @@ def record_success(session: Session, source: Source, result: FetchResult, *, sto
     state.mentions_stored = (state.mentions_stored or 0) + stored
     state.note = None
     state.updated_at = now
+    if problem is not None:
+        state.last_error, state.last_error_at = problem, now
 
 
 def usage_for_month(session: Session, source: str, now: datetime) -> SourceUsageRow | None:
@@ -372,6 +386,8 @@ class Poller:
                     prune_billed_reads(session, platform=self.platform, now=now)
                     self._pruned_day = day_key(now)
             record_usage(session, source=self.source.name, result=result, budget=self.budget, now=now, billed=billed)
+        for problem in result.problems:
+            log.warning("source %s: %s", self.source.name, problem)
         if stored:
             seconds = self.seconds
             seconds["fetch"] += t1 - t0

@@ -28,6 +28,11 @@ down to the old position) and read on the next polls. A new source's first
 poll reads one page and does not backfill. Posts that Reddit shows late with
 an older ``created_utc`` (approved from the spam filter) are not seen.
 
+A subreddit Reddit refuses (403 private or quarantined, 404 banned, a
+redirect for one that does not exist) is skipped, its position kept, and named
+in the result's ``problems`` (the source's last error) while the others are
+read; only a source all of whose subreddits are refused fails, permanently.
+
 praw is configured never to sleep nor retry (see :mod:`brandpulse.netclients`);
 this module raises :class:`~listener.base.RateLimited` on a 429 and returns
 ``not_before`` when ``x-ratelimit-remaining`` reaches 0.
@@ -74,6 +79,24 @@ PLATFORM = "reddit"
 REDDIT_BASE = "https://www.reddit.com"
 MAX_GAPS = 10
 _USER_MENTION = re.compile(r"(?<![\w/])/?u/([A-Za-z0-9_-]{3,20})")
+
+
+class Refused(SourceError):
+    """Reddit refuses one listing (a subreddit that is private, quarantined,
+    banned or gone): permanent for that subreddit, not for the source."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
+def _refusal_reason(response: Any) -> str | None:
+    """Reddit's ``{"reason": "private"}`` (or "quarantined", "banned") of a
+    refused listing, in words; None when the body gives none."""
+    try:
+        reason = response.json().get("reason")
+    except (ValueError, AttributeError):
+        return None
+    return f"the subreddit is {reason}" if isinstance(reason, str) and reason.isidentifier() else None
 
 
 # ------------------------------------------------------------- conversion
@@ -263,6 +286,7 @@ class RedditSource:
         read = 0
         wait: datetime | None = None
         first_request = [True]
+        refused: list[Refused] = []
         for sub in self.subreddits:
             state = stored.get(sub, _SubCursor())
             try:
@@ -270,14 +294,21 @@ class RedditSource:
             except StopForNow as stop:  # rate limited after earlier subreddits were read: keep those
                 wait = stop.retry_at
                 break
+            except Refused as exc:  # this subreddit only: its position is kept, the others are read
+                refused.append(exc)
+                continue
             things.extend(walked.things)
             read += walked.read
             out_cursor[sub] = state.dump()
             if sub_wait is not None:
                 wait = sub_wait
                 break
+        if refused and len(refused) == len(self.subreddits):
+            raise SourceError("; ".join(str(e) for e in refused), permanent=True)
+        problems = tuple(f"{e}; skipped, the other subreddits are read" for e in refused)
         mentions = self._to_mentions(things, now=now)
-        return FetchResult(mentions=mentions, cursor={"subreddits": out_cursor}, posts_read=read, not_before=wait)
+        return FetchResult(mentions=mentions, cursor={"subreddits": out_cursor}, posts_read=read, not_before=wait,
+                           problems=problems)
 
     # -- walking -----------------------------------------------------------
     def _poll_subreddit(self, sub: str, state: _SubCursor, *, now: datetime, first_request: list[bool]):
@@ -424,10 +455,13 @@ class RedditSource:
             raise SourceError(f"{what}: Reddit rejected the access token{self._as()} ({exc}); check"
                               f" {', '.join(self.login)} and that the app is a script app", permanent=True) from None
         except prawcore.Forbidden as exc:
-            raise SourceError(f"{what}: forbidden (403: private, banned or quarantined subreddit, or an account"
-                              f" without access): {exc}", permanent=True) from None
-        except (prawcore.NotFound, prawcore.Redirect) as exc:
-            raise SourceError(f"{what}: no such subreddit or listing ({exc})", permanent=True) from None
+            why = _refusal_reason(exc.response) or "private or quarantined subreddit, or an account without access"
+            raise Refused(f"{what}: forbidden (403: {why}{self._as()})") from None
+        except prawcore.NotFound as exc:
+            why = _refusal_reason(exc.response) or "no such subreddit or listing"
+            raise Refused(f"{what}: not found (404: {why})") from None
+        except prawcore.Redirect as exc:
+            raise Refused(f"{what}: no such subreddit (Reddit redirects to {exc.path})") from None
         except prawcore.ServerError as exc:
             raise SourceError(f"{what}: Reddit server error ({exc}); will retry") from None
         except prawcore.ResponseException as exc:

@@ -16,7 +16,9 @@ Stateful: ``POST /api/comment/`` creates a comment that appears in the
 subreddit's comment listing and in the account's comment history;
 ``POST /api/submit/`` creates a self post. Responses carry
 ``x-ratelimit-remaining`` (a float string), ``x-ratelimit-used`` (an int
-string) and ``x-ratelimit-reset`` (seconds) as Reddit sends them.
+string) and ``x-ratelimit-reset`` (seconds) as Reddit sends them. A subreddit
+in ``closed`` answers its listings as Reddit does a private or quarantined
+(403) or banned (404) one, with ``{"reason": ...}``.
 
 Several accounts: ``add_account`` lets another user log in through the same
 app (its own password); each access token acts as the user who logged in,
@@ -108,6 +110,9 @@ class FakeRedditAPI:
         self.user_ids: dict[str, str] = {}
         # Members per subreddit (lower-case name), as submissions report them in subreddit_subscribers.
         self.members: dict[str, int] = {}
+        # Subreddits closed to the API (lower-case name -> Reddit's reason): "private" and
+        # "quarantined" answer 403, "banned" 404, each with Reddit's {"reason": ...} body.
+        self.closed: dict[str, str] = {}
         self.faults = F.FaultQueue()
         self.calls: list[Call] = []
         self.tokens: set[str] = set()
@@ -331,11 +336,22 @@ class FakeRedditAPI:
     def _in_sub(self, sub: str, kind: str) -> list[str]:
         return [n for n, d in self.things.items() if self.kinds[n] == kind and d["subreddit"].lower() == sub.lower()]
 
+    def _closed(self, sub: str):
+        reason = self.closed.get(sub.lower())
+        if reason is None:
+            return None
+        if reason == "banned":
+            return self._json(404, {"reason": "banned", "message": "Not Found", "error": 404})
+        body = {"reason": reason, "message": "Forbidden", "error": 403}
+        if reason == "quarantined":
+            body["quarantine_message"] = f"r/{sub} is quarantined"
+        return self._json(403, body)
+
     def _ep_new(self, match, params, form):
-        return self._page(self._in_sub(match["sub"], "t3"), params)
+        return self._closed(match["sub"]) or self._page(self._in_sub(match["sub"], "t3"), params)
 
     def _ep_comments(self, match, params, form):
-        return self._page(self._in_sub(match["sub"], "t1"), params)
+        return self._closed(match["sub"]) or self._page(self._in_sub(match["sub"], "t1"), params)
 
     def _ep_user_comments(self, match, params, form):
         return self._page([n for n, d in self.things.items() if self.kinds[n] == "t1" and d["author"].lower() == match["name"].lower()], params)

@@ -135,6 +135,48 @@ def test_a_subreddit_dropped_from_the_config_keeps_its_cursor(rd, settings, cloc
     assert later.cursor["subreddits"]["travel"] == cursor["subreddits"]["travel"]
 
 
+@pytest.mark.parametrize("reason,status", [("private", "403"), ("quarantined", "403"), ("banned", "404")])
+def test_a_closed_subreddit_is_skipped_and_named_while_the_others_are_read(rd, settings, clock, Session, reason, status):
+    """A brand subreddit going private (as thousands did in Reddit's 2023
+    blackout), quarantined or banned is that subreddit's problem: the source
+    goes on reading its other subreddits and says which one it cannot read."""
+    from brandpulse.db.models import SourceStateRow
+    from listener.poller import Poller
+
+    brand = settings.brands[0]
+    brand = brand.model_copy(update={"query": brand.query.model_copy(update={"brand_subreddits": ["AcmeAir"]})})
+    src = source(rd, brand)
+    poller = Poller(source=src, Session=Session, clock=clock)
+    rd.add_submission("travel", "Acme Air lost my bag", created_at=ago(5))
+    own = rd.add_submission("AcmeAir", "Check-in app keeps crashing", created_at=ago(4))
+    rd.closed["acmeair"] = reason
+
+    outcome = poller.poll_once()
+    assert (outcome.status, outcome.stored) == ("ok", 1)  # r/travel read all the same
+    with Session() as s:
+        state = s.get(SourceStateRow, src.name)
+        assert state.status == "ok" and state.last_error_at == clock.now()
+        assert "r/AcmeAir" in state.last_error and reason in state.last_error and status in state.last_error
+        assert "AcmeAir" not in state.cursor["subreddits"]  # its position is not moved
+    clock.advance(timedelta(minutes=5))
+    rd.add_submission("travel", "acme air again", created_at=clock.now())
+    assert poller.poll_once().stored == 1
+
+    del rd.closed["acmeair"]  # open again: read from where it stood
+    clock.advance(timedelta(minutes=5))
+    outcome = poller.poll_once()
+    assert (outcome.status, outcome.stored) == ("ok", 1)
+    with Session() as s:
+        assert s.get(SourceStateRow, src.name).cursor["subreddits"]["AcmeAir"]["names"] == [own["name"]]
+
+
+def test_a_source_whose_every_subreddit_is_closed_is_failing(rd, settings, clock):
+    rd.closed.update({"travel": "private", "flying": "banned"})
+    with pytest.raises(SourceError) as err:
+        source(rd, settings.brands[0], subreddits=["travel", "flying"]).fetch({}, now=clock.now())
+    assert err.value.permanent and "r/travel" in str(err.value) and "r/flying" in str(err.value)
+
+
 def test_bad_password_is_permanent_and_names_the_variables(rd, settings, clock):
     src = source(rd, settings.brands[0])
     rd.password = "changed-on-reddit"
