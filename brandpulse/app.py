@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,20 +46,28 @@ class App:
         self.engine.dispose()
 
 
+_ENCODE_HINT = (" (characters such as @ : / in the user name or password must be percent-encoded:"
+                " @ as %40, : as %3A, / as %2F)")
+
+
 def open_database(settings: Settings) -> Engine:
     """An engine on the configured database, connected once to prove it opens.
     One that cannot (no such driver, server down, not a database file, a
     directory that cannot be created) is a :class:`ConfigError` naming where
     the URL comes from and the reason; the URL is shown without its password."""
     url = settings.effective_database_url()
-    if os.environ.get(DATABASE_URL_ENV):
-        where, path = DATABASE_URL_ENV, None
-    else:
-        where, path = ("database_url" if settings.database_url else "data_dir"), settings.source_path
+    where = settings.database_url_origin()
+    path = None if where.startswith(DATABASE_URL_ENV) else settings.source_path
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         raise ConfigError([f"{where}: not a database URL (e.g. sqlite:///data/brandpulse.db, postgresql+psycopg://user@host/db)"], path=path) from None
+    except ValueError as exc:  # SQLAlchemy's int(port); its message would quote the "port", maybe a piece of the password
+        what = "its port is not a number" if "int()" in str(exc) else "it cannot be parsed"
+        raise ConfigError([f"{where}: not a database URL: {what}{_ENCODE_HINT}"], path=path) from None
+    if parsed.host and "@" in parsed.host:  # user:p@ss@host is read as password 'p', host 'ss@host'
+        raise ConfigError([f"{where}: not a database URL: its host holds '@'{_ENCODE_HINT}"], path=path)
+    shown = parsed.render_as_string(hide_password=True)
     try:
         engine = make_engine(url)
         with engine.connect():

@@ -30,6 +30,7 @@ from brandpulse.types import Priority, shown_handle
 
 PLATFORMS = ("x", "reddit")
 DATABASE_URL_ENV = "BRANDPULSE_DATABASE_URL"
+DATABASE_URL_FILE_ENV = DATABASE_URL_ENV + "_FILE"  # a file holding the URL (Docker/Kubernetes secrets)
 
 
 class ConfigError(Exception):
@@ -640,9 +641,28 @@ class Settings(_Model):
         return self.resolve(self.templates_dir)
 
     def effective_database_url(self) -> str:
-        env = os.environ.get(DATABASE_URL_ENV)
-        if env:
-            return env
+        """The database URL: ``$BRANDPULSE_DATABASE_URL``, else the file named
+        by ``$BRANDPULSE_DATABASE_URL_FILE`` (read as a secret: the URL holds
+        the password), else ``database_url``, else the SQLite file under
+        ``data_dir``. A variable that is set but empty, or a file that cannot
+        be read, is a :class:`ConfigError` naming it: never a silent fall back
+        to the SQLite default."""
+        return self._database_url()[0]
+
+    def database_url_origin(self) -> str:
+        """Where :meth:`effective_database_url` comes from, for messages: the
+        variable's name, ``database_url`` or ``data_dir``."""
+        return self._database_url()[1]
+
+    def _database_url(self) -> tuple[str, str]:
+        if DATABASE_URL_ENV in os.environ or DATABASE_URL_FILE_ENV in os.environ:
+            from brandpulse.secrets import read_secret  # brandpulse.secrets imports this module
+
+            secret = read_secret(DATABASE_URL_ENV, purpose="unset it to use the configuration's database_url or data_dir")
+            return secret.reveal(), (DATABASE_URL_ENV if DATABASE_URL_ENV in os.environ else DATABASE_URL_FILE_ENV)
+        return self._configured_database_url(), ("database_url" if self.database_url else "data_dir")
+
+    def _configured_database_url(self) -> str:
         if self.database_url:
             url = self.database_url
             if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):

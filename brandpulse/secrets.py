@@ -115,6 +115,8 @@ def _read_one(name: str, env: Mapping[str, str], purpose: str | None) -> tuple[S
         return Secret(name, value), None
     file_var = f"{name}_FILE"
     file_name = env.get(file_var)
+    if file_name is not None and not file_name.strip():
+        return None, f"environment variable {file_var} is empty{why}"
     if file_name:
         path = Path(file_name).expanduser()
         try:
