@@ -29,9 +29,10 @@ poll reads one page and does not backfill. Posts that Reddit shows late with
 an older ``created_utc`` (approved from the spam filter) are not seen.
 
 A subreddit Reddit refuses (403 private or quarantined, 404 banned, a
-redirect for one that does not exist) is skipped, its position kept, and named
-in the result's ``problems`` (the source's last error) while the others are
-read; only a source all of whose subreddits are refused fails, permanently.
+redirect for one that does not exist) or that fails this poll (5xx, timeout,
+malformed body) is skipped, its position kept, and named in the result's
+``problems`` (the source's last error) while the others are read; only when
+every subreddit fails does the poll fail (permanently when all are refused).
 
 praw is configured never to sleep nor retry (see :mod:`brandpulse.netclients`);
 this module raises :class:`~listener.base.RateLimited` on a 429 and returns
@@ -60,7 +61,7 @@ from brandpulse.netclients import (
     reddit_client_from_env,
 )
 from brandpulse.types import Author, FetchResult, Mention
-from listener.base import SourceError
+from listener.base import RateLimited, SourceError
 from listener.budget import SourceBudget
 from listener.query import QueryMatcher
 from listener.ratelimit import (
@@ -286,7 +287,7 @@ class RedditSource:
         read = 0
         wait: datetime | None = None
         first_request = [True]
-        refused: list[Refused] = []
+        failed: list[SourceError] = []
         for sub in self.subreddits:
             state = stored.get(sub, _SubCursor())
             try:
@@ -294,8 +295,14 @@ class RedditSource:
             except StopForNow as stop:  # rate limited after earlier subreddits were read: keep those
                 wait = stop.retry_at
                 break
-            except Refused as exc:  # this subreddit only: its position is kept, the others are read
-                refused.append(exc)
+            except RateLimited:  # the poll's first request: nothing read
+                raise
+            except SourceError as exc:
+                if exc.permanent and not isinstance(exc, Refused):  # the login: every subreddit alike
+                    raise
+                # This subreddit only (refused, or a 5xx, timeout or broken body):
+                # its position is kept, the others are read.
+                failed.append(exc)
                 continue
             things.extend(walked.things)
             read += walked.read
@@ -303,9 +310,9 @@ class RedditSource:
             if sub_wait is not None:
                 wait = sub_wait
                 break
-        if refused and len(refused) == len(self.subreddits):
-            raise SourceError("; ".join(str(e) for e in refused), permanent=True)
-        problems = tuple(f"{e}; skipped, the other subreddits are read" for e in refused)
+        if failed and len(failed) == len(self.subreddits):
+            raise SourceError("; ".join(str(e) for e in failed), permanent=all(e.permanent for e in failed))
+        problems = tuple(f"{e}; skipped, the other subreddits are read" for e in failed)
         mentions = self._to_mentions(things, now=now)
         return FetchResult(mentions=mentions, cursor={"subreddits": out_cursor}, posts_read=read, not_before=wait,
                            problems=problems)

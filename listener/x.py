@@ -41,7 +41,9 @@ Faults become :class:`~listener.base.SourceError`: a 429 raises
 or now + a default backoff without it) unless some pages were already read, in
 which case they are returned with ``not_before``; a window used up
 (``x-rate-limit-remaining: 0``) also sets ``not_before``. 5xx, timeouts and
-malformed bodies are temporary; 401/403 are permanent and name the credential.
+malformed bodies are temporary (once a poll has read something, it keeps it:
+the fault ends the poll like a used-up window and is named in the result's
+``problems``); 401/403 are permanent and name the credential.
 A ``since_id`` or ``until_id`` X refuses as older than it serves (recent search
 reaches back 7 days: a source that stood still for longer, e.g. over budget
 until the next month) is not an error: the range is read without the refused
@@ -266,6 +268,7 @@ class _Walk:
     users_read: int = 0
     post_ids: list[str] = field(default_factory=list)  # of the posts read (data and included), for billing
     user_ids: list[str] = field(default_factory=list)
+    failure: str | None = None  # a temporary fault that stopped the walk after the poll's first request
 
 
 class XSource:
@@ -358,7 +361,8 @@ class XSource:
         wait: datetime | None = head.not_before
         self._collect(head, mentions, state, since_id=state.since_id, until_id=None)
         new_gaps: list[_Gap] = []
-        stopped = head.not_before is not None
+        problems = [head.failure] if head.failure else []
+        stopped = head.not_before is not None or head.failure is not None
         if not head.complete:
             if state.since_id is not None and head.oldest is not None and head.oldest > state.since_id + 1:
                 new_gaps.append(_Gap(state.since_id, head.oldest))
@@ -381,6 +385,9 @@ class XSource:
             if walk.not_before is not None:
                 wait = walk.not_before
                 stopped = True
+            if walk.failure is not None:
+                problems.append(walk.failure)
+                stopped = True
             if not walk.complete:
                 until = walk.oldest if walk.oldest is not None else gap.until_id
                 if until > gap.since_id + 1:
@@ -396,7 +403,8 @@ class XSource:
         state.since_id, state.gaps = new_since, gaps
         ordered = sorted(mentions.values(), key=lambda m: int(m.external_id))
         return FetchResult(mentions=ordered, cursor=state.dump(), posts_read=posts_read, not_before=wait,
-                           users_read=users_read, post_ids=tuple(post_ids), user_ids=tuple(user_ids))
+                           users_read=users_read, post_ids=tuple(post_ids), user_ids=tuple(user_ids),
+                           problems=tuple(problems))
 
     # -- internals -------------------------------------------------------
     def _collect(self, walk: _Walk, into: dict[str, Mention], state: _Cursor, *, since_id: int | None,
@@ -465,6 +473,13 @@ class XSource:
                 )
             except StopForNow as stop:
                 walk.not_before = stop.retry_at
+                return walk
+            except SourceError as exc:
+                if exc.permanent or (first and page_no == 0):  # nothing read yet: the poll fails
+                    raise
+                # A 5xx, timeout or broken body once something was read (and billed):
+                # keep it; the rest is read at the next poll.
+                walk.failure = f"{exc}; what was read before it is kept, the rest is read at the next poll"
                 return walk
             except _OutOfReach as refused:
                 if refused.bound == "until_id":  # the whole range is older than X serves

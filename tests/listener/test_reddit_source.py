@@ -170,6 +170,33 @@ def test_a_closed_subreddit_is_skipped_and_named_while_the_others_are_read(rd, s
         assert s.get(SourceStateRow, src.name).cursor["subreddits"]["AcmeAir"]["names"] == [own["name"]]
 
 
+@pytest.mark.parametrize("fault", [faults.server_error(503), faults.TIMEOUT, faults.MALFORMED], ids=["503", "timeout", "malformed"])
+def test_a_fault_in_one_subreddit_does_not_hold_back_the_others(rd, settings, clock, fault):
+    """r/travel answering 503 (or timing out) on every poll must not keep
+    r/flying's posts out: they are returned, r/travel keeps its position and
+    is named as the poll's problem."""
+    src = source(rd, settings.brands[0], subreddits=["travel", "flying"])
+    t = rd.add_submission("travel", "acme air travel", created_at=ago(5))
+    f = rd.add_submission("flying", "acme air flying", created_at=ago(4))
+    original = rd._ep_new
+    rd._ep_new = lambda match, params, form: (rd._fault(faults.Fault(fault) if isinstance(fault, str) else fault, "new")
+                                              if match["sub"] == "travel" else original(match, params, form))
+    result = src.fetch({}, now=clock.now())
+    assert [m.external_id for m in result.mentions] == [f["name"]]
+    assert "travel" not in result.cursor["subreddits"]
+    [problem] = result.problems
+    assert "r/travel" in problem
+    rd._ep_new = original
+    assert [m.external_id for m in src.fetch(result.cursor, now=clock.now()).mentions] == [t["name"]]
+
+
+def test_a_fault_in_every_subreddit_is_a_temporary_error(rd, settings, clock):
+    rd.fail(faults.server_error(503), times=2, endpoint="new")
+    with pytest.raises(SourceError) as err:
+        source(rd, settings.brands[0], subreddits=["travel", "flying"]).fetch({}, now=clock.now())
+    assert not err.value.permanent and "r/travel" in str(err.value) and "r/flying" in str(err.value)
+
+
 def test_a_source_whose_every_subreddit_is_closed_is_failing(rd, settings, clock):
     rd.closed.update({"travel": "private", "flying": "banned"})
     with pytest.raises(SourceError) as err:

@@ -196,6 +196,54 @@ def test_a_search_source_back_after_a_week_reads_what_x_still_serves_instead_of_
     assert len(x.calls_to("search")) == before + 1  # back to one request a poll, no refused one
 
 
+@pytest.mark.parametrize("fault", [faults.server_error(503), faults.TIMEOUT, faults.MALFORMED], ids=["503", "timeout", "malformed"])
+def test_a_fault_after_the_first_page_keeps_what_was_read(x, brand, clock, fault):
+    """A 5xx, timeout or broken body on page two does not throw page one away
+    (X has billed it): it is returned, the rest waits in a gap for the next
+    poll, and the fault is named as the poll's problem."""
+    x.add_tweet("acme air first", author="jane", created_at=ago(60))
+    src = source(brand)
+    cursor = src.fetch({}, now=clock.now()).cursor
+    new = [x.add_tweet(f"acme air {i}", author="jane", created_at=ago(50 - i))["id"] for i in range(25)]
+    original = x._ep_search
+
+    def page_one_then_fault(match, params, body):
+        if not params.get("next_token"):
+            x.fail(fault, endpoint="search")
+        return original(match, params, body)
+
+    x._ep_search = page_one_then_fault
+    partial = src.fetch(cursor, now=clock.now())
+    x._ep_search = original
+    assert len(partial.mentions) == 10 and partial.posts_read == 10
+    assert partial.cursor["since_id"] == new[-1] and partial.cursor["gaps"]
+    [problem] = partial.problems
+    assert "X search" in problem and "next poll" in problem
+    rest = src.fetch(partial.cursor, now=clock.now())
+    assert sorted(m.external_id for m in partial.mentions + rest.mentions) == sorted(new)
+    assert "gaps" not in rest.cursor and rest.problems == ()
+
+
+def test_a_fault_in_a_gap_keeps_the_new_posts(x, brand, clock):
+    x.add_tweet("acme air first", author="jane", created_at=ago(60))
+    src = source(brand, max_pages=2)
+    cursor = src.fetch({}, now=clock.now()).cursor
+    older = [x.add_tweet(f"acme air {i}", author="jane", created_at=ago(50 - i))["id"] for i in range(25)]
+    cursor = src.fetch(cursor, now=clock.now()).cursor
+    assert cursor["gaps"]
+    newer = [x.add_tweet(f"acme air later {i}", author="jane", created_at=ago(10 - i))["id"] for i in range(3)]
+    original = x._ep_search
+    x._ep_search = lambda match, params, body: (x._fault(faults.server_error(503)) if params.get("until_id")
+                                                else original(match, params, body))
+    result = src.fetch(cursor, now=clock.now())  # the gap answers 503 every time
+    assert sorted(m.external_id for m in result.mentions) == sorted(newer)
+    assert result.cursor["since_id"] == newer[-1] and result.cursor["gaps"] == cursor["gaps"]
+    assert result.problems and "503" in result.problems[0]
+    x._ep_search = original
+    rest = src.fetch(result.cursor, now=clock.now())
+    assert set(m.external_id for m in rest.mentions) == set(older[:5])
+
+
 def test_window_used_up_stops_paging_and_says_when_to_come_back(x, brand, clock):
     x.add_tweet("acme air first", author="jane", created_at=ago(60))
     src = source(brand)
