@@ -36,11 +36,11 @@ from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from jinja2 import TemplateNotFound
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from brandpulse.config import Settings
-from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, ScoreRow, SourceStateRow
+from brandpulse.db.models import AlertMentionRow, AlertRow, MentionRow, OutboxRow, ScoreRow, SourceStateRow
 from brandpulse.durations import format_duration
 from brandpulse.inbox import urgency_order
 from brandpulse.resources import resource_dir
@@ -59,6 +59,7 @@ HTML_TEMPLATE = "digest.html.j2"
 # directory has no digest template of its own.
 PROJECT_TEMPLATES = resource_dir("templates")
 _CHUNK = 500
+HISTORY_SHOWN = 3  # the author's newest other posts shown with each alert (all are counted)
 TREND_PERIOD = timedelta(days=14)  # the digest's trend section: the last 14 days by day
 
 
@@ -137,6 +138,16 @@ class DigestAlert:
     round_opened_at: datetime | None = None
     # When the customer's post reopened the resolved alert (rules/alerts.py); None if it was not.
     reopened_at: datetime | None = None
+    # Context, so the customer never repeats themselves: the stored post the opening mention answers
+    # (another customer's comment, the brand's announcement), and the title of its Reddit thread.
+    in_reply_to: DigestMention | None = None
+    thread_title: str | None = None
+    # The author's other posts about this brand, on every network (same account on this network, same
+    # handle on the others; this alert's own posts left out): how many, by platform, the newest few.
+    history_count: int = 0
+    history_by_platform: tuple[tuple[str, int], ...] = ()
+    history: tuple[DigestMention, ...] = ()
+    other_open_alerts: tuple[int, ...] = ()  # the author's other open alerts of this brand
 
     @property
     def wrote_again_after_answer(self) -> bool:
@@ -247,7 +258,7 @@ class Digest:
         return ", ".join(b.name for b in self.brands)
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+def _chunks(ids: Sequence[Any]) -> Iterable[list[Any]]:
     ids = list(ids)
     for i in range(0, len(ids), _CHUNK):
         yield ids[i : i + _CHUNK]
@@ -296,6 +307,99 @@ def _mention(row: MentionRow, scores: dict[int, tuple[str, float]]) -> DigestMen
     )
 
 
+@dataclass
+class _Context:
+    """The stored posts around the digest's alerts (see :func:`_context`)."""
+
+    posts: dict[tuple[str, str, str], MentionRow]  # (brand, platform, external id) -> parents, Reddit submissions
+    alert_posts: dict[int, set[int]]  # alert id -> its mention ids
+    by_author: dict[tuple[str, str, str], list[MentionRow]]  # (brand, platform, author id) -> posts, newest first
+    by_handle: dict[tuple[str, str], list[MentionRow]]  # (brand, lower-case handle) -> posts, newest first
+
+    def parent_of(self, mention: MentionRow) -> MentionRow | None:
+        if not mention.reply_to_id:
+            return None
+        return self.posts.get((mention.brand, mention.platform, mention.reply_to_id))
+
+    def thread_title_of(self, mention: MentionRow, parent: MentionRow | None) -> str | None:
+        """The title of a comment's Reddit thread (a submission has its own title, shown with it)."""
+        if mention.title or not mention.thread_id or mention.thread_id == mention.external_id:
+            return None
+        thread = self.posts.get((mention.brand, mention.platform, mention.thread_id))
+        if thread is None or not thread.title or (parent is not None and parent.id == thread.id):
+            return None
+        return thread.title
+
+    def history_of(self, alert: AlertRow) -> list[MentionRow]:
+        """The author's other posts about the alert's brand, newest first: the
+        same account on the alert's network and the same handle on the others."""
+        own = self.alert_posts.get(alert.id, set()) | {alert.mention_id, alert.last_mention_id}
+        same = self.by_author.get((alert.brand, alert.platform, alert.author_id), [])
+        others = [m for m in self.by_handle.get((alert.brand, alert.author_handle.lower()), [])
+                  if m.platform != alert.platform]
+        rows = [m for m in [*same, *others] if m.id not in own]
+        rows.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        return rows
+
+
+def _other_open_alerts(alerts: Sequence[AlertRow]) -> dict[int, tuple[int, ...]]:
+    """Each alert's author's other open alerts of its brand (same account on
+    its network, same handle on the others)."""
+    by_author: dict[tuple[str, str, str], list[AlertRow]] = {}
+    by_handle: dict[tuple[str, str], list[AlertRow]] = {}
+    for a in alerts:
+        by_author.setdefault((a.brand, a.platform, a.author_id), []).append(a)
+        by_handle.setdefault((a.brand, a.author_handle.lower()), []).append(a)
+    out = {}
+    for a in alerts:
+        same = by_author[(a.brand, a.platform, a.author_id)]
+        others = [o for o in by_handle[(a.brand, a.author_handle.lower())] if o.platform != a.platform]
+        out[a.id] = tuple(sorted({o.id for o in [*same, *others] if o.id != a.id}))
+    return out
+
+
+def _context(session: Session, alerts: Sequence[AlertRow], mentions: Mapping[int, MentionRow]) -> _Context:
+    """Three queries (per few hundred alerts) whatever the number of alerts:
+    the posts the opening mentions answer and their Reddit threads, each
+    alert's mentions, and the authors' posts; all of the alerts' own brands
+    (an alert never shows another brand's posts)."""
+    brands = sorted({a.brand for a in alerts})
+    wanted: set[str] = set()
+    for a in alerts:
+        m = mentions[a.mention_id]
+        wanted.update(x for x in (m.reply_to_id, m.thread_id) if x and x != m.external_id)
+    posts: dict[tuple[str, str, str], MentionRow] = {}
+    for chunk in _chunks(sorted(wanted)):
+        for row in session.scalars(select(MentionRow).where(MentionRow.external_id.in_(chunk),
+                                                            MentionRow.brand.in_(brands))):
+            posts[(row.brand, row.platform, row.external_id)] = row
+    alert_posts: dict[int, set[int]] = {}
+    for chunk in _chunks([a.id for a in alerts]):
+        for alert_id, mention_id in session.execute(
+            select(AlertMentionRow.alert_id, AlertMentionRow.mention_id).where(AlertMentionRow.alert_id.in_(chunk))
+        ):
+            alert_posts.setdefault(alert_id, set()).add(mention_id)
+    by_author: dict[tuple[str, str, str], list[MentionRow]] = {}
+    by_handle: dict[tuple[str, str], list[MentionRow]] = {}
+    authors = sorted({a.author_id for a in alerts})
+    handles = sorted({a.author_handle.lower() for a in alerts})
+    seen: set[int] = set()
+    for i in range(0, max(len(authors), len(handles)), _CHUNK):
+        chunk_ids, chunk_handles = authors[i:i + _CHUNK], handles[i:i + _CHUNK]
+        for row in session.scalars(
+            select(MentionRow)
+            .where(MentionRow.brand.in_(brands), MentionRow.is_own.is_(False),
+                   or_(MentionRow.author_id.in_(chunk_ids), func.lower(MentionRow.author_handle).in_(chunk_handles)))
+            .order_by(MentionRow.created_at.desc(), MentionRow.id.desc())
+        ):
+            if row.id in seen:
+                continue
+            seen.add(row.id)
+            by_author.setdefault((row.brand, row.platform, row.author_id), []).append(row)
+            by_handle.setdefault((row.brand, row.author_handle.lower()), []).append(row)
+    return _Context(posts, alert_posts, by_author, by_handle)
+
+
 def build_digest(
     session: Session,
     *,
@@ -327,7 +431,15 @@ def build_digest(
     mentions: dict[int, MentionRow] = {}
     for chunk in _chunks(mention_ids):
         mentions.update((m.id, m) for m in session.scalars(select(MentionRow).where(MentionRow.id.in_(chunk))))
-    scores = _latest_scores(session, mention_ids)
+    customers = [a for a in alert_rows if a.rule != POSSIBLE_INCIDENT_RULE]
+    context = _context(session, customers, mentions)
+    parents = {a.id: context.parent_of(mentions[a.mention_id]) for a in customers}
+    histories = {a.id: context.history_of(a) for a in customers}
+    other_alerts = _other_open_alerts(customers)
+    scores = _latest_scores(session, sorted(
+        set(mention_ids) | {p.id for p in parents.values() if p is not None}
+        | {m.id for rows in histories.values() for m in rows[:HISTORY_SHOWN]}
+    ))
     replies: dict[int, OutboxRow] = {}
     for chunk in _chunks([a.id for a in alert_rows]):
         for row in session.scalars(
@@ -343,6 +455,11 @@ def build_digest(
         latest = _mention(mentions[a.last_mention_id], scores) if a.last_mention_id != a.mention_id else opening
         left = a.sla_due_at - now
         reply = replies.get(a.id)
+        parent = parents.get(a.id)
+        history = histories.get(a.id, [])
+        by_platform: dict[str, int] = {}
+        for row in history:
+            by_platform[row.platform] = by_platform.get(row.platform, 0) + 1
         alerts.append(
             DigestAlert(
                 id=a.id,
@@ -372,6 +489,12 @@ def build_digest(
                 round=a.round or 1,
                 round_opened_at=a.round_opened_at,
                 reopened_at=a.reopened_at,
+                in_reply_to=_mention(parent, scores) if parent is not None else None,
+                thread_title=context.thread_title_of(mentions[a.mention_id], parent),
+                history_count=len(history),
+                history_by_platform=tuple(sorted(by_platform.items())),
+                history=tuple(_mention(row, scores) for row in history[:HISTORY_SHOWN]),
+                other_open_alerts=other_alerts.get(a.id, ()),
             )
         )
 
@@ -556,6 +679,7 @@ def render_html(digest: Digest, *, settings: Settings) -> str:
             f"digest template {HTML_TEMPLATE} not found in {' or '.join(str(p) for p in search_path)}"
         ) from None
     return template.render(digest=digest, format_duration=format_duration, trend_chart=trend_chart_uri(digest),
+                           history_summary=history_summary,
                            trend_summary=_trend_summaries(digest), pct=pct, net=net,
                            wait_lines=[wait_line(w, now=digest.generated_at) for w in digest.waits])
 
@@ -652,6 +776,7 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
             lines.append(f"    {printable(url)}")
         if a.has_newer_mention:
             lines.append(f"    latest {format_time(a.latest.created_at)}  {_one_line(a.latest.text)}")
+        lines.extend(f"    {line}" for line in context_lines(a))
         if a.reply is not None:
             held = f", held: {_one_line(a.reply.hold_reason, 120)}" if a.reply.hold_reason else ""
             lines.append(f"    reply {a.reply.id} ({a.reply.status}{held}): {_one_line(a.reply.text)}")
@@ -665,6 +790,37 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
         lines.append("")
         lines.append(render_kpis_text(digest.kpis).rstrip("\n"))
     return "\n".join(lines) + "\n"
+
+
+def history_summary(a: DigestAlert) -> str:
+    """``the author's other posts: 3 (reddit 1, x 2) · also open: alerts 57, 67``; "" when there are none."""
+    parts = []
+    if a.history_count:
+        per = ", ".join(f"{p} {n}" for p, n in a.history_by_platform)
+        parts.append(f"the author's other posts: {a.history_count} ({per})")
+    if a.other_open_alerts:
+        ids = ", ".join(str(i) for i in a.other_open_alerts)
+        parts.append(f"also open: alert{'s' if len(a.other_open_alerts) > 1 else ''} {ids}")
+    return " · ".join(parts)
+
+
+def context_lines(a: DigestAlert) -> list[str]:
+    """The alert's context for the text digest: the post it answers, its
+    Reddit thread, and the author's other posts (the newest few) and open alerts."""
+    lines = []
+    if a.in_reply_to is not None:
+        p = a.in_reply_to
+        lines.append(f"in reply to {shown_handle(p.platform, printable(p.author_handle))}"
+                     f" {format_time(p.created_at)}  {_one_line(p.text, 160)}")
+    if a.thread_title:
+        lines.append(f"thread: {_one_line(a.thread_title, 160)}")
+    summary = history_summary(a)
+    if summary:
+        lines.append(summary)
+        for m in a.history:
+            label = f" [{m.label}]" if m.label else ""
+            lines.append(f"  {format_time(m.created_at)} {m.platform}{label}  {_one_line(m.text, 160)}")
+    return lines
 
 
 def _trends_text(trends: TrendReport) -> list[str]:

@@ -105,7 +105,8 @@ def test_building_is_a_fixed_number_of_queries(Session, settings, clock, world, 
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(digest.alerts) == 34
-    assert len(statements) <= 12  # 10, one for the trends of the last 14 days, one for the senders waiting
+    # 10, one for the trends of the last 14 days, one for the senders waiting, three for the alerts' context
+    assert len(statements) <= 15
 
 
 def test_html_escapes_hostile_text_and_refuses_javascript_links(Session, settings, clock, world):
@@ -292,3 +293,55 @@ def test_a_wait_of_the_whole_platform_holds_every_account(Session, settings, clo
     with Session() as s:
         digest = build_digest(s, settings=settings, now=clock.now(), since=timedelta(hours=24))
     assert "replies held: X every account rate-limited until 2026-03-11 11:00 UTC, 2 replies waiting" in render_text(digest)
+
+
+def test_each_alert_shows_its_context_so_the_customer_never_repeats_themselves(
+        Session, settings, clock, make_mention, make_alert):
+    """The post a comment answers and its Reddit thread, and the author's other
+    posts about the brand on every network (this alert's own left out, another
+    brand's never shown), newest first, with the author's other open alerts."""
+    now = clock.now()
+    h = timedelta(hours=1)
+    make_mention(text="Anyone flown Acme Air recently?", handle="asker", platform="reddit", external_id="t3_q",
+                 thread_id="t3_q", title="Anyone flown Acme Air recently? Lisbon in April", label="neutral",
+                 at=now - 5 * h)
+    make_mention(text="They were great for me", handle="fan", platform="reddit", external_id="t1_a",
+                 thread_id="t3_q", reply_to_id="t3_q", label="positive", compound=0.6, at=now - 4 * h)
+    mid, m = make_mention(text="Not surprised. My experience was the opposite.", handle="Marisol",
+                          platform="reddit", external_id="t1_b", thread_id="t3_q", reply_to_id="t1_a", at=now - 3 * h)
+    mid2, _ = make_mention(text="Three hours at Bordeaux, no update.", handle="Marisol", platform="reddit",
+                           external_id="t1_c", thread_id="t3_q", reply_to_id="t1_b", at=now - 2 * h)
+    reddit_alert = make_alert(mid, m, priority="P1", last_mention_id=mid2, mention_count=2)
+    # The same customer on X (same handle, any case) in another thread: an alert of its own, and an older post.
+    xid, xm = make_mention(text="@AcmeHelp lost my bag in Porto", handle="marisol", thread_id="x1", at=now - 6 * h)
+    x_alert = make_alert(xid, xm, priority="P2")
+    make_mention(text="@AcmeHelp do you fly to Porto?", handle="marisol", thread_id="x0", label="neutral",
+                 compound=0.0, at=now - 30 * h)
+    # Another brand's post by the same person: never in acme's digest.
+    make_mention(text="Beta Bank froze my card", handle="marisol", thread_id="x9", brand="beta", at=now - h)
+    with Session() as s:
+        digest = build_digest(s, settings=settings, now=now, since=timedelta(hours=24))
+    by_id = {a.id: a for a in digest.alerts}
+    a = by_id[reddit_alert]
+    assert a.in_reply_to is not None and (a.in_reply_to.author_handle, a.in_reply_to.text) == ("fan", "They were great for me")
+    assert a.thread_title == "Anyone flown Acme Air recently? Lisbon in April"
+    assert a.history_count == 2 and a.history_by_platform == (("x", 2),)
+    assert [m.text for m in a.history] == ["@AcmeHelp lost my bag in Porto", "@AcmeHelp do you fly to Porto?"]
+    assert a.other_open_alerts == (x_alert,)
+    x = by_id[x_alert]
+    assert x.in_reply_to is None and x.thread_title is None
+    assert x.history_count == 3 and x.history_by_platform == (("reddit", 2), ("x", 1))
+    assert [m.text for m in x.history][0] == "Three hours at Bordeaux, no update."
+    assert x.other_open_alerts == (reddit_alert,)
+
+    text = render_text(digest)
+    assert "    in reply to u/fan 2026-03-10 05:00 UTC  They were great for me" in text
+    assert "    thread: Anyone flown Acme Air recently? Lisbon in April" in text
+    assert f"    the author's other posts: 2 (x 2) · also open: alert {x_alert}" in text
+    assert "      2026-03-10 03:00 UTC x [negative]  @AcmeHelp lost my bag in Porto" in text
+    assert "Beta Bank" not in text
+    html = render_html(digest, settings=settings)
+    assert "In the thread <b>Anyone flown Acme Air recently? Lisbon in April</b>" in html
+    assert "In reply to u/fan" in html
+    assert f"<summary>The author&#39;s other posts: 3 (reddit 2, x 1) · also open: alert {reddit_alert}</summary>" in html
+    assert "Beta Bank" not in html
