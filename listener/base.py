@@ -36,5 +36,10 @@ class SourceError(Exception):
 
 
 class RateLimited(SourceError):
-    def __init__(self, message: str, *, retry_at: datetime | None) -> None:
+    """A 429. ``announced``: the platform said until when (a reset header);
+    without one ``retry_at`` is a default guess, and the poller waits longer
+    each time the platform refuses again."""
+
+    def __init__(self, message: str, *, retry_at: datetime | None, announced: bool = True) -> None:
         super().__init__(message, permanent=False, retry_at=retry_at)
+        self.announced = announced

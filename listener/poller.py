@@ -364,7 +364,8 @@ class Poller:
         try:
             result = self.source.fetch(cursor, now=now)
         except RateLimited as exc:
-            return self._record_failure(str(exc), permanent=False, retry_at=exc.retry_at, status="deferred")
+            return self._record_failure(str(exc), permanent=False, retry_at=exc.retry_at, status="deferred",
+                                        backoff_floor=not exc.announced)
         except SourceError as exc:
             return self._record_failure(str(exc), permanent=exc.permanent, retry_at=exc.retry_at)
 
@@ -397,7 +398,10 @@ class Poller:
             seconds["commit"] += perf_counter() - t4
         return PollOutcome(self.source.name, "ok", fetched=len(result.mentions), stored=len(stored), next_poll_at=result.not_before)
 
-    def _record_failure(self, message: str, *, permanent: bool, retry_at: datetime | None, status: str | None = None) -> PollOutcome:
+    def _record_failure(self, message: str, *, permanent: bool, retry_at: datetime | None, status: str | None = None,
+                        backoff_floor: bool = False) -> PollOutcome:
+        """``backoff_floor``: wait at least the backoff of this many failures in
+        a row, even past ``retry_at`` (a 429 that did not say until when)."""
         now = self.clock.now()
         with self.Session.begin() as session:
             state = load_state(session, self.source)
@@ -407,6 +411,8 @@ class Poller:
             else:
                 status = status or "error"
                 next_at = retry_at or (now + self.backoff.delay(failures))
+                if backoff_floor:
+                    next_at = max(next_at, now + self.backoff.delay(failures))
             state.status = status
             state.note = None
             state.last_poll_at = now

@@ -24,9 +24,11 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Mapping
 
+from brandpulse.durations import format_duration
 from listener.base import RateLimited
 
-# When a 429 carries no usable reset time, wait this long.
+# When a 429 carries no usable reset time, wait this long (the poller waits
+# longer, by its backoff, while the 429s without one go on).
 DEFAULT_BACKOFF = timedelta(minutes=1)
 # Never schedule "again now" from a reset time at or before now (clock skew).
 MIN_WAIT = timedelta(seconds=1)
@@ -168,8 +170,9 @@ def exception_for_429(
     retry_at, told = retry_at_after_429(state, headers, now=now, default=default)
     if not raise_rate_limit:
         return StopForNow(retry_at)
-    how = f"until the reset {network} announced" if told else f"no reset header: backing off {default}"
-    return RateLimited(f"{what}: rate limited (429), {how}", retry_at=retry_at)
+    how = (f"until the reset {network} announced" if told
+           else f"no reset header: waiting at least {format_duration(default)}, longer each time in a row")
+    return RateLimited(f"{what}: rate limited (429), {how}", retry_at=retry_at, announced=told)
 
 
 def not_before(state: RateLimitState, *, now: datetime) -> datetime | None:

@@ -622,8 +622,8 @@ class XSource:
             response = self.client.get_user(username=account, user_fields=["username"])
         except tweepy.TooManyRequests as exc:
             headers = exc.response.headers
-            retry_at, _ = retry_at_after_429(x_rate_limit(headers), headers, now=now, default=self.default_backoff)
-            raise RateLimited(f"{what}: rate limited (429)", retry_at=retry_at) from None
+            retry_at, told = retry_at_after_429(x_rate_limit(headers), headers, now=now, default=self.default_backoff)
+            raise RateLimited(f"{what}: rate limited (429)", retry_at=retry_at, announced=told) from None
         except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
             raise SourceError(f"{what}: X rejected the credentials ({_reason(exc)}); check {BEARER_ENV}",
                               permanent=True) from None

@@ -244,6 +244,27 @@ def test_a_fault_in_a_gap_keeps_the_new_posts(x, brand, clock):
     assert set(m.external_id for m in rest.mentions) == set(older[:5])
 
 
+def test_a_429_without_reset_header_waits_longer_each_time_not_every_minute(x, brand, clock, Session):
+    """Without a reset header the platform has not said when: one minute, then
+    the poller's growing backoff, so a source is not sent back every minute
+    for as long as the platform keeps refusing. A 429 with a reset header
+    waits exactly until it."""
+    from listener.poller import Backoff, Poller
+
+    poller = Poller(source=source(brand), Session=Session, clock=clock, backoff=Backoff(rng=lambda: 1.0))
+    waits = []
+    for _ in range(5):
+        x.fail(faults.rate_limit(reset_after=None), endpoint="search")
+        outcome = poller.poll_once()
+        assert outcome.status == "deferred"
+        waits.append(outcome.next_poll_at - clock.now())
+        clock.set(outcome.next_poll_at)
+    assert waits == [timedelta(minutes=m) for m in (1, 1, 2, 4, 8)]
+    x.fail(faults.rate_limit(reset_after=timedelta(minutes=3)), endpoint="search")
+    assert poller.poll_once().next_poll_at == clock.now() + timedelta(minutes=3)
+    assert len(x.calls_to("search")) == 6
+
+
 def test_window_used_up_stops_paging_and_says_when_to_come_back(x, brand, clock):
     x.add_tweet("acme air first", author="jane", created_at=ago(60))
     src = source(brand)
