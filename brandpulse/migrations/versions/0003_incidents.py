@@ -94,8 +94,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.drop_column("note")
+    # Plain DROP COLUMN, not a batch: on SQLite a batch copies and drops
+    # ``alerts``, which outbox and incident_mentions reference: with foreign
+    # keys on, the drop failed with rows in them (and would have deleted the
+    # alert_mentions rows, ON DELETE CASCADE), leaving _alembic_tmp_alerts.
+    op.drop_column("alerts", "note")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_outbox_incident_id_incidents"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_outbox_incident_id"))
