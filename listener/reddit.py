@@ -447,7 +447,16 @@ class RedditSource:
         what = f"Reddit {what}"
         http = http_session_of(self.client)
         try:
-            payload = self.client.request(method="GET", path=path, params=params)
+            try:
+                payload = self.client.request(method="GET", path=path, params=params)
+            except prawcore.InvalidToken:
+                # Reddit ended the access token (it expired: prawcore uses one 10 s
+                # past its expires_in; or it was revoked). prawcore has dropped it,
+                # so asking again logs in afresh: the retry prawcore itself makes,
+                # which brandpulse's no-retry setting turns off. A refused login
+                # or a second refusal is for a person to fix (below).
+                log.info("source %s: Reddit no longer accepts the access token; logging in again", self.name)
+                payload = self.client.request(method="GET", path=path, params=params)
         except prawcore.TooManyRequests as exc:
             headers = exc.response.headers
             raise exception_for_429(reddit_rate_limit(headers, now=now), headers, now=now, default=self.default_backoff,

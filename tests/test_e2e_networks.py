@@ -171,7 +171,7 @@ def test_listen_alert_approve_and_post_exactly_once(world, caplog):
     world.go_live()
     world.x.fail(faults.LOST_ACK, endpoint="create")
     world.reddit.fail(faults.LOST_ACK, endpoint="comment")
-    world.reddit.fail(faults.UNAUTHORIZED, endpoint="comments")
+    world.reddit.fail(faults.UNAUTHORIZED, times=2, endpoint="comments")  # again after the fresh login tried
     world.x.fail(faults.rate_limit(reset_after=timedelta(minutes=15)), endpoint="search")
     world.cli("run", "--once", "-v")
     with Session() as s:

@@ -204,6 +204,31 @@ def test_a_source_whose_every_subreddit_is_closed_is_failing(rd, settings, clock
     assert err.value.permanent and "r/travel" in str(err.value) and "r/flying" in str(err.value)
 
 
+def test_an_access_token_reddit_expired_is_renewed_not_a_failing_source(rd, settings, clock, Session):
+    """Reddit ends an access token on its side (it expires after its
+    expires_in, and prawcore keeps using it 10 s longer; Reddit may also revoke
+    it): the 401 invalid_token is answered by logging in again, as prawcore
+    does when allowed to retry, not by marking the source failing until
+    someone runs `brandpulse sources reset`."""
+    from listener.poller import Poller
+
+    src = source(rd, settings.brands[0])
+    poller = Poller(source=src, Session=Session, clock=clock)
+    rd.add_submission("travel", "acme air one", created_at=ago(5))
+    assert poller.poll_once().stored == 1
+    rd.tokens.clear()  # Reddit no longer accepts the token prawcore holds
+    clock.advance(timedelta(minutes=2))
+    rd.add_submission("travel", "acme air two", created_at=clock.now())
+    outcome = poller.poll_once()
+    assert (outcome.status, outcome.stored) == ("ok", 1)
+    assert len(rd.calls_to("token")) == 2
+    rd.tokens.clear()
+    rd.password = "changed-on-reddit"  # a new login is refused too: that is for a person to fix
+    clock.advance(timedelta(minutes=2))
+    outcome = poller.poll_once()
+    assert outcome.status == "failing" and "REDDIT_PASSWORD" in outcome.error
+
+
 def test_bad_password_is_permanent_and_names_the_variables(rd, settings, clock):
     src = source(rd, settings.brands[0])
     rd.password = "changed-on-reddit"

@@ -205,7 +205,9 @@ class RedditHarness(Harness):
                 "REDDIT_USERNAME": self.fake.username, "REDDIT_PASSWORD": self.fake.password}
 
     def fault(self, fault: faults.Fault | str) -> None:
-        self.fake.fail(fault, endpoint="new" if self.listing == "submissions" else "comments")
+        # A token Reddit refuses is refused again after the fresh login the source tries.
+        times = 2 if fault == faults.UNAUTHORIZED else 1
+        self.fake.fail(fault, times=times, endpoint="new" if self.listing == "submissions" else "comments")
 
     def set_rate_remaining(self, remaining: int) -> None:
         self.fake.rate_remaining = float(remaining)
