@@ -54,7 +54,7 @@ import logging
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from brandpulse import audit
@@ -77,7 +77,7 @@ from outreach.incident_templates import (
     author_context,
     author_text,
 )
-from outreach.safeguards import POLICY_ACTOR
+from outreach.safeguards import INCIDENT_ANSWERED, OUT_STATUSES, POLICY_ACTOR
 from outreach.safeguards import TEMPLATE as TEMPLATE_HOLD
 
 log = logging.getLogger(__name__)
@@ -399,6 +399,55 @@ def cancelled_incident_reply(session: Session, row: OutboxRow) -> str | None:
     return (f"incident #{incident.id} ({incident.title}) was cancelled {incident.updated_at:%Y-%m-%d %H:%M} UTC{by}"
             " and this reply points the customer to it; it never goes out as it is: "
             f"{fix} an ordinary text (`brandpulse replies approve {row.id} --text ...` or `replies edit`), or reject it")
+
+
+REPEATED_HOLD = INCIDENT_ANSWERED  # the hold code of a second incident reply to one author for one incident
+
+
+def repeated_incident_reply(session: Session, row: OutboxRow) -> tuple[str, int] | None:
+    """Why ``row`` must not go out now, and the reply that already went (None:
+    this does not stop it): an incident reply (the ``reply`` template) to an
+    author who was already pointed to the same incident by another of its
+    replies (sent, being sent, or of unknown outcome), in another thread or
+    for another of their posts: a customer who complained twice about the
+    outage (two alerts, both linked) gets the link once, and the "it's
+    fixed" follow-up once (:func:`draft_followups`). The per-author cooldown
+    would only delay the second (12 h later, the same link again). The send
+    claim holds it for a person: they reject it, give it a text of their own
+    (``replies approve ID --text``), or waive :data:`REPEATED_HOLD` to send it
+    as it is."""
+    if row.kind != "reply" or row.template != REPLY_TEMPLATE or row.incident_id is None or row.mention_id is None:
+        return None
+    if REPEATED_HOLD in (row.waived or ()):
+        return None
+    author = session.execute(select(MentionRow.platform, MentionRow.author_id, MentionRow.author_handle)
+                             .where(MentionRow.id == row.mention_id)).first()
+    if author is None:
+        return None
+    platform, author_id, handle = author
+    out_at = func.coalesce(OutboxRow.sent_at, OutboxRow.claimed_at)
+    earlier = session.execute(
+        select(OutboxRow.id, OutboxRow.status, out_at, MentionRow.created_at)
+        .join(MentionRow, MentionRow.id == OutboxRow.mention_id)
+        .where(OutboxRow.kind == "reply", OutboxRow.incident_id == row.incident_id, OutboxRow.brand == row.brand,
+               OutboxRow.status.in_(OUT_STATUSES), OutboxRow.id != row.id,
+               MentionRow.platform == platform, MentionRow.author_id == author_id)
+        .order_by(out_at, OutboxRow.id).limit(1)
+    ).first()
+    if earlier is None:
+        return None
+    earlier_id, status, went_at, answered_post_at = earlier
+    if went_at is not None and _rewritten_since(session, row.id, went_at):
+        return None  # a person's own text, written once the first had gone
+    incident = session.get(IncidentRow, row.incident_id)
+    title = f" ({incident.title})" if incident is not None else ""
+    who = ("u/" if platform == "reddit" else "@") + handle.lstrip("@")
+    when = f" {went_at:%Y-%m-%d %H:%M} UTC" if went_at is not None else ""
+    return (f"{who} was already pointed to incident #{row.incident_id}{title} by reply {earlier_id}"
+            f" ({status}{when}, to their post of {answered_post_at:%Y-%m-%d %H:%M} UTC); one incident reply per"
+            f" customer and incident (its follow-up tells them when it is fixed): reject this one, give it a text"
+            f" of your own (`brandpulse replies approve {row.id} --text ...`), or"
+            f" `brandpulse outreach waive {row.id} {REPEATED_HOLD}` and approve it to send it as it is"), earlier_id
 
 
 def cancelled_link_in(session: Session, row: OutboxRow, text: str) -> str | None:

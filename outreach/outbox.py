@@ -408,6 +408,15 @@ def claim_for_send(
                 return ClaimResult(hold=verdict)
             if what == "changed" or row.status != "approved":
                 return ClaimResult()  # a person changed it meanwhile, or the new text waits for one
+        # A second incident reply to an author already pointed to that incident
+        # (another thread, another post): held for a person, not sent again.
+        repeated = incident_replies.repeated_incident_reply(session, row)
+        if repeated is not None:
+            reason, earlier_id = repeated
+            verdict = safeguards.Hold((safeguards.Violation(incident_replies.REPEATED_HOLD, reason),))
+            _hold_unlinked(session, row, verdict, now=now,
+                           details={"incident_id": row.incident_id, "earlier_reply": earlier_id})
+            return ClaimResult(hold=verdict)
         verdict = safeguards.check(session, row, mention, settings=settings, now=now)
         if verdict is not None:
             safeguards.hold(session, row, verdict, now=now)
@@ -439,8 +448,10 @@ def _withdraw(session: Session, row: OutboxRow, reason: str, *, now: datetime) -
 def _hold_unlinked(session: Session, row: OutboxRow, verdict: safeguards.Hold, *, now: datetime,
                    details: Mapping[str, Any] | None = None) -> None:
     """Hold an approved incident reply whose complaint was unlinked
-    (:func:`outreach.incident_replies.unlinked_reply_hold`), or whose incident
+    (:func:`outreach.incident_replies.unlinked_reply_hold`), whose incident
     was cancelled (:func:`outreach.incident_replies.cancelled_incident_reply`),
+    or whose author was already pointed to its incident
+    (:func:`outreach.incident_replies.repeated_incident_reply`),
     its approval withdrawn as an unlink's re-draft does: it was given to the
     incident's text, so a person decides. Audited ``reply.held`` (with
     ``details``; default ``unlinked``)."""

@@ -47,7 +47,9 @@ at the start of every :func:`outreach.outbox.send_approved`) puts it back to
 again. Whether to answer someone at all is a person's job: a reply held by
 ``own_account``, ``blocklist``, ``opt_out`` or ``one_per_thread`` stays held
 until a person rejects it, or decides otherwise: ``one_per_thread``,
-``cooldown`` and ``quiet_hours`` can be waived for one reply
+``cooldown``, ``quiet_hours`` and ``incident_answered`` (a second incident reply
+to an author already pointed to that incident, held at the send claim:
+:func:`outreach.incident_replies.repeated_incident_reply`) can be waived for one reply
 (:func:`waive`, ``brandpulse outreach waive``) before approving it again; an
 opt-out is lifted only when the author asks (:func:`clear_opt_out`); the
 blocklist and the brand's own accounts are configuration. A held reply that a
@@ -101,13 +103,17 @@ QUIET_HOURS = "quiet_hours"
 HOURLY_CAP = "hourly_cap"
 DAILY_CAP = "daily_cap"
 TEMPLATE = "template"  # held at drafting: the template failed, rendered empty or too long
+# Held at the send claim: the author was already pointed to this incident by another of its replies
+# (outreach/incident_replies.py, repeated_incident_reply).
+INCIDENT_ANSWERED = "incident_answered"
 POLICY_ACTOR = "policy"  # approved_by for replies the reply policy lets go out alone (outreach/drafts.py)
 
-CODES = (OWN_ACCOUNT, BLOCKLIST, OPT_OUT, ONE_PER_THREAD, COOLDOWN, QUIET_HOURS, HOURLY_CAP, DAILY_CAP)
+CODES = (OWN_ACCOUNT, BLOCKLIST, OPT_OUT, ONE_PER_THREAD, COOLDOWN, QUIET_HOURS, HOURLY_CAP, DAILY_CAP,
+         INCIDENT_ANSWERED)
 # Held replies with these codes go back to "approved" when their window passes.
 RELEASED_AUTOMATICALLY = frozenset({COOLDOWN, QUIET_HOURS, HOURLY_CAP, DAILY_CAP})
 # What a person may waive for one reply.
-WAIVABLE = frozenset({ONE_PER_THREAD, COOLDOWN, QUIET_HOURS})
+WAIVABLE = frozenset({ONE_PER_THREAD, COOLDOWN, QUIET_HOURS, INCIDENT_ANSWERED})
 AUTHOR_KINDS = ("reply", "followup")  # posts addressed to an author
 # A post in one of these states is out, or may be: it counts for caps, cooldowns and threads.
 OUT_STATUSES = ("sent", "sending", "unknown")

@@ -163,7 +163,7 @@ def clear_opt_out_cmd(ctx: Context, platform: str, handle: str, brand: str | Non
 
 @outreach.command()
 @click.argument("reply_id", type=RECORD_ID)
-@click.argument("safeguard", type=click.Choice(["one_per_thread", "cooldown", "quiet_hours"]))
+@click.argument("safeguard", type=click.Choice(["one_per_thread", "cooldown", "quiet_hours", "incident_answered"]))
 @click.option("--reason", default=None, help="Why (recorded in the audit log).")
 @actor_option
 @pass_ctx
