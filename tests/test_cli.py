@@ -167,5 +167,8 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
     shown = invoke(path, "alerts", "show", "9").output
     assert "@the_maya_quinn" in shown and "lost my bag" in shown and "reply #10 [drafted]" in shown
     invoke(path, "replies", "approve", "10", "--as", "alice", "--text", "Hi @the_maya_quinn, …")
-    assert "[dry-run] would post on x as @KestrelAir in reply to" in invoke(path, "run", "--once").output
+    # @the_maya_quinn wrote #KestrelAir, not @KestrelAir: X takes no API reply to her post, and the dry run says so
+    sent = invoke(path, "run", "--once").output
+    assert "[dry-run] would not post on x as @KestrelAir in reply to" in sent and "reply by hand: https://x.com/" in sent
+    assert "#10    manual    alert #9 x as @KestrelAir" in invoke(path, "replies", "list", "--status", "manual").output
     assert "alert #9 is now resolved (by alice)" in invoke(path, "alerts", "resolve", "9", "--as", "alice", "--note", "bag delivered").output

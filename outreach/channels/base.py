@@ -79,6 +79,32 @@ class ManualReplyRequired(SendError):
         self.url = url
 
 
+def x_status_url(post_id: str, handle: str | None = None) -> str:
+    """The link of the X post ``post_id`` (by ``handle`` when known)."""
+    return f"https://x.com/{handle}/status/{post_id}" if handle else f"https://x.com/i/web/status/{post_id}"
+
+
+def x_reply_allowed(post: OutboundPost, *, account: str) -> bool:
+    """X's rule for self-serve apps (since 23 Feb 2026): an API reply only to
+    a post whose author @mentioned or quoted the replying ``account``, as the
+    post's ``addressed_handles`` say (None: not known, so not allowed). A
+    status post (the brand's own thread) and a standalone post are always
+    allowed. Shared by the live X channel and the dry-run channel, so a dry
+    run shows what going live would do."""
+    if post.in_reply_to is None or post.kind == "status":
+        return True
+    return post.addressed_handles is not None and bare_handle(account).lower() in post.addressed_handles
+
+
+def x_reply_by_hand(post: OutboundPost, *, account: str | None) -> ManualReplyRequired:
+    """The error for a reply X's rule (:func:`x_reply_allowed`) does not let
+    the bot post: a person answers by hand at the post's link."""
+    url = x_status_url(str(post.in_reply_to))
+    who = f"@{bare_handle(account)}" if account else "the replying account"
+    return ManualReplyRequired(f"reply by hand: {url} (X lets an app reply only to posts that @mention or quote {who})",
+                               url=url)
+
+
 @runtime_checkable
 class Channel(Protocol):
     platform: str

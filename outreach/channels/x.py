@@ -64,7 +64,8 @@ from brandpulse.netclients import (
     x_posting_credentials,
 )
 from brandpulse.secrets import read_secrets
-from outreach.channels.base import ManualReplyRequired, OutboundPost, SendError, SentPost, configured_accounts
+from outreach.channels.base import (ManualReplyRequired, OutboundPost, SendError, SentPost, configured_accounts,
+                                    x_reply_allowed, x_reply_by_hand, x_status_url)
 from outreach.channels.textlength import MAX_WEIGHTED_LENGTH, length_problem
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ _NOT_ALLOWED = ("not been mentioned", "not allowed to reply", "reply to this con
 
 
 def status_url(post_id: str, handle: str | None = None) -> str:
-    return f"https://x.com/{handle}/status/{post_id}" if handle else f"https://x.com/i/web/status/{post_id}"
+    return x_status_url(post_id, handle)
 
 
 def credentials_hint(handle: str) -> str:
@@ -175,10 +176,9 @@ class XChannel:
     # -- rules ---------------------------------------------------------------------
     def reply_allowed(self, post: OutboundPost, *, account: str) -> bool:
         """X's rule: an app may reply only to a post that @mentions or quotes
-        the replying account (or to the account's own post: a thread)."""
-        if post.in_reply_to is None or post.kind == "status":
-            return True
-        return post.addressed_handles is not None and account.lower() in post.addressed_handles
+        the replying account (or to the account's own post: a thread);
+        :func:`~outreach.channels.base.x_reply_allowed`."""
+        return x_reply_allowed(post, account=account)
 
     def _check(self, post: OutboundPost) -> None:
         if post.platform != PLATFORM:
@@ -200,11 +200,7 @@ class XChannel:
             raise SendError(f"X: cannot post as @{handle} ({why}); the X credentials"
                             f" ({' and '.join(self.token_names)}) are @{me.username}'s{todo}", permanent=True)
         if post.in_reply_to is not None and not self.reply_allowed(post, account=me.username):
-            url = status_url(post.in_reply_to)
-            raise ManualReplyRequired(
-                f"reply by hand: {url} (X lets an app reply only to posts that @mention or quote @{me.username})",
-                url=url,
-            )
+            raise x_reply_by_hand(post, account=me.username)
         kwargs: dict[str, Any] = {"text": post.text}
         if post.in_reply_to is not None:
             kwargs["in_reply_to_tweet_id"] = post.in_reply_to

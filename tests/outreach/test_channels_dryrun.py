@@ -7,13 +7,14 @@ import io
 import pytest
 
 from brandpulse.config import ConfigError
-from outreach.channels.base import Channel, OutboundPost, SendError, SentPost
+from outreach.channels.base import Channel, ManualReplyRequired, OutboundPost, SendError, SentPost
 from outreach.channels.dryrun import DryRunChannel
 from outreach.channels.registry import build_channels
 
 
 def post(**changes) -> OutboundPost:
-    values = dict(outbox_id=7, platform="x", brand="acme", account="AcmeHelp", text="Hi @sam!", in_reply_to="123")
+    values = dict(outbox_id=7, platform="x", brand="acme", account="AcmeHelp", text="Hi @sam!", in_reply_to="123",
+                  addressed_handles=("acmehelp",))
     values.update(changes)
     return OutboundPost(**values)
 
@@ -44,6 +45,33 @@ def test_terminal_escape_sequences_are_not_printed():
     out = io.StringIO()
     DryRunChannel("x", out=out).send(post(text="hi \x1b[2J\x1b]0;pwned\x07 there\nline two"))
     assert out.getvalue() == "[dry-run] would post on x as @AcmeHelp in reply to 123: hi [2J]0;pwned there\nline two\n"
+
+
+@pytest.mark.parametrize("addressed", [(), ("acmeair",), None])
+def test_x_reply_rule_is_applied_as_the_live_channel_applies_it(addressed):
+    """A dry run shows what going live would do: X lets an app reply only to a post that
+    @mentioned or quoted the replying account, so any other reply is for a person to write."""
+    out = io.StringIO()
+    channel = DryRunChannel("x", out=out, max_length=280)
+    with pytest.raises(ManualReplyRequired) as info:
+        channel.send(post(addressed_handles=addressed))
+    assert info.value.permanent and info.value.url == "https://x.com/i/web/status/123"
+    assert str(info.value) == ("reply by hand: https://x.com/i/web/status/123 (X lets an app reply only to posts"
+                               " that @mention or quote @AcmeHelp)")
+    assert channel.sent == [] and channel.find_sent(post()) is None
+    assert out.getvalue() == ("[dry-run] would not post on x as @AcmeHelp in reply to 123: reply by hand:"
+                              " https://x.com/i/web/status/123 (X lets an app reply only to posts that @mention or"
+                              " quote @AcmeHelp)\n")
+
+
+def test_x_posts_the_rule_allows_are_posted():
+    channel = DryRunChannel("x", max_length=280)
+    channel.send(post(addressed_handles=("jane", "acmehelp")))  # addressed with another account too
+    channel.send(post(outbox_id=8, kind="status", in_reply_to="456", addressed_handles=None))  # the brand's own thread
+    channel.send(post(outbox_id=9, in_reply_to=None, kind="status", addressed_handles=None))  # a standalone post
+    channel.send(post(outbox_id=10, account=None, addressed_handles=("acmeair",)))  # which account posts: unknown here
+    DryRunChannel("reddit").send(post(platform="reddit", in_reply_to="t3_abc", addressed_handles=()))  # X's rule only
+    assert [p.outbox_id for p in channel.sent] == [7, 8, 9, 10]
 
 
 def test_length_limit_and_platform_mismatch_are_permanent_errors():

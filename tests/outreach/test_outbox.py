@@ -262,8 +262,14 @@ def test_claim_respects_not_before_and_status(Session, make_outbox, clock):
     assert claim(Session, later, now=clock.now() + timedelta(minutes=5)) is not None
 
 
-def test_concurrent_senders_post_each_reply_once(Session, make_outbox, clock):
-    ids = [make_outbox(status="approved", text=f"reply {i}") for i in range(30)]
+def addressed_reply(make_mention, make_outbox, i: int, **kw) -> int:
+    """An approved X reply to a post of its own author that @mentioned the replying account."""
+    mid, mention = make_mention(handle=f"user{i}", thread_id=f"t{i}", addressed=("acmehelp",))
+    return make_outbox(status="approved", mention_id=mid, in_reply_to=mention.external_id, **kw)
+
+
+def test_concurrent_senders_post_each_reply_once(Session, make_outbox, make_mention, clock):
+    ids = [addressed_reply(make_mention, make_outbox, i, text=f"reply {i}") for i in range(30)]
     posted: list[int] = []
     lock = threading.Lock()
     start = threading.Barrier(2)
@@ -447,9 +453,9 @@ def test_rows_without_a_channel_wait(Session, make_outbox, clock, caplog):
     assert "no channel for platform 'reddit'" in caplog.text
 
 
-def test_limit_bounds_one_run(Session, make_outbox, clock):
+def test_limit_bounds_one_run(Session, make_outbox, make_mention, clock):
     for i in range(5):
-        make_outbox(status="approved", text=f"r{i}")
+        addressed_reply(make_mention, make_outbox, i, text=f"r{i}")
     channel = DryRunChannel("x")
     assert send_approved(Session, channels={"x": channel}, now=clock.now(), limit=3).sent == 3
     assert [p.text for p in channel.sent] == ["r0", "r1", "r2"]  # oldest first

@@ -76,7 +76,8 @@ def reply_to(Session, make_mention, make_outbox, clock):
     def build(*, handle="sam", thread="t1", status="approved", at=None, sent_at=None, platform="x",
               account="AcmeHelp", text=None, kind="reply", approved_by="dana", is_own=False, template="apology"):
         mid, mention = make_mention(handle=handle, thread_id=thread, platform=platform,
-                                    at=at or clock.now() - timedelta(minutes=30), is_own=is_own)
+                                    at=at or clock.now() - timedelta(minutes=30), is_own=is_own,
+                                    addressed=(account.lower(),) if account else ())  # X's reply rule: it @mentioned us
         rid = make_outbox(status=status, mention_id=mid, in_reply_to=mention.external_id, platform=platform,
                           account=account, text=text or f"Hi @{handle}, sorry!")
         values = {"approved_by": approved_by, "kind": kind, "template": template}
