@@ -85,8 +85,8 @@ def get_alert(session: Session, alert_id: int) -> AlertRow:
 def next_alert(session: Session, *, actor: str, now: datetime, brand: str | None = None) -> AlertRow | None:
     """Hand ``actor`` the most urgent open, unassigned alert and assign it.
 
-    Claimed with a conditional UPDATE: if another manager took it in the
-    meantime, the next one is tried."""
+    Claimed with a conditional UPDATE: if another manager took, resolved or
+    dismissed it in the meantime, the next one is tried."""
     for _ in range(20):
         q = select(AlertRow.id).where(AlertRow.status == "open", AlertRow.assignee.is_(None))
         if brand:
@@ -94,8 +94,12 @@ def next_alert(session: Session, *, actor: str, now: datetime, brand: str | None
         alert_id = session.scalar(q.order_by(*urgency_order()).limit(1))
         if alert_id is None:
             return None
+        # Still open and unassigned: another manager may have taken it, or
+        # resolved or dismissed it (which leaves no assignee), since the look-up.
         claimed = session.execute(
-            update(AlertRow).where(AlertRow.id == alert_id, AlertRow.assignee.is_(None)).values(assignee=actor)
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, AlertRow.status == "open", AlertRow.assignee.is_(None))
+            .values(assignee=actor)
         ).rowcount
         if claimed == 1:
             audit.record(session, at=now, actor=actor, action="alert.assigned", entity_type="alert", entity_id=alert_id, details={"assignee": actor})
