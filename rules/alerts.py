@@ -60,7 +60,12 @@ by hand.
 
 SLA. ``sla_due_at = opened_at + settings.sla_for(priority)``, where
 ``opened_at`` is when the first mention was *posted*: the customer's clock
-starts when they post, not when brandpulse saw it.
+starts when they post, not when brandpulse saw it. A post of the alert's first
+message written *before* the one that opened the alert but read after it (by
+another source, or one that was behind: a rate limit, a slower poll) moves
+``opened_at`` back to it, and the deadline to at most its time + the SLA (the
+``alert.joined`` event says ``opened_at``); the alert's opening mention stays
+the one that opened it.
 
 Audit. "alert.opened" (rule, priority, priority score, mention id),
 "alert.joined" (mention id, mention count), "alert.escalated" (from,
@@ -103,7 +108,8 @@ _CLOSED_STATUSES = ("resolved", "dismissed")
 _KEYS_PER_SELECT = 300  # up to 4 parameters each: well inside every backend's limit
 
 GroupKey = tuple[str, str, str, str]  # platform, thread id, author id, brand
-_UPDATE_COLUMNS = ("id", "mention_count", "last_mention_id", "last_mention_at", "priority", "priority_score", "sla_due_at", "tags")
+_UPDATE_COLUMNS = ("id", "mention_count", "last_mention_id", "last_mention_at", "priority", "priority_score", "sla_due_at", "tags",
+                   "opened_at")
 # An alert whose customer wrote again after an answer also moves to its new round.
 _ROUND_COLUMNS = (*_UPDATE_COLUMNS, "round", "round_opened_at", "round_mention_id", "first_response_at", "reopened_at")
 # A resolved alert the customer's post reopened.
@@ -215,9 +221,8 @@ def _join(
             state.tags.append(tag)
     if alert.priority_score > state.priority_score:
         state.priority_score = alert.priority_score
-    state.events.append(
-        {"action": "alert.joined", "details": {"mention_id": mention_id, "mention_count": state.mention_count}}
-    )
+    joined: dict[str, Any] = {"mention_id": mention_id, "mention_count": state.mention_count}
+    state.events.append({"action": "alert.joined", "details": joined})
     reopening = state.status == "resolved"
     if reopening:
         state.status, state.reopened, state.reopened_at = "open", True, now
@@ -232,6 +237,12 @@ def _join(
             "answered_at": state.first_response_at.isoformat() if state.first_response_at else None,
             "resolved_at": state.round_resolved_at.isoformat() if state.round_resolved_at else None,
             "written_before_answer": True}})
+    if state.round == 1 and mention.created_at < state.opened_at:
+        # Written before the post that opened the alert, read after it (another source, one that was
+        # behind): the customer's clock started at this post.
+        state.opened_at = mention.created_at
+        state.sla_due_at = min(state.sla_due_at, state.opened_at + settings.sla_for(state.priority))
+        joined["opened_at"] = state.opened_at.isoformat()
     if alert.priority.rank < state.priority.rank:
         previous = state.priority
         state.priority = alert.priority
@@ -320,7 +331,7 @@ def _open(*, mention_id: int, mention: Mention, decision: Decision, settings: Se
 
 def _round_values(alert_id: int, state: _AlertState) -> tuple[Any, ...]:
     return (alert_id, state.added, state.last_mention_id, state.last_mention_at, state.priority.value,
-            state.priority_score, state.sla_due_at, state.tags, state.round, state.round_opened_at,
+            state.priority_score, state.sla_due_at, state.tags, state.opened_at, state.round, state.round_opened_at,
             state.round_mention_id, state.first_response_at)
 
 
@@ -404,7 +415,7 @@ def apply_decisions(
                 session, AlertRow.__table__,
                 [
                     (alert_id, state.added, state.last_mention_id, state.last_mention_at, state.priority.value,
-                     state.priority_score, state.sla_due_at, state.tags)
+                     state.priority_score, state.sla_due_at, state.tags, state.opened_at)
                     for alert_id, state in same_round.items()
                 ],
                 columns=_UPDATE_COLUMNS, key=("id",), increment=("mention_count",),

@@ -15,6 +15,7 @@ from brandpulse.db.models import AlertMentionRow, AlertRow, AuditRow
 from brandpulse.types import AlertDecision, Decision, Priority
 from rules.alerts import _KEYS_PER_SELECT, apply_decisions
 from rules.engine import RuleEngine
+from outreach.kpis import compute_kpis
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)  # tests/conftest.py's T0
 
@@ -311,6 +312,36 @@ def test_an_older_mention_arriving_late_does_not_become_the_last(Session, apply,
     alert = alert_row(Session, r1[m1])
     assert alert.mention_count == 2
     assert (alert.last_mention_id, alert.last_mention_at) == (m1, T0 + timedelta(minutes=30))
+
+
+def test_an_earlier_post_read_late_starts_the_clock_at_the_customer_s_first_post(any_Session, apply, make_mention):
+    """Two sources, one behind (a rate limit, a slower poll): the customer's
+    10:30 follow-up is read first and opens the alert; their 09:00 post, read
+    later, joins it. Their clock started at 09:00: the deadline and the KPIs
+    count from there, not from 10:30."""
+    follow_up = make_mention("@AcmeHelp still nothing, flight tonight", author_id="u1", thread_id="t1", minutes=90)
+    (m1,), r1 = apply(any_Session, [(follow_up, decision("P1", 0.7))], now=T0 + timedelta(minutes=95))
+    alert_id = r1[m1]
+    first = make_mention("acme air lost my bag", author_id="u1", thread_id="t1", minutes=0)
+    (m0,), r0 = apply(any_Session, [(first, decision("P2", 0.5))], now=T0 + timedelta(minutes=120))
+    assert r0 == {m0: alert_id}
+    alert = alert_row(any_Session, alert_id)
+    assert alert.opened_at == first.created_at
+    assert alert.sla_due_at == first.created_at + timedelta(hours=1)  # P1 from 09:00: overdue, not due 11:30
+    assert (alert.mention_id, alert.last_mention_id, alert.mention_count) == (m1, m1, 2)
+    assert audit(any_Session, alert_id)[-1] == (
+        "alert.joined", SYSTEM, {"mention_id": m0, "mention_count": 2, "opened_at": first.created_at.isoformat()})
+    # Answered meanwhile: the first-response time (KPIs) counts from the first post too.
+    with any_Session.begin() as session:
+        session.execute(update(AlertRow).where(AlertRow.id == alert_id)
+                        .values(first_response_at=T0 + timedelta(minutes=130)))
+    earliest = make_mention("acme air, where is my bag?", author_id="u1", thread_id="t1", minutes=-30)
+    apply(any_Session, [(earliest, decision("P3", 0.3))], now=T0 + timedelta(minutes=140))
+    alert = alert_row(any_Session, alert_id)
+    assert alert.opened_at == earliest.created_at and alert.sla_due_at == earliest.created_at + timedelta(hours=1)
+    with any_Session() as session:
+        total = compute_kpis(session, now=T0 + timedelta(minutes=140), since=timedelta(days=1)).total
+    assert total.first_response.mean == timedelta(minutes=160)  # 08:30 -> 11:10, not 10:30 -> 11:10
 
 
 # -- batches and transactions ------------------------------------------------
