@@ -13,12 +13,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from brandpulse.db import upgrade
-from brandpulse.db.engine import alembic_config, current_revision
+from brandpulse.db.engine import MIGRATIONS, alembic_config, current_revision
 from brandpulse.db.models import Base
 from tests.migration_helpers import database_at
 from tests.test_migration_incident_reply_ids import _incident_ids, _seed
 
-REVISIONS = [f"{n:04d}" for n in range(1, 14)]
+REVISIONS = sorted(p.name[:4] for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))  # a linear chain
 HEAD = REVISIONS[-1]
 # The tables each revision introduced (rows in them go with a downgrade below it).
 INTRODUCED = {"incidents": "0003", "incident_mentions": "0003", "incident_unlinks": "0007"}

@@ -15,6 +15,7 @@ import click
 
 from brandpulse.app import CONFIG_ENV, App, default_config_path
 from brandpulse.config import ConfigError, Settings, load_settings
+from brandpulse.db.engine import SchemaError
 from brandpulse.durations import parse_duration
 from brandpulse.resources import relocate_bundled_data
 
@@ -70,6 +71,9 @@ def handle_errors(func: Callable) -> Callable:
             sys.exit(2)
         except UserError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except SchemaError as exc:
+            click.echo(f"database error: {exc}", err=True)
             sys.exit(2)
 
     return wrapper

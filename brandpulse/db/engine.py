@@ -46,11 +46,49 @@ def alembic_config(engine: Engine):
     return cfg
 
 
+class SchemaError(Exception):
+    """The database's schema is one this brandpulse cannot use or move to."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (idempotent)."""
+    """Bring the schema to ``revision`` (idempotent). A database at a
+    revision these migrations do not know (migrated by a newer brandpulse)
+    is a :class:`SchemaError` naming it, and is left as it is."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    config = alembic_config(engine)
+    current = current_revision(engine)
+    if current is not None and not known_revision(config, current):
+        raise SchemaError(
+            f"the database {engine.url.render_as_string(hide_password=True)} is at schema revision {current},"
+            f" which this brandpulse does not know (its newest is {head_revision(config)}): a newer brandpulse"
+            " migrated it. Run that version, or restore a backup taken before the upgrade."
+        )
+    command.upgrade(config, revision)
+
+
+def known_revision(config, revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(config).get_revision(revision) is not None
+    except CommandError:  # alembic's ResolutionError
+        return False
+
+
+def head_revision(config) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def revisions_below(config, revision: str) -> set[str]:
+    """The revisions a database at ``revision`` has passed (``revision`` left out)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(config)
+    return {r.revision for r in script.iterate_revisions(revision, "base")} - {revision}
 
 
 def current_revision(engine: Engine) -> str | None:
