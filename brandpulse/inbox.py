@@ -169,7 +169,7 @@ class AlertContext:
     alert: AlertRow
     mentions: list[MentionView]  # the alert's own mentions, oldest first
     thread: list[MentionView]  # every stored post of the thread (other authors too)
-    author_history: list[MentionView]  # the author's other mentions, on every network
+    author_history: list[MentionView]  # the author's other mentions of the alert's brand, on every network
     replies: list[OutboxRow]
     events: list
     # The customer's earlier messages that were answered before they wrote again, oldest first.
@@ -206,12 +206,14 @@ def alert_context(session: Session, alert_id: int, *, history_limit: int = 20) -
                 .order_by(MentionRow.created_at)
             )
         )
-    # The author's history: same account on this network, and the same handle on the others.
+    # The author's history about this brand: same account on this network, and the same handle on the
+    # others; never another brand's posts (as in the digest).
     history = list(
         session.scalars(
             select(MentionRow)
             .where(
                 MentionRow.id.not_in(own_ids),
+                MentionRow.brand == alert.brand,
                 or_(
                     and_(MentionRow.platform == alert.platform, MentionRow.author_id == alert.author_id),
                     and_(MentionRow.platform != alert.platform, func.lower(MentionRow.author_handle) == alert.author_handle.lower()),

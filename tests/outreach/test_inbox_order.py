@@ -46,3 +46,20 @@ def test_alerts_next_hands_out_the_overdue_alert_not_the_answered_one(Session, c
         second = next_alert(s, actor="bob", now=clock.now())
         third = next_alert(s, actor="carol", now=clock.now())
     assert (first.id, second.id, third.id) == (ids["overdue"], ids["fresh"], ids["answered"])
+
+
+def test_alerts_show_lists_the_author_s_posts_about_this_brand_only(Session, clock, make_mention, make_alert):
+    """The author's history is on every network, but never another brand's
+    posts (a brand's team sees its own brand's data, as in the digest)."""
+    from brandpulse.inbox import alert_context
+
+    now = clock.now()
+    mid, m = make_mention(text="lost my bag", handle="marisol", at=now - timedelta(hours=1), thread_id="b")
+    alert_id = make_alert(mid, m)
+    make_mention(text="acme air, do you fly to Porto?", handle="Marisol", platform="reddit", thread_id="t3_p",
+                 at=now - timedelta(hours=5), label="neutral", compound=0.0)
+    make_mention(text="Beta Bank froze my card", handle="marisol", thread_id="x9", brand="beta",
+                 at=now - timedelta(hours=2))
+    with Session() as s:
+        context = alert_context(s, alert_id)
+    assert [v.mention.text for v in context.author_history] == ["acme air, do you fly to Porto?"]
