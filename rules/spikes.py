@@ -21,6 +21,11 @@ It fires when all of these hold::
     (count - expected) / sqrt(max(expected, 1)) >= z    (3: unlikely as Poisson noise)
     history >= min_history                              (12 h: a baseline with daytime in it)
 
+where *history* is the time from the brand's first mention (ever, not only
+in the baseline) to the window, at most ``baseline``: a small brand with no
+mention in the last day but days of them before expects nothing, so a burst
+fires.
+
 so a burst fires, while a steady volume, noise on it, and slowly growing
 volume stay quiet (tests/rules/test_spikes.py runs synthetic series).
 
@@ -76,7 +81,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
 from sqlalchemy import and_, case, func, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from brandpulse.audit import SYSTEM, record_many
 from brandpulse.config import Brand, Settings, SpikeConfig
@@ -350,17 +355,28 @@ def _negative():
 
 def window_counts(session: Session, brand_id: str, *, now: datetime, config: SpikeConfig) -> dict:
     """One aggregate query: negatives in the window, in the recent hours and
-    in the baseline before the window, and the first mention in the baseline."""
+    in the baseline before the window, and the brand's first mention ever
+    (how much history there is: a brand with no mention in the baseline but
+    days of them before has a full baseline of nothing)."""
     window_start = now - config.window
     recent_start = window_start - config.recent
     baseline_start = window_start - config.baseline
     neg = _negative()
+    # Since when the brand has been heard of at all (ix_mentions_brand_created): a brand quiet for the
+    # whole baseline still has that history, with nothing expected.
+    earlier = aliased(MentionRow)
+    first_ever = (
+        select(func.min(earlier.created_at))
+        .where(earlier.brand == brand_id, earlier.is_own.is_(False))
+        .correlate(None)
+        .scalar_subquery()
+    )
     row = session.execute(
         select(
             func.count(case((and_(MentionRow.created_at >= window_start, neg), 1))),
             func.count(case((and_(MentionRow.created_at >= recent_start, MentionRow.created_at < window_start, neg), 1))),
             func.count(case((and_(MentionRow.created_at < window_start, neg), 1))),
-            func.min(MentionRow.created_at),
+            first_ever,
         ).where(
             MentionRow.brand == brand_id,
             MentionRow.created_at >= min(baseline_start, recent_start),

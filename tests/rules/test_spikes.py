@@ -7,7 +7,7 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select, update
 
 from brandpulse import audit
 from brandpulse.config import SpikeConfig, parse_settings
@@ -262,6 +262,29 @@ def test_a_spike_opens_one_possible_incident_alert_with_terms_examples_and_the_c
                           opened_at=now, opened_by="ops", updated_at=now))
     with Session.begin() as s:
         assert check_brand(s, brand, settings=spike_settings, now=now + timedelta(hours=3)) is None
+
+
+def test_a_burst_after_a_quiet_day_fires_for_a_brand_monitored_for_days(Session, spike_settings):
+    """A small brand: a few mentions two and three days ago, nothing in the
+    last 24 h, then 30 complaints in an hour. It has days of history (none of
+    it in the baseline's 24 h, so 0 expected): an incident, not "too little
+    history" as when the history was counted from its first post of the last
+    25 hours only."""
+    _store(Session, [(-72 * 60 + k * 60, "lost my bag", "negative", f"old{k}", "x") for k in range(3)]
+           + [(-48 * 60, "great crew", "positive", "fan", "x")])
+    _store(Session, [(k * 2, f"the acme app is down, error 503 #{k}", "negative", f"b{k}", "x") for k in range(30)])
+    with Session.begin() as s:
+        suggestion = check_brand(s, spike_settings.brand("acme"), settings=spike_settings,
+                                 now=T0 + timedelta(minutes=60))
+    assert suggestion is not None and suggestion.verdict.count == 30 and suggestion.verdict.expected == 0
+    # A brand first heard of an hour ago still has too little history to tell.
+    with Session.begin() as s:
+        s.execute(update(AlertRow).values(status="dismissed", created_at=T0 - timedelta(days=1)))
+        s.execute(delete(ScoreRow).where(ScoreRow.mention_id.in_(select(MentionRow.id).where(MentionRow.created_at < T0))))
+        s.execute(delete(MentionRow).where(MentionRow.created_at < T0))
+    with Session.begin() as s:
+        assert check_brand(s, spike_settings.brand("acme"), settings=spike_settings,
+                           now=T0 + timedelta(minutes=65)) is None
 
 
 def test_the_generic_terms_and_the_number_of_keywords_come_from_the_config(Session, tmp_path):
