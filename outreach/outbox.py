@@ -710,11 +710,31 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
             if waits is not None:
                 details.update(account=post.account, waits=waits)
             audit.record_many(session, [_event(f"reply.{outcome}", post.outbox_id, now, details)])
+    _log_outcome(post, outcome, values["last_error"])
     if waits is not None:
         wait = SendWait(post.platform, waits, retry_at, post.account, values["last_error"])
         log.warning("%s: waits until %s UTC, with every reply it posts (reply %s: %s)", wait.who(),
                     retry_at.strftime("%Y-%m-%d %H:%M:%S"), post.outbox_id, values["last_error"])
     return outcome, retry_at, waits
+
+
+# What a person must know about a reply that did not go out, as `brandpulse run` logs it
+# (warnings only reach its terminal): the audit trail alone is not read while it runs.
+_OUTCOME_LOG = {
+    "failed": "failed, not retried",
+    "manual": "is for a person to post",
+    "unknown": "may have been posted; it is looked for on the platform before any resend",
+}
+
+
+def _log_outcome(post: OutboundPost, outcome: str, message: str) -> None:
+    """Log a failed, manual or unknown send as a warning naming the reply, its
+    network and account, and the channel's reason (which names credential
+    variables, never their values)."""
+    says = _OUTCOME_LOG.get(outcome)
+    if says is not None:
+        log.warning("reply %s (%s as %s) %s: %s", post.outbox_id, post.platform, _handle(post.platform, post.account),
+                    says, message)
 
 
 def _reconcile_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime,

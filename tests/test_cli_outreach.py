@@ -171,3 +171,28 @@ def test_kpis_text_and_json(config):
 def test_kpis_errors(config, args, message):
     result = invoke(config, "kpis", *args, ok=False)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_run_once_says_what_became_of_the_replies(tmp_path, monkeypatch):
+    """`run --once` after approving: the user learns whether a reply went out, or why not
+    and where to look, instead of only the mention and alert counts."""
+    monkeypatch.delenv("BRANDPULSE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BRANDPULSE_CONFIG", raising=False)
+    posts = [
+        x_post(1, "@AcmeAir my flight was cancelled and nobody helps. Terrible, awful service.", handle="sam",
+               minutes=1, base_id=7100),
+        x_post(2, "acme air lost my bag again. Terrible, awful service.", handle="kim", minutes=2, base_id=7100),
+    ]
+    config = write_config(tmp_path, posts, default_analyzer="vader")
+    first = invoke(config, "run", "--once").output
+    assert "replies: nothing was due to be sent" in first
+    Session = db(config)
+    with Session() as s:
+        replies = {r.in_reply_to: r.id for r in s.scalars(select(OutboxRow))}
+    for rid in replies.values():
+        invoke(config, "replies", "approve", str(rid), "--as", "dana")
+    out = invoke(config, "run", "--once").output
+    assert "[dry-run] would post on x as @AcmeAir in reply to 7101" in out
+    assert "replies: sent 1, manual 1" in out
+    assert ("  manual 1: the network takes no reply from the bot; post it by hand at its link:"
+            " brandpulse replies list --status manual") in out

@@ -29,6 +29,18 @@ from listener.replay import ReplaySource
 from listener.scheduler import Job, Scheduler, poll_job
 
 SEND_INTERVAL = timedelta(minutes=1)
+SEND_JOB_ID = "outbox:send"
+
+# After `run --once`: what to do about replies that did not go out, by outcome (SendReport fields).
+_SEND_HINTS = {
+    "failed": "not retried; why each failed, then edit or approve again: brandpulse replies list --status failed",
+    "manual": "the network takes no reply from the bot; post it by hand at its link: brandpulse replies list --status manual",
+    "unknown": "may have been posted: looked for on the platform at the next run before any resend",
+    "held": "kept back by a safeguard, with the reason: brandpulse replies list --status held",
+    "deferred": "the platform asked to wait (rate limit); sent after it: brandpulse outreach status",
+    "waiting": "their account waits for the platform's rate limit: brandpulse outreach status",
+    "paused": "sending is paused: brandpulse outreach status",
+}
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -49,14 +61,29 @@ def _jobs(app: App, pollers: list[Poller], *, out) -> list[Job]:
     jobs = [poll_job(p, interval[p.source.name]) for p in pollers]
     channels = build_channels(app.settings, out=out, clock=app.clock)
 
-    def send() -> None:
+    def send():
         try:
-            send_approved(app.Session, channels=channels, now=app.clock.now(), settings=app.settings)
+            return send_approved(app.Session, channels=channels, now=app.clock.now(), settings=app.settings)
         except Exception:  # a sending failure must not stop listening
             logging.getLogger("brandpulse.send").exception("sending approved replies failed")
+            return None
 
-    jobs.append(Job(id="outbox:send", func=send, interval=SEND_INTERVAL))
+    jobs.append(Job(id=SEND_JOB_ID, func=send, interval=SEND_INTERVAL))
     return jobs
+
+
+def send_report_lines(report) -> list[str]:
+    """What `run --once` says about the replies it sent (an
+    outreach.outbox.SendReport; None: the send run failed): the counts, then
+    a line for each outcome a person should act on or know about."""
+    if report is None:
+        return ["replies: sending failed (the error is logged above); nothing more was sent"]
+    counts = {name: getattr(report, name) for name in type(report).__dataclass_fields__}
+    done = [f"{name} {n}" for name, n in counts.items() if n]
+    if not done:
+        return ["replies: nothing was due to be sent"]
+    return [f"replies: {', '.join(done)}"] + [f"  {name} {counts[name]}: {hint}"
+                                              for name, hint in _SEND_HINTS.items() if counts.get(name)]
 
 
 @click.command()
@@ -85,9 +112,14 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
     if not pollers:
         raise UserError("no enabled sources in the configuration: nothing to listen to")
     if once:
+        report = None
         for job in jobs:
-            job.func()
+            result = job.func()
+            if job.id == SEND_JOB_ID:
+                report = result
         click.echo(_summary_line(app))
+        for line in send_report_lines(report):
+            click.echo(line)
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -150,6 +182,9 @@ def demo(ctx: Context, seconds: float, keep_db: bool, verbose: bool) -> None:
     start = recorded_start + offset
     end = max(r.last_time for r in replays if r.last_time)
     speed = max(1.0, (end - start).total_seconds() / max(seconds, 1.0))
+    # Load the analyzers the day needs (Japanese: 2-3 s) before the clock runs:
+    # loaded at the first Japanese post, they held every poll for hours of the day.
+    pipeline.warm_up([m for r in replays for m in r.mentions])
     clock = AcceleratedClock(start, speed)
     app = App(settings=settings, engine=opened.engine, Session=opened.Session, clock=clock)
     pollers = [

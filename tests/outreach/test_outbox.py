@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from sqlalchemy import event, select, update
 
 from brandpulse import audit
 from brandpulse.db.models import AlertRow, OutboxRow
-from outreach.channels.base import OutboundPost, SendError, SentPost
+from outreach.channels.base import ManualReplyRequired, OutboundPost, SendError, SentPost
 from outreach.channels.dryrun import DryRunChannel
 from outreach.outbox import OutboxError, SendReport, approve, claim, edit, reject, send_approved
 
@@ -459,3 +460,25 @@ def test_limit_bounds_one_run(Session, make_outbox, make_mention, clock):
     channel = DryRunChannel("x")
     assert send_approved(Session, channels={"x": channel}, now=clock.now(), limit=3).sent == 3
     assert [p.text for p in channel.sent] == ["r0", "r1", "r2"]  # oldest first
+
+
+def test_a_reply_that_fails_is_logged_with_its_id_and_reason(Session, make_outbox, clock, caplog):
+    """`brandpulse run` shows warnings only: a reply that failed, went to 'reply by hand' or
+    may have been posted must say so there, not only in the audit trail."""
+    failed, manual, unknown = (make_outbox(status="approved", text=f"reply {i}") for i in range(3))
+    channel = FakeChannel(script=[
+        SendError("X: credentials rejected while posting (401); check X_API_KEY", permanent=True),
+        ManualReplyRequired("reply by hand: https://x.com/i/web/status/123 (X lets an app reply only to …)",
+                            url="https://x.com/i/web/status/123"),
+        SendError("X: no answer to the post (ReadTimeout); it may have been created", outcome_unknown=True),
+    ])
+    with caplog.at_level(logging.WARNING, logger="outreach.outbox"):
+        assert send_approved(Session, channels={"x": channel}, now=clock.now()) == SendReport(failed=1, manual=1,
+                                                                                               unknown=1)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert (f"reply {failed} (x as @AcmeHelp) failed, not retried: X: credentials rejected while posting (401);"
+            " check X_API_KEY") in lines
+    assert (f"reply {manual} (x as @AcmeHelp) is for a person to post: reply by hand: https://x.com/i/web/status/123"
+            " (X lets an app reply only to …)") in lines
+    assert (f"reply {unknown} (x as @AcmeHelp) may have been posted; it is looked for on the platform before any"
+            " resend: X: no answer to the post (ReadTimeout); it may have been created") in lines
