@@ -190,6 +190,11 @@ class ReplaySource:
     def __len__(self) -> int:
         return len(self._mentions)
 
+    @property
+    def mentions(self) -> tuple[Mention, ...]:
+        """Every recorded mention the query keeps, oldest first, as shifted."""
+        return tuple(self._mentions)
+
     def shift(self, offset: timedelta) -> None:
         """Move every recorded post by ``offset`` (e.g. so that a recorded day
         ends now). Ids are kept, so stored cursors keep their meaning only for
