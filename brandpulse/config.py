@@ -190,6 +190,23 @@ class PriorityConfig(_Model):
         default_factory=lambda: {"P1": 0.65, "P2": 0.45, "P3": 0.25}
     )
 
+    @model_validator(mode="after")
+    def _tiers_reachable(self) -> "PriorityConfig":
+        # The score runs from 0 to 1 and is P1 at or above P1's threshold, else
+        # P2 at or above P2's, ... (rules/priority.py; a tier left out is
+        # skipped). A threshold out of 0..1 (65 for 65 %) or not below the one
+        # above it makes tiers that no score ever gets, silently.
+        problems = [f"priority.tiers.{tier}: a threshold of the score, which runs from 0 to 1: got {value:g}"
+                    for tier, value in self.tiers.items() if not 0 <= value <= 1]
+        given = [(tier, self.tiers[tier]) for tier in ("P1", "P2", "P3") if tier in self.tiers]
+        for (upper, high), (lower, low) in zip(given, given[1:]):
+            if high <= low:
+                problems.append(f"priority.tiers: {upper} ({high:g}) must be above {lower} ({low:g}):"
+                                f" no score would ever be {lower}")
+        if problems:
+            raise _Problems(problems)
+        return self
+
 
 def _default_sla() -> dict[str, timedelta]:
     return {"P1": timedelta(hours=1), "P2": timedelta(hours=6), "P3": timedelta(hours=24), "P4": timedelta(hours=72)}

@@ -169,3 +169,30 @@ def test_problems_across_the_file_are_each_named_by_their_key_path(config_dict):
         "sources[0].brand: unknown brand 'nope' (known: acme)",
         "rules[0].then.draft: unknown template 'missing' (known: apology, thanks)",
     ]
+
+
+@pytest.mark.parametrize(("tiers", "problem"), [
+    # Thinking in percent: every score (0..1) would be P4.
+    ({"P1": 65, "P2": 45, "P3": 25}, "priority.tiers.P1: a threshold of the score, which runs from 0 to 1: got 65"),
+    # Upside down: every score above 0.2 would be P1; P2 and P3 never given.
+    ({"P1": 0.2, "P2": 0.5, "P3": 0.7}, "priority.tiers: P1 (0.2) must be above P2 (0.5): no score would ever be P2"),
+    ({"P1": 0.6, "P3": 0.6}, "priority.tiers: P1 (0.6) must be above P3 (0.6): no score would ever be P3"),
+    ({"P2": -0.1}, "priority.tiers.P2: a threshold of the score, which runs from 0 to 1: got -0.1"),
+])
+def test_priority_tiers_that_could_never_be_reached_are_refused(config_dict, tiers, problem):
+    config_dict["priority"] = {"tiers": tiers}
+    assert problem in problems_of(config_dict)
+
+
+def test_priority_tiers_may_leave_one_out(config_dict):
+    config_dict["priority"] = {"tiers": {"P1": 0.9, "P3": 0.1}}  # no P2: that tier is skipped (rules/priority.py)
+    assert parse_settings(config_dict).priority.tiers == {"P1": 0.9, "P3": 0.1}
+
+
+def test_every_shipped_configuration_loads_and_its_templates_render():
+    from brandpulse.wiring import validate_settings
+
+    shipped = sorted((Path(__file__).resolve().parent.parent / "config").glob("*.yaml"))
+    assert {p.name for p in shipped} >= {"demo.yaml", "example.yaml", "airline-eval.yaml"}
+    for path in shipped:
+        validate_settings(load_settings(path))  # source kinds and options, every template rendered once
