@@ -48,6 +48,7 @@ import html
 import logging
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
@@ -88,14 +89,25 @@ def credentials_hint(handle: str) -> str:
     return f"set {token} and {secret} (or {token}_FILE and {secret}_FILE) to @{handle.lstrip('@')}'s access token and secret"
 
 
-def _normalise(text: str) -> str:
-    """Text as X gives it back, reduced so it can be compared with what we
-    sent: entities unescaped, URLs (t.co-wrapped by X) and the leading
-    @handles of a reply removed, whitespace collapsed."""
-    text = html.unescape(text)
-    text = re.sub(r"https?://\S+", "<url>", text)
+_TCO = re.compile(r"https?://t\.co/\w+", re.IGNORECASE)
+
+
+def _reduce(text: str) -> str:
+    """A post's text without what X may add or change: the leading @handles
+    of a reply removed, NFC (the form X counts in), whitespace collapsed."""
+    text = unicodedata.normalize("NFC", text)
     text = re.sub(r"^(?:@\w{1,15}\s+)+", "", text.strip())
     return " ".join(text.split())
+
+
+def _same_post(returned: str, sent: str) -> bool:
+    """Whether the text X gives back (``returned``: &, <, > as entities, every
+    link it recognised wrapped in t.co, a bare domain such as acme.com/help
+    too) is the text we sent. X decides what a link is, so each t.co link in
+    ``returned`` stands for any run of non-space characters of ``sent``; the
+    rest must be equal."""
+    parts = _TCO.split(_reduce(html.unescape(returned)))
+    return re.fullmatch(r"\S+?".join(re.escape(part) for part in parts), _reduce(sent)) is not None
 
 
 @dataclass(frozen=True)
@@ -250,7 +262,6 @@ class XChannel:
         """The account's own post with this text (replying to the same post),
         among its latest posts; None if it is not there."""
         me = self._me()
-        want = _normalise(post.text)
         token: str | None = None
         for _ in range(FIND_PAGES):
             params: dict[str, Any] = {"max_results": 100, "tweet_fields": ["referenced_tweets", "created_at"],
@@ -272,7 +283,7 @@ class XChannel:
                 expected = str(post.in_reply_to) if post.in_reply_to else None
                 if (str(replied_to) if replied_to else None) != expected:
                     continue
-                if _normalise(str(tweet.get("text", ""))) == want:
+                if _same_post(str(tweet.get("text", "")), post.text):
                     return SentPost(external_id=str(tweet["id"]), url=status_url(str(tweet["id"]), me.username))
             token = (payload.get("meta") or {}).get("next_token")
             if not token:

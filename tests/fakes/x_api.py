@@ -12,6 +12,8 @@ The user timeline (``GET /2/users/:id/tweets``) honours ``exclude``
 asked for in ``tweet.fields``) and that user is expanded with the
 ``in_reply_to_user_id`` expansion.
 
+Links are wrapped in t.co as X does, a bare domain (``acme.com/help``) too.
+
 Stateful: posts created with ``POST /2/tweets`` appear in the author's
 timeline and in other users' mentions, a duplicate text is refused with 403
 as X does, and a reply is refused unless the post replied to mentioned or
@@ -58,6 +60,10 @@ _ROUTES: list[tuple[str, str, re.Pattern[str]]] = [
 ]
 _RANGES = {"search": (10, 100), "mentions": (5, 100), "user_tweets": (5, 100)}
 _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
+# What X links (and wraps in t.co): a URL with a scheme, and a bare domain of a valid top-level
+# domain (``acme.com/help``; not ``status.acme.example``, a reserved name, nor an e-mail address).
+_LINK = re.compile(r"https?://\S+|(?<![\w@./-])(?:[a-z0-9-]+\.)+(?:com|net|org|io|co|ly|app|help|info|uk|de|fr|es"
+                   r"|it|nl|eu)\b(?:/\S*[^\s.,;:!?)\]])?", re.IGNORECASE)
 _OAUTH_PARAM = re.compile(r'(oauth_\w+)="([^"]*)"')
 DEFAULT_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
 DEFAULT_USER_FIELDS = ("id", "name", "username")
@@ -290,10 +296,11 @@ class FakeXAPI:
         if retweet_of is not None:
             refs.append({"type": "retweeted", "id": self.tweets[int(retweet_of)]["id"]})
         urls = []
-        for i, m in enumerate(re.finditer(r"https?://\S+", text)):
+        for i, m in enumerate(_LINK.finditer(text)):
             short = f"https://t.co/{tid % 10**9:09d}{i}"
-            urls.append({"start": m.start(), "end": m.end(), "url": short, "expanded_url": m.group(0),
-                         "display_url": m.group(0).split("://", 1)[1][:25]})
+            expanded = m.group(0) if "://" in m.group(0) else f"http://{m.group(0)}"  # X adds the scheme
+            urls.append({"start": m.start(), "end": m.end(), "url": short, "expanded_url": expanded,
+                         "display_url": expanded.split("://", 1)[1][:25]})
         mentions = []
         for m in _MENTION.finditer(text):
             try:

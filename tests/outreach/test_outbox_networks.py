@@ -102,3 +102,25 @@ def test_a_rate_limited_reddit_login_holds_the_reply_until_the_reset_then_sends_
         clock.advance(timedelta(minutes=1, seconds=1))
         assert send_approved(Session, channels={"reddit": channel}, now=clock.now()).sent == 1
         assert len(rd.comments_by(rd.username)) == 1 and len(rd.calls_to("comment")) == 1
+
+
+def test_a_lost_answer_with_a_bare_domain_link_is_reconciled_not_posted_twice(Session, clock, make_mention,
+                                                                              make_outbox, x):
+    """X wraps acme.com/rebook in a t.co link although it has no scheme: reconciliation
+    must still recognise the post, or the reply goes out a second time."""
+    fake, channel = x
+    rid, tweet_id = stored_reply(make_mention, make_outbox, fake, clock, text="@AcmeHelp my flight got cancelled",
+                                 addressed=("acmehelp",))
+    with Session.begin() as s:
+        s.get(OutboxRow, rid).text = "Hi @sam, so sorry! Rebook for free at acme.com/rebook or DM us."
+    fake.fail("lost_ack", endpoint="create")
+    assert send_approved(Session, channels={"x": channel}, now=clock.now()).unknown == 1
+    clock.advance(timedelta(minutes=1))
+    report = send_approved(Session, channels={"x": channel}, now=clock.now())
+    assert report.reconciled == 1 and report.sent == 0
+    [posted] = [t for t in fake.tweets.values() if t["author_id"] == fake.me_id]
+    assert "https://t.co/" in posted["text"] and "acme.com" not in posted["text"]
+    with Session() as s:
+        row = s.get(OutboxRow, rid)
+    assert (row.status, row.external_id) == ("sent", posted["id"])
+    assert len(fake.calls_to("create")) == 1

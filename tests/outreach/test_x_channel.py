@@ -106,6 +106,22 @@ def test_find_sent_sees_through_tco_links_and_entities(x, channel, clock):
     assert channel.find_sent(post).external_id == stored["id"]
 
 
+@pytest.mark.parametrize("text", [
+    "Sorry! Rebook at acme.com/rebook, or DM us.",  # X links a bare domain and wraps it in t.co too
+    "Fixed: see (https://status.acme.example/incidents/42).",  # punctuation X leaves outside the link
+    "On it &amp; more at acme.com",  # a literal entity in our text: X escapes it again
+])
+def test_find_sent_recognises_the_post_whatever_x_did_to_its_links(x, channel, clock, text):
+    target = x.add_tweet("@AcmeAir is the app down?", author="jane", created_at=clock.now() - timedelta(minutes=1))
+    post = reply(target["id"], text)
+    x.fail(faults.LOST_ACK, endpoint="create")
+    with pytest.raises(SendError):
+        channel.send(post)
+    [stored] = [t for t in x.tweets.values() if t["author_id"] == x.me_id]
+    assert channel.find_sent(post).external_id == stored["id"]
+    assert channel.find_sent(reply(target["id"], f"{text} Thanks!")) is None  # another text is not it
+
+
 def test_the_account_is_looked_up_once(x, channel, clock):
     for i in range(3):
         channel.send(OutboundPost(outbox_id=i, platform="x", brand="acme", account="AcmeAir", text=f"Update {i}",
