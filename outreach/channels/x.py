@@ -75,6 +75,7 @@ PLATFORM = "x"
 CREDENTIALS = (*X_APP_CREDENTIALS, *X_USER_CREDENTIALS)  # the app's, and the default account's
 DEFAULT_BACKOFF = timedelta(minutes=15)  # X's windows are 15 minutes
 FIND_PAGES = 2  # find_sent looks through the account's latest 200 posts
+LOOKUP_RETRY = timedelta(minutes=1)  # after a failed lookup of the posting account (nothing was posted)
 _DUPLICATE = "duplicate content"
 _NOT_ALLOWED = ("not been mentioned", "not allowed to reply", "reply to this conversation is not allowed")
 
@@ -167,18 +168,29 @@ class XChannel:
 
     # -- who we are --------------------------------------------------------------
     def _me(self) -> _Me:
+        """The posting account, looked up once (``GET /2/users/me``). A lookup
+        that fails for a while (5xx, no answer, an unreadable answer) posted
+        nothing: tried again after :data:`LOOKUP_RETRY` (``retry_at``), not
+        an unknown outcome to reconcile."""
         if self._account and self._account_id:
             return _Me(self._account_id, self._account)
+        retry_at = self.clock.now() + LOOKUP_RETRY
+        later = f"nothing was posted; not before {retry_at.isoformat()}"
         try:
             response = self.client.get_me(user_fields=["username"])
             data = response.json()["data"]
             me = _Me(str(data["id"]), str(data["username"]))
         except tweepy.HTTPException as exc:
-            raise self._http_error(exc, "looking up the posting account") from None
+            error = self._http_error(exc, "looking up the posting account")
+            if error.permanent or error.retry_at is not None:
+                raise error from None
+            raise SendError(f"{error}; {later}", retry_at=retry_at) from None
         except requests.RequestException as exc:
-            raise SendError(f"X: could not look up the posting account ({type(exc).__name__}); will retry") from None
+            raise SendError(f"X: could not look up the posting account ({type(exc).__name__}); {later}",
+                            retry_at=retry_at) from None
         except (ValueError, KeyError, TypeError) as exc:
-            raise SendError(f"X: unexpected answer looking up the posting account ({exc!r})") from None
+            raise SendError(f"X: unexpected answer looking up the posting account ({exc!r}); {later}",
+                            retry_at=retry_at) from None
         if self._account and me.username.lower() != self._account.lower():
             raise SendError(f"X: the credentials belong to @{me.username}, not @{self._account};"
                             f" check {' and '.join(self.token_names)}", permanent=True)

@@ -124,3 +124,25 @@ def test_a_lost_answer_with_a_bare_domain_link_is_reconciled_not_posted_twice(Se
         row = s.get(OutboxRow, rid)
     assert (row.status, row.external_id) == ("sent", posted["id"])
     assert len(fake.calls_to("create")) == 1
+
+
+@pytest.mark.parametrize("fault", ["server_error", "timeout", "connection"])
+def test_a_failed_account_lookup_before_posting_is_retried_not_reconciled(Session, clock, make_mention, make_outbox, x,
+                                                                         fault):
+    """The first post of an account starts with GET /2/users/me; when that fails nothing was
+    posted, so the reply waits a minute instead of becoming 'unknown', whose reconciliation
+    reads (and pays for) up to 200 of the account's posts before sending it anyway."""
+    fake, channel = x
+    rid, _ = stored_reply(make_mention, make_outbox, fake, clock, text="@AcmeHelp my bag is lost",
+                          addressed=("acmehelp",))
+    fake.fail(fault, endpoint="me")
+    report = send_approved(Session, channels={"x": channel}, now=clock.now())
+    assert report.deferred == 1 and report.unknown == 0
+    with Session() as s:
+        row = s.get(OutboxRow, rid)
+    assert row.status == "approved" and row.not_before == clock.now() + timedelta(minutes=1)
+    assert "nothing was posted" in row.last_error
+    assert fake.calls_to("create") == []
+    clock.advance(timedelta(minutes=1))
+    assert send_approved(Session, channels={"x": channel}, now=clock.now()).sent == 1
+    assert fake.calls_to("user_tweets") == [] and len(fake.calls_to("create")) == 1
