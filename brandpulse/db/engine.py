@@ -46,6 +46,28 @@ def alembic_config(engine: Engine):
     return cfg
 
 
+# pg_advisory_xact_lock(MIGRATION_LOCK, hashtext(current_schema())): one
+# migration run per schema at a time.
+MIGRATION_LOCK = 0x62706D67  # "bpmg"
+
+
+def lock_out_other_migrations(connection) -> None:
+    """Begin the migration transaction holding the database's migration lock,
+    so that a second process waits for the first to finish and then finds the
+    schema up to date. PostgreSQL: a transaction-level advisory lock (DDL is
+    transactional there). SQLite: ``BEGIN IMMEDIATE``, the write lock, held
+    to the end of the run (waits up to the busy timeout), which also makes
+    the run all or nothing. Released by the commit or rollback."""
+    from sqlalchemy import text
+
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
+                           {"key": MIGRATION_LOCK})
+    elif dialect == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class SchemaError(Exception):
     """The database's schema is one this brandpulse cannot use or move to."""
 

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from brandpulse.db.engine import lock_out_other_migrations
 from brandpulse.db.models import Base
 
 config = context.config
@@ -15,6 +16,11 @@ def run() -> None:
 
         engine = make_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as connection:
+        # One migration run at a time: the processes that start together
+        # (replicas of `run`, a command typed during a deployment) each
+        # upgrade at start, and a second run creating the tables the first
+        # just created failed ("relation ... already exists").
+        lock_out_other_migrations(connection)
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
