@@ -532,7 +532,14 @@ class Settings(_Model):
     def _sla(cls, value: Any) -> Any:
         if isinstance(value, dict):
             merged: dict[str, Any] = dict(_default_sla())
-            merged.update({k: _duration(v) for k, v in value.items()})
+            problems = []
+            for priority, deadline in value.items():
+                try:
+                    merged[priority] = _duration(deadline)
+                except ValueError as exc:  # named by its priority: 'sla.P1: not a duration: …'
+                    problems.append(f"sla.{priority}: {exc}")
+            if problems:
+                raise _Problems(problems)
             return merged
         return value
 

@@ -109,6 +109,17 @@ def test_sla_override_keeps_defaults(config_dict):
     assert settings.sla_for("P1") == timedelta(minutes=30) and settings.sla_for("P4") == timedelta(hours=72)
 
 
+
+def test_a_wrong_sla_deadline_is_named_by_its_priority(config_dict):
+    config_dict["sla"] = {"P1": "1hr", "P2": "6h", "P3": "a day"}
+    with pytest.raises(ConfigError) as info:
+        parse_settings(config_dict, path="brandpulse.yaml")
+    assert info.value.problems == [
+        "sla.P1: not a duration: '1hr' (use e.g. 90s, 15m, 1h, 7d)",
+        "sla.P3: not a duration: 'a day' (use e.g. 90s, 15m, 1h, 7d)",
+    ]
+
+
 @pytest.mark.parametrize(
     "text,seconds",
     [("90s", 90), ("15m", 900), ("1h30m", 5400), ("7d", 604800), ("2", 2), (45, 45)],
