@@ -56,6 +56,18 @@ def test_config_error_stops_everything_with_a_clear_message(tmp_path):
     assert not (tmp_path / "data").exists()  # nothing started, no database created
 
 
+def test_a_missing_config_file_named_by_brandpulse_config_says_the_variable_named_it(tmp_path, monkeypatch):
+    missing = tmp_path / "old-place.yaml"
+    monkeypatch.setenv("BRANDPULSE_CONFIG", str(missing))
+    result = CliRunner().invoke(main, ["alerts", "list"])
+    assert result.exit_code == 2
+    assert f"{missing}: file not found (named by $BRANDPULSE_CONFIG; correct or unset it, or give --config FILE)" in result.output
+    # given on the command line, the file is the one the person just typed: no variable to blame
+    result = CliRunner().invoke(main, ["--config", str(missing), "alerts", "list"])
+    assert result.exit_code == 2 and f"{missing}: file not found\n" in result.output
+    assert "BRANDPULSE_CONFIG" not in result.output
+
+
 def test_template_error_is_caught_at_load(cli_config):
     config = yaml.safe_load(cli_config.read_text())
     config["templates"]["apology"] = {"text": "Hi {{ author.handel }}"}

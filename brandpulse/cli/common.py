@@ -38,7 +38,15 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = relocate_bundled_data(load_settings(self.path))
+            try:
+                loaded = load_settings(self.path)
+            except ConfigError as exc:
+                if self.config_path is None and os.environ.get(CONFIG_ENV) and exc.problems == ["file not found"]:
+                    # named by a variable set long ago, not by this command line: say so
+                    raise ConfigError([f"file not found (named by ${CONFIG_ENV}; correct or unset it, or give --config FILE)"],
+                                      path=self.path) from None
+                raise
+            self._settings = relocate_bundled_data(loaded)
             self.validate_wiring(self._settings)
         return self._settings
 
