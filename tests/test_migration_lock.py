@@ -82,3 +82,20 @@ def test_a_second_upgrade_waits_for_the_first_and_finds_the_schema_made(fresh_da
     assert outcomes == {"first": None, "second": None}
     assert current_revision(engine) == HEAD
     assert "outbox" in inspect(engine).get_table_names()
+
+
+def test_an_up_to_date_sqlite_database_is_not_locked_for_a_migration_run(tmp_path):
+    # Every command upgrades at start: on a database already at head it takes
+    # no migration lock, so `alerts list` is not held up by (nor fails with
+    # "database is locked" behind) a long write of `run` in another process.
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    writer = make_engine(url)
+    with writer.connect() as busy:
+        busy.exec_driver_sql("BEGIN IMMEDIATE")  # another process is writing
+        upgrade(make_engine(url))  # a migration run would wait for the write lock (10 s), then fail
+        busy.rollback()
+    assert current_revision(engine) == HEAD
+    writer.dispose()
+    engine.dispose()

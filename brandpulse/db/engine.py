@@ -80,10 +80,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     config = alembic_config(engine)
     current = current_revision(engine)
+    head = head_revision(config)
+    if current is not None and current == head and revision in ("head", head):
+        return  # up to date: no migration run, so no migration lock taken (SQLite: the write lock)
     if current is not None and not known_revision(config, current):
         raise SchemaError(
             f"the database {engine.url.render_as_string(hide_password=True)} is at schema revision {current},"
-            f" which this brandpulse does not know (its newest is {head_revision(config)}): a newer brandpulse"
+            f" which this brandpulse does not know (its newest is {head}): a newer brandpulse"
             " migrated it. Run that version, or restore a backup taken before the upgrade."
         )
     command.upgrade(config, revision)
