@@ -748,6 +748,32 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that notes every key given twice in a mapping: YAML
+    loaders keep the last value and drop the first without a word (a second
+    ``rules:`` replaced the first). Keys a merge (``<<: *anchor``) brings in
+    may be overridden, as YAML intends."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, int, str]] = []  # (line, column, problem), 1-based
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                mark = key_node.start_mark
+                if key in seen:
+                    self.duplicates.append((mark.line + 1, mark.column + 1,
+                                            f"key {key!r} given twice (first on line {seen[key].line + 1}); keep one"))
+                else:
+                    seen[key] = mark
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_settings(path: Path | str) -> Settings:
     """Read and validate a configuration file. Raises ConfigError."""
     path = Path(path)
@@ -760,10 +786,16 @@ def load_settings(path: Path | str) -> Settings:
     except UnicodeDecodeError as exc:
         line = _line_of(path.read_bytes(), exc.start)
         raise ConfigError([f"line {line}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8"], path=path) from None
+    loader = _StrictLoader(text)
     try:
-        data = yaml.safe_load(text)
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError([f"{where}invalid YAML: {getattr(exc, 'problem', exc)}"], path=path) from None
+    finally:
+        loader.dispose()
+    if loader.duplicates:
+        raise ConfigError([f"line {line}, column {column}: {problem}" for line, column, problem in sorted(set(loader.duplicates))],
+                          path=path)
     return parse_settings(data, path=path)

@@ -207,3 +207,42 @@ def test_every_shipped_configuration_loads_and_its_templates_render():
     assert {p.name for p in shipped} >= {"demo.yaml", "example.yaml", "airline-eval.yaml"}
     for path in shipped:
         validate_settings(load_settings(path))  # source kinds and options, every template rendered once
+
+
+def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path):
+    # YAML loaders keep the last value: the first `rules:` (or a source's first
+    # `poll_interval:`) was dropped without a word.
+    path = tmp_path / "b.yaml"
+    path.write_text(
+        "brands:\n"
+        "  - id: acme\n"
+        "    name: Acme\n"
+        "    query: {keywords: [acme]}\n"
+        "sources:\n"
+        "  - name: s\n"
+        "    kind: replay\n"
+        "    brand: acme\n"
+        "    poll_interval: 1m\n"
+        "    poll_interval: 1h\n"
+        "rules: []\n"
+        "rules:\n"
+        "  - {name: r, when: {}, then: {tags: [t]}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    message = str(err.value)
+    assert f"{path}: line 10, column 5: key 'poll_interval' given twice (first on line 9); keep one" in message
+    assert "line 12, column 1: key 'rules' given twice (first on line 11); keep one" in message
+
+
+def test_a_merge_key_may_override_what_it_merges(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_text(
+        "brands: [{id: acme, name: Acme}]\n"
+        "sources:\n"
+        "  - &replay {name: s1, kind: replay, brand: acme, path: x.jsonl, poll_interval: 1m}\n"
+        "  - {<<: *replay, name: s2, poll_interval: 5m}\n", encoding="utf-8")
+    settings = load_settings(path)
+    assert [(s.name, s.poll_interval) for s in settings.sources] == [("s1", timedelta(minutes=1)),
+                                                                     ("s2", timedelta(minutes=5))]
