@@ -790,7 +790,9 @@ def send_approved(
     templates: an incident's first status post on a network re-drafts its
     linked replies to give the thread's link, see
     :func:`outreach.incidents.record_sent`). Rows for a platform
-    without a channel are left as they are (and logged). After a platform
+    without a channel are left as they are (and logged), and so are a paused
+    brand's (counted ``paused``): neither takes any of the run's ``limit``
+    places, so they cannot hold back the brands that may post. After a platform
     asks a sender to wait (``retry_at``), every row that sender would post
     waits until then, in this run and later ones (module docstring,
     *Waiting*); other senders' rows go on. While the kill switch is on,
@@ -844,32 +846,35 @@ def send_approved(
         ).all()
         held_back = [(platform, account, n, until) for platform, account, n in senders if platform in channels
                      for until in [_waits(waiting, platform, channels[platform], account)] if until is not None]
-        due_query = select(OutboxRow.id, OutboxRow.platform, OutboxRow.brand, OutboxRow.account).where(is_due)
+        # Nor do the replies of a paused brand, or those for a network no channel
+        # posts on: they stay approved, and the run's places go to those that may go.
+        missing = sorted({platform for platform, _, _ in senders if platform not in channels})
+        paused_brands = sorted(scope for scope in paused if scope != safeguards.GLOBAL_SCOPE)
+        may_go = and_(is_due, OutboxRow.platform.in_(list(channels)))
         if held_back:
-            due_query = due_query.where(not_(or_(*(
+            may_go = and_(may_go, not_(or_(*(
                 and_(OutboxRow.platform == platform,
                      OutboxRow.account.is_(None) if account is None else OutboxRow.account == account)
                 for platform, account, _, _ in held_back
             ))))
+        due_query = select(OutboxRow.id, OutboxRow.platform, OutboxRow.brand, OutboxRow.account).where(may_go)
+        if paused_brands:
+            counts["paused"] = session.scalar(
+                select(func.count()).select_from(OutboxRow).where(may_go, OutboxRow.brand.in_(paused_brands))
+            ) or 0
+            due_query = due_query.where(OutboxRow.brand.not_in(paused_brands))
         due = session.execute(due_query.order_by(OutboxRow.created_at, OutboxRow.id).limit(limit)).all()
+    for platform in missing:
+        log.warning("no channel for platform %r: its approved replies wait", platform)
     if safeguards.GLOBAL_SCOPE in paused:
-        counts["paused"] = len(due)
+        counts["paused"] += len(due)
         return SendReport(**counts)
     for platform, account, n, until in held_back:
         counts["waiting"] += n
         log.info("%s %s: %d approved %s wait for the platform until %s UTC", platform, _handle(platform, account), n,
                  "reply" if n == 1 else "replies", until.strftime("%Y-%m-%d %H:%M:%S"))
-    missing: set[str] = set()
     for outbox_id, platform, brand, account in due:
-        if brand in paused:
-            counts["paused"] += 1
-            continue
-        channel = channels.get(platform)
-        if channel is None:
-            if platform not in missing:
-                log.warning("no channel for platform %r: its approved replies wait", platform)
-                missing.add(platform)
-            continue
+        channel = channels[platform]
         if _waits(waiting, platform, channel, account):
             counts["waiting"] += 1  # its sender was told to wait earlier in this run
             continue

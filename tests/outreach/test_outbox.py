@@ -15,6 +15,7 @@ from brandpulse.db.models import AlertRow, OutboxRow
 from outreach.channels.base import ManualReplyRequired, OutboundPost, SendError, SentPost
 from outreach.channels.dryrun import DryRunChannel
 from outreach.outbox import OutboxError, SendReport, approve, claim, edit, reject, send_approved
+from outreach.safeguards import set_paused
 
 
 def get(Session, outbox_id) -> OutboxRow:
@@ -482,3 +483,24 @@ def test_a_reply_that_fails_is_logged_with_its_id_and_reason(Session, make_outbo
             " (X lets an app reply only to …)") in lines
     assert (f"reply {unknown} (x as @AcmeHelp) may have been posted; it is looked for on the platform before any"
             " resend: X: no answer to the post (ReadTimeout); it may have been created") in lines
+
+
+def test_replies_of_a_paused_brand_or_a_network_without_channel_do_not_hold_back_the_others(
+        Session, make_outbox, make_mention, clock, caplog):
+    """A run takes up to ``limit`` due replies, oldest first: the paused brand's replies and
+    those for a network nothing posts on must not take those places, or `outreach pause
+    --brand beta` (or a network left without credentials) stops every other brand too."""
+    for i in range(3):
+        rid = addressed_reply(make_mention, make_outbox, i, text=f"beta {i}")
+        with Session.begin() as s:
+            s.get(OutboxRow, rid).brand = "beta"
+    for i in range(3):
+        make_outbox(status="approved", platform="reddit", in_reply_to=f"t3_abc{i}", account=None, text=f"reddit {i}")
+    addressed_reply(make_mention, make_outbox, 9, text="acme, newest")
+    with Session.begin() as s:
+        set_paused(s, paused=True, actor="ops", now=clock.now(), brand="beta")
+    channel = DryRunChannel("x")
+    report = send_approved(Session, channels={"x": channel}, now=clock.now(), limit=3)
+    assert [p.text for p in channel.sent] == ["acme, newest"]
+    assert report == SendReport(sent=1, paused=3)
+    assert "no channel for platform 'reddit': its approved replies wait" in caplog.text
