@@ -78,7 +78,7 @@ def record_hand_replies(session: Session, own_posts: Sequence[Mention], *, now: 
     stored) as first responses of the alerts they answer. Returns the ids of
     the alerts whose first response this set or moved earlier. With
     ``settings`` (for the SLA), an alert whose customer has written again
-    since the reply starts a new round (:func:`_restart_if_wrote_again`)."""
+    since the reply starts a new round (:func:`restart_if_wrote_again`)."""
     return _credit(session, [
         _OwnPost(m.platform, m.external_id, m.reply_to_id, m.author.handle, m.created_at, m.url)
         for m in own_posts if m.reply_to_id
@@ -159,16 +159,18 @@ def _credit(session: Session, replies: Sequence[_OwnPost], *, now: datetime,
                          "answered": target, "author": author_handle},
             )
             if current_round and settings is not None:
-                _restart_if_wrote_again(session, alert_id, answered_at=post.created_at, settings=settings, now=now)
+                restart_if_wrote_again(session, alert_id, answered_at=post.created_at, settings=settings, now=now)
     return touched
 
 
-def _restart_if_wrote_again(session: Session, alert_id: int, *, answered_at: datetime, settings: Settings,
+def restart_if_wrote_again(session: Session, alert_id: int, *, answered_at: datetime, settings: Settings,
                             now: datetime) -> None:
-    """A reply read after the customer's next post (sources poll at their own
-    pace): if the customer wrote again after ``answered_at``, that post starts
-    a new round, as it would have had the reply been read first
-    (rules/alerts.py), at the alert's priority. Not for an alert a person
+    """A reply known only after the customer's next post was read (a reply by
+    hand: sources poll at their own pace; brandpulse's own reply whose send
+    had an unknown outcome, found later by reconciliation): if the customer
+    wrote again after ``answered_at``, that post starts a new round, as it
+    would have had the reply been known first (rules/alerts.py), at the
+    alert's priority. Not for an alert a person
     resolved or dismissed meanwhile: that post was in the alert when they
     closed it, so it stays as they left it (only a post read after the
     resolution reopens an alert). Two SELECTs; writes only then."""

@@ -32,6 +32,9 @@ timeout, a 5xx, a crash, a bug) leaves the row ``sending`` or ``unknown``;
 such a row is never sent again blindly. :func:`send_approved` first
 *reconciles* it: it asks the channel whether the post exists
 (``find_sent``); found → ``sent``, not found → back to ``approved``.
+A post found is recorded as sent when the platform says it created it,
+between the send attempt and the finding (:func:`posted_at`): that is the
+first response the KPIs count, not the moment it was found.
 An incident reply whose complaint a person unlinked meanwhile
 (``incident unlink`` leaves replies on their way alone) is then held at its
 send claim rather than posted with the incident's text
@@ -88,7 +91,7 @@ from brandpulse import audit
 from brandpulse.config import Settings
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, SendWaitRow
 from brandpulse.types import shown_handle
-from outreach import incident_replies, incidents, safeguards
+from outreach import hand_replies, incident_replies, incidents, safeguards
 from outreach.channels.base import (Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, limited_accounts,
                                     rate_limit_key, waiting_account)
 from outreach.templating import length_problem
@@ -517,12 +520,17 @@ def _event(action: str, outbox_id: int, now: datetime, details: dict[str, Any] |
 
 
 def _mark_sent(session: Session, post: OutboundPost, sent: SentPost, *, now: datetime,
-               settings: Settings | None = None) -> bool:
+               settings: Settings | None = None, posted_at: datetime | None = None) -> bool:
+    """Record ``post`` as sent at ``posted_at`` (default ``now``: the platform
+    has just answered; reconciliation gives when the post went out, see
+    :func:`posted_at`), and make it the first response of the customer
+    message its alert awaits."""
+    posted_at = now if posted_at is None else posted_at
     # Whatever state a late answer finds the row in, the post exists: record it.
     result = session.execute(
         update(OutboxRow)
         .where(OutboxRow.id == post.outbox_id, OutboxRow.status != "sent")
-        .values(status="sent", external_id=sent.external_id, external_url=sent.url, sent_at=now,
+        .values(status="sent", external_id=sent.external_id, external_url=sent.url, sent_at=posted_at,
                 last_error=None, not_before=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -542,12 +550,16 @@ def _mark_sent(session: Session, post: OutboundPost, sent: SentPost, *, now: dat
         awaited = [AlertRow.id == alert_id, AlertRow.first_response_at.is_(None)]
         if written_at is not None:
             awaited.append(or_(AlertRow.round_opened_at.is_(None), AlertRow.round_opened_at <= written_at))
-        session.execute(
+        answered = session.execute(
             update(AlertRow)
             .where(*awaited)
-            .values(first_response_at=now)
+            .values(first_response_at=posted_at)
             .execution_options(synchronize_session=False)
-        )
+        ).rowcount == 1
+        if answered and posted_at < now and settings is not None:
+            # Found late (reconciliation): a post the customer wrote after it went
+            # out, read meanwhile, is a new message waiting for a reply.
+            hand_replies.restart_if_wrote_again(session, alert_id, answered_at=posted_at, settings=settings, now=now)
     if post.kind == "status":
         # The incident's link on this network; its first post there re-drafts the linked replies to give it.
         incidents.record_sent(session, post.outbox_id, sent, now=now, settings=settings)
@@ -737,26 +749,48 @@ def _log_outcome(post: OutboundPost, outcome: str, message: str) -> None:
                     says, message)
 
 
+def posted_at(found: SentPost, *, attempted_at: datetime | None, now: datetime) -> datetime:
+    """When a post that reconciliation found went out: the time the platform
+    says it created it (``found.created_at``), no earlier than the send
+    attempt (``attempted_at``, the send claim; a clock skewed between us and
+    the platform, or X's whole seconds, may put it a little before) and no
+    later than ``now``, when it was found; ``now`` when the platform gave no
+    time."""
+    if found.created_at is None:
+        return now
+    at = min(found.created_at, now)
+    return at if attempted_at is None else max(at, min(attempted_at, now))
+
+
 def _reconcile_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime,
-                   settings: Settings | None = None) -> bool:
-    """Look for a claimed post on the platform. True if the row was settled."""
+                   settings: Settings | None = None, attempted_at: datetime | None = None) -> bool:
+    """Look for a claimed post on the platform. True if the row was settled.
+    ``attempted_at``: when the send whose outcome is uncertain was claimed
+    (the row's ``claimed_at`` before this reconciliation claimed it); a post
+    found is recorded as sent when it went out (:func:`posted_at`), so the
+    first-response KPIs do not count the time until it was found. A failed
+    lookup puts that time back, so the next reconciliation still has it."""
     try:
         found = channel.find_sent(post)
     except Exception as exc:  # noqa: BLE001 - cannot tell yet: stays unknown, tried again next run
         log.warning("outbox %s: reconciliation failed: %s", post.outbox_id, exc)
         with session_factory() as session, session.begin():
             message = f"reconciliation failed: {type(exc).__name__}: {exc}"
-            if _settle(session, post, claimed_at=now, values={"status": "unknown", "last_error": message, "updated_at": now}):
+            values: dict[str, Any] = {"status": "unknown", "last_error": message, "updated_at": now}
+            if attempted_at is not None:
+                values["claimed_at"] = attempted_at
+            if _settle(session, post, claimed_at=now, values=values):
                 audit.record_many(session, [_event("reply.reconcile_failed", post.outbox_id, now, {"error": message})])
         return False
     with session_factory() as session, session.begin():
         if found is not None:
-            if not _mark_sent(session, post, found, now=now, settings=settings):
+            went_out = posted_at(found, attempted_at=attempted_at, now=now)
+            if not _mark_sent(session, post, found, now=now, settings=settings, posted_at=went_out):
                 return False
             audit.record_many(session, [
                 _event("reply.reconciled", post.outbox_id, now, {"outcome": "found", "external_id": found.external_id}),
                 _event("reply.sent", post.outbox_id, now, {"external_id": found.external_id, "url": found.url,
-                                                           "via": "reconciliation"}),
+                                                           "via": "reconciliation", "posted_at": went_out.isoformat()}),
             ])
             return True
         if not _settle(session, post, claimed_at=now, values={"status": "approved", "not_before": None, "updated_at": now}):
@@ -807,7 +841,7 @@ def send_approved(
 
     with session_factory() as session:
         uncertain = session.execute(
-            select(OutboxRow.id, OutboxRow.status, OutboxRow.platform)
+            select(OutboxRow.id, OutboxRow.status, OutboxRow.platform, OutboxRow.claimed_at)
             .where(
                 or_(
                     OutboxRow.status == "unknown",
@@ -818,7 +852,7 @@ def send_approved(
             .order_by(OutboxRow.id)
             .limit(limit)
         ).all()
-    for outbox_id, status, platform in uncertain:
+    for outbox_id, status, platform, attempted_at in uncertain:
         channel = channels.get(platform)
         if channel is None:
             log.warning("outbox %s: no channel for platform %r; cannot reconcile", outbox_id, platform)
@@ -827,7 +861,7 @@ def send_approved(
                      stale_before=stale_before if status == "sending" else None)
         if post is None:
             continue  # another process is on it
-        if _reconcile_one(session_factory, post, channel, now=now, settings=settings):
+        if _reconcile_one(session_factory, post, channel, now=now, settings=settings, attempted_at=attempted_at):
             counts["reconciled"] += 1
 
     with session_factory() as session:

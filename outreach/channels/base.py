@@ -48,6 +48,10 @@ class OutboundPost:
 class SentPost:
     external_id: str
     url: str | None = None
+    # When the platform says it created the post (X created_at, Reddit
+    # created_utc), if it says: ``find_sent`` gives it, so a post found by
+    # reconciliation counts from when it went out, not from when it was found.
+    created_at: datetime | None = None
 
 
 class SendError(Exception):

@@ -101,6 +101,19 @@ def _reduce(text: str) -> str:
     return " ".join(text.split())
 
 
+def _created_at(value: object) -> datetime | None:
+    """A post's ``created_at`` as X gives it (``2026-03-10T09:15:00.000Z``),
+    in UTC; None when it is missing or unreadable (the outbox then takes the
+    moment the post was found)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        created = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return created.astimezone(timezone.utc) if created.tzinfo is not None else None
+
+
 def _same_post(returned: str, sent: str) -> bool:
     """Whether the text X gives back (``returned``: &, <, > as entities, every
     link it recognised wrapped in t.co, a bare domain such as acme.com/help
@@ -296,7 +309,8 @@ class XChannel:
                 if (str(replied_to) if replied_to else None) != expected:
                     continue
                 if _same_post(str(tweet.get("text", "")), post.text):
-                    return SentPost(external_id=str(tweet["id"]), url=status_url(str(tweet["id"]), me.username))
+                    return SentPost(external_id=str(tweet["id"]), url=status_url(str(tweet["id"]), me.username),
+                                    created_at=_created_at(tweet.get("created_at")))
             token = (payload.get("meta") or {}).get("next_token")
             if not token:
                 break
