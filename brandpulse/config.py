@@ -564,9 +564,14 @@ class Settings(_Model):
             for b in rule.when.brand or []:
                 if b not in brand_ids:
                     problems.append(f"rules[{i}].when.brand: unknown brand {b!r}")
+        # The reply templates, and the incidents' status-link replies (outreach.incident_templates.REPLY_TEMPLATE,
+        # approved by this policy; "it's fixed" follow-ups have incidents.followups.require_approval).
+        auto_sendable = sorted({*self.templates, "incident_reply"})
         for name in self.reply_policy.auto_send_templates:
-            if name not in self.templates:
-                problems.append(f"reply_policy.auto_send_templates: unknown template {name!r}")
+            if name not in auto_sendable:
+                problems.append(
+                    f"reply_policy.auto_send_templates: unknown template {name!r} (known: {', '.join(auto_sendable)})"
+                )
         # Reply templates, and the incident posts' (stored as incident_<role>, e.g. incident_followup).
         known_templates = sorted({*self.templates, *(f"incident_{role}" for role in IncidentTemplates.model_fields)})
         for name in self.safeguards.templates:

@@ -55,7 +55,16 @@ def test_references_are_checked(config_dict):
     message = problems_of(config_dict)
     assert "sources[0].brand: unknown brand 'nobody'" in message
     assert "rules[0].then.draft: unknown template 'missing_template'" in message
-    assert "reply_policy.auto_send_templates: unknown template 'nope'" in message
+    assert "reply_policy.auto_send_templates: unknown template 'nope' (known: apology, incident_reply, thanks)" in message
+
+
+def test_the_reply_policy_can_send_incident_replies_without_approval(config_dict):
+    """The incidents' status-link replies are approved by reply_policy (as the
+    README says); naming them was refused as an unknown template."""
+    from outreach.incident_templates import REPLY_TEMPLATE
+
+    config_dict["reply_policy"] = {"auto_send_templates": [REPLY_TEMPLATE, "thanks"]}
+    assert parse_settings(config_dict).reply_policy.auto_send_templates == ["incident_reply", "thanks"]
 
 
 def test_invalid_regex_in_rule(config_dict):

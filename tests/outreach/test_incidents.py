@@ -882,6 +882,22 @@ def test_the_reply_policy_decides_for_the_redrafted_text(make_settings, Session,
     assert "over the x limit" in ben_reply.hold_reason and ben_reply.approved_by is None
 
 
+def test_naming_incident_reply_in_the_reply_policy_sends_incident_replies_without_approval(
+    make_settings, Session, clock, make_mention, renderer
+):
+    """reply_policy.auto_send_templates: [incident_reply] approves the status-link
+    replies by policy and no other draft (the configuration used to refuse the name)."""
+    settings = make_settings(incidents=INCIDENTS, reply_policy={"auto_send_templates": [REPLY_TEMPLATE]})
+    [ana] = _ingest(Session, Pipeline(settings, renderer=renderer), make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+    ])
+    assert _reply_of(Session, ana).status == "drafted"  # the ordinary apology still waits for a person
+    _, earlier = _open_full(Session, settings, IncidentTemplates(settings), clock)
+    assert len(earlier.redrafted) == 1
+    reply = _reply_of(Session, ana)
+    assert (reply.template, reply.status, reply.approved_by) == (REPLY_TEMPLATE, "approved", "policy")
+
+
 # ---------------------------------------------------------------------------
 # The first status post on a network: waiting replies get the thread's link
 # ---------------------------------------------------------------------------
