@@ -42,7 +42,10 @@ send claim rather than posted with the incident's text
 giving the link of an incident cancelled since is held there whoever
 approved it (``incident_cancelled``), and :func:`approve` refuses it unless
 given a text of the person's own
-(:func:`outreach.incident_replies.cancelled_incident_reply`); one written
+(:func:`outreach.incident_replies.cancelled_incident_reply`); so is a second
+incident reply to an author already pointed to that incident
+(``incident_answered``, :func:`outreach.incident_replies.repeated_incident_reply`)
+unless a person waived that hold for it; one written
 before its incident resolved is re-drafted as "it's fixed"
 (:func:`outreach.incident_replies.resolved_incident_redraft`).
 
@@ -210,9 +213,19 @@ def _check_incident_text(session: Session, row: OutboxRow, verb: str, text: str 
     """A reply giving a cancelled incident's link is never approved as it is
     (:func:`outreach.incident_replies.cancelled_incident_reply`): the person
     gives it a text of their own (``text``: ``approve --text``, or edited
-    first), which must not give that incident's status link either."""
+    first), which must not give that incident's status link either. Nor is
+    a second incident reply to an author already pointed to that incident
+    (:func:`outreach.incident_replies.repeated_incident_reply`, hold code
+    ``incident_answered``): approved as it is, the send claim would only hold
+    it again, so approve refuses it, saying how to send it (its own text, or
+    ``outreach waive ID incident_answered`` first)."""
     if text is None or text == row.text:
-        problem = incident_replies.cancelled_incident_reply(session, row) if verb == "approve" else None
+        if verb != "approve":
+            return
+        problem = incident_replies.cancelled_incident_reply(session, row)
+        if problem is None:
+            repeated = incident_replies.repeated_incident_reply(session, row)
+            problem = repeated[0] if repeated is not None else None
         if problem is not None:
             raise OutboxError(f"cannot approve reply {row.id}: {problem} (nothing was changed)")
         return

@@ -16,7 +16,7 @@ from brandpulse.pipeline import Pipeline
 from outreach import safeguards
 from outreach.incident_replies import REPEATED_HOLD
 from outreach.incident_templates import IncidentTemplates, REPLY_TEMPLATE
-from outreach.outbox import approve
+from outreach.outbox import OutboxError, approve
 from tests.outreach.test_incidents import INCIDENTS, FakeStatusChannel, _ingest, _open, _reply_of, _send
 
 
@@ -106,3 +106,29 @@ def test_waiving_sends_the_incident_reply_as_it_is(Session, isettings, templates
     assert row.status == "sent" and row.text == held.text
     with Session() as s:
         assert s.scalar(select(OutboxRow.status).where(OutboxRow.id == _reply_of(Session, first).id)) == "sent"
+
+
+def test_approving_it_as_it_is_is_refused_saying_how_to_waive(Session, isettings, templates, clock, channels, pipeline,
+                                                              make_mention):
+    """Approving the held reply without a text of one's own or a waiver would only see it
+    held again at the next send: approve says so, and how to send it, and changes nothing
+    (as for a reply giving a cancelled incident's link)."""
+    _, first, second = _two_complaints(Session, isettings, templates, clock, channels, pipeline, make_mention)
+    held = _reply_of(Session, second)
+    with Session.begin() as s, pytest.raises(OutboxError) as err:
+        approve(s, held.id, actor="kim", now=clock.now())
+    message = str(err.value)
+    assert message.startswith(f"cannot approve reply {held.id}: @ana was already pointed to incident #")
+    assert f"brandpulse outreach waive {held.id} {REPEATED_HOLD}" in message
+    assert f"brandpulse replies approve {held.id} --text" in message and message.endswith("(nothing was changed)")
+    row = _reply_of(Session, second)
+    assert (row.status, row.hold_code, row.approved_by) == ("held", REPEATED_HOLD, None)
+    # Its own text, the same text again, or a waiver: approved and it goes (only the first two are refused).
+    with Session.begin() as s, pytest.raises(OutboxError):
+        approve(s, held.id, actor="kim", now=clock.now(), text=held.text)
+    with Session.begin() as s:
+        safeguards.waive(s, held.id, REPEATED_HOLD, actor="kim", now=clock.now(), reason="two bookings")
+        assert approve(s, held.id, actor="kim", now=clock.now()).status == "approved"
+    clock.advance(timedelta(hours=13).total_seconds())
+    _send(Session, channels, clock, isettings)
+    assert _reply_of(Session, second).status == "sent"
