@@ -4,7 +4,8 @@ Detection (:func:`detect_spike`, pure, over counts)
 ====================================================
 
 ``count`` is the number of negative mentions in the last ``window`` (1 h by
-default). What is *expected* in a window is the larger of two rates, each
+default): those whose latest label is negative, as trends count them (one
+re-scored non-negative by a trained analyzer or a rescoring is not). What is *expected* in a window is the larger of two rates, each
 scaled to one window:
 
 * the **baseline**: negatives per window over the trailing ``baseline``
@@ -344,13 +345,23 @@ class SpikeMonitor:
         return out
 
 
-def _negative():
-    """EXISTS a negative score for the mention (any analyzer: one is stored at ingest)."""
+def _latest_score(column):
+    """``column`` of the mention's latest score (by ``scored_at``, then id):
+    its latest label, as trends count it (outreach/trends.py). A mention
+    re-scored non-negative (a trained analyzer, a rescoring) is no longer a
+    complaint, and one re-scored negative is."""
     return (
-        select(ScoreRow.id)
-        .where(ScoreRow.mention_id == MentionRow.id, ScoreRow.label == "negative")
-        .exists()
+        select(column)
+        .where(ScoreRow.mention_id == MentionRow.id)
+        .order_by(ScoreRow.scored_at.desc(), ScoreRow.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
+
+
+def _negative():
+    """The mention's latest label is negative (:func:`_latest_score`)."""
+    return _latest_score(ScoreRow.label) == "negative"
 
 
 def window_counts(session: Session, brand_id: str, *, now: datetime, config: SpikeConfig) -> dict:
@@ -430,12 +441,10 @@ def _suggest(session: Session, brand: Brand, verdict: SpikeVerdict, *, settings:
              window_start: datetime, baseline_start: datetime) -> Suggestion:
     config = settings.incidents.spikes
     neg = _negative()
-    min_compound = (
-        select(func.min(ScoreRow.compound)).where(ScoreRow.mention_id == MentionRow.id).scalar_subquery()
-    )
+    latest_compound = _latest_score(ScoreRow.compound)
     window_posts = session.execute(
         select(MentionRow.id, MentionRow.platform, MentionRow.author_id, MentionRow.title, MentionRow.text,
-               MentionRow.created_at, min_compound)
+               MentionRow.created_at, latest_compound)
         .where(MentionRow.brand == brand.id, MentionRow.created_at >= window_start, MentionRow.created_at <= now,
                MentionRow.is_own.is_(False), neg)
         .order_by(MentionRow.created_at, MentionRow.id)

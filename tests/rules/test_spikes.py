@@ -287,6 +287,33 @@ def test_a_burst_after_a_quiet_day_fires_for_a_brand_monitored_for_days(Session,
                            now=T0 + timedelta(minutes=65)) is None
 
 
+def _rescore(Session, ids, label, *, at, version="2"):
+    """A later score (a trained analyzer, a rescoring) for each of ``ids``."""
+    with Session.begin() as s:
+        for mention_id in ids:
+            s.add(ScoreRow(mention_id=mention_id, analyzer="trained", version=version, label=label, scored_at=at,
+                           compound=-0.6 if label == "negative" else 0.1))
+
+
+def test_a_spike_counts_each_mention_by_its_latest_label(Session, spike_settings):
+    """Complaints re-scored non-negative (by a trained analyzer, or rescoring) are not counted,
+    as trends count them; and posts first read as neutral, re-scored negative, are."""
+    ids = _day(Session, burst=30)
+    burst = ids[-30:]
+    now = T0 + timedelta(hours=15)
+    _rescore(Session, burst[:25], "neutral", at=now - timedelta(minutes=2))
+    with Session.begin() as s:
+        assert check_brand(s, spike_settings.brand("acme"), settings=spike_settings, now=now) is None
+    _rescore(Session, burst[:20], "negative", at=now - timedelta(minutes=1), version="3")  # and back again: 25 negatives
+    with Session.begin() as s:
+        suggestion = check_brand(s, spike_settings.brand("acme"), settings=spike_settings, now=now)
+    assert suggestion is not None and suggestion.verdict.count == 25
+    with Session() as s:
+        examples = s.scalars(select(AlertMentionRow.mention_id)
+                             .where(AlertMentionRow.alert_id == suggestion.alert_id)).all()
+    assert not set(examples) & set(burst[20:25])  # the ones now neutral are no examples
+
+
 def test_the_generic_terms_and_the_number_of_keywords_come_from_the_config(Session, tmp_path):
     settings = parse_settings({**BASE_CONFIG, "data_dir": str(tmp_path / "data"),
                                "incidents": {"spikes": {"generic_terms": ["503"], "keywords": 2}}})
