@@ -103,6 +103,24 @@ def _control_characters(value: str) -> str | None:
     return None
 
 
+def _plainly_a_path(value: str) -> bool:
+    """Whether the value of a ``NAME_FILE`` variable whose file cannot be read
+    may be shown in the error: only when it plainly is a path, not the secret
+    put there by mistake (``X_BEARER_TOKEN_FILE=AAAA...``). It is one when it
+    holds a path separator, is not a URL (a database URL holds its password),
+    and the first directory it names exists (``/run`` of
+    ``/run/secrets/x_token``, ``secrets`` of ``secrets/x_token``), which a
+    token or password with a '/' in it practically never does."""
+    if "://" in value or "@" in value or not ("/" in value or os.sep in value):
+        return False
+    parents = Path(value).expanduser().parents  # nearest first, the root (or '.') last
+    first = parents[-2] if len(parents) > 1 else parents[0]
+    try:
+        return first.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def _read_one(name: str, env: Mapping[str, str], purpose: str | None) -> tuple[Secret | None, str | None]:
     why = f" ({purpose})" if purpose else ""
     value = env.get(name)
@@ -122,7 +140,12 @@ def _read_one(name: str, env: Mapping[str, str], purpose: str | None) -> tuple[S
         try:
             text = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            return None, f"{file_var} names {str(path)!r}, which cannot be read: {exc.strerror or exc}{why}"
+            reason = exc.strerror or type(exc).__name__  # str(exc) would quote the file name
+            if _plainly_a_path(file_name):
+                return None, f"{file_var} names {str(path)!r}, which cannot be read: {reason}{why}"
+            return None, (f"{file_var} names a file that cannot be read ({reason}); its value is not shown, as it may"
+                          f" be the secret itself: {file_var} holds the path of a file that holds the secret, {name}"
+                          f" the secret itself{why}")
         except UnicodeDecodeError:
             return None, f"{file_var} names {str(path)!r}, which is not UTF-8 text (save it as UTF-8){why}"
         if not text:

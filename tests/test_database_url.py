@@ -44,7 +44,8 @@ def test_the_file_named_by_the_FILE_variable_gives_the_url(tmp_path, config_dict
     ({ENV: ""}, "environment variable BRANDPULSE_DATABASE_URL is empty"),
     ({ENV: "  \n"}, "environment variable BRANDPULSE_DATABASE_URL is empty"),
     ({FILE_ENV: ""}, "environment variable BRANDPULSE_DATABASE_URL_FILE is empty"),
-    ({FILE_ENV: "/nonexistent/brandpulse/db_url"}, "BRANDPULSE_DATABASE_URL_FILE names '/nonexistent/brandpulse/db_url', which cannot be read"),
+    # Not plainly a path (no directory '/nonexistent'): not shown, it might be the URL itself.
+    ({FILE_ENV: "/nonexistent/brandpulse/db_url"}, "BRANDPULSE_DATABASE_URL_FILE names a file that cannot be read (No such file or directory)"),
 ])
 def test_an_empty_variable_or_a_missing_file_is_an_error_not_the_sqlite_default(tmp_path, config_dict, monkeypatch, env, problem):
     for name in (ENV, FILE_ENV):
@@ -97,6 +98,23 @@ def test_cli_the_url_from_a_file_is_named_by_that_variable_without_its_password(
     assert result.exit_code == 2, result.output
     assert "BRANDPULSE_DATABASE_URL_FILE: cannot open the database postgresql+psycopg://brandpulse:***@127.0.0.1:1/db" in result.output
     assert "s3cret" not in result.output
+
+
+def test_cli_the_url_put_into_the_FILE_variable_is_not_shown(config, monkeypatch, caplog):
+    # The URL itself in BRANDPULSE_DATABASE_URL_FILE instead of a file's path: the
+    # 'cannot be read' error printed it, password and all.
+    caplog.set_level("DEBUG")
+    monkeypatch.setenv(FILE_ENV, "postgresql+psycopg://brandpulse:s3cret@db.internal/brandpulse")
+    for args in (["db", "current"], ["run", "--once"]):
+        result = invoke(config, *args, ok=False)
+        assert result.exit_code == 2, result.output
+        assert "BRANDPULSE_DATABASE_URL_FILE names a file that cannot be read (No such file or directory);" \
+               " its value is not shown, as it may be the secret itself" in result.output
+        assert "s3cret" not in result.output and "db.internal" not in result.output and "Traceback" not in result.output
+    assert "s3cret" not in caplog.text and "db.internal" not in caplog.text
+    secret = config.parent / "db_url"  # a file's path is shown
+    monkeypatch.setenv(FILE_ENV, str(secret))
+    assert f"BRANDPULSE_DATABASE_URL_FILE names {str(secret)!r}, which cannot be read" in invoke(config, "db", "current", ok=False).output
 
 
 @pytest.mark.postgres

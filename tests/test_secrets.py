@@ -124,3 +124,58 @@ def test_a_file_that_is_not_utf8_text_is_named(tmp_path):
 def test_a_directory_named_by_NAME_FILE(tmp_path):
     with pytest.raises(MissingSecretError, match="X_API_KEY_FILE names .*, which cannot be read: Is a directory"):
         read_secret("X_API_KEY", env={"X_API_KEY_FILE": str(tmp_path)})
+
+
+# A secret put by mistake into NAME_FILE (X_BEARER_TOKEN_FILE=AAAA...) was
+# printed as the "path" that cannot be read: on the terminal, in the logs, in a
+# source's stored last error. Values made up for the tests, shaped like the real ones.
+BEARER = "AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid%2BULvsea4JtiGRiSDSJSI%3DEUifiRBkKG5E2XzMDjRfl76ZC9Ub0wnz4X"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("X_BEARER_TOKEN", BEARER),
+    ("X_API_SECRET", "q0Zr/Kx9pWm+T2vLc8eQ4s1uYb7n/Hd3JfGa6"),  # base64 with '/' in it: no directory it leads into
+    ("REDDIT_PASSWORD", "correct horse/battery staple"),
+    ("BRANDPULSE_DATABASE_URL", "postgresql+psycopg://brandpulse:s3cret-pw@db.internal/brandpulse"),
+    ("BRANDPULSE_DATABASE_URL", "postgresql+psycopg://brandpulse:s3cret-pw@" + "/tmp/sock"),  # a URL is never a path
+    ("X_BEARER_TOKEN", "A" * 300),  # too long for a file name
+])
+def test_a_secret_put_into_NAME_FILE_is_never_shown_as_the_path(name, value):
+    with pytest.raises(MissingSecretError) as err:
+        read_secret(name, env={f"{name}_FILE": value}, purpose="reading X")
+    message = str(err.value)
+    assert f"{name}_FILE names a file that cannot be read" in message
+    assert "its value is not shown, as it may be the secret itself" in message and "reading X" in message
+    assert value not in message and value[:8] not in message and "s3cret" not in message
+    assert err.value.names == [name]
+
+
+@pytest.mark.parametrize("relative", ["missing-token", "no-such-dir/token"])
+def test_a_path_into_an_existing_directory_is_shown(tmp_path, monkeypatch, relative):
+    path = tmp_path / relative
+    with pytest.raises(MissingSecretError) as err:
+        read_secret("X_BEARER_TOKEN", env={"X_BEARER_TOKEN_FILE": str(path)})
+    assert f"X_BEARER_TOKEN_FILE names {str(path)!r}, which cannot be read: No such file or directory" in str(err.value)
+    monkeypatch.chdir(tmp_path)  # relative to the working directory, as the file is read
+    (tmp_path / "secrets").mkdir()
+    with pytest.raises(MissingSecretError) as err:
+        read_secret("X_BEARER_TOKEN", env={"X_BEARER_TOKEN_FILE": "secrets/x_token"})
+    assert "X_BEARER_TOKEN_FILE names 'secrets/x_token', which cannot be read" in str(err.value)
+
+
+def test_cli_a_token_put_into_NAME_FILE_reaches_neither_the_terminal_nor_the_logs(tmp_path, monkeypatch, caplog):
+    import responses
+
+    from tests.cli_helpers import invoke, write_config
+
+    caplog.set_level(logging.DEBUG)
+    for variable in ("X_BEARER_TOKEN", "BRANDPULSE_DATABASE_URL", "BRANDPULSE_DATABASE_URL_FILE", "BRANDPULSE_CONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("X_BEARER_TOKEN_FILE", BEARER)
+    config = write_config(tmp_path, [], sources=[{"name": "x-search", "kind": "x", "brand": "acme", "endpoint": "search"}])
+    with responses.RequestsMock():  # no network
+        result = invoke(config, "run", "--once", ok=False)
+    assert result.exit_code == 2, result.output
+    assert "X_BEARER_TOKEN_FILE names a file that cannot be read" in result.output
+    logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    assert BEARER[:20] not in result.output and BEARER[:20] not in logged
