@@ -9,7 +9,11 @@ are merged until a matching rule with ``stop: true``:
   rule. ``priority: auto`` takes the tier from :func:`rules.priority.priority_for`;
   a fixed tier ("P1".."P4") is taken as given. When several matching rules
   ask for an alert, the most urgent tier wins. The priority score (0..1) is
-  computed in every case, for ordering alerts within a tier.
+  computed in every case: ``auto`` takes the tier from it, and the alert
+  keeps it (the highest of its posts', recorded in its audit events). It
+  does not order alerts within a tier: the inbox and the digest put those
+  still waiting for a reply first, then the earliest SLA deadline
+  (:func:`brandpulse.inbox.urgency_order`).
 * draft: the first matching rule's template.
 * tags: the union of all matching rules' tags, in order, without repeats.
 
