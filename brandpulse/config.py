@@ -534,10 +534,16 @@ class Settings(_Model):
             merged: dict[str, Any] = dict(_default_sla())
             problems = []
             for priority, deadline in value.items():
+                if isinstance(deadline, (int, float)) and not isinstance(deadline, bool) and deadline < 0:
+                    deadline = timedelta(seconds=deadline)  # refused below with the others, not as "negative"
                 try:
                     merged[priority] = _duration(deadline)
                 except ValueError as exc:  # named by its priority: 'sla.P1: not a duration: …'
                     problems.append(f"sla.{priority}: {exc}")
+                    continue
+                if merged[priority] <= timedelta(0):  # every alert of the tier would be overdue as it opens
+                    problems.append(f"sla.{priority}: must be longer than 0s, got {format_duration(merged[priority])}"
+                                    f" (every {priority} alert would be overdue as it opens)")
             if problems:
                 raise _Problems(problems)
             return merged

@@ -129,6 +129,18 @@ def test_a_wrong_sla_deadline_is_named_by_its_priority(config_dict):
     ]
 
 
+@pytest.mark.parametrize("deadline", ["0s", 0, "0", "0m", -60])
+def test_an_sla_deadline_of_zero_or_less_is_refused_naming_its_priority(config_dict, deadline):
+    # 'sla.P1: 0s' was accepted and made every P1 alert overdue as it opened.
+    config_dict["sla"] = {"P1": deadline, "P2": "6h"}
+    with pytest.raises(ConfigError) as info:
+        parse_settings(config_dict, path="brandpulse.yaml")
+    [problem] = info.value.problems
+    assert problem.startswith("sla.P1: must be longer than 0s"), problem
+    config_dict["sla"] = {"P1": "1s", "P4": 0.5}  # short, but a deadline
+    assert parse_settings(config_dict).sla_for("P4") == timedelta(seconds=0.5)
+
+
 @pytest.mark.parametrize(
     "text,seconds",
     [("90s", 90), ("15m", 900), ("1h30m", 5400), ("7d", 604800), ("2", 2), (45, 45)],
