@@ -727,6 +727,19 @@ class _Problems(ValueError):
         self.problems = problems
 
 
+class OptionError(_Problems):
+    """A problem with one option of a section whose options are validated
+    outside this module (a source kind's, see ``listener.registry``), named by
+    its key: ``OptionError("max_results", "must be between 10 and 100 …")`` is
+    reported as ``sources[2].max_results: must be between 10 and 100 …``.
+    A ValueError, so it may be raised inside a pydantic validator."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__([f"{key}: {problem}"])
+        self.key = key
+        self.problem = problem
+
+
 def validation_problems(exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors():

@@ -52,7 +52,7 @@ import requests
 from praw.exceptions import PRAWException
 from pydantic import BaseModel, ConfigDict, Field
 
-from brandpulse.config import Brand, Query
+from brandpulse.config import Brand, OptionError, Query
 from brandpulse.netclients import (
     REDDIT_APP_CREDENTIALS,
     REDDIT_CREDENTIALS,
@@ -237,18 +237,19 @@ class RedditSource:
         default, REDDIT_USERNAME); ``login``: the variables its credentials
         came from, named in error messages (never their values)."""
         if listing not in ("submissions", "comments"):
-            raise ValueError(f"listing must be 'submissions' or 'comments', not {listing!r}")
+            raise OptionError("listing", f"must be 'submissions' or 'comments', not {listing!r}")
         if not 1 <= page_size <= 100:
-            raise ValueError("page_size must be between 1 and 100")
+            raise OptionError("page_size", "must be between 1 and 100")
         if max_pages < 1:
-            raise ValueError("max_pages must be at least 1")
+            raise OptionError("max_pages", "must be at least 1")
         subs = subreddits if subreddits is not None else [*brand.query.subreddits, *brand.query.brand_subreddits]
         subs = list(dict.fromkeys(s.strip().removeprefix("r/").removeprefix("/r/") for s in subs if s.strip()))
         if not subs:
-            raise ValueError(f"brand {brand.id!r} has no query.subreddits to listen in (or give the source 'subreddits')")
+            raise OptionError("subreddits", f"brand {brand.id!r} has no query.subreddits to listen in (or give the source"
+                                            " 'subreddits')")
         bad = [s for s in subs if not re.fullmatch(r"\w{2,21}", s)]
         if bad:
-            raise ValueError(f"not a subreddit name: {', '.join(map(repr, bad))}")
+            raise OptionError("subreddits", f"not a subreddit name: {', '.join(map(repr, bad))}")
         self.name = name
         self.brand = brand.id
         self.brand_config = brand
@@ -580,15 +581,15 @@ def _own_account(brand: Brand, account: str | None) -> str | None:
         return None
     wanted = bare_handle(account)
     if not wanted:
-        raise ValueError("account: empty; name one of the brand's Reddit accounts, or leave it out to read as"
-                         " REDDIT_USERNAME")
+        raise OptionError("account", "empty; name one of the brand's Reddit accounts, or leave it out to read as"
+                                     " REDDIT_USERNAME")
     for own in brand.accounts.reddit:
         if bare_handle(own).lower() == wanted.lower():
             return bare_handle(own)
     known = ", ".join(f"u/{bare_handle(a)}" for a in brand.accounts.reddit) or "none"
-    raise ValueError(f"account: u/{wanted} is not a Reddit account of brand {brand.id!r} (brands[].accounts.reddit:"
-                     f" {known}); a source reads as one of the brand's accounts, or as REDDIT_USERNAME without"
-                     " 'account'")
+    raise OptionError("account", f"u/{wanted} is not a Reddit account of brand {brand.id!r} (brands[].accounts.reddit:"
+                                 f" {known}); a source reads as one of the brand's accounts, or as REDDIT_USERNAME"
+                                 " without 'account'")
 
 
 def _source(config: Any, opts: RedditSourceOptions, *, brand: Brand, client: Any, account: str | None,

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from brandpulse.config import Brand, ConfigError, Settings, SourceConfig, validation_problems
+from brandpulse.config import Brand, ConfigError, OptionError, Settings, SourceConfig, validation_problems
 from listener.base import Source
 from listener.budget import SourceBudget
 
@@ -46,7 +46,7 @@ def _build_replay(config: SourceConfig, *, brand: Brand, settings: Settings) -> 
             query=QueryMatcher(brand.query) if options.apply_query else None,
         )
     except ReplayFileError as exc:
-        raise ValueError(str(exc)) from None
+        raise OptionError("path", str(exc)) from None
 
 
 def _check_replay(config: SourceConfig, *, brand: Brand, settings: Settings) -> SourceBudget | None:
@@ -98,9 +98,19 @@ def _call_kind(table: dict[str, Callable[..., Any]], config: SourceConfig, *, se
     try:
         return function(config, brand=settings.brand(config.brand), settings=settings)
     except ValidationError as exc:
-        raise ConfigError([f"{where}.{p}" for p in validation_problems(exc)], path=settings.source_path) from None
+        raise ConfigError([_at(where, p) for p in validation_problems(exc)], path=settings.source_path) from None
+    except OptionError as exc:  # before ValueError: it is one
+        raise ConfigError([_at(where, p) for p in exc.problems], path=settings.source_path) from None
     except ValueError as exc:
         raise ConfigError([f"{where}: {exc}"], path=settings.source_path) from None
+
+
+def _at(where: str, problem: str) -> str:
+    """``problem`` (starting with its key path within the source entry) under
+    the entry's path: ``sources[2].max_results: …``. A problem of the entry as
+    a whole (pydantic's "(top level)") reads ``sources[2]: …``."""
+    whole = problem.removeprefix("(top level): ")
+    return f"{where}: {whole}" if whole != problem else f"{where}.{problem}"
 
 
 def build_source(config: SourceConfig, *, settings: Settings, index: int | None = None) -> Source:

@@ -67,7 +67,7 @@ import tweepy
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from brandpulse.clock import utc
-from brandpulse.config import Brand, SourceConfig
+from brandpulse.config import Brand, OptionError, SourceConfig
 from brandpulse.netclients import make_x_client
 from brandpulse.secrets import read_secret
 from brandpulse.types import Author, FetchResult, Mention
@@ -119,7 +119,7 @@ def build_x_query(brand: Brand) -> str:
     no retweets. Raises ValueError when it cannot be built."""
     keywords = [k for k in brand.query.keywords if k.strip()]
     if not keywords:
-        raise ValueError(f"brand {brand.id!r} has no query.keywords to search for (or give the source a 'query')")
+        raise OptionError("query", f"brand {brand.id!r} has no query.keywords to search for (or give the source a 'query')")
     terms = [_term(k) for k in keywords]
     parts = [terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"]
     parts += [f"-{_term(e)}" for e in brand.query.exclude if e.strip()]
@@ -127,7 +127,8 @@ def build_x_query(brand: Brand) -> str:
     parts.append("-is:retweet")
     query = " ".join(parts)
     if len(query) > MAX_QUERY_LENGTH:
-        raise ValueError(f"the X query for brand {brand.id!r} is {len(query)} characters; X allows {MAX_QUERY_LENGTH}")
+        raise OptionError("query", f"the X query for brand {brand.id!r} is {len(query)} characters; X allows"
+                                   f" {MAX_QUERY_LENGTH} (give the source a shorter 'query')")
     return query
 
 
@@ -294,12 +295,12 @@ class XSource:
         default_backoff: timedelta = DEFAULT_BACKOFF,
     ) -> None:
         if endpoint not in RESULTS_RANGE:
-            raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}, not {endpoint!r}")
+            raise OptionError("endpoint", f"must be one of {', '.join(ENDPOINTS)}, not {endpoint!r}")
         low, high = RESULTS_RANGE[endpoint]
         if not low <= max_results <= high:
-            raise ValueError(f"max_results for {endpoint} must be between {low} and {high}, not {max_results}")
+            raise OptionError("max_results", f"must be between {low} and {high} for endpoint {endpoint!r}, not {max_results}")
         if max_pages < 1:
-            raise ValueError("max_pages must be at least 1")
+            raise OptionError("max_pages", "must be at least 1")
         self.name = name
         self.brand = brand.id
         self.brand_config = brand
@@ -690,8 +691,8 @@ def _own_account(brand: Brand, account: str | None) -> str:
         if own.strip().lstrip("@").lower() == wanted:
             return own.strip().lstrip("@")
     known = ", ".join(brand.accounts.x) or "none"
-    raise ValueError(
-        f"account: {account!r} is not an X account of brand {brand.id!r} (brands[].accounts.x: {known}); endpoint"
+    raise OptionError(
+        "account", f"{account!r} is not an X account of brand {brand.id!r} (brands[].accounts.x: {known}); endpoint"
         " 'own_replies' reads the replies the brand's own accounts write on X"
     )
 
@@ -701,9 +702,9 @@ def _single_account(brand: Brand, *, what: str = "mentions") -> str:
     if len(accounts) == 1:
         return accounts[0]
     if not accounts:
-        raise ValueError(f"brand {brand.id!r} has no X account; give the source an 'account'")
-    raise ValueError(
-        f"brand {brand.id!r} has several X accounts ({', '.join(accounts)}); give each {what} source an 'account'"
+        raise OptionError("account", f"brand {brand.id!r} has no X account; give the source an 'account'")
+    raise OptionError(
+        "account", f"brand {brand.id!r} has several X accounts ({', '.join(accounts)}); give each {what} source an 'account'"
     )
 
 
@@ -730,11 +731,11 @@ class XSourceOptions(BaseModel):
     def _ranges(self) -> "XSourceOptions":
         low, high = RESULTS_RANGE[self.endpoint]
         if not low <= self.max_results <= high:
-            raise ValueError(f"max_results for endpoint {self.endpoint!r} must be between {low} and {high}")
+            raise OptionError("max_results", f"must be between {low} and {high} for endpoint {self.endpoint!r}")
         if self.endpoint == "search" and self.account:
-            raise ValueError("'account' applies to endpoints 'mentions' and 'own_replies' only")
+            raise OptionError("account", "applies to endpoints 'mentions' and 'own_replies' only")
         if self.endpoint != "search" and self.query:
-            raise ValueError("'query' applies to endpoint 'search' only")
+            raise OptionError("query", "applies to endpoint 'search' only")
         return self
 
 

@@ -345,7 +345,7 @@ def test_an_account_the_brand_does_not_own_is_refused_at_load(settings, config_d
     with pytest.raises(ConfigError) as err:
         check_sources(loaded)  # no credentials, no network: as any command loads the configuration
     assert str(err.value).endswith(
-        "sources[0]: account: u/SomeoneElse is not a Reddit account of brand 'acme' (brands[].accounts.reddit:"
+        "sources[0].account: u/SomeoneElse is not a Reddit account of brand 'acme' (brands[].accounts.reddit:"
         " u/AcmeAir_Team); a source reads as one of the brand's accounts, or as REDDIT_USERNAME without 'account'")
 
 

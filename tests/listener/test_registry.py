@@ -58,7 +58,7 @@ def test_disabled_sources_are_checked_too(make_settings):
     message = str(info.value)
     assert "sources[0].max_results" in message
     assert "sources[1].listing" in message
-    assert "sources[2]: brand 'acme' has several X accounts" in message
+    assert "sources[2].account: brand 'acme' has several X accounts" in message
     assert build_sources(settings) == []  # disabled: never built
 
 
@@ -110,3 +110,50 @@ def test_the_example_configuration_validates_without_credentials(monkeypatch):
     kinds = {s.kind for s in settings.sources}
     assert {"x", "reddit"} <= kinds and not any(s.enabled for s in settings.sources if s.kind in ("x", "reddit"))
     assert check_sources(settings)["acme-x-mentions"].monthly_budget == 50
+
+
+X_OWN = {"name": "x-own", "kind": "x", "brand": "acme", "endpoint": "own_replies", "account": "AcmeAir"}
+REPLAY = {"name": "replay", "kind": "replay", "brand": "acme", "path": "no-such-day.jsonl"}
+
+
+@pytest.mark.parametrize(("source", "problem"), [
+    # x search
+    ({**X_SEARCH, "max_results": 5}, "max_results: must be between 10 and 100 for endpoint 'search'"),
+    ({**X_SEARCH, "max_results": 500}, "max_results: Input should be less than or equal to 100"),
+    ({**X_SEARCH, "account": "AcmeAir"}, "account: applies to endpoints 'mentions' and 'own_replies' only"),
+    ({**X_SEARCH, "max_pages": 0}, "max_pages: Input should be greater than or equal to 1"),
+    ({**X_SEARCH, "endpoint": "timeline"}, "endpoint: Input should be 'mentions', 'search' or 'own_replies'"),
+    ({**X_SEARCH, "query": "q" * 600}, "query: String should have at most 512 characters"),
+    ({**X_SEARCH, "brand": "bare"}, "query: brand 'bare' has no query.keywords to search for (or give the source a 'query')"),
+    ({**X_SEARCH, "brand": "wordy"}, "query: the X query for brand 'wordy' is "),
+    # x mentions
+    ({**X_MENTIONS, "max_results": 2}, "max_results: Input should be greater than or equal to 5"),
+    ({**X_MENTIONS, "query": "acme"}, "query: applies to endpoint 'search' only"),
+    ({**X_MENTIONS, "account": None}, "account: brand 'acme' has several X accounts (AcmeAir, AcmeHelp); give each mentions source an 'account'"),
+    ({**X_MENTIONS, "brand": "bare", "account": None}, "account: brand 'bare' has no X account; give the source an 'account'"),
+    # x own_replies
+    ({**X_OWN, "account": "nobody"}, "account: 'nobody' is not an X account of brand 'acme' (brands[].accounts.x: AcmeAir, AcmeHelp)"),
+    ({**X_OWN, "query": "acme"}, "query: applies to endpoint 'search' only"),
+    # reddit
+    ({**REDDIT_POSTS, "listing": "hot"}, "listing: Input should be 'submissions' or 'comments'"),
+    ({**REDDIT_POSTS, "page_size": 500}, "page_size: Input should be less than or equal to 100"),
+    ({**REDDIT_POSTS, "account": "nobody"}, "account: u/nobody is not a Reddit account of brand 'acme'"),
+    ({**REDDIT_POSTS, "account": ""}, "account: empty; name one of the brand's Reddit accounts"),
+    ({**REDDIT_COMMENTS, "subreddits": ["travel", "not a sub!"]}, "subreddits: not a subreddit name: 'not a sub!'"),
+    ({**REDDIT_POSTS, "brand": "bare"}, "subreddits: brand 'bare' has no query.subreddits to listen in (or give the source 'subreddits')"),
+    # replay
+    (REPLAY, "path: "),
+    ({**REPLAY, "enabled": False, "batch_limit": "many"}, "batch_limit: Input should be a valid integer"),
+    # any kind
+    ({**X_SEARCH, "max_result": 50}, "max_result: unknown key"),
+])
+def test_an_option_error_is_named_by_its_key_path(make_settings, config_dict, source, problem):
+    # 'sources[2].(top level): max_results …' and 'sources[2]: account: …' left the reader to find the key.
+    brands = [*config_dict["brands"], {"id": "bare", "name": "Bare"},
+              {"id": "wordy", "name": "Wordy", "query": {"keywords": [f"keyword number {i}" for i in range(40)]}}]
+    settings = make_settings(brands=brands, sources=[{**X_SEARCH, "name": "a"}, {**REDDIT_POSTS, "name": "b"}, source])
+    with pytest.raises(ConfigError) as info:
+        check_sources(settings)
+    [message] = info.value.problems
+    assert message.startswith(f"sources[2].{problem}"), message
+    assert "(top level)" not in message

@@ -306,7 +306,7 @@ def test_a_400_is_permanent_and_says_why(x, brand, clock):
 @pytest.mark.parametrize("options,problem", [
     ({"endpoint": "search", "max_results": 5}, "between 10 and 100"),
     ({"endpoint": "mentions", "max_results": 101}, "less than or equal to 100"),
-    ({"endpoint": "search", "account": "AcmeAir"}, "'account' applies to endpoints 'mentions' and 'own_replies' only"),
+    ({"endpoint": "search", "account": "AcmeAir"}, "account: applies to endpoints 'mentions' and 'own_replies' only"),
     ({"endpoint": "timeline"}, "endpoint"),
     ({"endpoint": "search", "bearer_token": "oops"}, "Extra inputs"),
 ])
@@ -434,9 +434,9 @@ def test_own_replies_options_are_checked_at_load_naming_the_key(settings):
             check_source(config, settings=settings, index=3)
         return " ".join(err.value.problems)
 
-    assert "sources[3]: account: 'NotOurs' is not an X account of brand 'acme'" in check(account="NotOurs")
+    assert "sources[3].account: 'NotOurs' is not an X account of brand 'acme'" in check(account="NotOurs")
     assert "sources[3].max_results" in check(account="AcmeHelp", max_results=4)
-    assert "'query' applies to endpoint 'search' only" in check(account="AcmeHelp", query="acme")
+    assert "sources[3].query: applies to endpoint 'search' only" in check(account="AcmeHelp", query="acme")
     assert "sources[3].exclude" in check(account="AcmeHelp", exclude=["replies"])
     budget = check_source(SourceConfig(name="x-own", kind="x", brand="acme", endpoint="own_replies", account="AcmeHelp",
                                        max_results=20, max_pages=2), settings=settings)
