@@ -6,7 +6,8 @@ Life of an outbox row::
        │  ▲                 │  ▲                 │
        │  └──edit───────────┘  └─ retry_at ──────┤  (deferred: not_before)
        │                                         ├──▶ failed    (permanent; edit/approve to try again)
-       └──reject──▶ rejected                     └──▶ unknown   (the post may exist)
+       └──reject──▶ rejected                     └──▶ unknown   (the post may exist; looked for,
+                                                                 held when it cannot be settled)
     held: kept back with a reason (``hold_code``, ``hold_reason``): by its
           template when drafted, or by a send-time safeguard when claimed
           (see outreach/safeguards.py: a hold on a window — cooldown, quiet
@@ -32,6 +33,16 @@ timeout, a 5xx, a crash, a bug) leaves the row ``sending`` or ``unknown``;
 such a row is never sent again blindly. :func:`send_approved` first
 *reconciles* it: it asks the channel whether the post exists
 (``find_sent``); found → ``sent``, not found → back to ``approved``.
+A look-up that fails leaves it ``unknown``: after a rate limit until the
+platform's reset, after another passing failure 1 minute, then twice as long
+each time up to an hour (audited once, when the failures begin); a look-up
+refused for good (credentials, permissions: 401/403) holds the reply for a
+person (``lookup_failed``) with the error, which names the variables to check.
+A resend refused as a duplicate of a post the account already has, after an
+earlier send of it had an unknown outcome, is evidence that send went out: the
+reply becomes ``unknown`` again and is looked for (since its first uncertain
+attempt), and when still not found, held for a person (``platform_duplicate``),
+never failed with advice to edit it (which would post it twice).
 A post found is recorded as sent when the platform says it created it,
 between the send attempt and the finding (:func:`posted_at`): that is the
 first response the KPIs count, not the moment it was found.
@@ -82,7 +93,7 @@ saying why.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
@@ -92,7 +103,7 @@ from sqlalchemy.orm import Session
 
 from brandpulse import audit
 from brandpulse.config import Settings
-from brandpulse.db.models import AlertRow, MentionRow, OutboxRow, SendWaitRow
+from brandpulse.db.models import AlertRow, AuditRow, MentionRow, OutboxRow, SendWaitRow
 from brandpulse.types import shown_handle
 from outreach import hand_replies, incident_replies, incidents, safeguards
 from outreach.channels.base import (Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, limited_accounts,
@@ -103,6 +114,13 @@ log = logging.getLogger(__name__)
 
 AUDIT_ENTITY = "outbox"
 SENDING_GRACE = timedelta(minutes=5)
+# Reconciliation look-ups that fail for a while (5xx, no answer): tried again
+# after LOOKUP_RETRY, then twice as long each time, up to LOOKUP_RETRY_MAX.
+LOOKUP_RETRY = timedelta(minutes=1)
+LOOKUP_RETRY_MAX = timedelta(hours=1)
+# Hold codes set by reconciliation (a person decides; never released by itself):
+DUPLICATE_HOLD = "platform_duplicate"  # refused as a duplicate after an uncertain send, and not found
+LOOKUP_HOLD = "lookup_failed"  # the look-up itself is refused for good (credentials, permissions)
 
 # Which states a person may act on.
 APPROVABLE = ("drafted", "held", "failed")
@@ -544,7 +562,7 @@ def _mark_sent(session: Session, post: OutboundPost, sent: SentPost, *, now: dat
         update(OutboxRow)
         .where(OutboxRow.id == post.outbox_id, OutboxRow.status != "sent")
         .values(status="sent", external_id=sent.external_id, external_url=sent.url, sent_at=posted_at,
-                last_error=None, not_before=None, updated_at=now)
+                last_error=None, not_before=None, hold_code=None, hold_reason=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -702,8 +720,23 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
         outcome, values, retry_at = "manual", {"status": "manual", "last_error": message}, None
     except SendError as exc:
         message = str(exc) or type(exc).__name__
-        if exc.outcome_unknown or not (exc.permanent or exc.retry_at):
-            outcome, values, retry_at = "unknown", {"status": "unknown", "last_error": message}, None
+        if exc.duplicate and not exc.outcome_unknown:
+            # A duplicate of a post the account has: after an earlier send of this
+            # reply whose outcome was unknown, most likely that post. Looked for,
+            # never edited and posted a second time.
+            with session_factory() as session:
+                earlier = first_uncertain_attempt(session, post.outbox_id)
+            if earlier is not None:
+                outcome, retry_at = "unknown", None
+                values = {"status": "unknown", "hold_code": DUPLICATE_HOLD, "not_before": None,
+                          "last_error": f"{message}; an earlier send of this reply had an unknown outcome, so it is"
+                                        f" most likely that post: it is looked for on {post.platform} before anything"
+                                        " else, never posted again"}
+            else:
+                outcome, retry_at = "failed", None
+                values = {"status": "failed", "last_error": f"{message}; edit the text to post it"}
+        elif exc.outcome_unknown or not (exc.permanent or exc.retry_at):
+            outcome, values, retry_at = "unknown", {"status": "unknown", "last_error": message, "not_before": None}, None
         elif exc.permanent:
             outcome, values, retry_at = "failed", {"status": "failed", "last_error": message}, None
         else:
@@ -712,7 +745,8 @@ def _send_one(session_factory, post: OutboundPost, channel: Channel, *, now: dat
             outcome, values = "deferred", {"status": "approved", "not_before": retry_at, "last_error": message}
     except Exception as exc:  # noqa: BLE001 - after a claim, any surprise means "may have been posted"
         log.exception("outbox %s: unexpected error while sending on %s", post.outbox_id, post.platform)
-        outcome, values, retry_at = "unknown", {"status": "unknown", "last_error": f"{type(exc).__name__}: {exc}"}, None
+        outcome, values, retry_at = "unknown", {"status": "unknown", "last_error": f"{type(exc).__name__}: {exc}",
+                                                "not_before": None}, None
     else:
         with session_factory() as session, session.begin():
             if _mark_sent(session, post, sent, now=now, settings=settings):
@@ -775,41 +809,134 @@ def posted_at(found: SentPost, *, attempted_at: datetime | None, now: datetime) 
     return at if attempted_at is None else max(at, min(attempted_at, now))
 
 
+def first_uncertain_attempt(session: Session, outbox_id: int) -> datetime | None:
+    """When the first send of this reply whose outcome was uncertain was
+    attempted (its ``reply.unknown`` events, and the attempts that
+    reconciliations recorded: a send cut short by a crash), None if there
+    was none. Any post of it on the platform is no older."""
+    events = session.execute(
+        select(AuditRow.action, AuditRow.at, AuditRow.details)
+        .where(AuditRow.entity_type == AUDIT_ENTITY, AuditRow.entity_id == str(outbox_id),
+               AuditRow.action.in_(("reply.unknown", "reply.reconciled")))
+    ).all()
+    times = []
+    for action, at, details in events:
+        attempted = (details or {}).get("attempted_at") if action == "reply.reconciled" else None
+        try:
+            times.append(datetime.fromisoformat(attempted) if attempted else at)
+        except (TypeError, ValueError):
+            times.append(at)
+    return min(times, default=None)
+
+
+def _lookup_failed(session_factory, post: OutboundPost, exc: Exception, *, now: datetime,
+                   attempted_at: datetime | None, previous_delay: timedelta | None,
+                   duplicate: bool) -> datetime | None:
+    """Record a reconciliation look-up that failed; the reply stays uncertain.
+    A rate limit (``retry_at``) waits until the platform's reset; another
+    passing failure is tried again after :data:`LOOKUP_RETRY`, then twice as
+    long each time up to :data:`LOOKUP_RETRY_MAX` (``previous_delay``: the
+    wait after the previous failure, None if the last look-up did not fail);
+    a permanent one (credentials, permissions) holds the reply for a person
+    with the error, which names the variables to check. Audited once per
+    change of state, not per attempt. Returns the rate limit's ``retry_at``."""
+    error = str(exc) or type(exc).__name__
+    message = f"reconciliation failed: {type(exc).__name__}: {error}"
+    values: dict[str, Any] = {"last_error": message, "updated_at": now}
+    if attempted_at is not None:
+        values["claimed_at"] = attempted_at
+    retry_at = None
+    if isinstance(exc, SendError) and exc.permanent:
+        why = (f"{post.platform} refused a resend as a duplicate of a post the account already has, and"
+               if duplicate else "an earlier send had an unknown outcome, so it may already be posted, and")
+        reason = (f"{why} looking for it on {post.platform} is refused: {error}. Fix that, then look for this reply on"
+                  f" {post.platform}: if it is there, reject it here; if not, approve it to send it")
+        values.update(status="held", hold_code=LOOKUP_HOLD, hold_reason=reason, not_before=None, approved_by=None,
+                      approved_at=None, needs_approval=True)
+        event = _event("reply.held", post.outbox_id, now, {"code": LOOKUP_HOLD, "reason": reason, "error": message,
+                                                           "previous_status": "unknown"})
+        log.warning("reply %s (%s as %s) held for a person: %s", post.outbox_id, post.platform,
+                    _handle(post.platform, post.account), reason)
+    else:
+        if isinstance(exc, SendError) and exc.retry_at is not None:
+            retry_at = max(exc.retry_at, now + timedelta(seconds=1))
+            not_before = retry_at
+        elif previous_delay is None:
+            not_before = now + LOOKUP_RETRY
+        else:
+            not_before = now + min(max(2 * previous_delay, LOOKUP_RETRY), LOOKUP_RETRY_MAX)
+        values.update(status="unknown", not_before=not_before)
+        details = {"error": message, "retry_at": not_before.isoformat()}
+        event = _event("reply.reconcile_failed", post.outbox_id, now, details) if previous_delay is None else None
+        (log.warning if previous_delay is None else log.info)(
+            "outbox %s: reconciliation failed (looked for again at %s UTC): %s", post.outbox_id,
+            not_before.strftime("%Y-%m-%d %H:%M:%S"), message)
+    with session_factory() as session, session.begin():
+        if _settle(session, post, claimed_at=now, values=values) and event is not None:
+            audit.record_many(session, [event])
+    return retry_at
+
+
 def _reconcile_one(session_factory, post: OutboundPost, channel: Channel, *, now: datetime,
-                   settings: Settings | None = None, attempted_at: datetime | None = None) -> bool:
-    """Look for a claimed post on the platform. True if the row was settled.
-    ``attempted_at``: when the send whose outcome is uncertain was claimed
-    (the row's ``claimed_at`` before this reconciliation claimed it); a post
-    found is recorded as sent when it went out (:func:`posted_at`), so the
-    first-response KPIs do not count the time until it was found. A failed
-    lookup puts that time back, so the next reconciliation still has it."""
+                   settings: Settings | None = None, attempted_at: datetime | None = None,
+                   previous_delay: timedelta | None = None, duplicate: bool = False) -> tuple[bool, datetime | None]:
+    """Look for a claimed post on the platform. Returns whether the row was
+    settled, and until when the look-up's rate limit waits (None: it did not
+    meet one). ``attempted_at``: when the send whose outcome is uncertain
+    was claimed (the row's ``claimed_at`` before this reconciliation claimed
+    it); ``post.first_attempt_at``, when the first uncertain send was (the
+    channel reads only posts since then). A post found is recorded as sent
+    when it went out (:func:`posted_at`, no earlier than the first uncertain
+    attempt), so the first-response KPIs do not count the time until it was
+    found. A failed look-up puts ``attempted_at`` back, so the next
+    reconciliation still has it (:func:`_lookup_failed`; ``previous_delay``:
+    the wait after the previous failed look-up). ``duplicate``: the platform
+    refused a resend as a duplicate (hold code :data:`DUPLICATE_HOLD`): not
+    found, it is held for a person, not sent again."""
     try:
         found = channel.find_sent(post)
-    except Exception as exc:  # noqa: BLE001 - cannot tell yet: stays unknown, tried again next run
-        log.warning("outbox %s: reconciliation failed: %s", post.outbox_id, exc)
-        with session_factory() as session, session.begin():
-            message = f"reconciliation failed: {type(exc).__name__}: {exc}"
-            values: dict[str, Any] = {"status": "unknown", "last_error": message, "updated_at": now}
-            if attempted_at is not None:
-                values["claimed_at"] = attempted_at
-            if _settle(session, post, claimed_at=now, values=values):
-                audit.record_many(session, [_event("reply.reconcile_failed", post.outbox_id, now, {"error": message})])
-        return False
+    except Exception as exc:  # noqa: BLE001 - cannot tell yet: stays unknown (or held when it cannot be looked for)
+        return False, _lookup_failed(session_factory, post, exc, now=now, attempted_at=attempted_at,
+                                     previous_delay=previous_delay, duplicate=duplicate)
+    earliest = post.first_attempt_at or attempted_at
     with session_factory() as session, session.begin():
         if found is not None:
-            went_out = posted_at(found, attempted_at=attempted_at, now=now)
+            went_out = posted_at(found, attempted_at=earliest, now=now)
             if not _mark_sent(session, post, found, now=now, settings=settings, posted_at=went_out):
-                return False
+                return False, None
             audit.record_many(session, [
                 _event("reply.reconciled", post.outbox_id, now, {"outcome": "found", "external_id": found.external_id}),
                 _event("reply.sent", post.outbox_id, now, {"external_id": found.external_id, "url": found.url,
                                                            "via": "reconciliation", "posted_at": went_out.isoformat()}),
             ])
-            return True
+            return True, None
+        not_found: dict[str, Any] = {"outcome": "not_found"}
+        if attempted_at is not None:
+            not_found["attempted_at"] = attempted_at.isoformat()
+        if duplicate:
+            reason = (f"{post.platform} reports this reply as a duplicate of a post the account already has (it refused"
+                      " to post it again after an earlier send whose outcome was unknown), but that post was not found"
+                      f" among the account's posts since the first attempt: look for it on {post.platform}; if it is"
+                      " there, reject this reply; approving it again only asks the platform again")
+            values: dict[str, Any] = {"status": "held", "hold_code": DUPLICATE_HOLD, "hold_reason": reason,
+                                      "not_before": None, "approved_by": None, "approved_at": None,
+                                      "needs_approval": True, "updated_at": now}
+            if attempted_at is not None:
+                values["claimed_at"] = attempted_at
+            if not _settle(session, post, claimed_at=now, values=values):
+                return False, None
+            audit.record_many(session, [
+                _event("reply.reconciled", post.outbox_id, now, not_found),
+                _event("reply.held", post.outbox_id, now, {"code": DUPLICATE_HOLD, "reason": reason,
+                                                           "previous_status": "unknown"}),
+            ])
+            log.warning("reply %s (%s as %s) held for a person: %s", post.outbox_id, post.platform,
+                        _handle(post.platform, post.account), reason)
+            return True, None
         if not _settle(session, post, claimed_at=now, values={"status": "approved", "not_before": None, "updated_at": now}):
-            return False
-        audit.record_many(session, [_event("reply.reconciled", post.outbox_id, now, {"outcome": "not_found"})])
-        return True
+            return False, None
+        audit.record_many(session, [_event("reply.reconciled", post.outbox_id, now, not_found)])
+        return True, None
 
 
 def _waits(waiting: Mapping[tuple[str, str], datetime], platform: str, channel: Channel,
@@ -854,10 +981,12 @@ def send_approved(
 
     with session_factory() as session:
         uncertain = session.execute(
-            select(OutboxRow.id, OutboxRow.status, OutboxRow.platform, OutboxRow.claimed_at)
+            select(OutboxRow.id, OutboxRow.status, OutboxRow.platform, OutboxRow.account, OutboxRow.claimed_at,
+                   OutboxRow.not_before, OutboxRow.updated_at, OutboxRow.hold_code)
             .where(
                 or_(
-                    OutboxRow.status == "unknown",
+                    # a failed look-up waits (not_before) before the next one
+                    (OutboxRow.status == "unknown") & or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= now),
                     (OutboxRow.status == "sending")
                     & or_(OutboxRow.claimed_at.is_(None), OutboxRow.claimed_at <= stale_before),
                 )
@@ -865,17 +994,32 @@ def send_approved(
             .order_by(OutboxRow.id)
             .limit(limit)
         ).all()
-    for outbox_id, status, platform, attempted_at in uncertain:
+    lookups_wait: dict[tuple[str, str], datetime] = {}  # look-ups rate limited in this run: not tried again in it
+    for outbox_id, status, platform, account, attempted_at, not_before, updated_at, hold_code in uncertain:
         channel = channels.get(platform)
         if channel is None:
             log.warning("outbox %s: no channel for platform %r; cannot reconcile", outbox_id, platform)
             continue
+        key = rate_limit_key(channel, account=account)
+        if any(lookups_wait.get((platform, k), now) > now for k in (key, platform)):
+            continue  # its look-up would meet the same limit: next run
         post = claim(session_factory, outbox_id, now=now, from_status=status,
                      stale_before=stale_before if status == "sending" else None)
         if post is None:
             continue  # another process is on it
-        if _reconcile_one(session_factory, post, channel, now=now, settings=settings, attempted_at=attempted_at):
+        with session_factory() as session:
+            first = first_uncertain_attempt(session, outbox_id)
+        if attempted_at is not None and (first is None or attempted_at < first):
+            first = attempted_at
+        previous_delay = (not_before - updated_at if status == "unknown" and not_before is not None
+                          and updated_at is not None and not_before > updated_at else None)
+        settled, lookup_wait = _reconcile_one(
+            session_factory, replace(post, first_attempt_at=first), channel, now=now, settings=settings,
+            attempted_at=attempted_at, previous_delay=previous_delay, duplicate=hold_code == DUPLICATE_HOLD)
+        if settled:
             counts["reconciled"] += 1
+        if lookup_wait is not None:
+            lookups_wait[(platform, key)] = lookup_wait
 
     with session_factory() as session:
         paused = safeguards.paused_scopes(session)

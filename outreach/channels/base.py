@@ -42,6 +42,10 @@ class OutboundPost:
     # @mentions or quotes the replying account; None means "not known", which
     # an X channel treats as not allowed.
     addressed_handles: tuple[str, ...] | None = None
+    # Reconciliation only: when the first send of this post whose outcome is
+    # uncertain was attempted. The post cannot be older, so ``find_sent``
+    # need read only the account's posts since a little before it (None: not known).
+    first_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,7 @@ class SendError(Exception):
         outcome_unknown: bool = False,
         retry_at: datetime | None = None,
         limit_key: str | None = None,
+        duplicate: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
@@ -71,6 +76,10 @@ class SendError(Exception):
         # With retry_at: the limit that was hit when it is not the post's own
         # (rate_limit_key), e.g. the platform name for an app-wide limit.
         self.limit_key = limit_key
+        # The platform refused the post as a duplicate of one the account
+        # already has (X's 403 "duplicate content"): after an earlier send of
+        # the same post with an unknown outcome, evidence that it went out.
+        self.duplicate = duplicate
 
 
 class ManualReplyRequired(SendError):

@@ -24,8 +24,11 @@
 * **At most once**: a 429 is a clear "not now";
   a timeout, a connection error or a 5xx after the request left may have
   created the post, so they raise ``SendError(outcome_unknown=True)`` and the
-  outbox calls :meth:`XChannel.find_sent` — the account's recent posts
-  (``GET /2/users/:id/tweets``) — before it may send again.
+  outbox calls :meth:`XChannel.find_sent` — the account's posts since a
+  little before the first uncertain attempt (``GET /2/users/:id/tweets`` with
+  ``start_time``: each post read is billed) — before it may send again. A
+  resend refused as duplicate content is ``SendError(duplicate=True)``: after
+  an uncertain send, the outbox takes it as a sign that send went out.
 
 * **Several accounts**: a brand usually owns several X accounts, and a reply
   goes out from the one the customer addressed (``OutboundPost.account``).
@@ -74,7 +77,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "x"
 CREDENTIALS = (*X_APP_CREDENTIALS, *X_USER_CREDENTIALS)  # the app's, and the default account's
 DEFAULT_BACKOFF = timedelta(minutes=15)  # X's windows are 15 minutes
-FIND_PAGES = 2  # find_sent looks through the account's latest 200 posts
+FIND_PAGES = 2  # find_sent looks through at most 200 of the account's posts (each read is billed)
+FIND_SLACK = timedelta(minutes=2)  # find_sent reads posts from this long before the first attempt (clock skew)
 LOOKUP_RETRY = timedelta(minutes=1)  # after a failed lookup of the posting account (nothing was posted)
 _DUPLICATE = "duplicate content"
 _NOT_ALLOWED = ("not been mentioned", "not allowed to reply", "reply to this conversation is not allowed")
@@ -136,7 +140,7 @@ class ThreadInterrupted(SendError):
 
     def __init__(self, message: str, *, sent: list[SentPost], error: SendError) -> None:
         super().__init__(message, permanent=error.permanent, outcome_unknown=error.outcome_unknown,
-                         retry_at=error.retry_at, limit_key=error.limit_key)
+                         retry_at=error.retry_at, limit_key=error.limit_key, duplicate=error.duplicate)
         self.sent = sent
 
 
@@ -285,12 +289,22 @@ class XChannel:
     # -- reconciliation ------------------------------------------------------------
     def find_sent(self, post: OutboundPost) -> SentPost | None:
         """The account's own post with this text (replying to the same post),
-        among its latest posts; None if it is not there."""
+        among its latest posts; None if it is not there.
+
+        X bills every post read, so with ``post.first_attempt_at`` (when the
+        first uncertain send was attempted: the post cannot be older) only
+        the posts created since :data:`FIND_SLACK` before it are read
+        (``start_time``); at most :data:`FIND_PAGES` pages of 100 either way."""
         me = self._me()
         token: str | None = None
+        since = post.first_attempt_at
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
         for _ in range(FIND_PAGES):
             params: dict[str, Any] = {"max_results": 100, "tweet_fields": ["referenced_tweets", "created_at"],
                                       "user_auth": True}
+            if since is not None:
+                params["start_time"] = since - FIND_SLACK
             if token:
                 params["pagination_token"] = token
             try:
@@ -366,8 +380,8 @@ class XChannel:
                 url = status_url(post.in_reply_to)
                 return ManualReplyRequired(f"reply by hand: {url} (X refused an API reply: {reason})", url=url)
             if _DUPLICATE in lowered:
-                return SendError(f"X refused the post as a duplicate of an earlier one ({reason}); edit the text",
-                                 permanent=True)
+                return SendError(f"X refused the post as a duplicate of a post the account already has ({reason})",
+                                 permanent=True, duplicate=True)
             return SendError(f"X: forbidden while {doing} (403: {reason}); check that the app has Read and Write"
                              f" permission and {', '.join(self._credentials())} belong to it", permanent=True)
         if 400 <= status < 500:

@@ -5,7 +5,8 @@ Written from X's public API reference; payloads have the real shapes
 and the fake honours what a client asks for: ``expansions``, ``tweet.fields``
 and ``user.fields`` decide what is in a response, ``since_id`` / ``until_id``
 bound the ids (recent search refuses, with X's 400, a ``since_id`` or
-``until_id`` older than its 7 days), ``max_results`` is checked against the endpoint's range, and
+``until_id`` older than its 7 days), ``start_time`` / ``end_time`` bound the
+creation times (a ``since_id`` overrides ``start_time``; an unreadable time is X's 400), ``max_results`` is checked against the endpoint's range, and
 pages follow ``next_token`` (search) or ``pagination_token`` (timelines).
 The user timeline (``GET /2/users/:id/tweets``) honours ``exclude``
 (``retweets``, ``replies``); a reply carries ``in_reply_to_user_id`` (when
@@ -76,6 +77,21 @@ def snowflake_time(post_id: int) -> datetime:
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _created(tweet: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00"))
+
+
+def _parse_time(value: str) -> datetime | None:
+    """A ``start_time``/``end_time`` as X takes it: ISO 8601 in UTC
+    (``2026-03-10T09:15:00Z``, fractions allowed); None if unreadable."""
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?(Z|[+-]00:00)", value):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -199,6 +215,7 @@ class FakeXAPI:
         self.calls: list[Call] = []
         self.rate_limit = 450
         self.rate_remaining: int | None = 449  # None: no rate headers at all
+        self.posts_read = 0  # posts served by the reading endpoints (X bills each read)
         self.redeliver_boundary = False  # also return the post whose id == since_id
         self.me_id: str | None = None  # the account behind the access token
         self.user_tokens: dict[str, str] = {}  # other accounts' access tokens → their user ids
@@ -550,8 +567,26 @@ class FakeXAPI:
                                     "type": PROBLEM + "invalid-request"})
         since = int(params["since_id"]) if params.get("since_id") else None
         until = int(params["until_id"]) if params.get("until_id") else None
+        times = {}
+        for bound in ("start_time", "end_time"):
+            value = params.get(bound)
+            if not value:
+                continue
+            parsed = _parse_time(value)
+            if parsed is None:
+                return self._json(400, {"errors": [{"parameters": {bound: [value]},
+                                                    "message": f"Invalid '{bound}':'{value}'."}],
+                                        "title": "Invalid Request",
+                                        "detail": "One or more parameters to your request was invalid.",
+                                        "type": PROBLEM + "invalid-request"})
+            times[bound] = parsed
+        if since is not None:
+            times.pop("start_time", None)  # X: since_id takes precedence over start_time
         rows = sorted((t for t in candidates if self._visible(t)), key=lambda t: int(t["id"]), reverse=True)
         rows = [t for t in rows if (since is None or int(t["id"]) > since) and (until is None or int(t["id"]) < until)]
+        if times:  # X: created at or after start_time, before end_time
+            rows = [t for t in rows if ("start_time" not in times or _created(t) >= times["start_time"])
+                    and ("end_time" not in times or _created(t) < times["end_time"])]
         token = params.get(token_param)
         if token:
             if not token.startswith("pg") or not token[2:].isdigit():
@@ -568,6 +603,7 @@ class FakeXAPI:
         meta: dict[str, Any] = {"newest_id": page[0]["id"], "oldest_id": page[-1]["id"], "result_count": len(page)}
         if rest:
             meta["next_token"] = f"pg{page[-1]['id']}" if rest else None
+        self.posts_read += len(page)
         body: dict[str, Any] = {"data": [self._shape_tweet(t, tweet_fields) for t in page]}
         includes = self._includes(page, params)
         if includes:
