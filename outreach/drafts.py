@@ -9,7 +9,13 @@ One conversation gets one reply: when an alert already has a pending reply
 (``drafted``, ``held`` or ``approved`` and not yet sent), a newer mention in
 that alert re-drafts that row to answer the newest mention instead of adding a
 second reply. The re-drafted text needs approval again (the approval was given
-to the old text), and the old text is kept in the audit event. A reply that is
+to the old text), and the old text is kept in the audit event. A text a person
+wrote (``replies edit``, ``approve --text``: a ``reply.edited`` event whose
+text is still the reply's) is never replaced by the template's: the reply
+moves to the newest mention with that text, ``held`` (``hold_code``
+:data:`WROTE_AGAIN`) with a reason naming who edited it and when the customer
+wrote again, so a person checks it still fits before it goes out, and an
+approval given before that mention is withdrawn. A reply that is
 already on its way (``sending``, ``unknown``) or out (``sent``) is never
 touched; a further mention then gets a new draft, and the send-time safeguards
 decide whether it may go out.
@@ -29,14 +35,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from brandpulse import audit
 from brandpulse.config import Brand, Settings
 from brandpulse.db.bulk import insert_rows, update_rows
-from brandpulse.db.models import MentionRow, OutboxRow
+from brandpulse.db.models import AuditRow, MentionRow, OutboxRow
 from brandpulse.types import DraftRequest, Mention
 from outreach.channels.textlength import URL_WEIGHT
 from outreach.safeguards import POLICY_ACTOR, TEMPLATE
@@ -53,6 +59,10 @@ log = logging.getLogger(__name__)
 AUDIT_ENTITY = "outbox"
 # A reply row in one of these states has not gone out and can still be re-drafted.
 PENDING_STATUSES = ("drafted", "held", "approved")
+# The hold code of a reply whose text a person wrote (``replies edit``,
+# ``approve --text``) and whose customer wrote again before it went out: the
+# reply moved to their newer post with the person's text, for a person to check.
+WROTE_AGAIN = "wrote_again"
 
 
 def choose_account(mention: Mention, brand: Brand) -> str | None:
@@ -75,11 +85,25 @@ _VALUE_COLUMNS = (
 _INSERT_COLUMNS = (*_VALUE_COLUMNS, "kind", "brand", "platform", "alert_id", "attempts", "created_at")
 
 
+# A person's latest edit of a reply (its ``reply.edited`` event), if any.
+_LAST_EDIT = (
+    select(func.max(AuditRow.id))
+    .where(
+        AuditRow.entity_type == "outbox",
+        AuditRow.entity_id == cast(OutboxRow.id, String),
+        AuditRow.action == "reply.edited",
+        AuditRow.actor.not_in((audit.SYSTEM, POLICY_ACTOR)),
+    )
+    .correlate(OutboxRow)
+    .scalar_subquery()
+)
+
 # The pending replies of some alerts, with when the mention each answers was
-# posted; built once (building a statement costs more than running it).
+# posted and a person's latest edit; built once (building a statement costs
+# more than running it).
 _PENDING_REPLIES = (
     select(OutboxRow.id, OutboxRow.alert_id, OutboxRow.mention_id, OutboxRow.text, OutboxRow.status,
-           MentionRow.created_at)
+           MentionRow.created_at, OutboxRow.template, OutboxRow.approved_by, _LAST_EDIT)
     .outerjoin(MentionRow, MentionRow.id == OutboxRow.mention_id)
     .where(
         OutboxRow.kind == "reply",
@@ -100,6 +124,9 @@ class _Pending:
     text: str
     status: str
     answered_at: datetime | None
+    template: str | None
+    approved_by: str | None
+    edited: tuple[str, datetime] | None  # (who, when) a person wrote the text it still has, else None
 
 
 @dataclass(slots=True)
@@ -108,6 +135,7 @@ class _Draft:
     request: DraftRequest
     values: dict[str, Any]  # the outbox columns this draft sets
     hold_reason: str | None
+    kept: dict[str, Any] | None = None  # a person's text kept: who wrote it and when (audit details)
 
 
 def render_draft(request: DraftRequest, *, renderer: TemplateRenderer, brand: Brand) -> tuple[str, str | None]:
@@ -210,9 +238,13 @@ def draft_replies(
         # cannot claim a draft between this read and its re-draft below. Its
         # conditional claim waits for this transaction, then sees the new state.
         rows = session.execute(_PENDING_REPLIES, {"alert_ids": list(by_alert)}).all()
-        for outbox_id, alert_id, mention_id, text, status, answered_at in rows:
+        edits = _edits(session, [row[-1] for row in rows if row[-1] is not None])
+        for outbox_id, alert_id, mention_id, text, status, answered_at, template, approved_by, edit_id in rows:
+            edit = edits.get(edit_id)
+            edited = (edit[0], edit[1]) if edit is not None and edit[2] == text else None
             # the newest pending row per alert
-            existing[alert_id] = _Pending(outbox_id, mention_id, text, status, answered_at)
+            existing[alert_id] = _Pending(outbox_id, mention_id, text, status, answered_at, template, approved_by,
+                                          edited)
 
     policy = settings.reply_policy
     new: list[_Draft] = []
@@ -227,6 +259,11 @@ def draft_replies(
                 ids_by_key[key] = found.id  # the pending draft already answers a newer mention
                 continue
         brand = brands[request.mention.brand]
+        if found is not None and found.edited is not None:
+            draft = _keep_persons_text(key, request, found, brand=brand, now=now)
+            redrafts.append((draft, found))
+            ids_by_key[key] = found.id
+            continue
         text, hold_reason = render_draft(request, renderer=renderer, brand=brand)
         auto = not policy.require_approval or request.template in policy.auto_send_templates
         if hold_reason is not None:
@@ -304,6 +341,47 @@ def draft_replies(
     return result
 
 
+def _edits(session: Session, audit_ids: list[int]) -> dict[int, tuple[str, datetime, Any]]:
+    """The ``reply.edited`` events ``audit_ids``: id → (who, when, the text they wrote)."""
+    if not audit_ids:
+        return {}
+    rows = session.execute(select(AuditRow.id, AuditRow.actor, AuditRow.at, AuditRow.details)
+                           .where(AuditRow.id.in_(audit_ids))).all()
+    return {audit_id: (actor, at, (details or {}).get("text")) for audit_id, actor, at, details in rows}
+
+
+def _keep_persons_text(key: tuple[str, int], request: DraftRequest, found: _Pending, *, brand: Brand,
+                       now: datetime) -> _Draft:
+    """The re-draft of a pending reply whose text a person wrote, for the
+    customer's newer mention: it answers that mention with the person's text
+    (never the template's), held for a person to check it still fits; an
+    approval given before the customer wrote again is withdrawn."""
+    editor, edited_at = found.edited  # type: ignore[misc]
+    reason = (f"edited by {editor} before the customer wrote again at {request.mention.created_at:%Y-%m-%d %H:%M} UTC"
+              " — check it still fits their newer post, then approve it (or edit or reject it)")
+    if found.approved_by not in (None, POLICY_ACTOR):
+        reason += f"; {found.approved_by}'s approval was withdrawn"
+    values = {
+        "mention_id": request.mention_id,
+        "in_reply_to": request.mention.external_id,
+        "account": choose_account(request.mention, brand),
+        "template": found.template,
+        "text": found.text,
+        "status": "held",
+        "needs_approval": True,
+        "hold_reason": reason,
+        "hold_code": WROTE_AGAIN,
+        "waived": None,
+        "approved_by": None,
+        "approved_at": None,
+        "last_error": None,
+        "not_before": None,
+        "updated_at": now,
+    }
+    return _Draft(key=key, request=request, values=values, hold_reason=reason,
+                  kept={"edited_by": editor, "edited_at": edited_at.isoformat()})
+
+
 def _events(draft: _Draft, outbox_id: int, *, now: datetime, previous: dict[str, Any] | None) -> list[dict[str, Any]]:
     v = draft.values
     details: dict[str, Any] = {
@@ -317,6 +395,8 @@ def _events(draft: _Draft, outbox_id: int, *, now: datetime, previous: dict[str,
     if previous is not None:
         details["redrafted"] = True
         details["previous"] = previous
+    if draft.kept is not None:
+        details["text_kept"] = draft.kept
     events = [
         {"at": now, "actor": audit.SYSTEM, "action": "reply.drafted", "entity_type": AUDIT_ENTITY,
          "entity_id": outbox_id, "details": details}
