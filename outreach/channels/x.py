@@ -7,9 +7,10 @@
   raises :class:`ManualReplyRequired` with the post's link, for a person to
   answer by hand. An X refusal for the same reason is turned into the same
   error.
-* **Status updates**: a standalone post, or a thread where each post replies
-  to the previous one (replying to one's own post is always allowed), see
-  :meth:`XChannel.post_thread`.
+* **Status updates**: a standalone post, or a reply to the account's previous
+  status post (replying to one's own post is always allowed): an incident's
+  X thread is built one outbox row per step, each claimed and sent at most
+  once (outreach/incidents.py).
 * **Length** is checked before anything is sent, as X counts it
   (:mod:`outreach.channels.textlength`).
 * **Rate limits** are per access token: a 429 is a clear "not now"
@@ -54,7 +55,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import requests
 import tweepy
@@ -132,16 +133,6 @@ def _same_post(returned: str, sent: str) -> bool:
 class _Me:
     id: str
     username: str
-
-
-class ThreadInterrupted(SendError):
-    """A thread stopped part-way: ``sent`` holds the posts created so far,
-    ``__cause__`` the error that stopped it."""
-
-    def __init__(self, message: str, *, sent: list[SentPost], error: SendError) -> None:
-        super().__init__(message, permanent=error.permanent, outcome_unknown=error.outcome_unknown,
-                         retry_at=error.retry_at, limit_key=error.limit_key, duplicate=error.duplicate)
-        self.sent = sent
 
 
 class XChannel:
@@ -261,30 +252,6 @@ class XChannel:
             raise SendError(f"X: unreadable answer to the post (HTTP {response.status_code}, {response.text[:200]!r});"
                             " it may have been created, reconcile before sending again", outcome_unknown=True) from None
         return SentPost(external_id=post_id, url=status_url(post_id, me.username))
-
-    def post_thread(self, texts: Sequence[str], *, brand: str, in_reply_to: str | None = None,
-                    outbox_id: int = 0) -> list[SentPost]:
-        """Post ``texts`` as a thread, each replying to the previous (the first
-        to ``in_reply_to``, one of the account's own posts, if given). Checks
-        every length before posting anything. On failure raises
-        :class:`ThreadInterrupted` with the posts already created."""
-        for i, text in enumerate(texts):
-            problem = length_problem(text)
-            if problem:
-                raise SendError(f"X: thread post {i + 1}: {problem}; shorten it", permanent=True)
-        sent: list[SentPost] = []
-        previous = in_reply_to
-        for text in texts:
-            post = OutboundPost(outbox_id=outbox_id, platform=PLATFORM, brand=brand, account=None, text=text,
-                                in_reply_to=previous, kind="status")
-            try:
-                created = self.send(post)
-            except SendError as exc:
-                raise ThreadInterrupted(f"X: thread stopped after {len(sent)} of {len(texts)} posts: {exc}",
-                                        sent=sent, error=exc) from exc
-            sent.append(created)
-            previous = created.external_id
-        return sent
 
     # -- reconciliation ------------------------------------------------------------
     def find_sent(self, post: OutboundPost) -> SentPost | None:
@@ -456,11 +423,6 @@ class XAccountsChannel:
     def find_sent(self, post: OutboundPost) -> SentPost | None:
         """Looks on the timeline of the account that posted ``post``."""
         return self.channel_for(post.account).find_sent(post)
-
-    def post_thread(self, texts: Sequence[str], *, brand: str, account: str | None = None,
-                    in_reply_to: str | None = None, outbox_id: int = 0) -> list[SentPost]:
-        """:meth:`XChannel.post_thread` as ``account`` (None: the default)."""
-        return self.channel_for(account).post_thread(texts, brand=brand, in_reply_to=in_reply_to, outbox_id=outbox_id)
 
 
 def build_x_channel(

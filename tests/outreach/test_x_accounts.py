@@ -213,12 +213,6 @@ def test_no_token_in_logs_reprs_or_errors(x, settings, clock, caplog):
         assert secret not in shown
 
 
-def test_a_thread_as_a_named_account(x, settings, clock):
-    channel = build_x_channel(settings, env=both_env(x), clock=clock)
-    sent = channel.post_thread(["Investigating.", "Resolved."], brand="acme", account="AcmeHelp")
-    assert [author_of(x, s.external_id) for s in sent] == ["AcmeHelp", "AcmeHelp"]
-
-
 # ------------------------------------------------------------------ through the outbox
 def stored_reply(make_mention, make_outbox, fake, clock, *, author: str, account: str, text: str):
     tweet = fake.add_tweet(text, author=author, created_at=ago(clock))

@@ -9,7 +9,7 @@ import pytest
 
 from brandpulse.secrets import MissingSecretError
 from outreach.channels.base import ManualReplyRequired, OutboundPost, SendError
-from outreach.channels.x import ThreadInterrupted, XChannel, build_x_channel
+from outreach.channels.x import XChannel, build_x_channel
 from tests.fakes import faults, serve_x
 
 pytestmark = pytest.mark.usefixtures("no_sleeping")
@@ -66,33 +66,6 @@ def test_a_duplicate_is_refused_permanently(x, channel, clock):
     with pytest.raises(SendError) as err:
         channel.send(OutboundPost(outbox_id=2, platform="x", brand="acme", account=None, text="Service restored.", kind="status"))
     assert err.value.permanent and "duplicate" in str(err.value)
-
-
-def test_a_thread_replies_to_itself(x, channel):
-    sent = channel.post_thread(["Investigating check-in errors.", "Identified: a certificate expired.", "Resolved."],
-                               brand="acme")
-    assert len(sent) == 3
-    posts = [x.tweets[int(s.external_id)] for s in sent]
-    assert "referenced_tweets" not in posts[0]
-    assert posts[1]["referenced_tweets"] == [{"type": "replied_to", "id": posts[0]["id"]}]
-    assert posts[2]["referenced_tweets"] == [{"type": "replied_to", "id": posts[1]["id"]}]
-    assert {p["conversation_id"] for p in posts} == {posts[0]["id"]}
-
-
-def test_a_thread_checks_every_length_first_and_reports_what_was_sent(x, channel, clock):
-    with pytest.raises(SendError, match="thread post 2"):
-        channel.post_thread(["fine", "遅" * 141], brand="acme")
-    assert x.calls_to("create") == []
-    original = x._ep_create
-
-    def limit_after_first(match, params, body):
-        x.fail(faults.rate_limit(reset_after=timedelta(minutes=3)), endpoint="create")
-        return original(match, params, body)
-
-    x._ep_create = limit_after_first
-    with pytest.raises(ThreadInterrupted) as err:
-        channel.post_thread(["Update 1", "Update 2"], brand="acme")
-    assert len(err.value.sent) == 1 and err.value.retry_at == clock.now() + timedelta(minutes=3)
 
 
 def test_find_sent_sees_through_tco_links_and_entities(x, channel, clock):
