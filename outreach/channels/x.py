@@ -175,15 +175,18 @@ class XChannel:
         return self.token_names[0]
 
     # -- who we are --------------------------------------------------------------
-    def _me(self) -> _Me:
+    def _me(self, *, reconciling: bool = False) -> _Me:
         """The posting account, looked up once (``GET /2/users/me``). A lookup
         that fails for a while (5xx, no answer, an unreadable answer) posted
         nothing: tried again after :data:`LOOKUP_RETRY` (``retry_at``), not
-        an unknown outcome to reconcile."""
+        an unknown outcome to reconcile. ``reconciling``: for
+        :meth:`find_sent`, where such a failure is a plain passing one (no
+        ``retry_at``), so the outbox backs off as for any failed look-up;
+        a 429 still gives X's reset."""
         if self._account and self._account_id:
             return _Me(self._account_id, self._account)
-        retry_at = self.clock.now() + LOOKUP_RETRY
-        later = f"nothing was posted; not before {retry_at.isoformat()}"
+        retry_at = None if reconciling else self.clock.now() + LOOKUP_RETRY
+        later = "will retry" if retry_at is None else f"nothing was posted; not before {retry_at.isoformat()}"
         try:
             response = self.client.get_me(user_fields=["username"])
             data = response.json()["data"]
@@ -262,7 +265,7 @@ class XChannel:
         first uncertain send was attempted: the post cannot be older) only
         the posts created since :data:`FIND_SLACK` before it are read
         (``start_time``); at most :data:`FIND_PAGES` pages of 100 either way."""
-        me = self._me()
+        me = self._me(reconciling=True)
         token: str | None = None
         since = post.first_attempt_at
         if since is not None and since.tzinfo is None:

@@ -223,3 +223,26 @@ def test_the_fake_x_api_filters_the_timeline_by_start_time(clock):
         assert [t["id"] for t in everything["data"]] == [new["id"], old["id"]]
         bad = requests.get(url, params={"max_results": 100, "start_time": "yesterday"}, headers=headers)
         assert bad.status_code == 400 and "start_time" in bad.text
+
+
+def test_a_failing_account_look_up_while_reconciling_backs_off_too(Session, clock, make_mention, make_outbox, x,
+                                                                   settings):
+    """After a restart the channel does not know its account yet: a look-up of
+    it (GET /2/users/me) that keeps failing backs off like the timeline's."""
+    fake, channel = x
+    rid = stored_reply(make_mention, make_outbox, fake, clock)
+    fake.fail("lost_ack", endpoint="create")
+    run(Session, channel, clock)
+    env = {"X_API_KEY": fake.api_key, "X_API_SECRET": "s-123456", "X_ACCESS_TOKEN": fake.access_token,
+           "X_ACCESS_TOKEN_SECRET": "ts-123456"}
+    restarted = build_x_channel(settings, env=env, clock=clock)
+    fake.fail("server_error", endpoint="me", times=1000)
+    asked = []
+    for minute in range(1, 41):
+        clock.advance(timedelta(minutes=1))
+        before = len(fake.calls_to("me"))
+        run(Session, restarted, clock)
+        if len(fake.calls_to("me")) > before:
+            asked.append(minute)
+    assert asked == [1, 2, 4, 8, 16, 32]
+    assert row_of(Session, rid).status == "unknown" and events(Session, rid, "reply.reconcile_failed") == 1
