@@ -25,6 +25,14 @@ app (its own password); each access token acts as the user who logged in,
 so a comment or submission is that user's and ``fail(..., account=...)``
 answers only that user's requests with the fault (e.g. a RATELIMIT).
 
+Access tokens: each login issues a new one, valid until ``tokens`` loses it
+(``tokens.clear()``: Reddit revoked them). With ``token_lifetime`` set, a
+token says so in its ``expires_in`` and Reddit refuses it (401
+``invalid_token``, as for any token it does not accept) once the fake clock
+is past its issue time plus that lifetime; prawcore's own notion of expiry
+runs on the real monotonic clock, so it keeps sending the token, as it does
+for up to 10 s past ``expires_in`` against Reddit.
+
 Endpoint names for faults: ``token``, ``new``, ``comments``, ``info``,
 ``user_comments``, ``user_submitted``, ``me``, ``comment``, ``submit``.
 """
@@ -35,7 +43,7 @@ import base64
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -116,6 +124,8 @@ class FakeRedditAPI:
         self.faults = F.FaultQueue()
         self.calls: list[Call] = []
         self.tokens: set[str] = set()
+        self.token_lifetime: timedelta | None = None  # None: tokens say 86400 s and Reddit never ends them by age
+        self.token_expires: dict[str, datetime] = {}  # access token -> when Reddit stops accepting it
         self.rate_remaining: float | None = 99.0  # None: no rate headers
         self.rate_used = 1
         self.rate_reset = 300
@@ -233,8 +243,20 @@ class FakeRedditAPI:
         token = f"fake-reddit-access-token-{self._token_no}"
         self.tokens.add(token)
         self.token_users[token] = self.names[user.lower()]
+        expires_in = 86400
+        if self.token_lifetime is not None:
+            expires_in = int(self.token_lifetime.total_seconds())
+            self.token_expires[token] = self.now() + self.token_lifetime
         return 200, {"Content-Type": "application/json"}, json.dumps(
-            {"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"})
+            {"access_token": token, "token_type": "bearer", "expires_in": expires_in, "scope": "*"})
+
+    def _accepts(self, auth: str) -> bool:
+        """Whether Reddit accepts the ``Authorization`` header's access token."""
+        token = auth[7:] if auth.startswith("bearer ") else None
+        if token not in self.tokens:
+            return False
+        expires = self.token_expires.get(token)
+        return expires is None or self.now() < expires
 
     def _handle(self, request: requests.PreparedRequest):
         parts = urlsplit(request.url)
@@ -253,7 +275,7 @@ class FakeRedditAPI:
         fault = (own.take(name) if own is not None else None) or self.faults.take(name)
         if fault is not None and fault.kind != F.LOST_ACK:
             return self._fault(fault, name)
-        if not (auth.startswith("bearer ") and auth[7:] in self.tokens):
+        if not self._accepts(auth):
             return 401, {"Content-Type": "application/json", "www-authenticate": 'Bearer realm="reddit", error="invalid_token"'}, \
                 json.dumps({"message": "Unauthorized", "error": 401})
         self.acting = acting or self.username
