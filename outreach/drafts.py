@@ -240,8 +240,7 @@ def draft_replies(
         rows = session.execute(_PENDING_REPLIES, {"alert_ids": list(by_alert)}).all()
         edits = _edits(session, [row[-1] for row in rows if row[-1] is not None])
         for outbox_id, alert_id, mention_id, text, status, answered_at, template, approved_by, edit_id in rows:
-            edit = edits.get(edit_id)
-            edited = (edit[0], edit[1]) if edit is not None and edit[2] == text else None
+            edited = _persons(edits.get(edit_id), text)
             # the newest pending row per alert
             existing[alert_id] = _Pending(outbox_id, mention_id, text, status, answered_at, template, approved_by,
                                           edited)
@@ -339,6 +338,27 @@ def draft_replies(
         if outbox_id not in result:
             result.append(outbox_id)
     return result
+
+
+def persons_texts(session: Session, replies: Sequence[Any]) -> dict[int, tuple[str, datetime]]:
+    """Of ``replies`` (outbox rows: ``id`` and ``text``), those whose text a
+    person wrote (``replies edit``, ``approve --text``: their latest
+    ``reply.edited`` event's text is still the reply's), as id → (who, when),
+    recognised as :func:`draft_replies` recognises them. Other callers that
+    re-draft replies (incidents: :mod:`outreach.incident_replies`) keep such a
+    text instead of replacing it. Two SELECTs, none for no replies."""
+    texts = {reply.id: reply.text for reply in replies}
+    if not texts:
+        return {}
+    last = session.execute(select(OutboxRow.id, _LAST_EDIT).where(OutboxRow.id.in_(sorted(texts)))).all()
+    edits = _edits(session, [edit_id for _, edit_id in last if edit_id is not None])
+    found = {outbox_id: _persons(edits.get(edit_id), texts[outbox_id]) for outbox_id, edit_id in last}
+    return {outbox_id: edited for outbox_id, edited in found.items() if edited is not None}
+
+
+def _persons(edit: tuple[str, datetime, Any] | None, text: str) -> tuple[str, datetime] | None:
+    """(who, when) when ``edit`` (a person's latest ``reply.edited`` event) wrote ``text``, the reply's text now."""
+    return (edit[0], edit[1]) if edit is not None and edit[2] == text else None
 
 
 def _edits(session: Session, audit_ids: list[int]) -> dict[int, tuple[str, datetime, Any]]:

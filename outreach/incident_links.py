@@ -68,7 +68,7 @@ from brandpulse.db.models import (
     ScoreRow,
 )
 from brandpulse.types import DraftRequest, Label, Mention, Priority, Score
-from outreach.drafts import render_draft
+from outreach.drafts import persons_texts, render_draft
 from outreach.incident_matching import (
     OpenIncident,
     answered_posts,
@@ -81,6 +81,7 @@ from outreach.incident_matching import (
 )
 from outreach.incident_records import (
     AUDIT_ENTITY,
+    CANCELLED,
     IN_FLIGHT_STATUSES,
     LINKABLE_ALERT_STATUSES,
     LINKED_AT_OPENING,
@@ -97,7 +98,7 @@ from outreach.incident_records import (
     replies_to,
     withdraw,
 )
-from outreach.incident_replies import redraft, redraft_replies, store_redrafts
+from outreach.incident_replies import keep_persons_text, redraft, redraft_replies, store_redrafts
 from outreach.incident_templates import FOLLOWUP_TEMPLATE, REPLY_TEMPLATE, IncidentTemplates
 
 
@@ -222,7 +223,8 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
     pending = [(reply, mention) for reply, mention in replies if reply.status in PENDING_REPLY_STATUSES]
     answered = [reply.id for reply, _ in replies if reply.status == "sent"]
     redrafted = redraft_replies(session, incident.snapshot, pending, reason="linked when the incident was opened",
-                                 settings=settings, templates=templates, now=now)
+                                 settings=settings, templates=templates, now=now,
+                                 before=f"incident #{row.id} ({row.title}) was opened")
     link_mentions(session, links, now=now, how=LINKED_AT_OPENING, keywords=found_keywords, details={
         "earlier": True, "since": since.isoformat(), "until": until.isoformat(), "keywords": list(row.keywords or ()),
         "counts": {"linked": len(links), "alerts_tagged": len(alert_ids), "redrafted": len(redrafted),
@@ -481,6 +483,15 @@ def unlink_mentions(session: Session, incident_id: int, mention_ids: Sequence[in
     to_redraft = [(reply, row) for m in ids for reply, row in mine[m] if reply.status != "sent"]
     before = _template_before(session, [reply.id for reply, _ in to_redraft], incident_id)
     scores = _latest_scores(session, [row.id for _, row in to_redraft])
+    edited = persons_texts(session, [reply for reply, _ in to_redraft])  # a person's text: kept, held for them
+    unlinked_before = (f"incident #{incident_id} ({incident_row.title}) was cancelled"
+                       if incident_row.status == CANCELLED else
+                       f"{actor} unlinked the complaint from incident #{incident_id} ({incident_row.title})")
+    # A person's text written before a cancellation never goes out as it is
+    # (outreach.incident_replies.cancelled_incident_reply): they rewrite it.
+    kept_advice = ("it may speak of the outage: edit it (`brandpulse replies edit {reply_id} ...`, without"
+                   f" incident #{incident_id}'s status link) and approve it, or reject it"
+                   if incident_row.status == CANCELLED else None)
     brand = settings.brand(incident_row.brand)
     policy = settings.reply_policy
     changes: list[dict[str, Any]] = []
@@ -500,6 +511,16 @@ def unlink_mentions(session: Session, incident_id: int, mention_ids: Sequence[in
         for reply, answered_row in mine[mention_id]:
             if reply.status == "sent":
                 sent.append(reply.id)
+                continue
+            if reply.id in edited:
+                change, event = keep_persons_text(reply, edited[reply.id], before=unlinked_before, link=None,
+                                                  incident_id=incident_id, reason=UNLINKED_REASON, actor=actor,
+                                                  now=now, advice=kept_advice and kept_advice.format(reply_id=reply.id))
+                held[reply.id] = change["hold_reason"]
+                if reply.status == "manual":
+                    by_hand.append(reply.id)
+                changes.append(change)
+                events.append(event)
                 continue
             answered = mention_from_row(answered_row)
             score = scores.get(answered_row.id)
@@ -656,7 +677,8 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
         session, mentions=[mention_id], alerts=[alert.id] if alert else [], statuses=IN_FLIGHT_STATUSES)}
     redrafted = redraft_replies(session, current_snapshot(session, incident_id), pending,
                                  reason=LINKED_BY_HAND_REASON, settings=settings, templates=templates, now=now,
-                                 actor=actor)
+                                 actor=actor,
+                                 before=f"{actor} linked the complaint to incident #{row.id} ({row.title})")
     audit.record(session, at=now, actor=actor, action="incident.linked", entity_type=AUDIT_ENTITY,
                  entity_id=incident_id, details={
                      "by_hand": True, "mention_ids": [mention_id], "reason": reason, "keywords": keywords,

@@ -45,7 +45,14 @@ person gave to the old text (an approved reply goes back to ``drafted``, a held
 one stays held without it, so a safeguard's window cannot release it); the
 reply policy decides for the new text as for a new draft; a text too long for
 the platform is held (``hold_code`` ``template``). Each is audited as
-``reply.redrafted`` with the previous text, template and status.
+``reply.redrafted`` with the previous text, template and status. A reply
+whose text a person wrote (``replies edit``, ``approve --text``; recognised by
+:func:`outreach.drafts.persons_texts`, as when the customer writes again) is
+never re-drafted, by these nor by an unlink or the send claim's re-drafts: it
+keeps its text and is held for them (:func:`keep_persons_text`, hold code
+:data:`EDITED_HOLD`; at the claim :data:`MOVED_HOLD`) with a reason naming who
+edited it, the incident and where its update is, its approval withdrawn,
+audited ``reply.held``.
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ from brandpulse.db.models import (
     MentionRow,
     OutboxRow,
 )
+from outreach.drafts import persons_texts
 from outreach.incident_records import CANCELLED, IncidentSnapshot, current_snapshot, linked_replies, mention_from_row
 from outreach.incident_templates import (
     FOLLOWUP_TEMPLATE,
@@ -76,6 +84,7 @@ from outreach.incident_templates import (
     IncidentTemplates,
     author_context,
     author_text,
+    incident_context,
 )
 from outreach.safeguards import INCIDENT_ANSWERED, OUT_STATUSES, POLICY_ACTOR
 from outreach.safeguards import TEMPLATE as TEMPLATE_HOLD
@@ -176,22 +185,35 @@ def _redrafted_state(reply: OutboxRow, *, hold_reason: str | None, auto: bool, n
 
 def redraft_replies(session: Session, incident: IncidentSnapshot, replies: Sequence[tuple[OutboxRow, MentionRow]], *,
                      reason: str, settings: Settings, templates: IncidentTemplates, now: datetime,
-                     actor: str = audit.SYSTEM) -> list[int]:
+                     actor: str = audit.SYSTEM, before: str | None = None) -> list[int]:
     """Re-draft ``replies`` (not gone out yet, read with ``lock``) from the
     incident ``reply`` template as the incident is now, in one UPDATE, each
     audited as ``reply.redrafted`` with ``reason`` (by ``actor``: the person
     whose action re-drafts them, else brandpulse). A reply whose new text
-    fails to render keeps its old one (logged)."""
+    fails to render keeps its old one (logged). A reply whose text a person
+    wrote (:func:`outreach.drafts.persons_texts`) keeps it and is held for
+    them instead (:func:`keep_persons_text`; ``before`` says what happened,
+    e.g. "incident #3 (…) was opened"); those are not in the ids returned."""
     brand = settings.brand(incident.brand)
     policy = settings.reply_policy
     auto = not policy.require_approval or REPLY_TEMPLATE in policy.auto_send_templates
+    edited = persons_texts(session, [reply for reply, _ in replies])
+    before = before or f"incident #{incident.id} ({incident.title}): {reason}"
     changes: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     unchanged: list[int] = []
     for reply, mention_row in replies:
         context = author_context(incident, mention_from_row(mention_row), alert_id=reply.alert_id, brand=brand,
                                   settings=settings)
         text, hold_reason = author_text(templates, "reply", context)
+        if reply.id in edited and text != reply.text:
+            change, event = keep_persons_text(reply, edited[reply.id], before=before,
+                                              link=context["incident"]["url"], incident_id=incident.id,
+                                              reason=reason, actor=actor, now=now, template_text=text or None)
+            kept.append(change)
+            events.append(event)
+            continue
         if not text:
             log.warning("incident %s: reply %s keeps its text, re-drafting it failed: %s",
                         incident.id, reply.id, hold_reason)
@@ -204,10 +226,71 @@ def redraft_replies(session: Session, incident: IncidentSnapshot, replies: Seque
                                  incident_id=incident.id, reason=reason, actor=actor, now=now)
         changes.append(change)
         events.append(event)
-    store_redrafts(session, changes, replies)
+    store_redrafts(session, [*changes, *kept], replies)
     mark_incident_replies(session, unchanged, incident.id)
     audit.record_many(session, events)
     return [c["id"] for c in changes]
+
+
+# The hold code of a reply whose text a person wrote (``replies edit``,
+# ``approve --text``) and that an incident would have re-drafted: the text is
+# kept, held until a person approves it (adding the incident's link or not).
+EDITED_HOLD = "incident_edited"
+
+
+def kept_text_reason(edited: tuple[str, datetime], *, before: str, link: str | None,
+                     advice: str | None = None) -> str:
+    """The hold reason of a reply whose text ``edited`` = (who, when) wrote,
+    kept instead of an incident's re-draft: "edited by alice before incident
+    #3 (…) was opened — its update is at <link>; add it or approve as is"
+    (``advice`` instead of what follows the dash)."""
+    who, _ = edited
+    if advice:
+        return f"edited by {who} before {before} — {advice}"
+    if link:
+        return f"edited by {who} before {before} — its update is at {link}; add it or approve as is (or reject it)"
+    return f"edited by {who} before {before} — check it still fits, then approve it as is, edit or reject it"
+
+
+def keep_persons_text(reply: OutboxRow, edited: tuple[str, datetime], *, before: str, link: str | None,
+                      incident_id: int, reason: str, actor: str, now: datetime, template_text: str | None = None,
+                      advice: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The UPDATE values (the same columns as :func:`redraft`'s) that keep
+    ``reply``'s text, which a person wrote (``edited`` = who, when), where an
+    incident re-draft (``reason``) would have replaced it: its text, template
+    and incident stay, it is held (:data:`EDITED_HOLD`) for a person with a
+    reason naming who edited it, what happened (``before``) and the
+    incident's ``link``, and an approval is withdrawn (it was given before).
+    Its ``reply.held`` audit event records the kept text's author, and the
+    text the template would have given (``template_text``)."""
+    hold_reason = kept_text_reason(edited, before=before, link=link, advice=advice) + _withdrawn(reply)
+    change = {"id": reply.id, "text": reply.text, "template": reply.template, "needs_approval": True,
+              "updated_at": now, "incident_id": reply.incident_id, "status": "held", "hold_code": EDITED_HOLD,
+              "hold_reason": hold_reason, "approved_by": None, "approved_at": None}
+    who, at = edited
+    event = {"at": now, "actor": actor, "action": "reply.held", "entity_type": "outbox", "entity_id": reply.id,
+             "details": {"code": EDITED_HOLD, "reason": hold_reason, "codes": [EDITED_HOLD],
+                         "incident_id": incident_id, "redraft_reason": reason, "link": link,
+                         "text_kept": {"edited_by": who, "edited_at": at.isoformat()},
+                         "not_redrafted_text": template_text, "previous_status": reply.status,
+                         "previous_approved_by": reply.approved_by}}
+    return change, event
+
+
+def _withdrawn(reply: OutboxRow) -> str:
+    """What a hold reason adds when a person's approval of ``reply`` is withdrawn."""
+    return f"; {reply.approved_by}'s approval was withdrawn" if reply.approved_by not in (None, POLICY_ACTOR) else ""
+
+
+def update_link(session: Session, incident_id: int, platform: str, settings: Settings | None) -> str | None:
+    """Where a customer on ``platform`` reads incident ``incident_id``'s
+    updates: its status thread there (else on the other network), else the
+    brand's status page (with ``settings``)."""
+    snapshot = current_snapshot(session, incident_id)
+    if settings is not None:
+        return incident_context(snapshot, settings=settings, platform=platform)["url"]
+    links = {"x": snapshot.x_root_url, "reddit": snapshot.reddit_root_url}
+    return links.get(platform) or snapshot.x_root_url or snapshot.reddit_root_url
 
 
 def redraft(reply: OutboxRow, *, text: str, template: str, hold_reason: str | None, auto: bool, incident_id: int,
@@ -315,6 +398,11 @@ def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings 
     by = f"by {moved_to.linked_by} " if moved_to.linked_by else ""
     moved = (f"moved from incident #{old} (unlinked by {unlink.unlinked_by} {when}) to incident #{new} (linked {by}"
              f"{moved_to.linked_at:%Y-%m-%d %H:%M} UTC) while this reply was on its way, and it was not posted")
+    edited = persons_texts(session, [row]).get(row.id)
+    if edited is not None:  # a person's text: kept, never replaced by incident #new's
+        return f"{moved}: " + kept_text_reason(
+            edited, before=f"it moved to incident #{new}",
+            link=update_link(session, new, row.platform, settings)) + _withdrawn(row)
     if settings is None:
         redrafted, problem = False, "the send run was given no settings to render it"
     else:
@@ -523,6 +611,13 @@ def resolved_incident_redraft(session: Session, row: OutboxRow, *, settings: Set
     if row.approved_at is not None and row.approved_by not in (None, POLICY_ACTOR) and row.approved_at > incident.resolved_at:
         return None
     when = f"{incident.resolved_at:%Y-%m-%d %H:%M} UTC"
+    edited = persons_texts(session, [row]).get(row.id)
+    if edited is not None:  # a person's text: kept and held for them, never replaced by "it's fixed"
+        before = (f"incident #{incident.id} ({incident.title}) was resolved {when} while this reply was on its way,"
+                  " and it was not posted")
+        return "hold", (kept_text_reason(edited, before=before,
+                                         link=update_link(session, incident.id, row.platform, settings))
+                        + _withdrawn(row))
     if settings is None:
         text, problem = None, "the send run was given no settings to render it"
     else:

@@ -293,7 +293,7 @@ def resolve_incident(
     pending = [(reply, mention) for reply, mention in linked_replies(session, row.id, PENDING_REPLY_STATUSES, lock=True)
                if reply.template == REPLY_TEMPLATE]
     redrafted = redraft_replies(session, snapshot, pending, reason="incident resolved", settings=settings,
-                                 templates=templates, now=now)
+                                 templates=templates, now=now, before=f"incident #{row.id} ({row.title}) was resolved")
     audit.record(
         session, at=now, actor=actor, action="incident.resolved", entity_type=AUDIT_ENTITY, entity_id=row.id,
         details={"from": previous, "message": message, "posts": posts, "followups": followups, "redrafted": redrafted},
@@ -548,7 +548,8 @@ def _redraft_for_thread(session: Session, incident_id: int, *, platform: str, ou
             elif pending and settings is not None:
                 snapshot = current_snapshot(session, incident_id)
                 redrafted = redraft_replies(session, snapshot, pending, reason=THREAD_POSTED, settings=settings,
-                                             templates=templates or IncidentTemplates(settings), now=now)
+                                             templates=templates or IncidentTemplates(settings), now=now,
+                                             before=f"incident #{incident_id}'s status thread on {platform} was posted")
     except Exception as exc:  # noqa: BLE001 - the post exists: recording it must not depend on the re-draft
         log.exception("incident %s: re-drafting its linked replies for the status thread on %s failed; they keep"
                       " their text", incident_id, platform)
