@@ -479,3 +479,13 @@ def test_cancel_without_correction_and_with_nothing_public(tmp_path, monkeypatch
     assert "--message not posted: none of its status posts is public" in out
     bad = invoke(config, "incident", "cancel", "2", "--message", "x", "--no-correction", ok=False)
     assert bad.exit_code == 2 and "not both" in bad.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["open", "--title", "App down", "--brand", "nope", "--as", "dana"], "error: --brand: unknown brand 'nope' (known: acme)"),
+    (["list", "--brand", "nope"], "error: --brand: unknown brand 'nope' (known: acme)"),
+])
+def test_an_unknown_brand_is_named_with_its_option_as_other_commands_do(config, args, message):
+    result = invoke(config, "incident", *args, ok=False)
+    assert result.exit_code == 2 and message in result.output
+    assert "no incidents" in invoke(config, "incident", "list", "--all").output  # nothing was opened

@@ -181,6 +181,8 @@ def open_(ctx: Context, title: str, brand: str | None, components, keywords, mes
     """Open an incident (investigating), post it on the brand's networks and
     point the earlier complaints about it to the status thread."""
     app = ctx.app()
+    if brand is not None:
+        brand_ids(app.settings, brand)  # an unknown brand is named as every command names it
     now = app.clock.now()
     since_at, window = None, f"incidents.lookback {format_duration(app.settings.incidents.lookback)}"
     if since is not None:
