@@ -75,8 +75,10 @@ class PollOutcome:
     status: str  # ok | skipped | deferred | failed | failing | error | over_budget
     fetched: int = 0
     stored: int = 0
-    error: str | None = None
+    error: str | None = None  # skipped: the error the source waits after, if any
     next_poll_at: datetime | None = None
+    problems: tuple[str, ...] = ()  # ok: what the poll could not read (FetchResult.problems)
+    waiting: str | None = None  # skipped: the state it waits in (deferred: a rate limit; error: backing off)
 
 
 @dataclass
@@ -347,7 +349,8 @@ class Poller:
             if not force and status == "failing":
                 return PollOutcome(self.source.name, "failing", error=last_error)
             if not force and next_poll_at is not None and now < next_poll_at:
-                return PollOutcome(self.source.name, "skipped", next_poll_at=next_poll_at)
+                return PollOutcome(self.source.name, "skipped", next_poll_at=next_poll_at, error=last_error,
+                                   waiting=status)
             # The budget holds even when forced: public money, not scheduling.
             usage = session.connection().execute(
                 _USAGE_CHECK, {"b_source": self.source.name, "b_month": month_key(now)}
@@ -396,7 +399,8 @@ class Poller:
             seconds["store"] += t3 - t2
             seconds["apply"] += t4 - t3
             seconds["commit"] += perf_counter() - t4
-        return PollOutcome(self.source.name, "ok", fetched=len(result.mentions), stored=len(stored), next_poll_at=result.not_before)
+        return PollOutcome(self.source.name, "ok", fetched=len(result.mentions), stored=len(stored),
+                           next_poll_at=result.not_before, problems=tuple(result.problems))
 
     def _record_failure(self, message: str, *, permanent: bool, retry_at: datetime | None, status: str | None = None,
                         backoff_floor: bool = False) -> PollOutcome:

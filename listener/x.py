@@ -270,6 +270,7 @@ class _Walk:
     post_ids: list[str] = field(default_factory=list)  # of the posts read (data and included), for billing
     user_ids: list[str] = field(default_factory=list)
     failure: str | None = None  # a temporary fault that stopped the walk after the poll's first request
+    lost: list[str] = field(default_factory=list)  # posts X no longer serves (older than recent search's 7 days)
 
 
 class XSource:
@@ -362,7 +363,7 @@ class XSource:
         wait: datetime | None = head.not_before
         self._collect(head, mentions, state, since_id=state.since_id, until_id=None)
         new_gaps: list[_Gap] = []
-        problems = [head.failure] if head.failure else []
+        problems = [*head.lost, head.failure] if head.failure else list(head.lost)
         stopped = head.not_before is not None or head.failure is not None
         if not head.complete:
             if state.since_id is not None and head.oldest is not None and head.oldest > state.since_id + 1:
@@ -383,6 +384,7 @@ class XSource:
             post_ids += walk.post_ids
             user_ids += walk.user_ids
             self._collect(walk, mentions, state, since_id=gap.since_id, until_id=gap.until_id)
+            problems += walk.lost
             if walk.not_before is not None:
                 wait = walk.not_before
                 stopped = True
@@ -487,6 +489,8 @@ class XSource:
                     log.error("source %s: X can no longer serve posts older than id %s (%s); the unread posts"
                               " between ids %s and %s are not read", self.name, until_id, refused.reason,
                               since_id, until_id)
+                    walk.lost.append(f"X can no longer serve the posts between ids {since_id} and {until_id}"
+                                     f" ({refused.reason}): they are not read")
                     walk.complete = True
                     return walk
                 # Read what X still serves of the range; the caller drops what is
@@ -494,6 +498,8 @@ class XSource:
                 log.warning("source %s: X can no longer serve posts older than id %s (%s); reading the posts it"
                             " still serves%s", self.name, since_id, refused.reason,
                             f" below id {until_id}" if until_id is not None else "")
+                walk.lost.append(f"X can no longer serve posts as old as id {since_id} ({refused.reason}): the posts"
+                                 " between it and the oldest X still serves are not read")
                 since_id = None
                 continue
             pages_left[0] -= 1

@@ -173,7 +173,10 @@ def test_listen_alert_approve_and_post_exactly_once(world, caplog):
     world.reddit.fail(faults.LOST_ACK, endpoint="comment")
     world.reddit.fail(faults.UNAUTHORIZED, times=2, endpoint="comments")  # again after the fresh login tried
     world.x.fail(faults.rate_limit(reset_after=timedelta(minutes=15)), endpoint="search")
-    world.cli("run", "--once", "-v")
+    ran = world.cli("run", "--once", "-v").output  # exit status 0: the README defines none for a source's health
+    assert "sources: 2 of 4 not fully read, complaints may be missing (details: brandpulse sources)" in ran
+    assert "  x-search: deferred by the platform's rate limit until " in ran
+    assert "  reddit-comments: FAILING, not polled until fixed and `brandpulse sources reset reddit-comments`: " in ran
     with Session() as s:
         assert s.get(OutboxRow, sam_reply.id).status == "unknown"
         assert s.get(OutboxRow, reddit_reply.id).status == "unknown"

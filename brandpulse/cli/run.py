@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import click
@@ -22,6 +22,7 @@ from brandpulse.heap import startup_objects_frozen
 from brandpulse.db.models import AlertRow, MentionRow, OutboxRow
 from brandpulse.pipeline import Pipeline
 from brandpulse.wiring import build_pollers
+from outreach.templating import printable
 from outreach.channels.registry import build_channels
 from listener.poller import Poller
 from listener.registry import build_sources
@@ -72,6 +73,52 @@ def _jobs(app: App, pollers: list[Poller], *, out) -> list[Job]:
     return jobs
 
 
+def _when(at, *, now) -> str:
+    if at is None:
+        return "at its next scheduled run"
+    at = at.astimezone(timezone.utc)
+    same_day = at.date() == now.astimezone(timezone.utc).date()
+    return f"{at:%H:%M} UTC" if same_day else f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+def source_report_lines(outcomes, *, now) -> list[str]:
+    """What `run --once` says about the sources not fully read by this run
+    (listener.poller.PollOutcome each): a line per source that was deferred,
+    is failing, backing off, over budget, or read only in part, with why and
+    where to see more; nothing when every source was read. A community
+    manager must hear that listening is impaired: complaints may be missing."""
+    lines = []
+    for o in outcomes:
+        why = _one_line(o.error) if o.error else None
+        if o.status == "ok":
+            if not o.problems:
+                continue
+            text = f"read only in part: {_one_line('; '.join(o.problems))}"
+        elif o.status == "deferred":
+            text = f"deferred by the platform's rate limit until {_when(o.next_poll_at, now=now)}" + (f": {why}" if why else "")
+        elif o.status == "skipped":
+            waits = "the platform's rate limit" if o.waiting in ("deferred", "ok") else "backing off after an error"
+            text = f"not polled: waiting until {_when(o.next_poll_at, now=now)} ({waits})" + (f": {why}" if why else "")
+        elif o.status == "failing":
+            text = (f"FAILING, not polled until fixed and `brandpulse sources reset {o.source}`"
+                    + (f": {why}" if why else ""))
+        elif o.status == "over_budget":
+            text = f"not polled, over budget: {why}" if why else "not polled, over budget"
+        else:  # error: a temporary fault, polled again after a backoff
+            text = f"{o.status}, polled again at {_when(o.next_poll_at, now=now)}" + (f": {why}" if why else "")
+        lines.append(f"  {o.source}: {text}")
+    if not lines:
+        return []
+    n = len(lines)
+    return [f"sources: {n} of {len(outcomes)} not fully read, complaints may be missing"
+            " (details: brandpulse sources)"] + lines
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = printable(" ".join(str(text).split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def send_report_lines(report) -> list[str]:
     """What `run --once` says about the replies it sent (an
     outreach.outbox.SendReport; None: the send run failed): the counts, then
@@ -112,12 +159,16 @@ def run(ctx: Context, once: bool, verbose: bool) -> None:
     if not pollers:
         raise UserError("no enabled sources in the configuration: nothing to listen to")
     if once:
-        report = None
+        report, outcomes = None, []
         for job in jobs:
             result = job.func()
             if job.id == SEND_JOB_ID:
                 report = result
+            else:
+                outcomes.append(result)
         click.echo(_summary_line(app))
+        for line in source_report_lines(outcomes, now=app.clock.now()):
+            click.echo(line)
         for line in send_report_lines(report):
             click.echo(line)
         return

@@ -184,13 +184,18 @@ def test_a_search_source_back_after_a_week_reads_what_x_still_serves_instead_of_
     fresh = [x.add_tweet(f"acme air again {i}", author="jane", created_at=clock.now() - timedelta(minutes=30 - i))["id"]
              for i in range(25)]  # more than one poll's pages: a new gap, above the old since_id
     read: list[str] = []
+    problems: list[str] = []
     for _ in range(4):
         result = src.fetch(cursor, now=clock.now())
         read += [m.external_id for m in result.mentions]
+        problems += result.problems
         cursor = result.cursor
     assert sorted(read) == sorted(fresh)
     assert "gaps" not in cursor and cursor["since_id"] == fresh[-1]
     assert "X can no longer serve" in caplog.text  # the 5 posts of the old gap are out of reach, and it says so
+    # ... and so does the poll's result, which the poller keeps as the source's last error ('brandpulse
+    # sources'), 'run --once' prints and the digest lists as a partial read
+    assert problems and all("X can no longer serve" in p and "not read" in p for p in problems)
     before = len(x.calls_to("search"))
     assert src.fetch(cursor, now=clock.now()).mentions == []
     assert len(x.calls_to("search")) == before + 1  # back to one request a poll, no refused one
