@@ -55,6 +55,7 @@ OPEN_STATUSES = ("open", "acknowledged")
 PRIORITIES = ("P1", "P2", "P3", "P4")
 LABELS = ("negative", "neutral", "positive", "unknown")
 HTML_TEMPLATE = "digest.html.j2"
+LISTENING_PROBLEMS = "Listening problems: the inbox may be missing complaints"
 # The project's own templates: the fallback when the configured templates
 # directory has no digest template of its own.
 PROJECT_TEMPLATES = resource_dir("templates")
@@ -202,13 +203,34 @@ class DigestTotals:
 
 @dataclass(frozen=True, slots=True)
 class DigestSource:
-    """A source that is not listening: failing (e.g. credentials) or over its monthly budget."""
+    """A source whose listening is impaired, so the inbox may be missing
+    complaints: not listening now (failing, e.g. credentials; over its
+    monthly budget), backing off after an error or waiting for the
+    platform's rate limit now, or whose latest poll in the period read only
+    in part (a closed subreddit skipped, posts X no longer serves)."""
 
     name: str
     kind: str
-    status: str  # failing | over_budget
+    status: str  # failing | over_budget | error | deferred | partial
     message: str
-    since: datetime | None
+    since: datetime | None  # partial: the poll that read only in part
+    until: datetime | None = None  # error, deferred: when it polls again
+
+    @property
+    def label(self) -> str:
+        return "read only in part" if self.status == "partial" else self.status
+
+    @property
+    def when(self) -> str:
+        """``since 2026-03-10 09:00 UTC``, ``until 09:14 UTC (the platform's rate limit)`` …"""
+        if self.status == "deferred":
+            return f"until {_clock_time(self.until, self.since)} (the platform's rate limit)"
+        if self.status == "error":
+            return (f"since {format_time(self.since)}"
+                    + (f", polled again after {_clock_time(self.until, self.since)}" if self.until else ""))
+        if self.status == "partial":
+            return f"at {format_time(self.since)}"
+        return f"since {format_time(self.since)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +271,7 @@ class Digest:
     totals: DigestTotals
     kpis: KpiReport | None = None  # response KPIs of the alerts opened in the period
     meta: dict[str, Any] = field(default_factory=dict)
-    sources: tuple[DigestSource, ...] = ()  # sources not listening (failing, over budget), now
+    sources: tuple[DigestSource, ...] = ()  # listening problems: now, and partial reads of the period
     trends: TrendReport | None = None  # the last 14 days by day (TREND_PERIOD), whatever the period
     waits: tuple[DigestWait, ...] = ()  # senders waiting for a rate limit, now
 
@@ -580,7 +602,7 @@ def build_digest(
         ),
         kpis=compute_kpis(session, now=now, since=since, brands=brand_ids),
         trends=compute_trends(session, now=now, since=TREND_PERIOD, by="day", brands=brand_ids),
-        sources=_sources_needing_attention(session, settings=settings, brand_ids=brand_ids),
+        sources=_listening_problems(session, settings=settings, brand_ids=brand_ids, now=now, start=start),
         waits=_waits(session, now=now, brands=brands, approved_by_sender=approved_by_sender),
     )
 
@@ -614,25 +636,41 @@ def wait_line(wait: DigestWait, *, now: datetime) -> str:
             f" {n} {'reply' if n == 1 else 'replies'} waiting")
 
 
-def _sources_needing_attention(session: Session, *, settings: Settings, brand_ids: list[str]) -> tuple[DigestSource, ...]:
-    """The configured, enabled sources of these brands that are failing or
-    over budget (as their last poll left them; see ``brandpulse sources``)."""
+def _listening_problems(session: Session, *, settings: Settings, brand_ids: list[str], now: datetime,
+                        start: datetime) -> tuple[DigestSource, ...]:
+    """The configured, enabled sources of these brands whose listening is
+    impaired, as their last poll left them (see ``brandpulse sources``):
+    failing or over budget; backing off after an error or waiting for the
+    platform's rate limit now; or whose latest poll, in the period, read
+    only in part (the poller records the parts it could not read as the
+    last error of a successful poll, so both times are the same). A wait
+    that is over, or an error a later poll got past, is not listed."""
     names = [s.name for s in settings.sources if s.enabled and s.brand in brand_ids]
     if not names:
         return ()
-    rows = session.scalars(
-        select(SourceStateRow)
-        .where(SourceStateRow.source.in_(names), SourceStateRow.status.in_(("failing", "over_budget")))
-        .order_by(SourceStateRow.source)
-    )
-    return tuple(
-        DigestSource(
-            name=r.source, kind=r.kind, status=r.status,
-            message=(r.note if r.status == "over_budget" else r.last_error) or r.status,
-            since=r.last_error_at if r.status == "failing" else r.updated_at,
-        )
-        for r in rows
-    )
+    rows = session.scalars(select(SourceStateRow).where(SourceStateRow.source.in_(names)).order_by(SourceStateRow.source))
+    out = []
+    for r in rows:
+        waiting = r.next_poll_at is not None and r.next_poll_at > now
+        if r.status == "failing":
+            out.append(DigestSource(name=r.source, kind=r.kind, status="failing",
+                                    message=r.last_error or "failing", since=r.last_error_at))
+        elif r.status == "over_budget":
+            out.append(DigestSource(name=r.source, kind=r.kind, status="over_budget",
+                                    message=r.note or "over budget", since=r.updated_at))
+        elif r.status == "error":
+            out.append(DigestSource(name=r.source, kind=r.kind, status="error", message=r.last_error or "error",
+                                    since=r.last_error_at, until=r.next_poll_at if waiting else None))
+        elif (r.last_error is not None and r.last_error_at is not None and r.last_error_at >= start
+              and r.last_error_at == r.last_success_at):
+            out.append(DigestSource(name=r.source, kind=r.kind, status="partial", message=r.last_error,
+                                    since=r.last_error_at))
+        elif waiting:
+            message = r.last_error if r.status == "deferred" and r.last_error else "the platform's rate limit is used up"
+            out.append(DigestSource(name=r.source, kind=r.kind, status="deferred", message=message,
+                                    since=r.last_error_at if r.status == "deferred" else r.last_poll_at,
+                                    until=r.next_poll_at))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------
@@ -644,6 +682,16 @@ def format_time(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _clock_time(value: datetime | None, day: datetime | None) -> str:
+    """``09:14 UTC`` on ``day``'s date (UTC), else the full time."""
+    if value is None:
+        return ""
+    value = value.astimezone(timezone.utc)
+    if day is not None and value.date() == day.astimezone(timezone.utc).date():
+        return f"{value:%H:%M} UTC"
+    return format_time(value)
 
 
 def safe_url(value: str | None) -> str | None:
@@ -681,7 +729,8 @@ def render_html(digest: Digest, *, settings: Settings) -> str:
     return template.render(digest=digest, format_duration=format_duration, trend_chart=trend_chart_uri(digest),
                            history_summary=history_summary,
                            trend_summary=_trend_summaries(digest), pct=pct, net=net,
-                           wait_lines=[wait_line(w, now=digest.generated_at) for w in digest.waits])
+                           wait_lines=[wait_line(w, now=digest.generated_at) for w in digest.waits],
+                           listening_problems=LISTENING_PROBLEMS)
 
 
 def trend_chart_uri(digest: Digest) -> str | None:
@@ -720,6 +769,14 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
         f"brandpulse digest: {printable(digest.brand_names)}",
         f"period {format_time(digest.period_start)} → {format_time(digest.period_end)}",
         "",
+    ]
+    if digest.sources:  # first: the rest of the digest may be missing complaints
+        lines.append(LISTENING_PROBLEMS + " (see `brandpulse sources`):")
+        for src in digest.sources:
+            lines.append(f"  {printable(src.name)} ({src.kind}) {src.label.upper()} {src.when}:"
+                         f" {_one_line(src.message, 240)}")
+        lines.append("")
+    lines += [
         f"Mentions: {t.mentions}"
         + (" (" + ", ".join(f"{k} {v}" for k, v in digest.mentions_by_label.items() if v) + ")" if t.mentions else ""),
     ]
@@ -736,11 +793,6 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
     )
     for wait in digest.waits:
         lines.append(f"  replies held: {wait_line(wait, now=digest.generated_at)}")
-    if digest.sources:
-        lines.append("Sources not listening (see `brandpulse sources`):")
-        for src in digest.sources:
-            lines.append(f"  {src.name} ({src.kind}) {src.status.upper()} since {format_time(src.since)}:"
-                         f" {_one_line(src.message, 240)}")
     lines.append("")
     if not digest.alerts:
         lines.append("No open alerts.")

@@ -83,7 +83,7 @@ def test_over_budget_is_shown_with_its_reason_and_in_the_digest(config):
     assert "brandpulse sources reset x-mentions" in mentions
 
     digest = cli(config, "digest").output
-    assert "Sources not listening" in digest
+    assert "Listening problems: the inbox may be missing complaints" in digest
     assert "x-mentions (x) FAILING" in digest and "x-search (x) OVER_BUDGET" in digest and "$9.50 of $10.00" in digest
 
     rows = {r["name"]: r for r in map(json.loads, cli(config, "sources", "--json").output.splitlines())}

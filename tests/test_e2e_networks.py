@@ -223,7 +223,8 @@ def test_listen_alert_approve_and_post_exactly_once(world, caplog):
     assert by_name["x-search"]["posts_read_month"] >= 3 and by_name["x-search"]["spend_month"] > 0
     assert by_name["x-search"]["monthly_budget"] == 50
     digest = world.cli("digest").output
-    assert "Sources not listening" in digest and "reddit-comments (reddit) FAILING" in digest
+    assert "Listening problems: the inbox may be missing complaints" in digest
+    assert "reddit-comments (reddit) FAILING" in digest and "x-search (x) DEFERRED until " in digest
 
     # 6. Credentials fixed: reset, and the source listens again. The brand's
     #    own comment it now reads is stored, never alerted on (no reply loop).
@@ -236,7 +237,7 @@ def test_listen_alert_approve_and_post_exactly_once(world, caplog):
         own = s.scalar(select(MentionRow).where(MentionRow.external_id == reddit_copies[0]["name"]))
         own_alerts = s.scalars(select(AlertRow).where(AlertRow.author_handle == world.reddit.username)).all()
     assert own is not None and own.is_own and own_alerts == []
-    assert "Sources not listening" not in world.cli("digest").output
+    assert "reddit-comments" not in world.cli("digest").output
 
     # 7. No credential ever shows: CLI output, DEBUG logs, the database.
     assert any(r.levelno == logging.DEBUG and r.name.startswith(("tweepy", "prawcore", "urllib3"))

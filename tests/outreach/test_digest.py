@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import event
@@ -345,3 +346,72 @@ def test_each_alert_shows_its_context_so_the_customer_never_repeats_themselves(
     assert "In reply to u/fan" in html
     assert f"<summary>The author&#39;s other posts: 3 (reddit 2, x 1) · also open: alert {reddit_alert}</summary>" in html
     assert "Beta Bank" not in html
+
+
+def test_listening_problems_come_first_so_the_inbox_is_known_to_be_incomplete(config_dict, tmp_path, Session, clock):
+    """A community manager must know when the inbox may be missing complaints:
+    near the top, every source failing, backing off, over budget or waiting for
+    a rate limit now, and every source whose latest poll of the period read
+    only in part (a closed subreddit skipped); the HTML escapes it all."""
+    from brandpulse.config import parse_settings
+    from brandpulse.db.models import SourceStateRow
+
+    config_dict["data_dir"] = str(tmp_path / "data")
+    config_dict["sources"] = [
+        {"name": name, "kind": "reddit", "brand": "acme", "listing": "submissions"}
+        for name in ("r-failing", "r-error", "r-deferred", "r-partial", "r-ok", "r-wait-over", "r-old-partial",
+                     "r-recovered")
+    ] + [{"name": "r-disabled", "kind": "reddit", "brand": "acme", "listing": "comments", "enabled": False}]
+    settings = parse_settings(config_dict, path=tmp_path / "brandpulse.yaml")
+    now = clock.now()
+    hostile = "<img src=x onerror=alert(3)> & 'r/AcmeAir'"
+
+    def state(name, status, **kw):
+        return SourceStateRow(source=name, kind="reddit", cursor={}, status=status, posts_read=0, mentions_stored=0,
+                              consecutive_failures=0, updated_at=now - timedelta(minutes=1), **kw)
+
+    with Session.begin() as s:
+        s.add_all([
+            state("r-failing", "failing", last_error_at=now - timedelta(hours=3),
+                  last_error="Reddit rejected the credentials (401); check REDDIT_CLIENT_ID"),
+            state("r-error", "error", last_error_at=now - timedelta(minutes=2), next_poll_at=now + timedelta(minutes=3),
+                  last_error="Reddit answered 503", last_success_at=now - timedelta(hours=1)),
+            state("r-deferred", "deferred", last_error_at=now - timedelta(minutes=1),
+                  next_poll_at=now + timedelta(minutes=14), last_error="Reddit: rate limited (429)"),
+            state("r-partial", "ok", last_success_at=now - timedelta(minutes=5), last_error_at=now - timedelta(minutes=5),
+                  last_error=f"{hostile} is private (403); skipped, the other subreddits are read"),
+            state("r-ok", "ok", last_success_at=now - timedelta(minutes=5)),
+            state("r-wait-over", "deferred", last_error_at=now - timedelta(minutes=30),
+                  next_poll_at=now - timedelta(minutes=15), last_error="Reddit: rate limited (429)"),
+            # read in part before the period; an error that a later poll got past
+            state("r-old-partial", "ok", last_success_at=now - timedelta(days=2), last_error_at=now - timedelta(days=2),
+                  last_error="r/old is private (403); skipped"),
+            state("r-recovered", "ok", last_success_at=now - timedelta(minutes=5),
+                  last_error_at=now - timedelta(minutes=20), last_error="Reddit answered 502"),
+            state("r-disabled", "failing", last_error_at=now, last_error="not configured"),
+        ])
+    with Session() as s:
+        digest = build_digest(s, settings=settings, now=now, since=timedelta(hours=24))
+    assert [(src.name, src.status) for src in digest.sources] == [
+        ("r-deferred", "deferred"), ("r-error", "error"), ("r-failing", "failing"), ("r-partial", "partial")]
+
+    text = render_text(digest)
+    heading = "Listening problems: the inbox may be missing complaints (see `brandpulse sources`):"
+    assert heading in text and text.index(heading) < text.index("Mentions:")  # near the top
+    assert "  r-failing (reddit) FAILING since 2026-03-10 06:00 UTC: Reddit rejected the credentials (401)" in text
+    assert ("  r-error (reddit) ERROR since 2026-03-10 08:58 UTC, polled again after 09:03 UTC:"
+            " Reddit answered 503") in text
+    assert ("  r-deferred (reddit) DEFERRED until 09:14 UTC (the platform's rate limit):"
+            " Reddit: rate limited (429)") in text
+    assert f"  r-partial (reddit) READ ONLY IN PART at 2026-03-10 08:55 UTC: {hostile} is private (403)" in text
+    for quiet in ("r-ok", "r-wait-over", "r-old-partial", "r-recovered", "r-disabled"):
+        assert quiet not in text
+
+    html = render_html(digest, settings=settings)
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(3)&gt; &amp; &#39;r/AcmeAir&#39;" in html
+    assert "Listening problems: the inbox may be missing complaints" in html
+    assert html.index("Listening problems") < html.index("open alerts")  # before the cards
+    plain = unescape(re.sub(r"<[^>]+>", "", html))
+    assert "r-partial (reddit) read only in part at 2026-03-10 08:55 UTC:" in plain
+    assert "r-deferred (reddit) deferred until 09:14 UTC (the platform's rate limit):" in plain
+    assert "r-failing (reddit) failing since 2026-03-10 06:00 UTC:" in plain
