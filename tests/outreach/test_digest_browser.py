@@ -96,3 +96,32 @@ def test_digest_shows_the_senders_waiting_for_a_rate_limit(world, waits, Session
     # above the alerts: read before the day's details
     body = browser_page.inner_text("body")
     assert body.index("replies held: X @AcmeHelp") < body.index("@bigvoice")
+
+
+@pytest.mark.browser
+def test_digest_shows_listening_problems_first_as_text(config_dict, Session, clock, tmp_path, browser_page):
+    """A skipped closed subreddit, named with hostile text, is shown first and as text, never run."""
+    from brandpulse.config import parse_settings
+    from brandpulse.db.models import SourceStateRow
+
+    config_dict["data_dir"] = str(tmp_path / "data")
+    config_dict["sources"] = [{"name": "r-posts", "kind": "reddit", "brand": "acme", "listing": "submissions"}]
+    settings = parse_settings(config_dict, path=tmp_path / "brandpulse.yaml")
+    now = clock.now()
+    with Session.begin() as s:
+        s.add(SourceStateRow(source="r-posts", kind="reddit", cursor={}, status="ok", posts_read=0, mentions_stored=0,
+                             consecutive_failures=0, last_success_at=now, last_error_at=now,
+                             last_error="r/<img src=x onerror=alert(4)> is private (403); skipped"))
+    with Session() as s:
+        digest = build_digest(s, settings=settings, now=now, since=timedelta(hours=24))
+    dialogs: list[str] = []
+    browser_page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    browser_page.goto(write_digest(digest, settings=settings, directory=tmp_path).as_uri())
+    heading = browser_page.get_by_role("heading", name="Listening problems: the inbox may be missing complaints")
+    assert heading.is_visible()
+    [line] = browser_page.locator("section.listening li").all_inner_texts()
+    assert line == ("r-posts (reddit) read only in part at 2026-03-10 09:00 UTC:"
+                    " r/<img src=x onerror=alert(4)> is private (403); skipped")
+    assert dialogs == [] and browser_page.locator("img[src=x]").count() == 0
+    body = browser_page.inner_text("body")
+    assert body.index("Listening problems") < body.index("open alerts")  # above the cards
