@@ -37,6 +37,13 @@
   unknown outcome like a 5xx, not a refusal.
 * **Logging in**: praw logs in (``POST /api/v1/access_token``) before an
   account's first post and whenever its token expires, inside the same call.
+  Reddit may stop accepting a token first (prawcore keeps one 10 s past its
+  ``expires_in``; a token can be revoked): it answers 401 with
+  ``www-authenticate: Bearer ... error="invalid_token"``, an authentication
+  refusal made before acting, so a refused post created nothing. prawcore
+  drops the token and would retry after a fresh login, which the no-retry
+  client forbids, so :meth:`RedditChannel._call` does it once; a second
+  refusal is permanent and names the credential variables.
   When that request fails nothing was posted: a 429 is the app's request
   limit (every account waits until its reset), a 5xx, 408 or a network
   failure is tried again after :data:`LOGIN_RETRY`; neither is a refusal of
@@ -230,7 +237,18 @@ class RedditChannel:
         now = self.clock.now()
         unknown = not lookup  # after a POST left, "no answer" may mean "created"
         try:
-            return action()
+            try:
+                return action()
+            except prawcore.InvalidToken:
+                # Reddit no longer accepts the access token (it expired: prawcore sends one up
+                # to 10 s past its expires_in; or it was revoked) and refused the request before
+                # acting on it: a refused POST created nothing. prawcore has dropped the token, so
+                # doing it again logs in afresh: the one retry prawcore itself makes after a 401,
+                # which brandpulse's no-retry client turns off. A refused login or a second
+                # refusal is for a person to fix (below).
+                log.info("Reddit no longer accepts u/%s's access token while %s; logging in again", self.username,
+                         doing)
+                return action()
         except RedditAPIException as exc:
             for item in exc.items:
                 if item.error_type == "RATELIMIT":
@@ -254,7 +272,10 @@ class RedditChannel:
         except prawcore.OAuthException as exc:
             raise SendError(f"Reddit refused the login of u/{self.username} while {doing} ({exc.error}); check"
                             f" {' and '.join(self._login_credentials())}", permanent=True) from None
-        except (prawcore.InvalidToken, prawcore.InsufficientScope) as exc:
+        except prawcore.InvalidToken as exc:  # refused again, with the token of a fresh login: nothing was posted
+            raise SendError(f"Reddit rejected u/{self.username}'s access token while {doing}, again after logging in"
+                            f" afresh ({exc}); check {', '.join(self._credentials())}", permanent=True) from None
+        except prawcore.InsufficientScope as exc:
             raise SendError(f"Reddit rejected the access token while {doing} ({exc}); check {', '.join(self._credentials())}",
                             permanent=True) from None
         except prawcore.Forbidden as exc:

@@ -217,6 +217,10 @@ class RedditChannelHarness(ChannelHarness):
     def credential_names(self) -> list[str]:
         return ["REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"]
 
+    def fault(self, fault: faults.Fault | str) -> None:
+        # A token Reddit refuses is refused again after the fresh login the channel tries.
+        self.fake.fail(fault, times=2 if fault == faults.UNAUTHORIZED else 1, endpoint=self.post_endpoint)
+
 
 @pytest.fixture(autouse=True)
 def no_sleeping(monkeypatch):

@@ -146,3 +146,30 @@ def test_a_failed_account_lookup_before_posting_is_retried_not_reconciled(Sessio
     clock.advance(timedelta(minutes=1))
     assert send_approved(Session, channels={"x": channel}, now=clock.now()).sent == 1
     assert fake.calls_to("user_tweets") == [] and len(fake.calls_to("create")) == 1
+
+
+def test_a_reddit_reply_sent_after_the_access_token_expired_goes_out_once_not_back_to_a_person(Session, clock,
+                                                                                                 make_outbox, settings):
+    """Reddit ends an access token after its expires_in while prawcore keeps sending it up to
+    10 s longer: the reply's POST is refused with 401 invalid_token before Reddit acts on it.
+    The channel logs in again once and posts, instead of failing the reply for a person to
+    approve again."""
+    from outreach.channels.reddit import build_reddit_channel
+    from tests.fakes import reddit_env, serve_reddit
+
+    with serve_reddit(now=clock.now) as rd:
+        rd.token_lifetime = timedelta(hours=1)
+        channel = build_reddit_channel(settings, env=reddit_env(rd), clock=clock)
+        thread = rd.add_submission("travel", "Acme Air lost my bag", created_at=clock.now() - timedelta(hours=1))
+        make_outbox(platform="reddit", in_reply_to=thread["name"], account=None, text="Sorry about your bag!")
+        assert send_approved(Session, channels={"reddit": channel}, now=clock.now()).sent == 1
+        clock.advance(timedelta(hours=1, seconds=5))
+        rid = make_outbox(platform="reddit", in_reply_to=thread["name"], account=None,
+                          text="A courier has your bag; it arrives today.")
+        report = send_approved(Session, channels={"reddit": channel}, now=clock.now())
+        assert (report.sent, report.failed, report.unknown, report.deferred) == (1, 0, 0, 0)
+        with Session() as s:
+            row = s.get(OutboxRow, rid)
+        [comment] = [c for c in rd.comments_by(rd.username) if c["body"] == "A courier has your bag; it arrives today."]
+        assert (row.status, row.external_id) == ("sent", comment["name"])
+        assert len(rd.calls_to("token")) == 2 and len(rd.calls_to("comment")) == 3

@@ -148,3 +148,90 @@ def test_a_408_on_the_post_may_have_created_it(rd, channel, thread):
     with pytest.raises(SendError) as err:
         channel.send(post("Sorry about your bag!", in_reply_to=thread["name"]))
     assert err.value.outcome_unknown and not err.value.permanent
+
+
+# -- an access token Reddit stops accepting ---------------------------------------------------
+# Reddit ends an access token after its expires_in (prawcore keeps sending it up to 10 s
+# longer) or when it is revoked, and answers 401 with `www-authenticate: Bearer
+# realm="reddit", error="invalid_token"` (prawcore: InvalidToken, the token dropped). That 401
+# is an authentication refusal: the request was not carried out as the account, so a refused
+# POST /api/comment/ created nothing and posting again after a fresh login is at most once.
+
+
+@pytest.mark.parametrize("ended", ["expired", "revoked"])
+def test_a_reply_sent_with_a_token_reddit_no_longer_accepts_logs_in_again_and_posts_once(rd, channel, thread,
+                                                                                         clock, ended):
+    rd.token_lifetime = timedelta(hours=1)
+    channel.send(post("Sorry about your bag!", in_reply_to=thread["name"]))  # logs in, posts
+    assert len(rd.calls_to("token")) == 1
+    if ended == "expired":
+        clock.advance(timedelta(hours=1, seconds=5))  # past expires_in, inside prawcore's 10 s
+    else:
+        rd.tokens.clear()
+    sent = channel.send(post("A courier has your bag, it arrives today.", in_reply_to=thread["name"]))
+    assert len(rd.calls_to("token")) == 2  # one fresh login
+    ours = [c for c in rd.comments_by(rd.username) if c["body"] == "A courier has your bag, it arrives today."]
+    assert len(ours) == 1 and sent.external_id == ours[0]["name"]  # created once
+    assert len(rd.calls_to("comment")) == 3  # the first post, the refused one, the one that went
+
+
+def test_status_posts_and_a_lookup_with_an_expired_token_log_in_again(rd, channel, thread, clock):
+    rd.token_lifetime = timedelta(hours=1)
+    channel.send(post("Sorry about your bag!", in_reply_to=thread["name"]))  # logs in
+    clock.advance(timedelta(hours=1, seconds=1))
+    status = post("We are investigating.", kind="status", title="[Investigating] App errors", community="travel")
+    opened = channel.send(status)  # POST /api/submit/ refused, fresh login, posted
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert channel.find_sent(status).external_id == opened.external_id  # reading the history logs in again too
+    clock.advance(timedelta(hours=1, seconds=1))
+    update = channel.send(post("Identified: an expired certificate.", kind="status", in_reply_to=opened.external_id))
+    assert rd.things[update.external_id]["parent_id"] == opened.external_id
+    assert len(rd.calls_to("token")) == 4 and len(rd.calls_to("submit")) == 2  # the refused one and the one that went
+    assert [t["title"] for n, t in rd.things.items() if rd.kinds[n] == "t3" and t["author"] == rd.username] \
+        == ["[Investigating] App errors"]
+
+
+def test_a_token_refused_again_after_logging_in_is_permanent_and_names_the_variables(rd, channel, thread):
+    channel.send(post("Sorry about your bag!", in_reply_to=thread["name"]))
+    rd.fail(faults.UNAUTHORIZED, times=2, endpoint="comment")
+    with pytest.raises(SendError) as err:
+        channel.send(post("A courier has your bag.", in_reply_to=thread["name"]))
+    message = str(err.value)
+    assert err.value.permanent and not err.value.outcome_unknown and err.value.retry_at is None
+    for name in ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USERNAME", "REDDIT_PASSWORD"):
+        assert name in message
+    assert rd.client_secret not in message and rd.password not in message
+    assert not any(token in message for token in rd.tokens)
+    assert len(rd.calls_to("token")) == 2 and len(rd.calls_to("comment")) == 3  # one fresh login, no more
+    assert [c["body"] for c in rd.comments_by(rd.username)] == ["Sorry about your bag!"]
+
+
+def test_a_refused_fresh_login_after_an_expired_token_is_permanent_and_names_the_login(rd, channel, thread, clock):
+    rd.token_lifetime = timedelta(hours=1)
+    channel.send(post("Sorry about your bag!", in_reply_to=thread["name"]))
+    clock.advance(timedelta(hours=2))
+    rd.password = "changed-on-reddit"
+    with pytest.raises(SendError) as err:
+        channel.send(post("A courier has your bag.", in_reply_to=thread["name"]))
+    assert err.value.permanent and "REDDIT_USERNAME" in str(err.value) and "REDDIT_PASSWORD" in str(err.value)
+    assert "changed-on-reddit" not in str(err.value)
+    assert len(rd.comments_by(rd.username)) == 1
+
+
+def test_a_brand_account_s_expired_token_is_renewed_with_its_own_password(rd, make_settings, config_dict, thread,
+                                                                          clock):
+    beta = {"id": "beta", "name": "Beta Rail", "accounts": {"reddit": ["Beta_Care"]},
+            "query": {"keywords": ["beta rail"], "subreddits": ["trains"]}}
+    rd.add_account("Beta_Care", "beta-care-password-123")
+    env = {**reddit_env(rd), "REDDIT_PASSWORD__BETA_CARE": "beta-care-password-123"}
+    channel = build_reddit_channel(make_settings(brands=[*config_dict["brands"], beta]), env=env, clock=clock)
+    rd.token_lifetime = timedelta(hours=1)
+    channel.send(post("Sorry!", in_reply_to=thread["name"], account="Beta_Care"))
+    clock.advance(timedelta(hours=1, seconds=5))
+    sent = channel.send(post("Your bag is on its way.", in_reply_to=thread["name"], account="Beta_Care"))
+    assert rd.things[sent.external_id]["author"] == "Beta_Care"
+    rd.fail(faults.UNAUTHORIZED, times=2, endpoint="comment", account="Beta_Care")
+    with pytest.raises(SendError) as err:
+        channel.send(post("Anything else?", in_reply_to=thread["name"], account="Beta_Care"))
+    assert err.value.permanent and "REDDIT_PASSWORD__BETA_CARE" in str(err.value)
+    assert "beta-care-password-123" not in str(err.value)
