@@ -55,7 +55,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -105,6 +105,20 @@ def ratelimit_wait(message: str | None) -> timedelta | None:
 
 def _normalise(text: str) -> str:
     return " ".join(text.split())
+
+
+def _created_at(thing: Any) -> datetime | None:
+    """When Reddit says it created ``thing`` (its ``created_utc``, seconds
+    since the epoch, as the listing gave it: read from the fetched object,
+    never fetched again), in UTC; None when it is missing or unreadable (the
+    outbox then takes the moment the post was found)."""
+    value = vars(thing).get("created_utc")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _login_request(exc: prawcore.PrawcoreException) -> bool:
@@ -202,7 +216,9 @@ class RedditChannel:
     # -- reconciliation -------------------------------------------------------------
     def find_sent(self, post: OutboundPost) -> SentPost | None:
         """The account's own comment on ``in_reply_to`` with this text (or its
-        own submission with this title in this subreddit) among its latest."""
+        own submission with this title in this subreddit) among its latest,
+        with when Reddit created it (``created_utc``) so that it counts from
+        then, not from when it was found."""
         redditor = self.client.redditor(self.username)
         want = _normalise(post.text)
 
@@ -210,13 +226,15 @@ class RedditChannel:
             if post.in_reply_to is not None:
                 for comment in redditor.comments.new(limit=FIND_LIMIT):
                     if comment.parent_id == post.in_reply_to and _normalise(comment.body) == want:
-                        return SentPost(external_id=f"t1_{comment.id}", url=f"{REDDIT_BASE}{comment.permalink}")
+                        return SentPost(external_id=f"t1_{comment.id}", url=f"{REDDIT_BASE}{comment.permalink}",
+                                        created_at=_created_at(comment))
                 return None
             community = (post.community or "").removeprefix("r/").lower()
             for submission in redditor.submissions.new(limit=FIND_LIMIT):
                 if (str(submission.subreddit).lower() == community and submission.title == post.title
                         and _normalise(submission.selftext) == want):
-                    return SentPost(external_id=f"t3_{submission.id}", url=f"{REDDIT_BASE}{submission.permalink}")
+                    return SentPost(external_id=f"t3_{submission.id}", url=f"{REDDIT_BASE}{submission.permalink}",
+                                    created_at=_created_at(submission))
             return None
 
         try:

@@ -14,10 +14,11 @@ import responses
 
 from brandpulse.db.models import AlertRow, OutboxRow
 from outreach.channels.base import OutboundPost, SendError, SentPost
+from outreach.channels.reddit import build_reddit_channel
 from outreach.channels.x import build_x_channel
 from outreach.kpis import compute_kpis
 from outreach.outbox import SendReport, send_approved
-from tests.fakes import FakeXAPI, faults
+from tests.fakes import FakeXAPI, faults, reddit_env, serve_reddit
 
 pytestmark = pytest.mark.usefixtures("no_sleeping")
 
@@ -54,6 +55,58 @@ def test_a_reply_found_on_x_later_counts_from_when_x_created_it(Session, clock, 
     assert row.status == "sent" and row.sent_at == sent_at
     assert stored(Session, AlertRow, alert).first_response_at == sent_at
     assert first_response_median(Session, clock) == timedelta(minutes=3)  # not 2h03m
+
+
+def test_a_reply_found_on_reddit_later_counts_from_its_created_utc(Session, clock, settings, make_mention, make_alert,
+                                                                    make_outbox):
+    """Reddit's answer to the reply is lost; the next send run, two hours later, finds the
+    comment in the account's history and counts it from its created_utc (read from that
+    listing: no further request)."""
+    with serve_reddit(now=clock.now) as rd:
+        channel = build_reddit_channel(settings, env=reddit_env(rd), clock=clock)
+        thread = rd.add_submission("travel", "Acme Air lost my bag", author="sam",
+                                   created_at=clock.now() - timedelta(minutes=3))
+        mid, mention = make_mention(platform="reddit", handle="sam", external_id=thread["name"],
+                                    text=thread["title"], at=clock.now() - timedelta(minutes=3), addressed=(),
+                                    thread_id=thread["name"])
+        alert = make_alert(mid, mention)
+        rid = make_outbox(platform="reddit", account=None, alert_id=alert, mention_id=mid, in_reply_to=thread["name"],
+                          text="Sorry about your bag! Please DM u/AcmeAir_Team your booking reference.")
+        sent_at = clock.now()
+        rd.fail(faults.LOST_ACK, endpoint="comment")
+        assert send_approved(Session, channels={"reddit": channel}, now=clock.now()) == SendReport(unknown=1)
+        clock.advance(timedelta(hours=2))
+        assert send_approved(Session, channels={"reddit": channel}, now=clock.now()) == SendReport(reconciled=1)
+        assert [c.endpoint for c in rd.calls if c.endpoint != "token"] == ["comment", "user_comments"]  # none for the time
+        assert len(rd.comments_by(rd.username)) == 1
+    row = stored(Session, OutboxRow, rid)
+    assert row.status == "sent" and row.sent_at == sent_at
+    assert stored(Session, AlertRow, alert).first_response_at == sent_at
+    assert first_response_median(Session, clock) == timedelta(minutes=3)  # not 2h03m
+
+
+def test_a_crashed_reddit_send_found_later_counts_from_its_created_utc(Session, clock, settings, make_mention,
+                                                                      make_alert, make_outbox):
+    """A crash after the claim leaves the row 'sending'; the comment Reddit created 2 s after
+    the claim is found after the grace period and counts from its created_utc, not from the
+    claim nor from when it was found."""
+    with serve_reddit(now=clock.now) as rd:
+        channel = build_reddit_channel(settings, env=reddit_env(rd), clock=clock)
+        thread = rd.add_submission("travel", "Acme Air lost my bag", author="sam",
+                                   created_at=clock.now() - timedelta(minutes=30))
+        mid, mention = make_mention(platform="reddit", handle="sam", external_id=thread["name"],
+                                    text=thread["title"], at=clock.now() - timedelta(minutes=30), addressed=(),
+                                    thread_id=thread["name"])
+        alert = make_alert(mid, mention)
+        attempted = clock.now() - timedelta(minutes=20)
+        text = "Sorry about your bag! Please DM u/AcmeAir_Team your booking reference."
+        rid = make_outbox(status="sending", claimed_at=attempted, platform="reddit", account=None, alert_id=alert,
+                          mention_id=mid, in_reply_to=thread["name"], text=text)
+        comment = rd.add_comment(thread["name"], text, author=rd.username, created_at=attempted + timedelta(seconds=2))
+        assert send_approved(Session, channels={"reddit": channel}, now=clock.now()) == SendReport(reconciled=1)
+    row = stored(Session, OutboxRow, rid)
+    assert (row.status, row.external_id, row.sent_at) == ("sent", comment["name"], attempted + timedelta(seconds=2))
+    assert stored(Session, AlertRow, alert).first_response_at == attempted + timedelta(seconds=2)
 
 
 class FoundAt:
