@@ -61,7 +61,7 @@ import logging
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from brandpulse import audit
@@ -337,6 +337,19 @@ MOVED_REASON = "moved to another incident while on its way"  # the reason of the
 MOVED_HOLD = "incident_changed"
 
 
+def _conversation_link_filters(row: OutboxRow) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The conditions selecting the links (``IncidentMentionRow``) and the
+    unlinks (``IncidentUnlinkRow``) of ``row``'s conversation: its complaint,
+    and, for a reply to an alert, the alert's other complaints."""
+    of_conversation = IncidentMentionRow.mention_id == row.mention_id
+    unlinked_of = IncidentUnlinkRow.mention_id == row.mention_id
+    if row.alert_id is not None:
+        of_conversation = or_(of_conversation, IncidentMentionRow.alert_id == row.alert_id)
+        unlinked_of = or_(unlinked_of, IncidentUnlinkRow.mention_id.in_(
+            select(AlertMentionRow.mention_id).where(AlertMentionRow.alert_id == row.alert_id)))
+    return of_conversation, unlinked_of
+
+
 def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings | None = None,
                         now: datetime | None = None) -> str | None:
     """Why an incident reply about to be claimed for sending must be held for
@@ -365,12 +378,7 @@ def unlinked_reply_hold(session: Session, row: OutboxRow, *, settings: Settings 
     conversation is linked to no incident, as before."""
     if row.kind != "reply" or row.template != REPLY_TEMPLATE or row.mention_id is None:
         return None
-    of_conversation = IncidentMentionRow.mention_id == row.mention_id
-    unlinked_of = IncidentUnlinkRow.mention_id == row.mention_id
-    if row.alert_id is not None:
-        of_conversation = or_(of_conversation, IncidentMentionRow.alert_id == row.alert_id)
-        unlinked_of = or_(unlinked_of, IncidentUnlinkRow.mention_id.in_(
-            select(AlertMentionRow.mention_id).where(AlertMentionRow.alert_id == row.alert_id)))
+    of_conversation, unlinked_of = _conversation_link_filters(row)
     links = session.scalars(select(IncidentMentionRow).where(of_conversation)
                             .order_by(IncidentMentionRow.linked_at.desc())).all()
     if row.incident_id is None and links:
@@ -561,12 +569,7 @@ def _incident_of_text(session: Session, row: OutboxRow) -> IncidentRow | None:
     its conversation, unless another incident holds the conversation now."""
     if row.incident_id is not None:
         return session.get(IncidentRow, row.incident_id)
-    of_conversation = IncidentMentionRow.mention_id == row.mention_id
-    unlinked_of = IncidentUnlinkRow.mention_id == row.mention_id
-    if row.alert_id is not None:
-        of_conversation = or_(of_conversation, IncidentMentionRow.alert_id == row.alert_id)
-        unlinked_of = or_(unlinked_of, IncidentUnlinkRow.mention_id.in_(
-            select(AlertMentionRow.mention_id).where(AlertMentionRow.alert_id == row.alert_id)))
+    of_conversation, unlinked_of = _conversation_link_filters(row)
     linked = set(session.scalars(select(IncidentMentionRow.incident_id).where(of_conversation)))
     unlinked = set(session.scalars(select(IncidentUnlinkRow.incident_id).where(unlinked_of)))
     if not linked | unlinked:
