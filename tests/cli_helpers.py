@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from click.testing import CliRunner, Result
 
+from brandpulse.app import DEMO_CONFIG
 from brandpulse.cli import main
 from brandpulse.config import load_settings
 from brandpulse.db import make_engine, session_factory
@@ -42,6 +43,21 @@ def write_config(directory: Path, posts: list[dict[str, Any]], **overrides: Any)
     data.update(copy.deepcopy(overrides))
     path = directory / "brandpulse.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def write_demo_config(directory: Path) -> Path:
+    """The demo's own configuration (``brandpulse demo``: the recorded day in
+    demo/mentions.jsonl, the project's templates) with its data and database
+    under ``directory``."""
+    project = DEMO_CONFIG.parent.parent
+    config = yaml.safe_load(DEMO_CONFIG.read_text())
+    config["data_dir"] = str(directory / "data")
+    config["database_url"] = f"sqlite:///{directory / 'data' / 'demo.db'}"
+    config["templates_dir"] = str(project / "templates")
+    config["sources"][0]["path"] = str(project / "demo" / "mentions.jsonl")
+    path = directory / "demo.yaml"
+    path.write_text(yaml.safe_dump(config))
     return path
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from brandpulse.cli import main
 from brandpulse.db.models import AlertRow, AuditRow, MentionRow, OutboxRow
-from tests.cli_helpers import db, invoke, write_config, x_post
+from tests.cli_helpers import db, invoke, write_config, write_demo_config, x_post
 from tests.conftest import BASE_CONFIG
 
 
@@ -157,15 +157,7 @@ def test_run_once_then_work_the_inbox(cli_config):
 
 
 def test_demo_runs_end_to_end(tmp_path, monkeypatch):
-    from brandpulse.app import DEMO_CONFIG
-
-    config = yaml.safe_load(DEMO_CONFIG.read_text())
-    config["data_dir"] = str(tmp_path / "data")
-    config["database_url"] = f"sqlite:///{tmp_path / 'data' / 'demo.db'}"
-    config["templates_dir"] = str(DEMO_CONFIG.parent.parent / "templates")
-    config["sources"][0]["path"] = str(DEMO_CONFIG.parent.parent / "demo" / "mentions.jsonl")
-    path = tmp_path / "demo.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = write_demo_config(tmp_path)
     out = invoke(path, "demo", "--seconds", "3").output
     assert "Mentions stored: 396" in out  # 398 recorded, 2 unrelated "kestrel" posts excluded by the query
     assert "Alerts:" in out and "Drafted replies:" in out and "Digest:" in out

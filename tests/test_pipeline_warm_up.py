@@ -68,12 +68,9 @@ def test_warm_up_skips_the_brand_s_own_posts(settings, japanese_loads):
 def test_the_demo_warms_the_pipeline_up_with_the_replay_s_posts_before_its_clock_starts(tmp_path, monkeypatch):
     """The demo hands warm_up every post it will replay, shifted, before it
     creates the accelerated clock."""
-    import yaml
-
     from brandpulse import clock as clock_module
-    from brandpulse.app import DEMO_CONFIG
     from brandpulse.cli import run as run_module
-    from tests.cli_helpers import invoke
+    from tests.cli_helpers import invoke, write_demo_config
 
     events: list[tuple] = []
 
@@ -90,13 +87,7 @@ def test_the_demo_warms_the_pipeline_up_with_the_replay_s_posts_before_its_clock
 
     monkeypatch.setattr(Pipeline, "warm_up", warm_up)
     monkeypatch.setattr(run_module, "AcceleratedClock", RecordingClock)
-    config = yaml.safe_load(DEMO_CONFIG.read_text())
-    config["data_dir"] = str(tmp_path / "data")
-    config["database_url"] = f"sqlite:///{tmp_path / 'data' / 'demo.db'}"
-    config["templates_dir"] = str(DEMO_CONFIG.parent.parent / "templates")
-    config["sources"][0]["path"] = str(DEMO_CONFIG.parent.parent / "demo" / "mentions.jsonl")
-    path = tmp_path / "demo.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = write_demo_config(tmp_path)
     with pytest.raises(ClockStarted):
         invoke(path, "demo")
     assert [e[0] for e in events] == ["warm_up", "clock"]
