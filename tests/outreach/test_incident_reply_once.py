@@ -12,32 +12,20 @@ import pytest
 from sqlalchemy import select
 
 from brandpulse.db.models import AuditRow, OutboxRow
-from brandpulse.pipeline import Pipeline
 from outreach import safeguards
 from outreach.incident_replies import REPEATED_HOLD
-from outreach.incident_templates import IncidentTemplates, REPLY_TEMPLATE
+from outreach.incident_templates import REPLY_TEMPLATE
 from outreach.outbox import OutboxError, approve
-from tests.outreach.test_incidents import INCIDENTS, FakeStatusChannel, _ingest, _open, _reply_of, _send
-
-
-@pytest.fixture
-def isettings(make_settings):
-    return make_settings(incidents=INCIDENTS)
-
-
-@pytest.fixture
-def templates(isettings):
-    return IncidentTemplates(isettings)
-
-
-@pytest.fixture
-def channels():
-    return {"x": FakeStatusChannel("x"), "reddit": FakeStatusChannel("reddit")}
-
-
-@pytest.fixture
-def pipeline(isettings, renderer):
-    return Pipeline(isettings, renderer=renderer)
+from tests.outreach.test_incidents import (  # noqa: F401 (isettings, templates, channels, pipeline: fixtures)
+    _ingest,
+    _open,
+    _reply_of,
+    _send,
+    channels,
+    isettings,
+    pipeline,
+    templates,
+)
 
 
 def _two_complaints(Session, isettings, templates, clock, channels, pipeline, make_mention):
