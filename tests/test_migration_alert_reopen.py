@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from brandpulse.db import upgrade
 from brandpulse.db.engine import current_revision
-from tests.migration_helpers import database_at, schema_differences
+from tests.migration_helpers import database_at, insert_alerted_complaint, schema_differences
 
 T = datetime(2026, 3, 10, 14, 0)  # stored naive on SQLite, as UTCDateTime does
 
@@ -19,16 +19,7 @@ T = datetime(2026, 3, 10, 14, 0)  # stored naive on SQLite, as UTCDateTime does
 def test_0011_upgrades_an_older_database_and_downgrades(tmp_path):
     engine, config = database_at(tmp_path, "0010")
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO mentions (id, platform, external_id, brand, author_id, author_handle, author_followers,"
-            " author_verified, text, addressed_handles, is_own, created_at, fetched_at)"
-            " VALUES (1, 'x', '1', 'acme', 'a', 'ana', 4, 0, 'acme air lost my bag', '[]', 0, :t, :t)"), {"t": T})
-        conn.execute(text(
-            "INSERT INTO alerts (id, brand, platform, author_id, author_handle, thread_id, mention_id, last_mention_id,"
-            " mention_count, rule, priority, priority_score, status, tags, opened_at, created_at, sla_due_at,"
-            " last_mention_at, round) VALUES (1, 'acme', 'x', 'a', 'ana', '1', 1, 1, 1, 'complaint',"
-            " 'P2', 0.5, 'resolved', '[]', :t, :t, :t, :t, 2)"), {"t": T})
-        conn.execute(text("INSERT INTO alert_mentions (alert_id, mention_id) VALUES (1, 1)"))
+        insert_alerted_complaint(conn, T, status="resolved", round=2)
         conn.execute(text(
             "INSERT INTO alert_rounds (alert_id, round, mention_id, opened_at, priority, sla_due_at,"
             " first_response_at, closed_at) VALUES (1, 1, 1, :t, 'P2', :t, :t, :t)"), {"t": T})
