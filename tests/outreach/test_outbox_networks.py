@@ -19,6 +19,8 @@ from tests.fakes import FakeXAPI
 
 @pytest.fixture
 def x(clock, settings):
+    """The fake X API, signed in as the brand account AcmeHelp, and the real X
+    channel (tweepy) on it: ``(fake, channel)``. test_x_reconciliation.py uses it too."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake = FakeXAPI(mock, now=clock.now)
         fake.set_me("AcmeHelp")

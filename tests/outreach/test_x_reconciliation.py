@@ -17,20 +17,11 @@ from outreach.channels.x import build_x_channel
 from outreach.outbox import DUPLICATE_HOLD, LOOKUP_HOLD, send_approved
 from tests.fakes import FakeXAPI, faults
 from tests.fakes.x_api import _iso
+from tests.outreach.test_outbox_networks import x  # noqa: F401 (fixture: the fake X API and the real X channel)
 
 pytestmark = pytest.mark.usefixtures("no_sleeping")
 
 TEXT = "Hi @sam, so sorry about the bag! DM us your booking reference?"
-
-
-@pytest.fixture
-def x(clock, settings):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake = FakeXAPI(mock, now=clock.now)
-        fake.set_me("AcmeHelp")
-        env = {"X_API_KEY": fake.api_key, "X_API_SECRET": "s-123456", "X_ACCESS_TOKEN": fake.access_token,
-               "X_ACCESS_TOKEN_SECRET": "ts-123456"}
-        yield fake, build_x_channel(settings, env=env, clock=clock)
 
 
 def stored_reply(make_mention, make_outbox, fake, clock, *, text: str = TEXT, author: str = "sam") -> int:
