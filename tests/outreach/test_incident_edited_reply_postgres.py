@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from brandpulse.db import upgrade
 from tests.outreach.test_incident_edited_reply import (  # noqa: F401  (fixtures and the tests to run again)
     channels,
     isettings,
@@ -21,12 +20,6 @@ from tests.outreach.test_incident_edited_reply import (  # noqa: F401  (fixtures
     test_the_claim_keeps_an_edited_reply_whose_complaint_moved_to_another_incident,
     test_unlinking_and_cancelling_keep_an_edited_incident_reply,
 )
+from tests.outreach.test_incidents_postgres import engine  # noqa: F401 (fixture: PostgreSQL at the head)
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def engine(pg_engine):
-    """Every fixture built on ``engine`` (Session, make_mention, …) uses PostgreSQL here."""
-    upgrade(pg_engine)
-    return pg_engine
