@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import sessionmaker
 
 from brandpulse.clock import FakeClock
 from brandpulse.config import Settings, parse_settings
@@ -44,6 +46,19 @@ BASE_CONFIG: dict[str, Any] = {
         {"name": "complaint", "when": {"label": ["negative"]}, "then": {"alert": {"priority": "auto"}, "draft": "apology"}},
     ],
 }
+
+
+def settings_and_database(tmp_path: Path, sources: list[dict[str, Any]]) -> tuple[Settings, Engine, sessionmaker]:
+    """BASE_CONFIG with ``sources`` and its data under ``tmp_path``; its
+    database brought to the head by the real migrations (the test disposes of
+    the engine) and sessions on it."""
+    data = copy.deepcopy(BASE_CONFIG)
+    data["data_dir"] = str(tmp_path / "data")
+    data["sources"] = sources
+    settings = parse_settings(data, path=tmp_path / "brandpulse.yaml")
+    engine = make_engine(settings.effective_database_url())
+    upgrade(engine)
+    return settings, engine, session_factory(engine)
 
 
 @pytest.fixture

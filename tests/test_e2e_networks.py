@@ -272,28 +272,17 @@ def test_rate_limit_headers_schedule_each_source_alone(tmp_path, monkeypatch):
     clock: the platforms' rate-limit headers and 429s set each source's next
     poll; nothing sleeps and the other sources keep polling."""
     from brandpulse.clock import FakeClock
-    from brandpulse.config import parse_settings
-    from brandpulse.db import upgrade
     from brandpulse.pipeline import Pipeline
     from brandpulse.wiring import build_pollers
     from listener.ratelimit import DEFAULT_BACKOFF
-    from tests.conftest import T0
+    from tests.conftest import T0, settings_and_database
+    from tests.fakes import listening_env, serve_x_and_reddit
 
     clock = FakeClock(T0)
-    data = json.loads(json.dumps(BASE_CONFIG))
-    data["data_dir"] = str(tmp_path / "data")
-    data["sources"] = SOURCES
-    settings = parse_settings(data, path=tmp_path / "brandpulse.yaml")
-    engine = make_engine(settings.effective_database_url())
-    upgrade(engine)
-    Session = session_factory(engine)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        x, reddit = FakeXAPI(mock, now=clock.now), FakeRedditAPI(mock, now=clock.now)
+    settings, engine, Session = settings_and_database(tmp_path, SOURCES)
+    with serve_x_and_reddit(now=clock.now) as (x, reddit):
         x.add_user("AcmeAir")
-        env = {"X_BEARER_TOKEN": x.bearer_token, "REDDIT_CLIENT_ID": reddit.client_id,
-               "REDDIT_CLIENT_SECRET": reddit.client_secret, "REDDIT_USERNAME": reddit.username,
-               "REDDIT_PASSWORD": reddit.password}
-        for name, value in env.items():
+        for name, value in listening_env(x, reddit).items():
             monkeypatch.setenv(name, value)
         pollers = {p.source.name: p for p in build_pollers(settings, Session=Session, clock=clock,
                                                             pipeline=Pipeline(settings))}

@@ -6,19 +6,14 @@ FakeClock against the fake X and Reddit; the CLI itself on the system clock."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
-
-import responses
 
 from brandpulse.clock import FakeClock
 from brandpulse.cli.run import source_report_lines
-from brandpulse.config import parse_settings
-from brandpulse.db import make_engine, session_factory, upgrade
 from brandpulse.pipeline import Pipeline
 from brandpulse.wiring import build_pollers
-from tests.conftest import BASE_CONFIG, T0
-from tests.fakes import FakeRedditAPI, FakeXAPI, faults
+from tests.conftest import T0, settings_and_database
+from tests.fakes import faults, listening_env, serve_x_and_reddit
 
 SOURCES = [
     {"name": "x-mentions", "kind": "x", "brand": "acme", "endpoint": "mentions", "account": "AcmeAir"},
@@ -31,19 +26,10 @@ SOURCES = [
 
 def test_each_source_not_fully_read_gets_a_line_with_why_and_where_to_look(tmp_path, monkeypatch):
     clock = FakeClock(T0)
-    data = json.loads(json.dumps(BASE_CONFIG))
-    data["data_dir"] = str(tmp_path / "data")
-    data["sources"] = SOURCES
-    settings = parse_settings(data, path=tmp_path / "brandpulse.yaml")
-    engine = make_engine(settings.effective_database_url())
-    upgrade(engine)
-    Session = session_factory(engine)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        x, reddit = FakeXAPI(mock, now=clock.now), FakeRedditAPI(mock, now=clock.now)
+    settings, engine, Session = settings_and_database(tmp_path, SOURCES)
+    with serve_x_and_reddit(now=clock.now) as (x, reddit):
         x.add_user("AcmeAir")
-        for name, value in {"X_BEARER_TOKEN": x.bearer_token, "REDDIT_CLIENT_ID": reddit.client_id,
-                            "REDDIT_CLIENT_SECRET": reddit.client_secret, "REDDIT_USERNAME": reddit.username,
-                            "REDDIT_PASSWORD": reddit.password}.items():
+        for name, value in listening_env(x, reddit).items():
             monkeypatch.setenv(name, value)
         pollers = build_pollers(settings, Session=Session, clock=clock, pipeline=Pipeline(settings))
 

@@ -12,7 +12,8 @@ or, for one fake on a mock of its own, ``with serve_x(now=clock.now) as x:``
 from tests.fakes import faults
 from tests.fakes.faults import Fault
 from tests.fakes.reddit_api import FakeRedditAPI
-from tests.fakes.serving import reddit_env, serve_reddit, serve_x
+from tests.fakes.serving import listening_env, reddit_env, serve_reddit, serve_x, serve_x_and_reddit
 from tests.fakes.x_api import FakeXAPI
 
-__all__ = ["FakeRedditAPI", "FakeXAPI", "Fault", "faults", "reddit_env", "serve_reddit", "serve_x"]
+__all__ = ["FakeRedditAPI", "FakeXAPI", "Fault", "faults", "listening_env", "reddit_env", "serve_reddit", "serve_x",
+           "serve_x_and_reddit"]
