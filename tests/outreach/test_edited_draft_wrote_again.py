@@ -27,11 +27,18 @@ def reply(Session, outbox_id: int) -> OutboxRow:
         return s.get(OutboxRow, outbox_id)
 
 
-def test_an_edited_draft_keeps_its_text_and_is_held_saying_the_customer_wrote_again(any_Session, settings, clock):
-    talk = Conversation(any_Session, settings, clock)
+def drafted_complaint(Session, settings, clock) -> tuple[Conversation, OutboxRow]:
+    """marisol's complaint (posted 09:01, read 09:02) with its reply drafted; the clock
+    at 09:04, when a person works on the draft."""
+    talk = Conversation(Session, settings, clock)
     talk.read(2, post(1, "@AcmeHelp you lost my bag, terrible service", minutes=1))
     draft = talk.pending()
     clock.set(T0 + timedelta(minutes=4))
+    return talk, draft
+
+
+def test_an_edited_draft_keeps_its_text_and_is_held_saying_the_customer_wrote_again(any_Session, settings, clock):
+    talk, draft = drafted_complaint(any_Session, settings, clock)
     with any_Session.begin() as s:
         edit(s, draft.id, actor="alice", now=clock.now(), text=ALICE_TEXT)
 
@@ -62,10 +69,7 @@ def test_an_edited_draft_keeps_its_text_and_is_held_saying_the_customer_wrote_ag
 
 
 def test_an_approved_edited_draft_goes_back_to_a_person_instead_of_out_unseen(any_Session, settings, clock):
-    talk = Conversation(any_Session, settings, clock)
-    talk.read(2, post(1, "@AcmeHelp you lost my bag, terrible service", minutes=1))
-    draft = talk.pending()
-    clock.set(T0 + timedelta(minutes=4))
+    talk, draft = drafted_complaint(any_Session, settings, clock)
     with any_Session.begin() as s:
         approve(s, draft.id, actor="alice", now=clock.now(), text=ALICE_TEXT)  # edited and approved at once
 
@@ -87,10 +91,7 @@ def test_an_approved_edited_draft_goes_back_to_a_person_instead_of_out_unseen(an
 
 
 def test_a_draft_nobody_edited_is_rendered_again_for_the_newest_post(any_Session, settings, clock):
-    talk = Conversation(any_Session, settings, clock)
-    talk.read(2, post(1, "@AcmeHelp you lost my bag, terrible service", minutes=1))
-    draft = talk.pending()
-    clock.set(T0 + timedelta(minutes=4))
+    talk, draft = drafted_complaint(any_Session, settings, clock)
     with any_Session.begin() as s:
         approve(s, draft.id, actor="alice", now=clock.now())  # approved as drafted: the template's words
 
@@ -103,10 +104,7 @@ def test_a_draft_nobody_edited_is_rendered_again_for_the_newest_post(any_Session
 def test_an_edit_the_template_replaced_since_is_not_the_persons_text_any_more(any_Session, settings, clock):
     """alice's edit was replaced (an incident re-draft, say) by a template text:
     that text is the template's, and it is re-rendered as any other."""
-    talk = Conversation(any_Session, settings, clock)
-    talk.read(2, post(1, "@AcmeHelp you lost my bag, terrible service", minutes=1))
-    draft = talk.pending()
-    clock.set(T0 + timedelta(minutes=4))
+    talk, draft = drafted_complaint(any_Session, settings, clock)
     with any_Session.begin() as s:
         edit(s, draft.id, actor="alice", now=clock.now(), text=ALICE_TEXT)
         s.get(OutboxRow, draft.id).text = "Hi @marisol, an older template text."
