@@ -195,6 +195,18 @@ def test_a_complaint_linked_as_the_incident_is_cancelled_needs_an_unlink_or_a_ne
     assert _send(Session, channels, clock, isettings).sent == 1
 
 
+def _anas_incident_reply(Session, settings, templates, clock, channels, pipeline, make_mention):
+    """An incident open on "app" with its status posts out; a minute later
+    ana's "the app is down" is read and gets its incident reply:
+    ``(incident id, ana's mention id, her reply)``."""
+    incident_id = _open(Session, settings, templates, clock, keywords=["app"])
+    _send(Session, channels, clock, settings)
+    clock.advance(60)
+    [ana] = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
+    return incident_id, ana, _reply_of(Session, ana)
+
+
 def _send_in_child(url: str, now, config: dict, queue) -> None:
     """Another process's send run: its own engine and sessions, nothing shared but the database file."""
     from brandpulse.config import parse_settings
@@ -265,12 +277,8 @@ def test_a_reply_on_its_way_when_the_incident_resolved_is_redrafted_as_fixed(
     settings = make_settings(incidents=INCIDENTS, reply_policy=reply_policy)
     templates = IncidentTemplates(settings)
     pipeline = Pipeline(settings, renderer=renderer)
-    incident_id = _open(Session, settings, templates, clock, keywords=["app"])
-    _send(Session, channels, clock, settings)
-    clock.advance(60)
-    [ana] = _ingest(Session, pipeline, make_mention, clock, [
-        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
-    reply = _reply_of(Session, ana)
+    incident_id, ana, reply = _anas_incident_reply(Session, settings, templates, clock, channels, pipeline,
+                                                   make_mention)
     assert "working on it" in reply.text
     with Session.begin() as s:
         if reply.status != "approved":
@@ -302,12 +310,8 @@ def test_a_reply_approved_after_the_resolution_goes_as_the_person_approved_it(
 ):
     """A person who approved the reply after the incident resolved saw it as
     it is then: it is not re-drafted under them."""
-    incident_id = _open(Session, isettings, templates, clock, keywords=["app"])
-    _send(Session, channels, clock, isettings)
-    clock.advance(60)
-    [ana] = _ingest(Session, pipeline, make_mention, clock, [
-        ({"text": "@AcmeHelp the app is down", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
-    reply = _reply_of(Session, ana)
+    incident_id, ana, reply = _anas_incident_reply(Session, isettings, templates, clock, channels, pipeline,
+                                                   make_mention)
     with Session.begin() as s:
         s.execute(update(OutboxRow).where(OutboxRow.id == reply.id).values(status="unknown", claimed_at=clock.now()))
     _resolve(Session, isettings, templates, clock, incident_id)
