@@ -5,7 +5,8 @@ Complaints arriving while an incident is open are matched in
 
 Complaints start before ops open the incident, so opening it also links the
 *earlier* ones (:func:`link_earlier_mentions`): the brand's negative mentions
-posted from ``since`` (the command line passes the start of the
+(by their latest label, as trends count them: one re-scored non-negative is
+not a complaint) posted from ``since`` (the command line passes the start of the
 possible-incident alert's spike window with ``--from-alert``, or ``--since``;
 by default ``incidents.lookback`` before opening) to ``until`` (``--until``;
 by default now, and from an alert's window at most ``incidents.link_for``
@@ -67,6 +68,7 @@ from brandpulse.db.models import (
     OutboxRow,
     ScoreRow,
 )
+from brandpulse.db.scores import latest_label_is_negative
 from brandpulse.types import DraftRequest, Label, Mention, Priority, Score
 from outreach.drafts import persons_texts, render_draft
 from outreach.incident_matching import (
@@ -153,7 +155,8 @@ class EarlierLinks:
 def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime, settings: Settings,
                           templates: IncidentTemplates, now: datetime, message: str | None = None,
                           until: datetime | None = None) -> EarlierLinks:
-    """Link to the open incident ``row`` the brand's negative mentions posted
+    """Link to the open incident ``row`` the brand's negative mentions (their
+    latest score's label: :func:`brandpulse.db.scores.latest_label_is_negative`) posted
     between ``since`` and ``until`` (default, and at most: ``now``) that
     contain one of its keywords (or answer a post that does:
     :func:`outreach.incident_matching.match_in_context`; also a complaint this opening links), whose
@@ -169,7 +172,7 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
     nothing = EarlierLinks(since=since, until=until, mention_ids=[], alert_ids=[], redrafted=[], answered=[])
     if not settings.incidents.link_mentions or incident.pattern is None or since >= until:
         return nothing  # linking is off, nothing to match, or an empty window
-    negative = select(ScoreRow.id).where(ScoreRow.mention_id == MentionRow.id, ScoreRow.label == "negative").exists()
+    negative = latest_label_is_negative()  # by its latest score, as trends and spike detection count it
     linked = select(IncidentMentionRow.mention_id).where(IncidentMentionRow.mention_id == MentionRow.id).exists()
     unlinked = select(IncidentUnlinkRow.mention_id).where(IncidentUnlinkRow.incident_id == row.id,
                                                           IncidentUnlinkRow.mention_id == MentionRow.id).exists()

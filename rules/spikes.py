@@ -87,6 +87,7 @@ from sqlalchemy.orm import Session, aliased
 from brandpulse.audit import SYSTEM, record_many
 from brandpulse.config import Brand, Settings, SpikeConfig
 from brandpulse.db.models import AlertMentionRow, AlertRow, IncidentRow, MentionRow, ScoreRow
+from brandpulse.db.scores import latest_label_is_negative, latest_score
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, Priority
 
 RULE = POSSIBLE_INCIDENT_RULE
@@ -345,25 +346,6 @@ class SpikeMonitor:
         return out
 
 
-def _latest_score(column):
-    """``column`` of the mention's latest score (by ``scored_at``, then id):
-    its latest label, as trends count it (outreach/trends.py). A mention
-    re-scored non-negative (a trained analyzer, a rescoring) is no longer a
-    complaint, and one re-scored negative is."""
-    return (
-        select(column)
-        .where(ScoreRow.mention_id == MentionRow.id)
-        .order_by(ScoreRow.scored_at.desc(), ScoreRow.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-def _negative():
-    """The mention's latest label is negative (:func:`_latest_score`)."""
-    return _latest_score(ScoreRow.label) == "negative"
-
-
 def window_counts(session: Session, brand_id: str, *, now: datetime, config: SpikeConfig) -> dict:
     """One aggregate query: negatives in the window, in the recent hours and
     in the baseline before the window, and the brand's first mention ever
@@ -372,7 +354,7 @@ def window_counts(session: Session, brand_id: str, *, now: datetime, config: Spi
     window_start = now - config.window
     recent_start = window_start - config.recent
     baseline_start = window_start - config.baseline
-    neg = _negative()
+    neg = latest_label_is_negative()
     # Since when the brand has been heard of at all (ix_mentions_brand_created): a brand quiet for the
     # whole baseline still has that history, with nothing expected.
     earlier = aliased(MentionRow)
@@ -440,8 +422,8 @@ def _already_known(session: Session, brand_id: str, *, now: datetime, cooldown: 
 def _suggest(session: Session, brand: Brand, verdict: SpikeVerdict, *, settings: Settings, now: datetime,
              window_start: datetime, baseline_start: datetime) -> Suggestion:
     config = settings.incidents.spikes
-    neg = _negative()
-    latest_compound = _latest_score(ScoreRow.compound)
+    neg = latest_label_is_negative()
+    latest_compound = latest_score(ScoreRow.compound)
     window_posts = session.execute(
         select(MentionRow.id, MentionRow.platform, MentionRow.author_id, MentionRow.title, MentionRow.text,
                MentionRow.created_at, latest_compound)

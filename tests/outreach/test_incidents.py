@@ -22,6 +22,7 @@ from brandpulse.db.models import (
     IncidentUpdateRow,
     MentionTagRow,
     OutboxRow,
+    ScoreRow,
 )
 from brandpulse.inbox import change_state
 from brandpulse.pipeline import Pipeline
@@ -825,6 +826,33 @@ def test_until_ends_the_window_of_earlier_complaints(make_settings, Session, clo
     _, earlier = _open_full(Session, settings, templates, clock, since=clock.now() - timedelta(hours=2),
                             until=clock.now() + timedelta(hours=1))
     assert earlier.mention_ids == [posts[10]] and earlier.until == clock.now()  # never later than now
+
+
+def test_opening_links_an_earlier_complaint_by_its_latest_label(Session, isettings, templates, clock, pipeline,
+                                                                make_mention):
+    """As trends and spike detection count them: a post scored negative at ingest and
+    re-scored neutral since (a trained analyzer, a rescoring) is no complaint to link,
+    while one re-scored negative again is."""
+    ana, bea, cal = _ingest(Session, pipeline, make_mention, clock, [
+        ({"text": "@AcmeHelp the app crashes at check-in", "handle": "ana", "thread_id": "t-ana"}, -0.7),
+        ({"text": "@AcmeHelp app broken, useless", "handle": "bea", "thread_id": "t-bea"}, -0.8),
+        ({"text": "@AcmeHelp the app is down", "handle": "cal", "thread_id": "t-cal"}, -0.6),
+    ])
+    before = _reply_of(Session, ana)
+    clock.advance(10 * 60)
+    with Session.begin() as s:
+        for mention_id, label, compound, version, minutes in ((ana, "neutral", 0.05, "2", 0), (bea, "neutral", 0.1, "2", 0),
+                                                             (bea, "negative", -0.5, "3", 5)):
+            s.add(ScoreRow(mention_id=mention_id, analyzer="trained", version=version, label=label, compound=compound,
+                           lang="en", scored_at=clock.now() + timedelta(minutes=minutes)))
+    clock.advance(10 * 60)
+    incident_id, earlier = _open_full(Session, isettings, templates, clock)
+    assert earlier.mention_ids == [bea, cal]  # ana's post now reads neutral: not a complaint
+    assert _linked(Session, incident_id) == {bea, cal}
+    with Session() as s:
+        assert f"incident:{incident_id}" not in s.get(AlertRow, _alert_of(Session, ana)).tags
+    after = _reply_of(Session, ana)
+    assert (after.template, after.text) == (before.template, before.text)  # not re-drafted to the incident
 
 
 def test_a_conversation_of_another_incident_stays_with_it(Session, isettings, templates, clock, pipeline, make_mention):

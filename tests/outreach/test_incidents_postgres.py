@@ -33,6 +33,7 @@ from tests.outreach.test_incidents import (  # noqa: F401  (fixtures and the tes
     test_each_link_keeps_how_it_was_made_and_the_keywords_it_matched,
     test_linking_by_hand_a_complaint_the_keywords_missed,
     test_opening_links_a_reply_to_a_complaint_it_links,
+    test_opening_links_an_earlier_complaint_by_its_latest_label,
     test_unlinking_a_complaint_answered_with_the_status_link_leaves_the_sent_reply_and_withdraws_the_follow_up,
     test_unlinking_puts_the_ordinary_draft_back_and_it_is_never_linked_again_by_itself,
     test_unlinking_reports_replies_on_their_way_and_redrafts_one_to_be_answered_by_hand,
