@@ -150,6 +150,8 @@ class EarlierLinks:
     alert_ids: list[int]  # their alerts, tagged incident:<id>
     redrafted: list[int]  # their replies not gone out, now from the incident reply template
     answered: list[int]  # their replies already sent (left as they are): follow-ups when it resolves
+    # their replies a person had written (replies edit, approve --text): text kept, held for a person
+    kept: list[int] = field(default_factory=list)
 
 
 def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime, settings: Settings,
@@ -225,17 +227,18 @@ def link_earlier_mentions(session: Session, row: IncidentRow, *, since: datetime
                           statuses=(*PENDING_REPLY_STATUSES, "sent"), lock=True)
     pending = [(reply, mention) for reply, mention in replies if reply.status in PENDING_REPLY_STATUSES]
     answered = [reply.id for reply, _ in replies if reply.status == "sent"]
+    kept: list[int] = []
     redrafted = redraft_replies(session, incident.snapshot, pending, reason="linked when the incident was opened",
                                  settings=settings, templates=templates, now=now,
-                                 before=f"incident #{row.id} ({row.title}) was opened")
+                                 before=f"incident #{row.id} ({row.title}) was opened", kept_ids=kept)
     link_mentions(session, links, now=now, how=LINKED_AT_OPENING, keywords=found_keywords, details={
         "earlier": True, "since": since.isoformat(), "until": until.isoformat(), "keywords": list(row.keywords or ()),
         "counts": {"linked": len(links), "alerts_tagged": len(alert_ids), "redrafted": len(redrafted),
                    "already_answered": len(answered)},
-        "alert_ids": alert_ids, "redrafted": redrafted, "answered": answered,
+        "alert_ids": alert_ids, "redrafted": redrafted, "kept_held": kept, "answered": answered,
     })
     return EarlierLinks(since=since, until=until, mention_ids=mention_ids, alert_ids=alert_ids, redrafted=redrafted,
-                        answered=answered)
+                        answered=answered, kept=kept)
 
 
 # ---------------------------------------------------------------------------
@@ -612,6 +615,8 @@ class HandLink:
     # the follow-up answers it; not posted: held at its send claim,
     # re-drafted for this incident if it gave another's link).
     in_flight: dict[int, str] = field(default_factory=dict)  # reply id -> its status
+    # its replies a person had written (replies edit, approve --text): text kept, held for a person
+    kept: list[int] = field(default_factory=list)
 
 
 def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: str, now: datetime,
@@ -678,16 +683,18 @@ def link_by_hand(session: Session, incident_id: int, mention_id: int, *, actor: 
     # Claimed by a sender or of unknown outcome: read without a lock and left alone, as unlinking does.
     in_flight = {reply.id: reply.status for reply, _ in replies_to(
         session, mentions=[mention_id], alerts=[alert.id] if alert else [], statuses=IN_FLIGHT_STATUSES)}
+    kept: list[int] = []
     redrafted = redraft_replies(session, current_snapshot(session, incident_id), pending,
                                  reason=LINKED_BY_HAND_REASON, settings=settings, templates=templates, now=now,
                                  actor=actor,
-                                 before=f"{actor} linked the complaint to incident #{row.id} ({row.title})")
+                                 before=f"{actor} linked the complaint to incident #{row.id} ({row.title})",
+                                 kept_ids=kept)
     audit.record(session, at=now, actor=actor, action="incident.linked", entity_type=AUDIT_ENTITY,
                  entity_id=incident_id, details={
                      "by_hand": True, "mention_ids": [mention_id], "reason": reason, "keywords": keywords,
                      "alert_id": alert.id if alert else None, "was_unlinked": was_unlinked,
-                     "redrafted": redrafted, "answered": answered,
+                     "redrafted": redrafted, "kept_held": kept, "answered": answered,
                      "in_flight": [{"id": i, "status": status} for i, status in sorted(in_flight.items())]})
     return HandLink(incident_id=incident_id, mention_id=mention_id, alert_id=alert.id if alert else None,
                     keywords=keywords, was_unlinked=was_unlinked, redrafted=redrafted, answered=answered,
-                    in_flight=in_flight)
+                    in_flight=in_flight, kept=kept)

@@ -185,7 +185,8 @@ def _redrafted_state(reply: OutboxRow, *, hold_reason: str | None, auto: bool, n
 
 def redraft_replies(session: Session, incident: IncidentSnapshot, replies: Sequence[tuple[OutboxRow, MentionRow]], *,
                      reason: str, settings: Settings, templates: IncidentTemplates, now: datetime,
-                     actor: str = audit.SYSTEM, before: str | None = None) -> list[int]:
+                     actor: str = audit.SYSTEM, before: str | None = None,
+                     kept_ids: list[int] | None = None) -> list[int]:
     """Re-draft ``replies`` (not gone out yet, read with ``lock``) from the
     incident ``reply`` template as the incident is now, in one UPDATE, each
     audited as ``reply.redrafted`` with ``reason`` (by ``actor``: the person
@@ -193,7 +194,9 @@ def redraft_replies(session: Session, incident: IncidentSnapshot, replies: Seque
     fails to render keeps its old one (logged). A reply whose text a person
     wrote (:func:`outreach.drafts.persons_texts`) keeps it and is held for
     them instead (:func:`keep_persons_text`; ``before`` says what happened,
-    e.g. "incident #3 (…) was opened"); those are not in the ids returned."""
+    e.g. "incident #3 (…) was opened"); those are not in the ids returned
+    but appended to ``kept_ids`` (when given), for the caller to tell the
+    person running the command."""
     brand = settings.brand(incident.brand)
     policy = settings.reply_policy
     auto = not policy.require_approval or REPLY_TEMPLATE in policy.auto_send_templates
@@ -213,6 +216,8 @@ def redraft_replies(session: Session, incident: IncidentSnapshot, replies: Seque
                                               reason=reason, actor=actor, now=now, template_text=text or None)
             kept.append(change)
             events.append(event)
+            if kept_ids is not None:
+                kept_ids.append(reply.id)
             continue
         if not text:
             log.warning("incident %s: reply %s keeps its text, re-drafting it failed: %s",

@@ -268,6 +268,8 @@ class Resolution:
     posts: list[int]
     followups: list[int]
     redrafted: list[int]
+    # incident replies a person had written (replies edit, approve --text): text kept, held for a person
+    kept: list[int] = field(default_factory=list)
 
 
 def resolve_incident(
@@ -292,13 +294,16 @@ def resolve_incident(
     followups = draft_followups(session, snapshot, settings=settings, templates=templates, now=now)
     pending = [(reply, mention) for reply, mention in linked_replies(session, row.id, PENDING_REPLY_STATUSES, lock=True)
                if reply.template == REPLY_TEMPLATE]
+    kept: list[int] = []
     redrafted = redraft_replies(session, snapshot, pending, reason="incident resolved", settings=settings,
-                                 templates=templates, now=now, before=f"incident #{row.id} ({row.title}) was resolved")
+                                 templates=templates, now=now, before=f"incident #{row.id} ({row.title}) was resolved",
+                                 kept_ids=kept)
     audit.record(
         session, at=now, actor=actor, action="incident.resolved", entity_type=AUDIT_ENTITY, entity_id=row.id,
-        details={"from": previous, "message": message, "posts": posts, "followups": followups, "redrafted": redrafted},
+        details={"from": previous, "message": message, "posts": posts, "followups": followups, "redrafted": redrafted,
+                 "kept_held": kept},
     )
-    return Resolution(incident=row, posts=posts, followups=followups, redrafted=redrafted)
+    return Resolution(incident=row, posts=posts, followups=followups, redrafted=redrafted, kept=kept)
 
 
 def _required_message(message: str | None) -> str:

@@ -489,3 +489,61 @@ def test_an_unknown_brand_is_named_with_its_option_as_other_commands_do(config, 
     result = invoke(config, "incident", *args, ok=False)
     assert result.exit_code == 2 and message in result.output
     assert "no incidents" in invoke(config, "incident", "list", "--all").output  # nothing was opened
+
+
+def test_open_link_and_resolve_tell_ops_which_replies_kept_a_persons_text_and_are_held(tmp_path, monkeypatch):
+    # b1f0a3d: a reply a person edited is held instead of re-drafted; the commands that re-draft say so
+    posts = [
+        x_post(1, "@AcmeHelp the Acme Air app is down, terrible", handle="ana", minutes=_minutes_ago(20), base_id=7700),
+        x_post(2, "@AcmeHelp the Acme Air app logs me out, awful, useless", handle="ben", minutes=_minutes_ago(15),
+               base_id=7700),
+        x_post(3, "@AcmeHelp Acme Air gate scanners reject my boarding pass, terrible, useless", handle="cai",
+               minutes=_minutes_ago(10), base_id=7700),
+        x_post(4, "@AcmeHelp the Acme Air app crashes at check-in, awful", handle="dan", minutes=_minutes_ago(5),
+               base_id=7700),
+    ]
+    config = _ran(tmp_path, monkeypatch, posts)
+    with db(config)() as s:
+        ids = dict(s.execute(select(MentionRow.author_handle, MentionRow.id)).all())
+        reply = {h: s.scalars(select(OutboxRow.id).where(OutboxRow.mention_id == m)).one() for h, m in ids.items()}
+    invoke(config, "replies", "edit", str(reply["ana"]), "--text", "Sorry Ana, we are on it.", "--as", "alice")
+    invoke(config, "replies", "approve", str(reply["ben"]), "--text", "Sorry Ben, looking now.", "--as", "alice")
+    invoke(config, "replies", "edit", str(reply["cai"]), "--text", "Sorry Cai, checking the gates.", "--as", "alice")
+
+    out = invoke(config, "incident", "open", "--title", "App down", "--keywords", "app", "--as", "dana").output
+    assert "drafted replies now pointing to the status thread: 1 (drafted 1)" in out  # dan's, nobody edited it
+    assert (f"2 replies kept their person's text and are held for a person (#{reply['ana']}, #{reply['ben']}):"
+            " `brandpulse replies list --status held`") in out
+
+    out = invoke(config, "incident", "link", "1", str(ids["cai"]), "--as", "kim").output
+    assert "drafted replies now pointing to the status thread: 0;" in out
+    assert (f"1 reply kept its person's text and is held for a person (#{reply['cai']}):"
+            " `brandpulse replies list --status held`") in out
+    held = invoke(config, "replies", "list", "--status", "held").output
+    assert all(f"#{reply[h]}" in held for h in ("ana", "ben", "cai"))
+
+    invoke(config, "replies", "edit", str(reply["dan"]), "--text", "Dan, the app is down; updates follow.",
+           "--as", "alice")
+    out = invoke(config, "incident", "resolve", "1", "--message", "Fixed.", "--as", "dana").output
+    assert "re-drafted to say it is fixed" not in out
+    assert f"1 reply kept its person's text and is held for a person (#{reply['dan']})" in out
+    with db(config)() as s:
+        linked = s.scalars(select(AuditRow).where(AuditRow.action == "incident.linked").order_by(AuditRow.id)).all()
+        assert [e.details["kept_held"] for e in linked] == [[reply["ana"], reply["ben"]], [reply["cai"]]]
+        [resolved] = s.scalars(select(AuditRow).where(AuditRow.action == "incident.resolved")).all()
+        assert resolved.details["kept_held"] == [reply["dan"]]
+        dan = s.get(OutboxRow, reply["dan"])
+        assert (dan.status, dan.hold_code, dan.text) == ("held", "incident_edited", "Dan, the app is down; updates follow.")
+
+
+def test_cancel_points_to_the_held_replies_that_kept_a_persons_text(tmp_path, monkeypatch):
+    config = _cancel_setup(tmp_path, monkeypatch)
+    invoke(config, "incident", "open", "--title", "x", "--keywords", "app", "--as", "d")
+    with db(config)() as s:
+        ana = s.scalar(select(MentionRow.id).where(MentionRow.author_handle == "ana"))
+        reply_id = s.scalars(select(OutboxRow.id).where(OutboxRow.mention_id == ana)).one()
+    invoke(config, "replies", "edit", str(reply_id), "--text", "Ana, the app is down; we are on it.", "--as", "alice")
+    out = invoke(config, "incident", "cancel", "1", "--reason", "opened by mistake", "--as", "dana").output
+    assert ("their incident replies: 0 ordinary drafts again, 1 held for a person (`brandpulse replies list --status"
+            " held`), 0 already sent") in out
+    assert f"#{reply_id}" in invoke(config, "replies", "list", "--status", "held").output

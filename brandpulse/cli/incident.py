@@ -128,6 +128,17 @@ def _linking_until(row: IncidentRow, settings: Settings, *, now: datetime) -> st
     return f"(while it is open, until {_when(until, now)} UTC: {why}; each update extends it)"
 
 
+def _kept_line(kept: list[int]) -> str | None:
+    """The replies a person had written (``replies edit``, ``approve --text``)
+    that an incident re-draft left alone: their text kept, held for a person."""
+    if not kept:
+        return None
+    n = len(kept)
+    return (f"{n} {'replies' if n != 1 else 'reply'} kept {'their' if n != 1 else 'its'} person's text and"
+            f" {'are' if n != 1 else 'is'} held for a person ({', '.join(f'#{i}' for i in kept)}):"
+            " `brandpulse replies list --status held`")
+
+
 def _earlier_lines(session, earlier: EarlierLinks, *, incident_id: int, window: str, settings: Settings,
                    now: datetime) -> list[str]:
     """What opening did with the complaints posted before it."""
@@ -147,6 +158,7 @@ def _earlier_lines(session, earlier: EarlierLinks, *, incident_id: int, window: 
          f" tagged incident:{incident_id}"),
         f"drafted replies now pointing to the status thread: {len(earlier.redrafted)}" + (f" ({how})" if how else "")
         + f"; already answered: {len(earlier.answered)} (left as sent; they get the follow-up when it resolves)",
+        *filter(None, [_kept_line(earlier.kept)]),
     ]
 
 
@@ -407,7 +419,9 @@ def _cancel_lines(session, result, *, correction_given: bool, no_correction: boo
     in_flight = sum(len(u.in_flight) for u in unlinked)
     untagged = sum(1 for u in unlinked if u.alert_untagged)
     lines.append(f"complaints unlinked: {len(unlinked)} (alerts untagged: {untagged}); their incident replies:"
-                 f" {redrafted} ordinary drafts again, {held} held for a person, {sent} already sent (left as they"
+                 f" {redrafted} ordinary drafts again, {held} held for a person"
+                 + (" (`brandpulse replies list --status held`)" if held else "")
+                 + f", {sent} already sent (left as they"
                  f" are), {in_flight} on their way (left to reconciliation: held for a person if not posted)")
     followups = [i for u in unlinked for i in u.followups_withdrawn]
     if followups:
@@ -441,6 +455,8 @@ def link(ctx: Context, incident_id: int, mention_id: int, reason: str | None, ac
     click.echo(f"  drafted replies now pointing to the status thread: {len(result.redrafted)}"
                + (f" ({', '.join(f'#{i}' for i in result.redrafted)})" if result.redrafted else "")
                + f"; already answered: {len(result.answered)} (left as sent; they get the follow-up when it resolves)")
+    if kept := _kept_line(result.kept):
+        click.echo(f"  {kept}")
     for reply_id, status in sorted(result.in_flight.items()):
         click.echo(f"  reply #{reply_id}: {status}, {_in_flight(status)}: it may already be on the platform, so it is"
                    " left as it is and no second reply is drafted; the next send run reconciles it (posted: it is the answer, and"
@@ -499,6 +515,8 @@ def resolve(ctx: Context, incident_id: int, message: str, actor: str) -> None:
             if result.redrafted:
                 click.echo(f"  incident replies not sent yet, re-drafted to say it is fixed: "
                            f"{', '.join(f'#{i}' for i in result.redrafted)}")
+            if kept := _kept_line(result.kept):
+                click.echo(f"  {kept}")
     except IncidentError as exc:
         raise _fail(exc) from None
 
