@@ -47,7 +47,7 @@ from brandpulse.resources import resource_dir
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, Reach, reach_of, shown_handle, shown_reach
 from outreach.channels.base import waiting_account
 from outreach.kpis import KpiReport, compute_kpis, render_kpis_text
-from outreach.outbox import current_waits
+from outreach.outbox import current_waits, x_reply_by_hand_note
 from outreach.templating import make_environment, printable
 from outreach.trends import TrendReport, compute_trends, pct, net, render_chart_svg, summary_line
 
@@ -108,6 +108,8 @@ class DigestReply:
     account: str | None
     template: str | None
     hold_reason: str | None
+    # X will not take it from the bot (outbox.x_reply_by_hand_note): what the person approving it should know.
+    by_hand: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,6 +508,7 @@ def build_digest(
                 reply=DigestReply(
                     id=reply.id, status=reply.status, text=reply.text, account=reply.account,
                     template=reply.template, hold_reason=reply.hold_reason,
+                    by_hand=x_reply_by_hand_note(session, reply),
                 ) if reply else None,
                 note=a.note,
                 round=a.round or 1,
@@ -832,6 +835,8 @@ def render_text(digest: Digest, *, max_alerts: int | None = 25) -> str:
         if a.reply is not None:
             held = f", held: {_one_line(a.reply.hold_reason, 120)}" if a.reply.hold_reason else ""
             lines.append(f"    reply {a.reply.id} ({a.reply.status}{held}): {_one_line(a.reply.text)}")
+            if a.reply.by_hand:
+                lines.append(f"      — {a.reply.by_hand}")
     if len(shown) < len(digest.alerts):
         lines.append("")
         lines.append(f"… and {len(digest.alerts) - len(shown)} more open alerts in the HTML digest.")

@@ -107,7 +107,7 @@ from brandpulse.db.models import AlertRow, AuditRow, MentionRow, OutboxRow, Send
 from brandpulse.types import shown_handle
 from outreach import hand_replies, incident_replies, incidents, safeguards
 from outreach.channels.base import (Channel, ManualReplyRequired, OutboundPost, SendError, SentPost, limited_accounts,
-                                    rate_limit_key, waiting_account)
+                                    rate_limit_key, waiting_account, x_reply_allowed)
 from outreach.templating import length_problem
 
 log = logging.getLogger(__name__)
@@ -349,6 +349,24 @@ def _post_for(row: OutboxRow, mention: MentionRow | None = None) -> OutboundPost
         community=row.community,
         addressed_handles=addressed,
     )
+
+
+def x_reply_by_hand_note(session: Session, row: OutboxRow) -> str | None:
+    """What a person deciding on ``row`` should know when X's reply rule
+    (:func:`~outreach.channels.base.x_reply_allowed`, as the send path applies
+    it to the post it would send) will not let the bot post it: the reply
+    becomes ``manual``, with the link to answer by hand, only when a send run
+    reaches it. None for a reply the rule allows, one not waiting for a
+    decision or a send, and one whose account is not known yet."""
+    if row.platform != "x" or row.status not in ("drafted", "held", "approved") or not row.account:
+        return None
+    mention = session.get(MentionRow, row.mention_id) if row.mention_id is not None else None
+    if x_reply_allowed(_post_for(row, mention), account=row.account):
+        return None
+    account = shown_handle(row.platform, row.account)
+    then = ("the next send run gives its link, then post it by hand" if row.status == "approved"
+            else "approve it to get its link, then post it by hand")
+    return f"X lets no app answer this post (it does not @mention or quote {account}): {then}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from brandpulse.db.models import AlertRow, OutboxRow
 from brandpulse.durations import format_duration
 from brandpulse.inbox import InboxError, MentionView, alert_context, change_state, count_alerts, list_alerts, next_alert
 from brandpulse.types import POSSIBLE_INCIDENT_RULE, reach_of, shown_handle, shown_reach
+from outreach.outbox import x_reply_by_hand_note
 from outreach.templating import printable
 
 STATUSES = ("open", "acknowledged", "resolved", "dismissed")
@@ -146,6 +147,9 @@ def show(ctx: Context, alert_id: int) -> None:
             # Which of the customer's posts it answers: a draft moves to their newest post as they write again.
             answers = f" to the post of {posted[r.in_reply_to]:%Y-%m-%d %H:%M} UTC" if r.in_reply_to in posted else ""
             click.echo(printable(f"  reply #{r.id} [{r.status}{reason}]{answers} via {r.platform} as {account}: {r.text}"))
+            by_hand = x_reply_by_hand_note(s, r)  # X will not take it from the bot: say so before it is approved
+            if by_hand:
+                click.echo(f"    — {by_hand}")
         click.echo("\nHistory:")
         for e in c.events:
             click.echo(printable(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor}: {e.action}{' — ' + _details(e.details) if e.details else ''}"))

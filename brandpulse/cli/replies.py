@@ -9,7 +9,7 @@ from brandpulse.cli.common import RECORD_ID, Context, UserError, actor_option, h
 from brandpulse.db.models import AlertRow, OutboxRow
 from brandpulse.types import shown_handle
 from outreach.templating import printable
-from outreach.outbox import OutboxError, approve as approve_reply, edit as edit_reply, reject as reject_reply
+from outreach.outbox import OutboxError, approve as approve_reply, edit as edit_reply, reject as reject_reply, x_reply_by_hand_note
 
 STATUSES = ("drafted", "approved", "held", "sending", "sent", "failed", "rejected", "unknown", "manual")
 
@@ -39,6 +39,9 @@ def list_(ctx: Context, statuses, limit) -> None:
                 reason = f" — {r.last_error}"
             elif r.status in ("failed", "unknown") and r.last_error:
                 reason = f" ({r.last_error})"
+            by_hand = x_reply_by_hand_note(s, r)  # X will not take it from the bot: say so before it is approved
+            if by_hand:
+                reason += f" — {by_hand}"
             alert = f" alert #{r.alert_id}" if r.alert_id else ""
             account = shown_handle(r.platform, r.account) if r.account else "(no account)"
             click.echo(printable(f"#{r.id:<5} {r.status:<9}{alert} {r.platform} as {account} → {r.in_reply_to or 'new post'}{reason}\n       {_indented(r.text)}"))
