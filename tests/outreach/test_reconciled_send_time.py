@@ -33,6 +33,15 @@ def first_response_median(Session, clock) -> timedelta | None:
         return compute_kpis(s, now=clock.now(), since=timedelta(days=1)).total.first_response.median
 
 
+def sams_lost_bag_on_reddit(rd, clock, make_mention, make_alert, ago: timedelta):
+    """sam's r/travel submission posted ``ago``, stored as a mention with its
+    alert: (the submission, the mention id, the alert id)."""
+    thread = rd.add_submission("travel", "Acme Air lost my bag", author="sam", created_at=clock.now() - ago)
+    mid, mention = make_mention(platform="reddit", handle="sam", external_id=thread["name"], text=thread["title"],
+                                at=clock.now() - ago, addressed=(), thread_id=thread["name"])
+    return thread, mid, make_alert(mid, mention)
+
+
 def test_a_reply_found_on_x_later_counts_from_when_x_created_it(Session, clock, settings, make_mention, make_alert,
                                                                make_outbox):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -64,12 +73,7 @@ def test_a_reply_found_on_reddit_later_counts_from_its_created_utc(Session, cloc
     listing: no further request)."""
     with serve_reddit(now=clock.now) as rd:
         channel = build_reddit_channel(settings, env=reddit_env(rd), clock=clock)
-        thread = rd.add_submission("travel", "Acme Air lost my bag", author="sam",
-                                   created_at=clock.now() - timedelta(minutes=3))
-        mid, mention = make_mention(platform="reddit", handle="sam", external_id=thread["name"],
-                                    text=thread["title"], at=clock.now() - timedelta(minutes=3), addressed=(),
-                                    thread_id=thread["name"])
-        alert = make_alert(mid, mention)
+        thread, mid, alert = sams_lost_bag_on_reddit(rd, clock, make_mention, make_alert, timedelta(minutes=3))
         rid = make_outbox(platform="reddit", account=None, alert_id=alert, mention_id=mid, in_reply_to=thread["name"],
                           text="Sorry about your bag! Please DM u/AcmeAir_Team your booking reference.")
         sent_at = clock.now()
@@ -92,12 +96,7 @@ def test_a_crashed_reddit_send_found_later_counts_from_its_created_utc(Session, 
     claim nor from when it was found."""
     with serve_reddit(now=clock.now) as rd:
         channel = build_reddit_channel(settings, env=reddit_env(rd), clock=clock)
-        thread = rd.add_submission("travel", "Acme Air lost my bag", author="sam",
-                                   created_at=clock.now() - timedelta(minutes=30))
-        mid, mention = make_mention(platform="reddit", handle="sam", external_id=thread["name"],
-                                    text=thread["title"], at=clock.now() - timedelta(minutes=30), addressed=(),
-                                    thread_id=thread["name"])
-        alert = make_alert(mid, mention)
+        thread, mid, alert = sams_lost_bag_on_reddit(rd, clock, make_mention, make_alert, timedelta(minutes=30))
         attempted = clock.now() - timedelta(minutes=20)
         text = "Sorry about your bag! Please DM u/AcmeAir_Team your booking reference."
         rid = make_outbox(status="sending", claimed_at=attempted, platform="reddit", account=None, alert_id=alert,
