@@ -21,6 +21,7 @@ from outreach.incident_templates import REPLY_TEMPLATE
 from outreach.incidents import cancel_incident
 from outreach.outbox import approve, edit
 from tests.outreach.test_incidents import (  # noqa: F401  (fixtures)
+    _anas_complaint_between_two_incidents,
     _ingest,
     _open,
     _open_full,
@@ -185,14 +186,8 @@ def test_the_claim_keeps_an_edited_reply_found_not_posted_after_the_incident_res
 def test_the_claim_keeps_an_edited_reply_whose_complaint_moved_to_another_incident(
     Session, isettings, templates, clock, channels, pipeline, make_mention, renderer
 ):
-    incident_a = _open(Session, isettings, templates, clock, keywords=["app"], title="App errors")
-    clock.advance(60)
-    incident_b = _open(Session, isettings, templates, clock, keywords=["billing"], title="Double charges")
-    _send(Session, channels, clock, isettings)
-    clock.advance(60)
-    [ana] = _ingest(Session, pipeline, make_mention, clock, [
-        ({"text": "@AcmeHelp the app charged me twice", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
-    reply = _reply_of(Session, ana)
+    incident_a, incident_b, ana, reply = _anas_complaint_between_two_incidents(
+        Session, isettings, templates, clock, channels, pipeline, make_mention)
     _on_its_way_with_alices_text(Session, clock, reply.id)
     _unlink(Session, isettings, renderer, pipeline, clock, incident_a, ana)
     with Session.begin() as s:

@@ -1626,11 +1626,10 @@ def _roots(Session, incident_id):
         return row.x_root_url, row.reddit_root_url
 
 
-def _moving_complaint(Session, isettings, templates, clock, channels, pipeline, make_mention, *, status):
+def _anas_complaint_between_two_incidents(Session, isettings, templates, clock, channels, pipeline, make_mention):
     """Incidents A (the app) and B (double charges), their status threads
-    out; ana's complaint linked to A on arrival and answered with A's link,
-    approved by kim, then put in ``status`` (``unknown``: the send's answer
-    was lost; ``sent``). Returns (A, B, ana's mention id, the reply)."""
+    out; then ana's complaint about the app, drafted an answer. Returns (A,
+    B, ana's mention id, her reply)."""
     incident_a = _open(Session, isettings, templates, clock, keywords=["app"], title="App errors")
     clock.advance(60)
     incident_b = _open(Session, isettings, templates, clock, keywords=["billing"], title="Double charges")
@@ -1638,7 +1637,16 @@ def _moving_complaint(Session, isettings, templates, clock, channels, pipeline, 
     clock.advance(60)
     [ana] = _ingest(Session, pipeline, make_mention, clock, [
         ({"text": "@AcmeHelp the app charged me twice", "handle": "ana", "thread_id": "t-ana"}, -0.7)])
-    reply = _reply_of(Session, ana)
+    return incident_a, incident_b, ana, _reply_of(Session, ana)
+
+
+def _moving_complaint(Session, isettings, templates, clock, channels, pipeline, make_mention, *, status):
+    """Incidents A (the app) and B (double charges), their status threads
+    out; ana's complaint linked to A on arrival and answered with A's link,
+    approved by kim, then put in ``status`` (``unknown``: the send's answer
+    was lost; ``sent``). Returns (A, B, ana's mention id, the reply)."""
+    incident_a, incident_b, ana, reply = _anas_complaint_between_two_incidents(
+        Session, isettings, templates, clock, channels, pipeline, make_mention)
     a_link, b_link = _roots(Session, incident_a)[0], _roots(Session, incident_b)[0]
     assert a_link and b_link and a_link != b_link
     assert reply.template == REPLY_TEMPLATE and a_link in reply.text and _linked(Session, incident_a) == {ana}
