@@ -61,6 +61,21 @@ def settings_and_database(tmp_path: Path, sources: list[dict[str, Any]]) -> tupl
     return settings, engine, session_factory(engine)
 
 
+def listening_pollers(settings: Settings, Session: sessionmaker, clock: FakeClock, x: Any, reddit: Any,
+                      monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The real pollers and pipeline of ``settings``' sources on ``clock``,
+    reading the fake X and Reddit (their credentials in the environment,
+    @AcmeAir known to the fake X for the mentions endpoint)."""
+    from brandpulse.pipeline import Pipeline
+    from brandpulse.wiring import build_pollers
+    from tests.fakes import listening_env
+
+    x.add_user("AcmeAir")
+    for name, value in listening_env(x, reddit).items():
+        monkeypatch.setenv(name, value)
+    return build_pollers(settings, Session=Session, clock=clock, pipeline=Pipeline(settings))
+
+
 @pytest.fixture
 def config_dict() -> dict[str, Any]:
     return copy.deepcopy(BASE_CONFIG)

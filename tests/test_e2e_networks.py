@@ -272,20 +272,14 @@ def test_rate_limit_headers_schedule_each_source_alone(tmp_path, monkeypatch):
     clock: the platforms' rate-limit headers and 429s set each source's next
     poll; nothing sleeps and the other sources keep polling."""
     from brandpulse.clock import FakeClock
-    from brandpulse.pipeline import Pipeline
-    from brandpulse.wiring import build_pollers
     from listener.ratelimit import DEFAULT_BACKOFF
-    from tests.conftest import T0, settings_and_database
-    from tests.fakes import listening_env, serve_x_and_reddit
+    from tests.conftest import T0, listening_pollers, settings_and_database
+    from tests.fakes import serve_x_and_reddit
 
     clock = FakeClock(T0)
     settings, engine, Session = settings_and_database(tmp_path, SOURCES)
     with serve_x_and_reddit(now=clock.now) as (x, reddit):
-        x.add_user("AcmeAir")
-        for name, value in listening_env(x, reddit).items():
-            monkeypatch.setenv(name, value)
-        pollers = {p.source.name: p for p in build_pollers(settings, Session=Session, clock=clock,
-                                                            pipeline=Pipeline(settings))}
+        pollers = {p.source.name: p for p in listening_pollers(settings, Session, clock, x, reddit, monkeypatch)}
 
         def poll_all() -> dict[str, str]:
             return {name: p.poll_once().status for name, p in pollers.items()}

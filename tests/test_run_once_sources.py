@@ -10,10 +10,8 @@ from datetime import timedelta
 
 from brandpulse.clock import FakeClock
 from brandpulse.cli.run import source_report_lines
-from brandpulse.pipeline import Pipeline
-from brandpulse.wiring import build_pollers
-from tests.conftest import T0, settings_and_database
-from tests.fakes import faults, listening_env, serve_x_and_reddit
+from tests.conftest import T0, listening_pollers, settings_and_database
+from tests.fakes import faults, serve_x_and_reddit
 
 SOURCES = [
     {"name": "x-mentions", "kind": "x", "brand": "acme", "endpoint": "mentions", "account": "AcmeAir"},
@@ -28,10 +26,7 @@ def test_each_source_not_fully_read_gets_a_line_with_why_and_where_to_look(tmp_p
     clock = FakeClock(T0)
     settings, engine, Session = settings_and_database(tmp_path, SOURCES)
     with serve_x_and_reddit(now=clock.now) as (x, reddit):
-        x.add_user("AcmeAir")
-        for name, value in listening_env(x, reddit).items():
-            monkeypatch.setenv(name, value)
-        pollers = build_pollers(settings, Session=Session, clock=clock, pipeline=Pipeline(settings))
+        pollers = listening_pollers(settings, Session, clock, x, reddit, monkeypatch)
 
         def poll_all():
             return [p.poll_once() for p in pollers]
