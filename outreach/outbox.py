@@ -497,6 +497,14 @@ def _withdraw(session: Session, row: OutboxRow, reason: str, *, now: datetime) -
                      entity_id=row.id, details={"previous_status": "approved", "reason": reason})
 
 
+def _held(code: str, reason: str, *, now: datetime) -> dict[str, Any]:
+    """The columns that hold a reply for a person (``code``, ``reason``),
+    any approval withdrawn: the send claim's incident holds and
+    reconciliation's (:data:`DUPLICATE_HOLD`, :data:`LOOKUP_HOLD`) set them."""
+    return {"status": "held", "hold_code": code, "hold_reason": reason, "not_before": None, "approved_by": None,
+            "approved_at": None, "needs_approval": True, "updated_at": now}
+
+
 def _hold_unlinked(session: Session, row: OutboxRow, verdict: safeguards.Hold, *, now: datetime,
                    details: Mapping[str, Any] | None = None) -> None:
     """Hold an approved incident reply whose complaint was unlinked
@@ -510,8 +518,7 @@ def _hold_unlinked(session: Session, row: OutboxRow, verdict: safeguards.Hold, *
     result = session.execute(
         update(OutboxRow)
         .where(OutboxRow.id == row.id, OutboxRow.status == "approved")
-        .values(status="held", hold_code=verdict.code, hold_reason=verdict.reason, not_before=None,
-                approved_by=None, approved_at=None, needs_approval=True, updated_at=now)
+        .values(**_held(verdict.code, verdict.reason, now=now))
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -869,8 +876,7 @@ def _lookup_failed(session_factory, post: OutboundPost, exc: Exception, *, now: 
                if duplicate else "an earlier send had an unknown outcome, so it may already be posted, and")
         reason = (f"{why} looking for it on {post.platform} is refused: {error}. Fix that, then look for this reply on"
                   f" {post.platform}: if it is there, reject it here; if not, approve it to send it")
-        values.update(status="held", hold_code=LOOKUP_HOLD, hold_reason=reason, not_before=None, approved_by=None,
-                      approved_at=None, needs_approval=True)
+        values.update(_held(LOOKUP_HOLD, reason, now=now))
         event = _event("reply.held", post.outbox_id, now, {"code": LOOKUP_HOLD, "reason": reason, "error": message,
                                                            "previous_status": "unknown"})
         log.warning("reply %s (%s as %s) held for a person: %s", post.outbox_id, post.platform,
@@ -936,9 +942,7 @@ def _reconcile_one(session_factory, post: OutboundPost, channel: Channel, *, now
                       " to post it again after an earlier send whose outcome was unknown), but that post was not found"
                       f" among the account's posts since the first attempt: look for it on {post.platform}; if it is"
                       " there, reject this reply; approving it again only asks the platform again")
-            values: dict[str, Any] = {"status": "held", "hold_code": DUPLICATE_HOLD, "hold_reason": reason,
-                                      "not_before": None, "approved_by": None, "approved_at": None,
-                                      "needs_approval": True, "updated_at": now}
+            values = _held(DUPLICATE_HOLD, reason, now=now)
             if attempted_at is not None:
                 values["claimed_at"] = attempted_at
             if not _settle(session, post, claimed_at=now, values=values):
