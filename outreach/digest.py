@@ -358,12 +358,26 @@ class _Context:
         """The author's other posts about the alert's brand, newest first: the
         same account on the alert's network and the same handle on the others."""
         own = self.alert_posts.get(alert.id, set()) | {alert.mention_id, alert.last_mention_id}
-        same = self.by_author.get((alert.brand, alert.platform, alert.author_id), [])
-        others = [m for m in self.by_handle.get((alert.brand, alert.author_handle.lower()), [])
-                  if m.platform != alert.platform]
-        rows = [m for m in [*same, *others] if m.id not in own]
+        rows = [m for m in _same_author(alert, self.by_author, self.by_handle) if m.id not in own]
         rows.sort(key=lambda m: (m.created_at, m.id), reverse=True)
         return rows
+
+
+def _index_by_author(rows: Iterable[Any], by_author: dict, by_handle: dict) -> None:
+    """Add ``rows`` (mentions or alerts: brand, platform, author id, handle)
+    to ``by_author`` ((brand, platform, author id) -> rows) and ``by_handle``
+    ((brand, lower-case handle) -> rows), in their order."""
+    for row in rows:
+        by_author.setdefault((row.brand, row.platform, row.author_id), []).append(row)
+        by_handle.setdefault((row.brand, row.author_handle.lower()), []).append(row)
+
+
+def _same_author(alert: AlertRow, by_author: dict, by_handle: dict) -> list[Any]:
+    """The rows of ``alert``'s author (see :func:`_index_by_author`): the same
+    account on the alert's network, the same handle on the others."""
+    same = by_author.get((alert.brand, alert.platform, alert.author_id), [])
+    others = [r for r in by_handle.get((alert.brand, alert.author_handle.lower()), []) if r.platform != alert.platform]
+    return [*same, *others]
 
 
 def _other_open_alerts(alerts: Sequence[AlertRow]) -> dict[int, tuple[int, ...]]:
@@ -371,15 +385,8 @@ def _other_open_alerts(alerts: Sequence[AlertRow]) -> dict[int, tuple[int, ...]]
     its network, same handle on the others)."""
     by_author: dict[tuple[str, str, str], list[AlertRow]] = {}
     by_handle: dict[tuple[str, str], list[AlertRow]] = {}
-    for a in alerts:
-        by_author.setdefault((a.brand, a.platform, a.author_id), []).append(a)
-        by_handle.setdefault((a.brand, a.author_handle.lower()), []).append(a)
-    out = {}
-    for a in alerts:
-        same = by_author[(a.brand, a.platform, a.author_id)]
-        others = [o for o in by_handle[(a.brand, a.author_handle.lower())] if o.platform != a.platform]
-        out[a.id] = tuple(sorted({o.id for o in [*same, *others] if o.id != a.id}))
-    return out
+    _index_by_author(alerts, by_author, by_handle)
+    return {a.id: tuple(sorted({o.id for o in _same_author(a, by_author, by_handle) if o.id != a.id})) for a in alerts}
 
 
 def _context(session: Session, alerts: Sequence[AlertRow], mentions: Mapping[int, MentionRow]) -> _Context:
@@ -416,11 +423,9 @@ def _context(session: Session, alerts: Sequence[AlertRow], mentions: Mapping[int
                    or_(MentionRow.author_id.in_(chunk_ids), func.lower(MentionRow.author_handle).in_(chunk_handles)))
             .order_by(MentionRow.created_at.desc(), MentionRow.id.desc())
         ):
-            if row.id in seen:
-                continue
-            seen.add(row.id)
-            by_author.setdefault((row.brand, row.platform, row.author_id), []).append(row)
-            by_handle.setdefault((row.brand, row.author_handle.lower()), []).append(row)
+            if row.id not in seen:
+                seen.add(row.id)
+                _index_by_author([row], by_author, by_handle)
     return _Context(posts, alert_posts, by_author, by_handle)
 
 
