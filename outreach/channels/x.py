@@ -85,10 +85,6 @@ _DUPLICATE = "duplicate content"
 _NOT_ALLOWED = ("not been mentioned", "not allowed to reply", "reply to this conversation is not allowed")
 
 
-def status_url(post_id: str, handle: str | None = None) -> str:
-    return x_status_url(post_id, handle)
-
-
 def credentials_hint(handle: str) -> str:
     """How to let brandpulse post as ``handle``."""
     token, secret = x_account_credential_names(handle)
@@ -254,7 +250,7 @@ class XChannel:
         except (ValueError, KeyError, TypeError):
             raise SendError(f"X: unreadable answer to the post (HTTP {response.status_code}, {response.text[:200]!r});"
                             " it may have been created, reconcile before sending again", outcome_unknown=True) from None
-        return SentPost(external_id=post_id, url=status_url(post_id, me.username))
+        return SentPost(external_id=post_id, url=x_status_url(post_id, me.username))
 
     # -- reconciliation ------------------------------------------------------------
     def find_sent(self, post: OutboundPost) -> SentPost | None:
@@ -293,7 +289,7 @@ class XChannel:
                 if (str(replied_to) if replied_to else None) != expected:
                     continue
                 if _same_post(str(tweet.get("text", "")), post.text):
-                    return SentPost(external_id=str(tweet["id"]), url=status_url(str(tweet["id"]), me.username),
+                    return SentPost(external_id=str(tweet["id"]), url=x_status_url(str(tweet["id"]), me.username),
                                     created_at=_created_at(tweet.get("created_at")))
             token = (payload.get("meta") or {}).get("next_token")
             if not token:
@@ -347,7 +343,7 @@ class XChannel:
         if isinstance(exc, tweepy.Forbidden):
             lowered = reason.lower()
             if post is not None and post.in_reply_to and any(s in lowered for s in _NOT_ALLOWED):
-                url = status_url(post.in_reply_to)
+                url = x_status_url(post.in_reply_to)
                 return ManualReplyRequired(f"reply by hand: {url} (X refused an API reply: {reason})", url=url)
             if _DUPLICATE in lowered:
                 return SendError(f"X refused the post as a duplicate of a post the account already has ({reason})",
