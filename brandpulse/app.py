@@ -55,8 +55,7 @@ def open_database(settings: Settings) -> Engine:
     One that cannot (no such driver, server down, not a database file, a
     directory that cannot be created) is a :class:`ConfigError` naming where
     the URL comes from and the reason; the URL is shown without its password."""
-    url = settings.effective_database_url()
-    where = settings.database_url_origin()
+    url, where = settings.database_url_and_origin()
     path = None if where.startswith(DATABASE_URL_ENV) else settings.source_path
     try:
         parsed = make_url(url)

@@ -682,14 +682,12 @@ class Settings(_Model):
         ``data_dir``. A variable that is set but empty, or a file that cannot
         be read, is a :class:`ConfigError` naming it: never a silent fall back
         to the SQLite default."""
-        return self._database_url()[0]
+        return self.database_url_and_origin()[0]
 
-    def database_url_origin(self) -> str:
-        """Where :meth:`effective_database_url` comes from, for messages: the
-        variable's name, ``database_url`` or ``data_dir``."""
-        return self._database_url()[1]
-
-    def _database_url(self) -> tuple[str, str]:
+    def database_url_and_origin(self) -> tuple[str, str]:
+        """:meth:`effective_database_url` and where it comes from, for
+        messages: the variable's name, ``database_url`` or ``data_dir``
+        (one read of the URL's file)."""
         if DATABASE_URL_ENV in os.environ or DATABASE_URL_FILE_ENV in os.environ:
             from brandpulse.secrets import read_secret  # brandpulse.secrets imports this module
 

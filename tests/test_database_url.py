@@ -34,10 +34,11 @@ def test_the_file_named_by_the_FILE_variable_gives_the_url(tmp_path, config_dict
     monkeypatch.setenv(FILE_ENV, str(secret))
     settings = parse_settings(config_dict, path=tmp_path / "b.yaml")
     assert settings.effective_database_url() == "postgresql+psycopg://brandpulse:s3cret@db.internal/brandpulse"
-    assert settings.database_url_origin() == FILE_ENV
+    assert settings.database_url_and_origin() == ("postgresql+psycopg://brandpulse:s3cret@db.internal/brandpulse",
+                                                  FILE_ENV)
     monkeypatch.setenv(ENV, "sqlite:///elsewhere.db")  # the variable wins, as for every secret
     assert settings.effective_database_url() == "sqlite:///elsewhere.db"
-    assert settings.database_url_origin() == ENV
+    assert settings.database_url_and_origin() == ("sqlite:///elsewhere.db", ENV)
 
 
 @pytest.mark.parametrize(("env", "problem"), [
