@@ -236,12 +236,7 @@ class RedditSource:
         """``account``: the Reddit account the client reads as (None: the
         default, REDDIT_USERNAME); ``login``: the variables its credentials
         came from, named in error messages (never their values)."""
-        if listing not in ("submissions", "comments"):
-            raise OptionError("listing", f"must be 'submissions' or 'comments', not {listing!r}")
-        if not 1 <= page_size <= 100:
-            raise OptionError("page_size", "must be between 1 and 100")
-        if max_pages < 1:
-            raise OptionError("max_pages", "must be at least 1")
+        # listing, page_size and max_pages come checked by RedditSourceOptions.
         subs = subreddits if subreddits is not None else [*brand.query.subreddits, *brand.query.brand_subreddits]
         subs = list(dict.fromkeys(s.strip().removeprefix("r/").removeprefix("/r/") for s in subs if s.strip()))
         if not subs:

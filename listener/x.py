@@ -100,7 +100,6 @@ USER_FIELDS = ["username", "name", "verified", "public_metrics"]
 MAX_QUERY_LENGTH = 512  # recent search, self-serve access
 MAX_GAPS = 10
 RESULTS_RANGE = {"search": (10, 100), "mentions": (5, 100), "own_replies": (5, 100)}
-ENDPOINTS = tuple(RESULTS_RANGE)
 Endpoint = Literal["mentions", "search", "own_replies"]
 TIMELINES = ("mentions", "own_replies")  # endpoints that read one account's timeline by user id
 
@@ -295,13 +294,7 @@ class XSource:
         monthly_budget: float | None = None,
         default_backoff: timedelta = DEFAULT_BACKOFF,
     ) -> None:
-        if endpoint not in RESULTS_RANGE:
-            raise OptionError("endpoint", f"must be one of {', '.join(ENDPOINTS)}, not {endpoint!r}")
-        low, high = RESULTS_RANGE[endpoint]
-        if not low <= max_results <= high:
-            raise OptionError("max_results", f"must be between {low} and {high} for endpoint {endpoint!r}, not {max_results}")
-        if max_pages < 1:
-            raise OptionError("max_pages", "must be at least 1")
+        # endpoint, max_results and max_pages come checked by XSourceOptions.
         self.name = name
         self.brand = brand.id
         self.brand_config = brand
