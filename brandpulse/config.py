@@ -734,8 +734,6 @@ class OptionError(_Problems):
 
     def __init__(self, key: str, problem: str) -> None:
         super().__init__([f"{key}: {problem}"])
-        self.key = key
-        self.problem = problem
 
 
 def validation_problems(exc: ValidationError) -> list[str]:

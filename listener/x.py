@@ -71,7 +71,7 @@ from brandpulse.config import Brand, OptionError, SourceConfig
 from brandpulse.netclients import make_x_client
 from brandpulse.secrets import read_secret
 from brandpulse.types import Author, FetchResult, Mention
-from listener.base import RateLimited, SourceError
+from listener.base import SourceError
 from listener.budget import SourceBudget
 from listener.ratelimit import (
     DEFAULT_BACKOFF,
@@ -80,7 +80,6 @@ from listener.ratelimit import (
     body_excerpt,
     exception_for_429,
     not_before,
-    retry_at_after_429,
     x_rate_limit,
 )
 
@@ -622,8 +621,8 @@ class XSource:
             response = self.client.get_user(username=account, user_fields=["username"])
         except tweepy.TooManyRequests as exc:
             headers = exc.response.headers
-            retry_at, told = retry_at_after_429(x_rate_limit(headers), headers, now=now, default=self.default_backoff)
-            raise RateLimited(f"{what}: rate limited (429)", retry_at=retry_at, announced=told) from None
+            raise exception_for_429(x_rate_limit(headers), headers, now=now, default=self.default_backoff, what=what,
+                                    network="X", raise_rate_limit=True) from None
         except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
             raise SourceError(f"{what}: X rejected the credentials ({_reason(exc)}); check {BEARER_ENV}",
                               permanent=True) from None

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from brandpulse.config import Brand, SourceConfig
 from brandpulse.secrets import MissingSecretError
 from listener.base import RateLimited, SourceError
+from listener.ratelimit import DEFAULT_BACKOFF
 from listener.x import XSource, build_x_query, build_x_source
 from tests.conftest import T0
 from tests.fakes import faults, serve_x
@@ -135,6 +136,23 @@ def test_since_id_is_the_first_pages_newest_and_repeats_with_the_token(x, brand,
     assert len(pages) == 3
     assert all(p.params["since_id"] == cursor["since_id"] for p in pages)
     assert [bool(p.params.get("next_token")) for p in pages] == [False, True, True]
+
+
+def test_a_rate_limited_account_lookup_waits_as_a_rate_limited_poll(x, brand, clock):
+    """The mentions source's look-up of its account: a 429 with a reset header
+    defers the poll until it; one without waits the default backoff, marked
+    as not announced so that the poller waits longer while they go on."""
+    src = source(brand, "mentions", account="AcmeAir", max_results=5)
+    x.fail(faults.rate_limit(reset_after=timedelta(minutes=4)), endpoint="user_by_username")
+    with pytest.raises(RateLimited) as err:
+        src.fetch({}, now=clock.now())
+    assert err.value.retry_at == clock.now() + timedelta(minutes=4) and err.value.announced
+    assert "X user lookup of @AcmeAir: rate limited (429), until the reset X announced" in str(err.value)
+    x.fail(faults.rate_limit(reset_after=None), endpoint="user_by_username")
+    with pytest.raises(RateLimited) as err:
+        src.fetch({}, now=clock.now())
+    assert err.value.retry_at == clock.now() + DEFAULT_BACKOFF and not err.value.announced
+    assert not x.calls_to("mentions")
 
 
 def test_a_rate_limit_mid_poll_keeps_what_was_read(x, brand, clock):
