@@ -836,22 +836,35 @@ def posted_at(found: SentPost, *, attempted_at: datetime | None, now: datetime) 
 
 def first_uncertain_attempt(session: Session, outbox_id: int) -> datetime | None:
     """When the first send of this reply whose outcome was uncertain was
-    attempted (its ``reply.unknown`` events, and the attempts that
-    reconciliations recorded: a send cut short by a crash), None if there
-    was none. Any post of it on the platform is no older."""
+    attempted (:func:`first_uncertain_attempts`), None if there was none."""
+    return first_uncertain_attempts(session, [outbox_id]).get(outbox_id)
+
+
+def first_uncertain_attempts(session: Session, outbox_ids: Iterable[int]) -> dict[int, datetime]:
+    """For each of ``outbox_ids`` that had one, when the first send of that
+    reply whose outcome was uncertain was attempted (its ``reply.unknown``
+    events, and the attempts that reconciliations recorded: a send cut short
+    by a crash). Any post of it on the platform is no older. One SELECT,
+    none for no ids."""
+    keys = sorted({str(outbox_id) for outbox_id in outbox_ids})
+    if not keys:
+        return {}
     events = session.execute(
-        select(AuditRow.action, AuditRow.at, AuditRow.details)
-        .where(AuditRow.entity_type == AUDIT_ENTITY, AuditRow.entity_id == str(outbox_id),
+        select(AuditRow.entity_id, AuditRow.action, AuditRow.at, AuditRow.details)
+        .where(AuditRow.entity_type == AUDIT_ENTITY, AuditRow.entity_id.in_(keys),
                AuditRow.action.in_(("reply.unknown", "reply.reconciled")))
     ).all()
-    times = []
-    for action, at, details in events:
+    first: dict[int, datetime] = {}
+    for entity_id, action, at, details in events:
         attempted = (details or {}).get("attempted_at") if action == "reply.reconciled" else None
         try:
-            times.append(datetime.fromisoformat(attempted) if attempted else at)
+            when = datetime.fromisoformat(attempted) if attempted else at
         except (TypeError, ValueError):
-            times.append(at)
-    return min(times, default=None)
+            when = at
+        outbox_id = int(entity_id)
+        if outbox_id not in first or when < first[outbox_id]:
+            first[outbox_id] = when
+    return first
 
 
 def _lookup_failed(session_factory, post: OutboundPost, exc: Exception, *, now: datetime,
@@ -1016,6 +1029,7 @@ def send_approved(
             .order_by(OutboxRow.id)
             .limit(limit)
         ).all()
+        firsts = first_uncertain_attempts(session, [row[0] for row in uncertain])
     lookups_wait: dict[tuple[str, str], datetime] = {}  # look-ups rate limited in this run: not tried again in it
     for outbox_id, status, platform, account, attempted_at, not_before, updated_at, hold_code in uncertain:
         channel = channels.get(platform)
@@ -1029,8 +1043,7 @@ def send_approved(
                      stale_before=stale_before if status == "sending" else None)
         if post is None:
             continue  # another process is on it
-        with session_factory() as session:
-            first = first_uncertain_attempt(session, outbox_id)
+        first = firsts.get(outbox_id)
         if attempted_at is not None and (first is None or attempted_at < first):
             first = attempted_at
         previous_delay = (not_before - updated_at if status == "unknown" and not_before is not None
