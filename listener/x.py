@@ -270,6 +270,16 @@ class _Walk:
     failure: str | None = None  # a temporary fault that stopped the walk after the poll's first request
     lost: list[str] = field(default_factory=list)  # posts X no longer serves (older than recent search's 7 days)
 
+    @property
+    def problems(self) -> list[str]:
+        """What the walk could not read, for FetchResult.problems."""
+        return [*self.lost, self.failure] if self.failure is not None else list(self.lost)
+
+    @property
+    def stopped(self) -> bool:
+        """A rate limit or a fault ended the walk: the poll reads no further."""
+        return self.not_before is not None or self.failure is not None
+
 
 class XSource:
     """Reads brand mentions from X. See the module docstring for the cursor."""
@@ -355,8 +365,8 @@ class XSource:
         wait: datetime | None = head.not_before
         self._collect(head, mentions, state, since_id=state.since_id, until_id=None)
         new_gaps: list[_Gap] = []
-        problems = [*head.lost, head.failure] if head.failure else list(head.lost)
-        stopped = head.not_before is not None or head.failure is not None
+        problems = head.problems
+        stopped = head.stopped
         if not head.complete:
             if state.since_id is not None and head.oldest is not None and head.oldest > state.since_id + 1:
                 new_gaps.append(_Gap(state.since_id, head.oldest))
@@ -376,13 +386,10 @@ class XSource:
             post_ids += walk.post_ids
             user_ids += walk.user_ids
             self._collect(walk, mentions, state, since_id=gap.since_id, until_id=gap.until_id)
-            problems += walk.lost
+            problems += walk.problems
             if walk.not_before is not None:
                 wait = walk.not_before
-                stopped = True
-            if walk.failure is not None:
-                problems.append(walk.failure)
-                stopped = True
+            stopped = walk.stopped
             if not walk.complete:
                 until = walk.oldest if walk.oldest is not None else gap.until_id
                 if until > gap.since_id + 1:
