@@ -232,6 +232,10 @@ _RECORD_SUCCESS = (
         mentions_stored=func.coalesce(_STATE.c.mentions_stored, 0) + bindparam("b_stored"),
         note=None,
         updated_at=bindparam("b_now"),
+        # What the poll could not read, if anything, becomes the last error (None: the last error is kept).
+        last_error=func.coalesce(bindparam("b_error", type_=_STATE.c.last_error.type), _STATE.c.last_error),
+        last_error_at=func.coalesce(bindparam("b_error_at", type_=_STATE.c.last_error_at.type),
+                                    _STATE.c.last_error_at),
     )
 )
 
@@ -245,13 +249,6 @@ _USAGE_CHECK = select(_USAGE.c.spend, _USAGE.c.posts_read).where(
 )
 
 
-_RECORD_PROBLEM = (
-    update(_STATE)
-    .where(_STATE.c.source == bindparam("b_source"))
-    .values(last_error=bindparam("b_error"), last_error_at=bindparam("b_now"))
-)
-
-
 def record_success(session: Session, source: Source, result: FetchResult, *, stored: int, now: datetime) -> None:
     """Save the new cursor and the source's health in the caller's transaction.
     What the poll could not read (``result.problems``) becomes the source's
@@ -260,11 +257,10 @@ def record_success(session: Session, source: Source, result: FetchResult, *, sto
     updated = session.execute(
         _RECORD_SUCCESS,
         {"b_source": source.name, "b_cursor": result.cursor, "b_now": now, "b_next": result.not_before,
-         "b_read": result.posts_read, "b_stored": stored},
+         "b_read": result.posts_read, "b_stored": stored, "b_error": problem,
+         "b_error_at": now if problem is not None else None},
     ).rowcount
     if updated == 1:
-        if problem is not None:
-            session.execute(_RECORD_PROBLEM, {"b_source": source.name, "b_error": problem, "b_now": now})
         return
     state = load_state(session, source)  # no row yet (the first transaction creates it; only a race removes it)
     state.cursor = result.cursor
