@@ -77,13 +77,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     revision these migrations do not know (migrated by a newer brandpulse)
     is a :class:`SchemaError` naming it, and is left as it is."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     config = alembic_config(engine)
     current = current_revision(engine)
-    head = head_revision(config)
+    script = ScriptDirectory.from_config(config)  # read the migration scripts once
+    head = script.get_current_head()
     if current is not None and current == head and revision in ("head", head):
         return  # up to date: no migration run, so no migration lock taken (SQLite: the write lock)
-    if current is not None and not known_revision(config, current):
+    if current is not None and not _in_scripts(script, current):
         raise SchemaError(
             f"the database {engine.url.render_as_string(hide_password=True)} is at schema revision {current},"
             f" which this brandpulse does not know (its newest is {head}): a newer brandpulse"
@@ -94,10 +96,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def known_revision(config, revision: str) -> bool:
     from alembic.script import ScriptDirectory
+
+    return _in_scripts(ScriptDirectory.from_config(config), revision)
+
+
+def _in_scripts(script, revision: str) -> bool:
     from alembic.util import CommandError
 
     try:
-        return ScriptDirectory.from_config(config).get_revision(revision) is not None
+        return script.get_revision(revision) is not None
     except CommandError:  # alembic's ResolutionError
         return False
 
